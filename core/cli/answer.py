@@ -1,0 +1,140 @@
+"""``python -m core answer``: answer a query for a user with one method and print the answer and its trace.
+
+The user's profile is loaded from the workspace (built with stages 1-4 first when missing). The
+run is recorded in the workspace as an ``answer`` run whose LLM calls carry its id; the answer and
+trace are stored as its ``answer`` artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import InputError, Problem
+from core.methods.context import AnswerContext
+from core.methods.registry import METHOD_NAMES, get_method
+from core.methods.render import format_answer
+from core.store.workspace import Workspace
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments ``answer`` and ``ablate`` share."""
+    parser.add_argument("--workspace", required=True, help="Workspace file (SQLite).")
+    parser.add_argument("--user", required=True, help="User id.")
+    parser.add_argument("--query", required=True, help="The new input to answer.")
+    parser.add_argument("--method", default="rpm", help=f"One of {', '.join(METHOD_NAMES)} (default rpm).")
+    parser.add_argument("--dataset", default=None, help="Dataset id (default: the only dataset holding the user).")
+    parser.add_argument("--k", type=int, default=4, help="History items / pool entries to retrieve (default 4).")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
+    parser.add_argument("--backend", choices=["local", "openai"], default=None,
+                        help="Chat backend (default: $INFLOW_BACKEND, else local).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``answer`` command's arguments."""
+    add_common_arguments(parser)
+
+
+@dataclass
+class Session:
+    """An opened workspace with a user's answer context."""
+
+    workspace: Workspace
+    dataset_id: str
+    user_id: str
+    context: AnswerContext
+    profile_built: bool
+
+
+def resolve_dataset(ws: Workspace, dataset: str | None, user: str) -> str:
+    """Return the dataset id to use for ``user``.
+
+    Raises:
+        InputError: No such dataset, the user is not in it, or the choice is ambiguous
+            (fields ``dataset`` / ``user``).
+    """
+    if dataset is not None:
+        if not ws.has_dataset(dataset):
+            known = ", ".join(d["id"] for d in ws.list_datasets()) or "none"
+            raise InputError(Problem(ws.path, None, "dataset", f"no dataset {dataset!r} (datasets: {known})"))
+        if user not in ws.list_users(dataset):
+            raise InputError(Problem(ws.path, None, "user", f"no user {user!r} in dataset {dataset!r}"))
+        return dataset
+    holding = [d["id"] for d in ws.list_datasets() if user in ws.list_users(d["id"])]
+    if not holding:
+        raise InputError(Problem(ws.path, None, "user", f"no user {user!r} in any dataset of this workspace"))
+    if len(holding) > 1:
+        raise InputError(Problem(ws.path, None, "dataset",
+                                 f"user {user!r} is in several datasets ({', '.join(holding)}); pass --dataset"))
+    return holding[0]
+
+
+def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
+    """Open the workspace, load (or build) the user's profile and make the answer context.
+
+    Raises:
+        InputError: Missing workspace, unknown dataset / user / method, bad k, backend problems.
+    """
+    from core.embed.factory import make_embedder
+    from core.llm.factory import make_client
+    from core.llm.settings import BackendSettings
+    from core.stages.profile import build_profile, load_profile
+
+    get_method(args.method)  # fail fast on a bad method name
+    if args.k < 0:
+        raise InputError(Problem("arguments", None, "k", "k must be zero or more"))
+    if not args.query.strip():
+        raise InputError(Problem("arguments", None, "query", "the query is empty"))
+    path = Path(args.workspace)
+    if not path.exists():
+        raise InputError(Problem(str(path), None, "workspace", "no such workspace file"))
+    ws = Workspace(path)
+    dataset_id = resolve_dataset(ws, args.dataset, args.user)
+    settings = BackendSettings.from_env()
+    if args.backend:
+        settings.kind = args.backend
+    client = make_client(settings, ws)
+    embedder = make_embedder(ws)
+    profile = load_profile(ws, dataset_id, args.user)
+    built = profile is None
+    if profile is None:
+        print(f"no profile for user {args.user!r} yet: building it (stages 1-4)...", file=sys.stderr)
+        profile = build_profile(ws, dataset_id, args.user, client=client, embedder=embedder, settings=None)
+    params = {"method": args.method, "query": args.query, "k": args.k}
+    parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
+    run_id = ws.start_run(stage, params, dataset_id=dataset_id, user_id=args.user, parents=parents)
+    context = AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=args.k,
+                            run_id=run_id)
+    return Session(workspace=ws, dataset_id=dataset_id, user_id=args.user, context=context, profile_built=built)
+
+
+def answer_payload(session: Session, method: str, answer: Any) -> dict[str, Any]:
+    """Return the JSON printed by ``answer --json``."""
+    return {"dataset": session.dataset_id, "user": session.user_id, "method": method,
+            "run_id": session.context.run_id, **answer.to_dict()}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Answer the query and print the answer with its trace."""
+    session = open_session(args)
+    ws, run_id = session.workspace, session.context.run_id
+    assert run_id is not None
+    try:
+        answer = get_method(args.method).answer(args.query, session.context)
+    except BaseException:
+        ws.finish_run(run_id, "failed")
+        raise
+    payload = answer_payload(session, args.method, answer)
+    ws.put_artifact(run_id, "answer", payload)
+    ws.finish_run(run_id)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(f"user {session.user_id} in {session.dataset_id}, run {run_id}")
+        print(format_answer(answer))
+    ws.close()
+    return 0

@@ -1,0 +1,268 @@
+"""The front door for reading user files: :func:`load` detects formats, checks rows, builds a Dataset.
+
+Formats are told by extension and content: ``*_questions.json`` + ``*_outputs.json`` is a LaMP
+pair (the partner is picked up from the same folder when only one is given), ``.csv``/``.tsv`` is
+CSV, ``.jsonl``/``.ndjson`` is JSON Lines, ``.json`` is ``{user: [items]}``, a list of records, or
+LaMP questions. Other extensions are sniffed (``{``/``[`` -> JSON, else CSV). Folders are expanded
+to the data files inside them.
+
+Examples:
+    >>> from core.data.load import load
+    >>> result = load(["sample_data/reviews.csv"])  # doctest: +SKIP
+    >>> result.dataset.task.kind  # doctest: +SKIP
+    'score'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.data.loaders.base import Parsed
+from core.data.loaders.checks import assemble
+from core.data.loaders.csv_format import parse_csv
+from core.data.loaders.json_format import parse_json_file
+from core.data.loaders.jsonl_format import parse_jsonl
+from core.data.loaders.lamp_format import OUTPUTS_SUFFIX, QUESTIONS_SUFFIX, parse_lamp, partner
+from core.data.loaders.problems import ProblemLog
+from core.data.loaders.source import DEFAULT_MAX_BYTES
+from core.data.model import Dataset, Task
+from core.data.tasks import infer_task
+from core.errors import InputError, Problem
+
+DATA_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+UNSUPPORTED_SUFFIXES = {".xlsx", ".xls", ".ods", ".parquet", ".zip", ".gz", ".pdf"}
+
+_Parser = Callable[..., Parsed]
+_PARSERS: dict[str, _Parser] = {"csv": parse_csv, "jsonl": parse_jsonl, "json": parse_json_file}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing to parse: a file, or a LaMP questions file with its outputs file.
+
+    Attributes:
+        format: ``"csv"``, ``"jsonl"``, ``"json"`` or ``"lamp"``.
+        path: The file (the questions file for LaMP).
+        file: Its name as shown in problems (the path as the user gave it).
+        outputs: The LaMP outputs file, if any.
+        outputs_file: Its name as shown in problems.
+    """
+
+    format: str
+    path: Path
+    file: str
+    outputs: Path | None = None
+    outputs_file: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """All files of the source, as the user named them (load these to load just this source)."""
+        return [self.file] + ([self.outputs_file] if self.outputs_file else [])
+
+    def parse(self, *, mapping: Mapping[str, str] | None, log: ProblemLog, max_bytes: int) -> Parsed:
+        """Parse the source (row problems go to ``log``).
+
+        Raises:
+            InputError: A file-level problem.
+        """
+        if self.format == "lamp":
+            return parse_lamp(self.path, self.file, self.outputs, self.outputs_file, log=log, max_bytes=max_bytes)
+        return _PARSERS[self.format](self.path, self.file, mapping=mapping, log=log, max_bytes=max_bytes)
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What one source contributed.
+
+    Attributes:
+        file: The main file (the questions file for LaMP).
+        format: Its format.
+        users: Users with at least one kept item (LaMP: users of its questions).
+        items: History items kept.
+        queries: Queries kept.
+        rows: History rows read (LaMP: profile items).
+        skipped: Rows and queries left out because of problems.
+        companion: The LaMP outputs file, if any.
+    """
+
+    file: str
+    format: str
+    users: int
+    items: int
+    queries: int
+    rows: int
+    skipped: int
+    companion: str | None = None
+
+
+@dataclass
+class LoadResult:
+    """The loaded dataset plus what was found on the way.
+
+    Attributes:
+        dataset: The valid users, items and queries.
+        problems: Problems found (non-empty only with ``keep_valid=True``).
+        files: Per-source counts, in load order.
+        truncated: True when more problems existed than ``max_errors``.
+    """
+
+    dataset: Dataset
+    problems: list[Problem] = field(default_factory=list)
+    files: list[FileCounts] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was wrong."""
+        return not self.problems
+
+
+def _sniff_format(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return "csv"  # the parser reports the unreadable file
+    return "json" if head[:1] in (b"{", b"[") else "csv"
+
+
+def _expand(paths: Sequence[str | Path], log: ProblemLog) -> list[tuple[Path, str]]:
+    """Folders -> their data files; duplicates dropped. Returns (path, display name) pairs."""
+    out: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+            if not files:
+                log.add(Problem(str(raw), None, None, "folder holds no .csv, .tsv, .jsonl or .json files"))
+            members = [(p, str(p)) for p in files]
+        else:
+            members = [(path, str(raw))]
+        for p, name in members:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((p, name))
+    return out
+
+
+def plan_sources(paths: Sequence[str | Path], log: ProblemLog | None = None) -> list[Source]:
+    """Group paths into sources, pairing LaMP questions with outputs and telling each file's format.
+
+    Args:
+        paths: Files or folders.
+        log: Gets problems found while planning (an outputs file without questions, an unsupported type).
+
+    Returns:
+        The sources, in the order the paths were given.
+    """
+    log = log if log is not None else ProblemLog()
+    files = _expand(paths, log)
+    given = {p.resolve(): name for p, name in files}
+    sources: list[Source] = []
+    for path, name in files:
+        low = path.name.lower()
+        other = partner(path)
+        if low.endswith(QUESTIONS_SUFFIX) and other is not None:
+            o_name = given.get(other.resolve()) or (str(Path(name).with_name(other.name)) if other.is_file() else None)
+            sources.append(Source("lamp", path, name, other if o_name else None, o_name))
+        elif low.endswith(OUTPUTS_SUFFIX) and other is not None:
+            if other.resolve() in given:
+                continue  # handled with its questions file
+            if other.is_file():
+                sources.append(Source("lamp", other, str(Path(name).with_name(other.name)), path, name))
+            else:
+                log.add(Problem(name, None, None, f"LaMP outputs file without its questions file {other.name}"))
+        elif path.suffix.lower() in DATA_SUFFIXES:
+            sources.append(Source(DATA_SUFFIXES[path.suffix.lower()], path, name))
+        elif path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+            log.add(Problem(name, None, None, f"unsupported file type {path.suffix}; export it as CSV or JSON"))
+        else:
+            sources.append(Source(_sniff_format(path), path, name))
+    return sources
+
+
+def choose_task(parsed: Sequence[Parsed], name: str, log: ProblemLog) -> Task:
+    """Pick the task of loaded sources: the one a format defines (LaMP), else one inferred from all outputs."""
+    defined = [(p, p.task) for p in parsed if p.task is not None]
+    if defined:
+        first, first_task = defined[0]
+        for p, t in defined[1:]:
+            if t != first_task:
+                log.add(Problem(p.file, None, None, f"mixes tasks {first_task.name} ({first.file}) and {t.name}; "
+                                                    "load them separately"))
+        return first_task
+    outputs = [c.output for p in parsed for c in p.candidates]
+    hint = next((p for p in parsed if p.output_column), None)
+    return infer_task(outputs, name=name, output_column=hint.output_column if hint else None,
+                      input_column=hint.input_column if hint else None)
+
+
+def _dataset_name(sources: Sequence[Source]) -> str:
+    if not sources:
+        return "dataset"
+    stem = sources[0].path.name
+    for suffix in (QUESTIONS_SUFFIX, OUTPUTS_SUFFIX):
+        if stem.lower().endswith(suffix):
+            return stem[: -len(suffix)]
+    return Path(stem).stem
+
+
+def _counts(p: Parsed, kept_items: int, kept_queries: int, users: int) -> FileCounts:
+    skipped = (p.rows - kept_items) + (len(p.queries) - kept_queries)
+    return FileCounts(file=p.file, format=p.format, users=users, items=kept_items, queries=kept_queries,
+                      rows=p.rows, skipped=max(0, skipped), companion=p.files[1] if len(p.files) > 1 else None)
+
+
+def load(
+    paths: Sequence[str | Path],
+    *,
+    task: Task | None = None,
+    mapping: Mapping[str, str] | None = None,
+    keep_valid: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_errors: int = 50,
+    name: str | None = None,
+) -> LoadResult:
+    """Load files (any mix of the supported formats) into one dataset.
+
+    Args:
+        paths: Files or folders. Users with the same id in several files are merged.
+        task: The task; default: the LaMP task of LaMP files, else inferred from the outputs
+            (see :func:`core.data.tasks.infer_task`).
+        mapping: Explicit ``{field: column}`` for CSV/JSONL/JSON (fields: user, id, input, output,
+            timestamp); unmapped fields are auto-detected.
+        keep_valid: Keep the valid rows and return the problems instead of raising (still raises
+            when nothing valid is left).
+        max_bytes: Largest accepted file size.
+        max_errors: Most problems collected; later ones only set ``truncated``.
+        name: Dataset name; default: the first file's stem.
+
+    Returns:
+        The dataset, the problems (empty unless ``keep_valid``) and per-source counts.
+
+    Raises:
+        InputError: Any problem (without ``keep_valid``), with every problem found up to ``max_errors``.
+    """
+    log = ProblemLog(max_errors)
+    if not paths:
+        raise InputError(Problem("(no files)", None, None, "no files given"))
+    sources = plan_sources(paths, log)
+    parsed: list[Parsed] = []
+    for source in sources:
+        try:
+            parsed.append(source.parse(mapping=mapping, log=log, max_bytes=max_bytes))
+        except InputError as exc:
+            log.extend(exc.problems)
+    ds_name = name or _dataset_name(sources)
+    the_task = task or choose_task(parsed, ds_name, log)
+    assembled = assemble(parsed, the_task, log)
+    dataset = Dataset(name=ds_name, task=the_task, users=assembled.users, queries=assembled.queries)
+    files = [_counts(p, assembled.kept_items[p.file], assembled.kept_queries[p.file],
+                     len(assembled.users_by_file[p.file])) for p in parsed]
+    if log and (not keep_valid or not (dataset.n_items or dataset.queries)):
+        raise log.error()
+    return LoadResult(dataset=dataset, problems=list(log.problems), files=files, truncated=log.truncated)

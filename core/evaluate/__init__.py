@@ -1,0 +1,1 @@
+"""Evaluation: LaMP metrics, no-model baselines and the method-comparison harness."""

@@ -1,0 +1,1 @@
+"""The LLM layer: chat backends (OpenAI-compatible, embedded llama.cpp) behind one client."""

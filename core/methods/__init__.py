@@ -1,0 +1,1 @@
+"""Answering methods, each returning an answer and a step trace."""

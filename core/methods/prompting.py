@@ -1,0 +1,295 @@
+"""Shared prompt building, the final LLM call and answer parsing for every answering method.
+
+Every method assembles *sections* (titled blocks of user information: factors, a summary,
+examples, paths...) and hands them to :func:`call_answer`, which is the only place that builds the
+final prompt, calls the client (``stage="answer"``, the context's run id, so the call is cached and
+traced) and turns the result into an ``llm`` (or ``rewrite``) :class:`~core.methods.types.Step`.
+
+Answers are constrained where the task allows it, because tiny local models only follow closed
+sets reliably:
+
+* score tasks: a pydantic model whose single field is an enum of the valid integer scores
+  (``"1"`` .. ``"5"``), parsed to ``float``;
+* label tasks: an enum of the labels (``task.labels``, or the labels seen in the user's history);
+* text tasks: short free text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, create_model
+
+from core.data.model import Item, Task
+from core.llm.types import ChatRequest, Message
+from core.methods.types import Step, StepKind
+
+if TYPE_CHECKING:
+    from core.methods.context import AnswerContext
+
+SYSTEM_PROMPT = ("You predict how one specific user would respond to a new input. Base the answer on what is "
+                 "known about this user, when anything is given, and follow the answer format exactly.")
+MAX_ENUM_SCORES = 101  # wider integer ranges are asked for as a plain number
+MAX_ENUM_LABELS = 200
+MAX_QUERY_CHARS = 3000
+TEXT_MAX_TOKENS = 128
+CLOSED_MAX_TOKENS = 32
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def default_instruction(task: Task) -> str:
+    """Return the task's instruction, or a generic one for its kind when it has none."""
+    if task.instruction.strip():
+        return task.instruction.strip()
+    if task.kind == "score":
+        return (f"What score from {_fmt_num(task.score_min)} to {_fmt_num(task.score_max)} would this user "
+                "give the following input?")
+    if task.kind == "label":
+        return "Which label would this user give the following input?"
+    return "Write the response this user would write for the following input."
+
+
+def answer_choices(task: Task, history_outputs: list[str] | None = None) -> list[str] | None:
+    """Return the closed set of valid answers, or None when the answer is free.
+
+    Args:
+        task: The task.
+        history_outputs: The user's known responses (label tasks without a declared label set
+            take their labels from here, in first-seen order).
+
+    Returns:
+        Score tasks: the integer scores in range as strings (None for non-integer or very wide
+        ranges); label tasks: the labels (None if there are none or too many); text tasks: None.
+    """
+    if task.kind == "score":
+        lo, hi = math.ceil(task.score_min), math.floor(task.score_max)
+        if hi < lo or hi - lo + 1 > MAX_ENUM_SCORES:
+            return None
+        return [str(v) for v in range(lo, hi + 1)]
+    if task.kind == "label":
+        labels = list(task.labels) or list(dict.fromkeys(o.strip() for o in history_outputs or [] if o.strip()))
+        return labels if 0 < len(labels) <= MAX_ENUM_LABELS else None
+    return None
+
+
+@lru_cache(maxsize=64)
+def _enum_model(choices: tuple[str, ...]) -> type[BaseModel]:
+    return create_model("Answer", answer=(Literal[choices], ...))  # type: ignore[valid-type]
+
+
+@lru_cache(maxsize=4)
+def _number_model() -> type[BaseModel]:
+    return create_model("Answer", answer=(float, ...))
+
+
+def answer_schema(task: Task, choices: list[str] | None) -> type[BaseModel] | None:
+    """Return the pydantic model the answer must validate against, or None for free text.
+
+    The model has one field, ``answer``: an enum of ``choices`` when given, a number for score
+    tasks without a closed set.
+    """
+    if choices:
+        return _enum_model(tuple(choices))
+    if task.kind == "score":
+        return _number_model()
+    return None
+
+
+def answer_format(task: Task, choices: list[str] | None) -> str:
+    """Return the one-line answer format put at the end of the prompt."""
+    if choices and task.kind == "score":
+        return f"Answer with only the score, one of: {', '.join(choices)}."
+    if choices:
+        return "Answer with only the label, exactly one of: " + ", ".join(choices) + "."
+    if task.kind == "score":
+        return f"Answer with only a number from {_fmt_num(task.score_min)} to {_fmt_num(task.score_max)}."
+    return "Answer with only the response text, in one or two short sentences, nothing else."
+
+
+def parse_answer(text: str, task: Task, choices: list[str] | None = None) -> Any:
+    """Read a model's answer.
+
+    Accepts the structured form (``{"answer": "4"}``) and plain text ("4", "Rating: 4 stars",
+    a label in prose).
+
+    Args:
+        text: The completion text.
+        task: The task (how to read the answer).
+        choices: The closed label set, if any (label tasks); defaults to ``task.labels``.
+
+    Returns:
+        A float for score tasks (None when no in-range number is found), the matching label for
+        label tasks (None when none matches), the stripped text for text tasks.
+
+    Examples:
+        >>> parse_answer('{"answer": "4"}', Task(kind="score"))
+        4.0
+        >>> parse_answer("I think 2 stars.", Task(kind="score"))
+        2.0
+        >>> parse_answer("it is Comedy", Task(kind="label", labels=("drama", "comedy")))
+        'comedy'
+    """
+    raw = _structured_value(text)
+    body = raw if raw is not None else (text or "")
+    if task.kind == "score":
+        for m in _NUMBER.finditer(body):
+            value = task.parse_score(m.group(0))
+            if value is not None:
+                return value
+        return None
+    if task.kind == "label":
+        labels = list(choices or task.labels)
+        if not labels:
+            return body.strip() or None
+        return _match_label(body, labels)
+    return _clean_text(body)
+
+
+def _structured_value(text: str) -> str | None:
+    """Return the ``answer`` field of a JSON object in ``text``, if there is one."""
+    start = (text or "").find("{")
+    if start < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(obj, dict) and "answer" in obj and obj["answer"] is not None:
+        return str(obj["answer"])
+    return None
+
+
+def _match_label(body: str, labels: list[str]) -> str | None:
+    norm = body.strip().strip(".\"'").lower()
+    for label in labels:
+        if norm == label.lower():
+            return label
+    hits = []
+    for label in sorted(labels, key=len, reverse=True):
+        m = re.search(r"(?<!\w)" + re.escape(label.lower()) + r"(?!\w)", body.lower())
+        if m:
+            hits.append((m.start(), -len(label), label))
+    return min(hits)[2] if hits else None
+
+
+def _clean_text(body: str) -> str:
+    text = body.strip()
+    text = re.sub(r"^(answer|response)\s*:\s*", "", text, flags=re.IGNORECASE)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Return ``text`` cut to ``max_chars`` characters (with an ellipsis), whitespace collapsed."""
+    text = " ".join((text or "").split())
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text
+    return text[: max(0, max_chars - 1)].rstrip() + "…"
+
+
+def format_example(item: Item, max_chars: int) -> str:
+    """Render a history item as an (input, the user's response) example."""
+    return f"Input: {truncate(item.input, max_chars)}\nThe user's response: {item.output}"
+
+
+def build_messages(task: Task, query: str, sections: list[tuple[str, str]], choices: list[str] | None, *,
+                   preamble: str | None = None) -> list[Message]:
+    """Build the chat messages of an answering call.
+
+    Args:
+        task: The task (instruction and answer format).
+        query: The new input.
+        sections: ``(title, body)`` blocks of user information, in order; empty bodies are skipped.
+        choices: The closed answer set, if any.
+        preamble: Extra text put before the query (e.g. a draft to rewrite).
+
+    Returns:
+        A system message and one user message.
+    """
+    parts = [f"## {title}\n{body.strip()}" for title, body in sections if body and body.strip()]
+    if preamble:
+        parts.append(preamble.strip())
+    parts.append(f"## Task\n{default_instruction(task)}\n\nInput: {truncate(query, MAX_QUERY_CHARS)}")
+    parts.append(answer_format(task, choices))
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+@dataclass
+class LLMOutcome:
+    """The result of one answering call.
+
+    Attributes:
+        text: The answer text (the ``answer`` field for structured calls, else the completion).
+        value: The parsed answer (see :func:`parse_answer`).
+        step: The trace step recording the call.
+    """
+
+    text: str
+    value: Any
+    step: Step
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",
+                name: str = "Answer", preamble: str | None = None,
+                detail: dict[str, Any] | None = None) -> LLMOutcome:
+    """Build the final prompt, call the model through the client and record the step.
+
+    Args:
+        ctx: The answer context (task, client, run id, answer choices).
+        query: The new input.
+        sections: ``(title, body)`` user-information blocks (see :func:`build_messages`).
+        kind: Step kind: ``llm`` or ``rewrite``.
+        name: Step title.
+        preamble: Extra text before the query.
+        detail: Extra step detail (merged in).
+
+    Returns:
+        The answer, its parsed value and the step.
+
+    Raises:
+        core.errors.BackendError: The model call failed after the client's retries.
+    """
+    choices = ctx.answer_choices
+    schema = answer_schema(ctx.task, choices)
+    messages = build_messages(ctx.task, query, sections, choices, preamble=preamble)
+    max_tokens = TEXT_MAX_TOKENS if schema is None else CLOSED_MAX_TOKENS
+    request = ChatRequest(messages=messages, schema=schema, max_tokens=max_tokens, temperature=0.0,
+                          stage="answer", run_id=ctx.run_id)
+    t0 = time.perf_counter()
+    result = ctx.client.chat(request)
+    latency = result.latency_ms or (time.perf_counter() - t0) * 1000.0
+    if result.parsed is not None and hasattr(result.parsed, "answer"):
+        text = str(result.parsed.answer)
+    else:
+        text = _structured_value(result.text) or result.text.strip()
+    if ctx.task.kind == "score" and text:
+        text = _fmt_num(float(text)) if _is_number(text) else text
+    value = parse_answer(text, ctx.task, choices)
+    step = Step(kind=kind, name=name, input=messages[-1]["content"], output=text, tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out, latency_ms=float(latency),
+                status="ok" if value is not None else "error",
+                detail={"system": messages[0]["content"], "value": value, "raw": result.text,
+                        **({} if value is not None else {"error": "the answer could not be parsed"}),
+                        "cache_hit": result.cache_hit, "choices": choices, "sections": [t for t, b in sections if b],
+                        **(detail or {})})
+    return LLMOutcome(text=text, value=value, step=step)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""Pipeline stages: features, factors, summary, reasoning paths, retrieval."""

@@ -1,0 +1,135 @@
+"""Stage 2, factor construction: clusters of features with names, keywords, centroids and statistics.
+
+The pieces live in small modules: :mod:`core.stages.project` (embed + UMAP, cached),
+:mod:`core.stages.cluster` (HDBSCAN, swappable), :mod:`core.stages.naming` (c-TF-IDF / LLM names),
+:mod:`core.stages.stats` (statistics from the data) and :mod:`core.stages.curation` (analyst edits).
+This module turns cluster labels into :class:`~core.stages.types.Factor` records and stores them as a
+``factors`` run whose parent is the clustering run.
+
+Factor ids: clusters are numbered ``F1, F2, ...`` by decreasing size (ties by the position of their
+first feature), so the same clustering always gives the same ids. Noise (label ``-1``) is the explicit
+factor :data:`~core.stages.types.NOISE_ID`, named "Unclustered", always present and listed last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from core.data.model import Item, Task
+from core.stages.naming import KeywordNamer
+from core.stages.stats import strength, with_stats
+from core.stages.types import NOISE_ID, Factor, Feature
+from core.store.workspace import Workspace
+
+NOISE_NAME = "Unclustered"
+NOISE_DESCRIPTION = "Features that fit no factor."
+
+
+def noise_factor(feature_ids: list[str] | None = None) -> Factor:
+    """Return the explicit Unclustered factor."""
+    return Factor(id=NOISE_ID, name=NOISE_NAME, description=NOISE_DESCRIPTION, feature_ids=list(feature_ids or []))
+
+
+def factors_from_labels(feature_ids: list[str], labels: dict[str, int]) -> tuple[list[Factor], dict[str, str]]:
+    """Group features by cluster label into factors (unnamed, no statistics).
+
+    Args:
+        feature_ids: All features in a fixed order.
+        labels: ``{feature_id: label}``, ``-1`` = noise; missing features count as noise.
+
+    Returns:
+        Factors (noise last) and ``{feature_id: factor_id}``.
+    """
+    groups: dict[int, list[str]] = defaultdict(list)
+    first: dict[int, int] = {}
+    for pos, fid in enumerate(feature_ids):
+        lab = int(labels.get(fid, -1))
+        groups[lab].append(fid)
+        first.setdefault(lab, pos)
+    order = sorted((lab for lab in groups if lab >= 0), key=lambda lab: (-len(groups[lab]), first[lab]))
+    factors = [Factor(id=f"F{n}", name=f"Factor {n}", feature_ids=groups[lab]) for n, lab in enumerate(order, 1)]
+    factors.append(noise_factor(groups.get(-1, [])))
+    assignments = {fid: f.id for f in factors for fid in f.feature_ids}
+    return factors, assignments
+
+
+def set_centroids(factors: list[Factor], vectors: dict[str, np.ndarray] | None, decimals: int = 5) -> None:
+    """Set each factor's centroid: the normalised mean embedding of its features (empty without vectors)."""
+    for f in factors:
+        rows = [vectors[fid] for fid in f.feature_ids if vectors and fid in vectors]
+        if not rows:
+            f.centroid = []
+            continue
+        c = np.mean(np.stack(rows), axis=0)
+        norm = float(np.linalg.norm(c))
+        f.centroid = np.round(c / norm if norm else c, decimals).astype(float).tolist()
+
+
+def order_factors(factors: list[Factor]) -> list[Factor]:
+    """Return factors pinned first, then by ``|effect| * coverage`` (strongest first), noise last."""
+    real = [f for f in factors if not f.is_noise]
+    noise = [f for f in factors if f.is_noise]
+    real.sort(key=lambda f: (not f.pinned, -strength(f), f.id))
+    return real + noise
+
+
+def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,
+                  namer: Any | None = None, vectors: dict[str, np.ndarray] | None = None) -> tuple[list[Factor], dict[str, str]]:
+    """Turn cluster labels into named factors with statistics and centroids.
+
+    Args:
+        features: All of the user's features.
+        labels: Cluster label per feature id.
+        items: The user's items (for statistics).
+        task: The task (for statistics).
+        namer: An object with ``name_factors(factors, features, vectors)``; default :class:`KeywordNamer`.
+        vectors: Unit embeddings by feature id (centroids, representative features).
+
+    Returns:
+        Factors (ordered by :func:`order_factors`) and ``{feature_id: factor_id}``.
+    """
+    by_id = {f.id: f for f in features}
+    factors, assignments = factors_from_labels([f.id for f in features], labels)
+    with_stats(factors, by_id, items, task)
+    (namer or KeywordNamer()).name_factors(factors, by_id, vectors)
+    set_centroids(factors, vectors)
+    return order_factors(factors), assignments
+
+
+def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], labels: dict[str, int],
+                items: list[Item], task: Task, *, namer: Any | None = None,
+                vectors: dict[str, np.ndarray] | None = None, dataset_id: str | None = None,
+                user_id: str | None = None) -> tuple[str, list[Factor], dict[str, str]]:
+    """Build the (uncurated) factors of a clustering, or reuse the stored ones.
+
+    Artifacts: ``factors`` (list of factor dicts) and ``assignments``.
+
+    Returns:
+        The ``factors`` run id, the factors and the assignments.
+    """
+    namer = namer or KeywordNamer()
+    params = {"namer": namer.identity() if hasattr(namer, "identity") else type(namer).__name__}
+    found = ws.find_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
+    if found is not None:
+        return found["id"], *load_factors(ws, found["id"])
+    run_id = ws.start_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
+    if hasattr(namer, "run_id"):
+        namer.run_id = run_id
+    try:
+        factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors)
+        ws.put_artifact(run_id, "factors", [f.to_dict() for f in factors])
+        ws.put_artifact(run_id, "assignments", assignments)
+    except BaseException:
+        ws.finish_run(run_id, "failed")
+        raise
+    ws.finish_run(run_id, "done")
+    return run_id, factors, assignments
+
+
+def load_factors(ws: Workspace, run_id: str) -> tuple[list[Factor], dict[str, str]]:
+    """Load the factors and assignments stored by a ``factors`` run."""
+    factors = [Factor.from_dict(d) for d in ws.get_artifact(run_id, "factors", [])]
+    return factors, dict(ws.get_artifact(run_id, "assignments", {}))

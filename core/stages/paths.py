@@ -1,0 +1,312 @@
+"""Stage 4, reasoning paths: from an item's features through the user's factors to the known response.
+
+A path has up to three hops, one per distinct factor, strongest factor first (``|effect|``, see
+:func:`core.stages.stats.effect`); each hop uses the item's strongest feature in that factor. Features
+only in Unclustered give a hop only when the item has nothing else. Rendered e.g.
+``mentions "battery died" -> Durability (influence -1.4 stars) -> rated 2``.
+
+Every path is checked against the statistics (:func:`check_path`):
+
+* score tasks: each hop's claimed direction (the feature's direction, or the model's claim) agrees
+  with the sign of its factor's influence (when ``|influence| >= 0.1``), and the summed influence of
+  the hops has the sign of ``response - user mean`` (responses within 0.25 of the mean agree with
+  anything);
+* label tasks: the first hop whose factor has a top label points to the response;
+* text tasks: always consistent.
+
+:class:`TemplatePathWriter` is deterministic; :class:`LLMPathWriter` has a model pick the hops and
+write the sentence, and its claims are checked the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field, create_model
+
+from core.data.model import Item, Task
+from core.errors import BackendError
+from core.llm.types import ChatRequest
+from core.stages.stats import effect, user_mean
+from core.stages.summary import factors_digest, unit
+from core.stages.text import truncate
+from core.stages.types import Factor, Feature, ReasoningPath
+from core.store.workspace import Workspace
+
+MAX_HOPS = 3
+PathProgress = Callable[[int, int], None]
+
+
+@runtime_checkable
+class PathWriter(Protocol):
+    """Writes one reasoning path per history item."""
+
+    name: str
+
+    def identity(self) -> dict[str, Any]:
+        """Return what identifies this writer's output."""
+        ...
+
+    def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id."""
+        ...
+
+
+def _sign(x: float, eps: float = 0.0) -> int:
+    return 0 if abs(x) <= eps else (1 if x > 0 else -1)
+
+
+def hop_label(factor: Factor, task: Task) -> str:
+    """Render a factor with its key statistic, e.g. ``Durability (influence -1.4 stars)``."""
+    s = factor.stats
+    if factor.is_noise:
+        return factor.name
+    if s.influence is not None:
+        return f"{factor.name} (influence {s.influence:+.1f} {unit(task)})"
+    if s.top_label is not None:
+        return f"{factor.name} (lift {s.lift.get(s.top_label, 1.0):.1f}x for '{s.top_label}')"
+    return f"{factor.name} ({s.coverage:.0%} of items)"
+
+
+def response_text(item: Item, task: Task) -> str:
+    """Render the known response: ``rated 2``, ``labelled X`` or ``wrote "..."``."""
+    out = item.output.strip()
+    if task.kind == "score":
+        return f"rated {out}"
+    if task.kind == "label":
+        return f"labelled {out}"
+    return f'wrote "{truncate(out, 60)}"'
+
+
+def choose_hops(item_features: list[Feature], factors_by_id: dict[str, Factor],
+                assignments: dict[str, str], max_hops: int = MAX_HOPS) -> list[tuple[Feature, Factor]]:
+    """Pick up to ``max_hops`` (feature, factor) hops: one per factor, strongest factor first."""
+    best: dict[str, Feature] = {}
+    for f in item_features:
+        fid = assignments.get(f.id)
+        if fid is None or fid not in factors_by_id:
+            continue
+        if fid not in best or f.strength > best[fid].strength:
+            best[fid] = f
+    real = [(feat, factors_by_id[fid]) for fid, feat in best.items() if not factors_by_id[fid].is_noise]
+    real.sort(key=lambda h: (not h[1].pinned, -abs(effect(h[1].stats)), -h[0].strength, h[1].id))
+    if real:
+        return real[:max_hops]
+    noise = [(feat, factors_by_id[fid]) for fid, feat in best.items() if factors_by_id[fid].is_noise]
+    return noise[:1]
+
+
+def check_path(steps: list[dict[str, Any]], item: Item, factors_by_id: dict[str, Factor], task: Task,
+               mean: float | None) -> bool:
+    """Return whether a path agrees with the factor statistics and the response (module docstring)."""
+    hops = [(s, factors_by_id.get(s.get("factor_id", ""))) for s in steps]
+    hops = [(s, f) for s, f in hops if f is not None and not f.is_noise]
+    if task.kind == "score":
+        total = 0.0
+        for s, f in hops:
+            infl = f.stats.influence
+            if infl is None:
+                continue
+            total += infl
+            claimed = {"raised": 1, "lowered": -1}.get(str(s.get("direction", "")), 0)
+            if claimed and abs(infl) >= 0.1 and claimed != _sign(infl):
+                return False
+        score = task.parse_score(item.output)
+        if score is None or mean is None:
+            return True
+        actual = _sign(score - mean, 0.25)
+        predicted = _sign(total, 0.05)
+        return actual == 0 or predicted == 0 or actual == predicted
+    if task.kind == "label":
+        for _, f in hops:
+            if f.stats.top_label is not None:
+                return f.stats.top_label == item.output.strip()
+        return True
+    return True
+
+
+def render(steps: list[dict[str, Any]], response: str) -> str:
+    """Render steps as ``mentions "x" -> Factor (...); mentions "y" -> Factor (...) -> rated 2``."""
+    if not steps:
+        return f"no features found -> {response}"
+    hops = "; ".join(f'mentions "{truncate(s["feature"], 50)}" -> {s["hop"]}' for s in steps)
+    return f"{hops} -> {response}"
+
+
+def _step(feat: Feature, factor: Factor, task: Task) -> dict[str, Any]:
+    return {"feature": feat.phrase, "feature_id": feat.id, "direction": feat.direction, "factor_id": factor.id,
+            "factor": factor.name, "influence": factor.stats.influence, "effect": round(effect(factor.stats), 4),
+            "hop": hop_label(factor, task)}
+
+
+class TemplatePathWriter:
+    """Deterministic paths from the features, the factor statistics and the response."""
+
+    name = "template"
+
+    def identity(self) -> dict[str, Any]:
+        """Return what identifies this writer's output."""
+        return {"kind": "template", "version": 1, "hops": MAX_HOPS}
+
+    def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id."""
+        by_id = {f.id: f for f in factors}
+        mean = user_mean(items, task)
+        out: dict[str, ReasoningPath] = {}
+        for n, item in enumerate(items, 1):
+            steps = [_step(feat, fac, task) for feat, fac in choose_hops(features.get(item.id, []), by_id, assignments)]
+            resp = response_text(item, task)
+            out[item.id] = ReasoningPath(item_id=item.id, steps=steps, response=item.output, text=render(steps, resp),
+                                         consistent=check_path(steps, item, by_id, task, mean))
+            if progress:
+                progress(n, len(items))
+        return out
+
+
+def refresh_paths(paths: dict[str, ReasoningPath], items: list[Item], factors: list[Factor],
+                  assignments: dict[str, str], task: Task) -> dict[str, ReasoningPath]:
+    """Re-point existing (e.g. model-written) paths at curated factors and re-check them.
+
+    Each step's factor is re-read from the feature's current assignment (steps whose feature is
+    gone are dropped); the text is kept, the ``consistent`` flag recomputed.
+    """
+    by_id = {f.id: f for f in factors}
+    mean = user_mean(items, task)
+    items_by_id = {it.id: it for it in items}
+    out = {}
+    for iid, p in paths.items():
+        steps = []
+        for s in p.steps:
+            fac = by_id.get(assignments.get(s.get("feature_id", ""), ""))
+            if fac is None:
+                continue
+            steps.append({**s, "factor_id": fac.id, "factor": fac.name, "influence": fac.stats.influence,
+                          "effect": round(effect(fac.stats), 4), "hop": hop_label(fac, task)})
+        item = items_by_id.get(iid)
+        ok = check_path(steps, item, by_id, task, mean) if item else p.consistent
+        out[iid] = ReasoningPath(item_id=iid, steps=steps, response=p.response, text=p.text, consistent=ok)
+    return out
+
+
+_PATH_SYSTEM = (
+    "You explain why a user responded to an item the way they did, using the user's factors (recurring reasons "
+    "with measured influence). Pick at most 3 of the item's features that best explain the response, say for "
+    "each whether it raised or lowered the response (or which label it points to), and write one short sentence "
+    "of the form: mentions X -> factor (influence) -> response. Answer with JSON only."
+)
+
+
+def path_schema(directions: tuple[str, ...]) -> type[BaseModel]:
+    """Return the pydantic model of a model-written path."""
+    hop = create_model("PathHop", feature_id=(str, ...),
+                       direction=(Literal[directions], ...))  # type: ignore[valid-type]
+    return create_model("PathOut", hops=(list[hop], Field(default_factory=list)), text=(str, ...))
+
+
+class LLMPathWriter:
+    """Paths written by a chat model, checked against the statistics.
+
+    The model picks hops by feature id; each hop's factor is the feature's actual assignment (a model
+    cannot re-assign features), and its claimed direction is checked by :func:`check_path`. Items
+    whose call fails get the template path.
+
+    Args:
+        client: An :class:`core.llm.client.LLMClient`.
+    """
+
+    name = "llm"
+
+    def __init__(self, client: Any) -> None:
+        """Create the writer."""
+        self.client = client
+        self.run_id: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """Return the model identity and prompt version."""
+        caps = self.client.capabilities
+        return {"kind": "llm", "version": 1, "backend": caps.backend, "model": caps.model}
+
+    def request(self, item: Item, feats: list[Feature], by_id: dict[str, Factor], assignments: dict[str, str],
+                task: Task) -> ChatRequest:
+        """Build the path request of one item."""
+        from core.stages.features import directions_for
+
+        lines = []
+        for f in feats:
+            fac = by_id.get(assignments.get(f.id, ""))
+            lines.append(f"- [{f.id}] {f.aspect}: {f.phrase} -> factor {hop_label(fac, task) if fac else 'none'}")
+        user = (f"Item: {truncate(item.input, 600)}\nResponse: {response_text(item, task)}\n"
+                f"Features (id, aspect: phrase -> factor):\n" + "\n".join(lines))
+        return ChatRequest(messages=[{"role": "system", "content": _PATH_SYSTEM}, {"role": "user", "content": user}],
+                           schema=path_schema(directions_for(task)), max_tokens=260, stage="paths", run_id=self.run_id)
+
+    def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id."""
+        by_id = {f.id: f for f in factors}
+        mean = user_mean(items, task)
+        template = TemplatePathWriter().write(items, features, factors, assignments, task)
+        todo = [it for it in items if features.get(it.id)]
+        reqs = [self.request(it, features[it.id], by_id, assignments, task) for it in todo]
+
+        def on_progress(p: Any) -> None:
+            if progress:
+                progress(p.done, p.total)
+
+        results = self.client.map(reqs, progress=on_progress) if reqs else []
+        out = dict(template)
+        for item, res in zip(todo, results, strict=True):
+            if isinstance(res, BackendError) or res.parsed is None:
+                continue
+            feats = {f.id: f for f in features[item.id]}
+            steps = []
+            for hop in res.parsed.hops[:MAX_HOPS]:
+                feat = feats.get(hop.feature_id)
+                fac = by_id.get(assignments.get(hop.feature_id, ""))
+                if feat is None or fac is None:
+                    continue
+                step = _step(feat, fac, task)
+                step["direction"] = hop.direction
+                steps.append(step)
+            text = " ".join(str(res.parsed.text).split())[:400] or render(steps, response_text(item, task))
+            out[item.id] = ReasoningPath(item_id=item.id, steps=steps, response=item.output, text=text,
+                                         consistent=check_path(steps, item, by_id, task, mean))
+        return out
+
+
+def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: dict[str, list[Feature]],
+              factors: list[Factor], assignments: dict[str, str], task: Task, writer: PathWriter, *,
+              dataset_id: str, user_id: str, progress: PathProgress | None = None) -> tuple[str, dict[str, ReasoningPath]]:
+    """Write (or reuse) the reasoning paths for the curated factors (artifact ``paths``: ``{item_id: path}``).
+
+    Model-written paths are cached call by call by the LLM client, so an interrupted run loses no
+    model call.
+
+    Returns:
+        The ``paths`` run id and the paths by item id.
+    """
+    params = {"writer": writer.identity(), "factors": factors_digest(factors)}
+    found = ws.find_run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
+    if found is not None:
+        if progress:
+            progress(len(items), len(items))
+        return found["id"], load_paths(ws, found["id"])
+    run_id = ws.start_run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
+    if hasattr(writer, "run_id"):
+        writer.run_id = run_id  # type: ignore[attr-defined]
+    try:
+        paths = writer.write(items, features, factors, assignments, task, progress=progress)
+        ws.put_artifact(run_id, "paths", {iid: p.to_dict() for iid, p in paths.items()})
+    except BaseException:
+        ws.finish_run(run_id, "failed")
+        raise
+    ws.finish_run(run_id, "done")
+    return run_id, paths
+
+
+def load_paths(ws: Workspace, run_id: str) -> dict[str, ReasoningPath]:
+    """Load the paths stored by a ``paths`` run."""
+    return {k: ReasoningPath.from_dict(v) for k, v in (ws.get_artifact(run_id, "paths") or {}).items()}

@@ -1,0 +1,195 @@
+"""Embedding and projection of features: UMAP to 2-D (display) and n-D (clustering), both cached.
+
+The reducer is swappable (anything with ``fit_transform(X) -> array``). The default
+:class:`UMAPProjector` computes the k-nearest-neighbour graph once and fits both projections on it.
+Inputs smaller than :data:`TINY` features skip UMAP (it is unstable and slow to compile for a handful
+of points) and use PCA, padded with zeros when there are fewer components than asked.
+
+:func:`run_projection` stores the result as a ``projection`` run keyed by the embedder name, the
+projection parameters and the features run, so re-clustering never re-embeds or re-projects.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from core.embed.base import Embedder
+from core.stages.types import Feature
+from core.store.workspace import Workspace
+
+TINY = 15
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    """Parameters of the projections.
+
+    Attributes:
+        n_neighbors: UMAP neighbourhood size (clamped to ``n - 1``).
+        n_components: Dimensions of the clustering projection.
+        min_dist: UMAP ``min_dist`` of the clustering projection (0 packs clusters tightly).
+        display_min_dist: UMAP ``min_dist`` of the 2-D display projection.
+        seed: Random seed (makes UMAP deterministic).
+        metric: Distance on the embeddings.
+    """
+
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    display_min_dist: float = 0.1
+    seed: int = 42
+    metric: str = "cosine"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def pca_project(x: np.ndarray, n_components: int) -> np.ndarray:
+    """Project rows with PCA to ``n_components`` columns (zero-padded when rank is smaller)."""
+    n = x.shape[0]
+    out = np.zeros((n, n_components), dtype=np.float32)
+    if n < 2:
+        return out
+    centred = x - x.mean(axis=0, keepdims=True)
+    k = min(n_components, n - 1, x.shape[1])
+    u, s, _ = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+    out[:, :k] = (u[:, :k] * s[:k]).astype(np.float32)
+    return out
+
+
+class PCAProjector:
+    """Deterministic PCA projections (used for tiny inputs, or when asked)."""
+
+    name = "pca"
+
+    def project(self, x: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(coords2d, coordsnd)``."""
+        nd = pca_project(x, params.n_components)
+        return pca_project(x, 2), nd
+
+
+class UMAPProjector:
+    """UMAP projections sharing one nearest-neighbour graph; PCA below :data:`TINY` rows."""
+
+    name = "umap"
+
+    def project(self, x: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(coords2d, coordsnd)`` as float32 arrays."""
+        n = x.shape[0]
+        if n < TINY:
+            return PCAProjector().project(x, params)
+        import umap
+        from umap.umap_ import nearest_neighbors
+
+        k = max(2, min(params.n_neighbors, n - 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            knn = nearest_neighbors(x, n_neighbors=k, metric=params.metric, metric_kwds={}, angular=False,
+                                    random_state=np.random.RandomState(params.seed))
+            nd = self._fit(umap, x, knn, k, params.n_components, params.min_dist, params)
+            two = self._fit(umap, x, knn, k, 2, params.display_min_dist, params)
+        return two, nd
+
+    @staticmethod
+    def _fit(umap_mod: Any, x: np.ndarray, knn: Any, k: int, dims: int, min_dist: float,
+             params: ProjectionParams) -> np.ndarray:
+        reducer = umap_mod.UMAP(n_neighbors=k, n_components=dims, min_dist=min_dist, metric=params.metric,
+                                random_state=params.seed, precomputed_knn=knn, low_memory=True)
+        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+
+
+class ReducerProjector:
+    """Adapt any reducer object with ``fit_transform`` (BERTopic-style duck typing) to a projector.
+
+    Args:
+        make: ``make(n_components) -> reducer``; called once for the n-D and once for the 2-D projection.
+        name: Identifies the reducer in run parameters.
+    """
+
+    def __init__(self, make: Callable[[int], Any], name: str) -> None:
+        """Create the adapter."""
+        self.make = make
+        self.name = name
+
+    def project(self, x: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(coords2d, coordsnd)``."""
+        nd = np.asarray(self.make(params.n_components).fit_transform(x), dtype=np.float32)
+        two = np.asarray(self.make(2).fit_transform(x), dtype=np.float32)
+        return two, nd
+
+
+@dataclass
+class Projection:
+    """A stored projection of a user's features.
+
+    Attributes:
+        run_id: The ``projection`` run.
+        feature_ids: Row order of the coordinates.
+        coords2d: ``(n, 2)`` display coordinates.
+        coordsnd: ``(n, k)`` clustering coordinates.
+    """
+
+    run_id: str
+    feature_ids: list[str]
+    coords2d: np.ndarray
+    coordsnd: np.ndarray
+
+
+def embed_features(features: list[Feature], embedder: Embedder) -> np.ndarray:
+    """Embed the features' :attr:`~core.stages.types.Feature.text` (an ``(n, d)`` array)."""
+    return embedder.embed([f.text for f in features])
+
+
+def load_projection(ws: Workspace, run_id: str) -> Projection:
+    """Load a stored projection run."""
+    fids = ws.get_artifact(run_id, "feature_ids", [])
+    two = np.asarray(ws.get_artifact(run_id, "coords2d", []), dtype=np.float32).reshape(len(fids), -1)
+    nd = np.asarray(ws.get_artifact(run_id, "coordsnd", []), dtype=np.float32).reshape(len(fids), -1)
+    return Projection(run_id=run_id, feature_ids=fids, coords2d=two, coordsnd=nd)
+
+
+def projection_params(embedder: Embedder, projector: Any, params: ProjectionParams) -> dict[str, Any]:
+    """Return a projection run's parameters (embedder name, projector name, projection parameters)."""
+    return {"embedder": embedder.name, "projector": getattr(projector, "name", type(projector).__name__),
+            **params.to_dict()}
+
+
+def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,
+                   params: ProjectionParams = ProjectionParams(), projector: Any | None = None,
+                   dataset_id: str | None = None, user_id: str | None = None) -> Projection:
+    """Embed and project a user's features, or reuse the stored projection.
+
+    Args:
+        ws: The workspace.
+        features_run_id: The features run the features come from (the projection's parent).
+        features: All features, in a fixed order.
+        embedder: The (cached) embedder.
+        params: Projection parameters.
+        projector: Object with ``project(x, params) -> (coords2d, coordsnd)``; default :class:`UMAPProjector`.
+        dataset_id: For the run record.
+        user_id: For the run record.
+    """
+    projector = projector or UMAPProjector()
+    rp = projection_params(embedder, projector, params)
+    found = ws.find_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
+    if found is not None:
+        return load_projection(ws, found["id"])
+    run_id = ws.start_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
+    try:
+        x = embed_features(features, embedder)
+        two, nd = projector.project(x, params) if len(features) else (np.zeros((0, 2)), np.zeros((0, params.n_components)))
+        fids = [f.id for f in features]
+        ws.put_artifact(run_id, "feature_ids", fids)
+        ws.put_artifact(run_id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))
+        ws.put_artifact(run_id, "coordsnd", np.round(np.asarray(nd, dtype=np.float64), 5))
+    except BaseException:
+        ws.finish_run(run_id, "failed")
+        raise
+    ws.finish_run(run_id, "done")
+    return load_projection(ws, run_id)

@@ -1,0 +1,156 @@
+"""Stage 5, retrieval of history items for a new query: by feature sets, or by raw text (BM25).
+
+:class:`FeatureRetriever` extracts the query's features with the same extractor as the history
+(the query is a pseudo item with an empty response, so the lexicon extractor takes directions from
+sentiment alone), embeds them and scores each history item by how well its *feature set* matches:
+
+    score(item) = mean over query features q of  max_j cos(q, f_j) * w(f_j)
+
+where ``f_j`` ranges over the item's features and ``w(f) = floor + (1 - floor) * |effect(F)| /
+max |effect|`` for the factor F holding f (Unclustered has effect 0, so its features still count
+with weight ``floor``). Each retrieved item carries the matched pairs ``{query, item, similarity,
+factor}``, so the UI can show why it was retrieved.
+
+:class:`BM25Retriever` is LaMP's baseline over raw item text (``rank-bm25``), with the same output.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from core.data.model import Item
+from core.methods.types import RetrievedDoc
+from core.stages.stats import effect
+from core.stages.text import truncate, words
+from core.stages.types import Feature
+
+if TYPE_CHECKING:
+    from core.stages.profile import Profile
+
+QUERY_ID = "query"
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Returns the history items closest to a query."""
+
+    def retrieve(self, query_text: str, k: int) -> list[RetrievedDoc]:
+        """Return up to ``k`` items, best first."""
+        ...
+
+
+class FeatureRetriever:
+    """Feature-level retrieval over one user's profile (see the module docstring).
+
+    Args:
+        profile: The user's built profile (features, factors with statistics, paths).
+        extractor: The feature extractor used for the query (normally the one that built the profile).
+        embedder: The embedder that embedded the history features (a cached one avoids re-embedding).
+        floor: Weight of a matched feature whose factor has no effect (Unclustered).
+
+    Attributes:
+        last_query_features: The query features of the last :meth:`retrieve` call (for traces).
+    """
+
+    def __init__(self, profile: Profile, extractor: Any, embedder: Any, *, floor: float = 0.3) -> None:
+        """Index the profile's features."""
+        self.profile = profile
+        self.extractor = extractor
+        self.embedder = embedder
+        self.floor = floor
+        self.last_query_features: list[Feature] = []
+        self._features = profile.all_features()
+        self._vectors = embedder.embed([f.text for f in self._features]) if self._features else None
+        factor_of = {f.id: profile.assignments.get(f.id) for f in self._features}
+        factors = {fa.id: fa for fa in profile.factors}
+        effects = np.array([abs(effect(factors[factor_of[f.id]].stats)) if factor_of[f.id] in factors
+                            and not factors[factor_of[f.id]].is_noise else 0.0 for f in self._features])
+        top = float(effects.max()) if len(effects) and effects.max() > 0 else 1.0
+        self._weights = floor + (1.0 - floor) * (effects / top)
+        self._factor_names = [factors[factor_of[f.id]].name if factor_of[f.id] in factors else "" for f in self._features]
+        self._by_item: dict[str, list[int]] = {}
+        for j, f in enumerate(self._features):
+            self._by_item.setdefault(f.item_id, []).append(j)
+
+    def extract_query(self, query_text: str) -> list[Feature]:
+        """Extract the query's features; a query without any becomes one feature holding its text."""
+        pseudo = Item(id=QUERY_ID, input=query_text, output="")
+        feats = self.extractor.extract([pseudo], self.profile.task).get(QUERY_ID, [])
+        if not feats and query_text.strip():
+            text = truncate(query_text, 120)
+            feats = [Feature(id=f"{QUERY_ID}#0", item_id=QUERY_ID, phrase=text, aspect="query", direction="neutral",
+                             strength=0.5, evidence=text)]
+        return feats
+
+    def retrieve(self, query_text: str, k: int = 5, *, query_features: list[Feature] | None = None) -> list[RetrievedDoc]:
+        """Return up to ``k`` history items by feature-set similarity, best first.
+
+        Args:
+            query_text: The new input.
+            k: How many items.
+            query_features: Already extracted query features (skips extraction).
+        """
+        qf = query_features if query_features is not None else self.extract_query(query_text)
+        self.last_query_features = qf
+        if not qf or self._vectors is None or k <= 0:
+            return []
+        q = self.embedder.embed([f.text for f in qf])
+        sims = q @ self._vectors.T  # (m, N)
+        weighted = sims * self._weights[None, :]
+        scored: list[tuple[float, str, list[dict[str, Any]]]] = []
+        for iid, idx in self._by_item.items():
+            cols = np.asarray(idx)
+            sub = weighted[:, cols]
+            best = sub.argmax(axis=1)
+            score = float(sub[np.arange(len(qf)), best].mean())
+            matched = []
+            for qi, b in enumerate(best.tolist()):
+                j = int(cols[b])
+                matched.append({"query": qf[qi].phrase, "item": self._features[j].phrase,
+                                "similarity": round(float(sims[qi, j]), 4), "factor": self._factor_names[j],
+                                "factor_id": self.profile.assignments.get(self._features[j].id),
+                                "weight": round(float(self._weights[j]), 4), "item_feature_id": self._features[j].id})
+            matched.sort(key=lambda m: -m["similarity"])
+            scored.append((score, iid, matched))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        out = []
+        for score, iid, matched in scored[:k]:
+            item = self.profile.item(iid)
+            path = self.profile.paths.get(iid)
+            out.append(RetrievedDoc(id=iid, text=item.input, output=item.output, score=round(score, 6),
+                                    matched=matched, path=path.text if path else None))
+        return out
+
+
+class BM25Retriever:
+    """LaMP's baseline: BM25 (Okapi) over the raw item text.
+
+    Args:
+        items: The user's history items.
+        paths: Optional reasoning paths by item id, attached to the results.
+    """
+
+    def __init__(self, items: list[Item], paths: dict[str, Any] | None = None) -> None:
+        """Index the items."""
+        from rank_bm25 import BM25Okapi
+
+        self.items = list(items)
+        self.paths = paths or {}
+        corpus = [words(it.input) or ["\u2205"] for it in self.items]
+        self._bm25 = BM25Okapi(corpus) if corpus else None
+
+    def retrieve(self, query_text: str, k: int = 5) -> list[RetrievedDoc]:
+        """Return up to ``k`` items by BM25 score, best first (ties keep history order)."""
+        if self._bm25 is None or k <= 0:
+            return []
+        scores = np.asarray(self._bm25.get_scores(words(query_text)), dtype=float)
+        order = sorted(range(len(self.items)), key=lambda i: (-scores[i], i))[:k]
+        out = []
+        for i in order:
+            it = self.items[i]
+            path = self.paths.get(it.id)
+            out.append(RetrievedDoc(id=it.id, text=it.input, output=it.output, score=round(float(scores[i]), 6),
+                                    path=getattr(path, "text", None)))
+        return out

@@ -1,0 +1,151 @@
+"""Factor statistics computed from the data, never asked of a model.
+
+For a factor F over one user's items (an item *has* F when at least one of its features is in F):
+
+* **coverage** = items with F / all items;
+* **influence** (score tasks) = mean score of items with F - mean score of items without F, with a
+  95% Welch confidence interval: ``se = sqrt(s1²/n1 + s0²/n0)``, Welch-Satterthwaite degrees of
+  freedom, ``t = t_{0.975, df}``. The interval is None when either group has fewer than 2 scored
+  items; influence itself is None when either group is empty. Outputs that do not parse as a score
+  in the task's range are left out of the means;
+* **lift** (label tasks) = P(label | F) / P(label) for every label seen; **mutual information** (nats)
+  between F's presence and the label; **top_label** = the label with the highest lift among those
+  seen with F;
+* **polarity** = mean feature sign (raised +1, lowered -1, other 0);
+* **consistency** = share of directed features (direction not ``neutral``) agreeing with the most
+  common direction (for label tasks a feature's direction is a label).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+from scipy import stats as sps
+
+from core.data.model import Item, Task
+from core.stages.types import Factor, FactorStats, Feature
+
+
+def welch_interval(with_: list[float], without: list[float], level: float = 0.95) -> tuple[float | None, float | None]:
+    """Return a Welch t confidence interval of ``mean(with_) - mean(without)``.
+
+    Returns:
+        ``(low, high)``, or ``(None, None)`` when either group has fewer than 2 values.
+    """
+    n1, n0 = len(with_), len(without)
+    if n1 < 2 or n0 < 2:
+        return None, None
+    a, b = np.asarray(with_, dtype=float), np.asarray(without, dtype=float)
+    diff = float(a.mean() - b.mean())
+    v1, v0 = float(a.var(ddof=1)), float(b.var(ddof=1))
+    se2 = v1 / n1 + v0 / n0
+    if se2 <= 0:
+        return diff, diff
+    denom = (v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1)
+    df = se2 ** 2 / denom if denom > 0 else float(n1 + n0 - 2)
+    t = float(sps.t.ppf(0.5 + level / 2, df))
+    half = t * math.sqrt(se2)
+    return diff - half, diff + half
+
+
+def mutual_information(presence: list[bool], labels: list[str]) -> float:
+    """Return the mutual information (nats) between a binary presence and a label, over paired samples."""
+    n = len(labels)
+    if n == 0:
+        return 0.0
+    joint = Counter(zip(presence, labels, strict=True))
+    p_x = Counter(presence)
+    p_y = Counter(labels)
+    mi = 0.0
+    for (x, y), c in joint.items():
+        pxy = c / n
+        mi += pxy * math.log(pxy / ((p_x[x] / n) * (p_y[y] / n)))
+    return max(0.0, mi)
+
+
+def _direction_stats(features: list[Feature]) -> tuple[float, float]:
+    if not features:
+        return 0.0, 0.0
+    polarity = sum(f.sign for f in features) / len(features)
+    directed = [f.direction for f in features if f.direction and f.direction != "neutral"]
+    if not directed:
+        return polarity, 0.0
+    majority = Counter(directed).most_common(1)[0][1]
+    return polarity, majority / len(directed)
+
+
+def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items: list[Item], task: Task) -> FactorStats:
+    """Compute one factor's statistics (see the module docstring).
+
+    Args:
+        feature_ids: The factor's member features.
+        features: All of the user's features by feature id.
+        items: All of the user's history items.
+        task: How to read the items' outputs.
+    """
+    members = [features[fid] for fid in feature_ids if fid in features]
+    with_ids = {f.item_id for f in members}
+    item_ids = [it.id for it in items]
+    has = [iid in with_ids for iid in item_ids]
+    n_items = sum(has)
+    polarity, consistency = _direction_stats(members)
+    st = FactorStats(n_features=len(members), n_items=n_items,
+                     coverage=n_items / len(items) if items else 0.0,
+                     polarity=round(polarity, 4), consistency=round(consistency, 4))
+    if task.kind == "score":
+        scores = [task.parse_score(it.output) for it in items]
+        a = [s for s, h in zip(scores, has, strict=True) if h and s is not None]
+        b = [s for s, h in zip(scores, has, strict=True) if not h and s is not None]
+        if a:
+            st.mean_with = float(np.mean(a))
+        if b:
+            st.mean_without = float(np.mean(b))
+        if a and b:
+            st.influence = float(np.mean(a) - np.mean(b))
+            st.ci_low, st.ci_high = welch_interval(a, b)
+    elif task.kind == "label":
+        pairs = [(h, it.output.strip()) for h, it in zip(has, items, strict=True) if it.output.strip()]
+        if pairs:
+            pres = [p for p, _ in pairs]
+            labs = [lab for _, lab in pairs]
+            overall = Counter(labs)
+            inside = Counter(lab for p, lab in pairs if p)
+            n_in = sum(inside.values())
+            if n_in:
+                st.lift = {lab: (inside.get(lab, 0) / n_in) / (overall[lab] / len(labs)) for lab in sorted(overall)}
+                seen = [lab for lab in st.lift if inside.get(lab, 0) > 0]
+                st.top_label = max(seen, key=lambda lab: (st.lift[lab], inside[lab])) if seen else None
+            st.mutual_info = mutual_information(pres, labs)
+    return st
+
+
+def with_stats(factors: list[Factor], features: dict[str, Feature], items: list[Item], task: Task) -> list[Factor]:
+    """Return the factors with freshly computed statistics (the factor objects are updated in place)."""
+    for f in factors:
+        f.stats = factor_stats(f.feature_ids, features, items, task)
+    return factors
+
+
+def effect(stats: FactorStats) -> float:
+    """Return a signed effect size for ranking: influence (scores), log of the top lift (labels), else polarity."""
+    if stats.influence is not None:
+        return float(stats.influence)
+    if stats.lift and stats.top_label is not None:
+        return float(math.log(max(stats.lift[stats.top_label], 1e-9)))
+    return float(stats.polarity)
+
+
+def strength(factor: Factor) -> float:
+    """Return ``|effect| * coverage``, how much a factor matters for the user (pinned factors rank first elsewhere)."""
+    return abs(effect(factor.stats)) * factor.stats.coverage
+
+
+def user_mean(items: list[Item], task: Task) -> float | None:
+    """Return the mean score of a user's items (score tasks), or None."""
+    if task.kind != "score":
+        return None
+    scores = [s for s in (task.parse_score(it.output) for it in items) if s is not None]
+    return float(np.mean(scores)) if scores else None

@@ -1,0 +1,1 @@
+"""The SQLite workspace: schema, migrations, runs, caches, traces, export/import."""

