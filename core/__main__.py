@@ -24,10 +24,15 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one command; return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Import only the chosen command's module: some pull in heavy libraries (scipy, umap).
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="python -m core", description="Inflow command line.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if name != chosen:
+            continue
         try:
             module = importlib.import_module(f"core.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
     parser.add_argument("--backend", choices=["local", "openai"], default=None,
                         help="Chat backend (default: $INFLOW_BACKEND, else local).")
+    parser.add_argument("--stages", choices=["auto", "deterministic", "llm"], default=None,
+                        help="Stage implementations when the profile must be built first (default: "
+                             "$INFLOW_STAGES, else auto: LLM stages when the backend is capable).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +78,46 @@ def resolve_dataset(ws: Workspace, dataset: str | None, user: str) -> str:
     return holding[0]
 
 
+def embedder_choice(embedder_name: str | None, environ: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """Return the embedder kind (and constructor arguments) to use.
+
+    A built profile's embedder is reused (its name says which: ``hashing-v1-d<dim>``, ``minilm-...``,
+    ``openai:...``); otherwise ``$INFLOW_EMBEDDER`` (``hash``/``hashing``, ``minilm``, ``openai``), else
+    ``minilm`` (which falls back to hashing when its packages are missing).
+    """
+    if embedder_name:
+        m = re.fullmatch(r"hashing-v\d+-d(\d+)", embedder_name)
+        if m:
+            return "hashing", {"dim": int(m.group(1))}
+        if embedder_name.startswith("openai:"):
+            return "openai", {}
+        if embedder_name.startswith("minilm"):
+            return "minilm", {}
+    env = (os.environ if environ is None else environ).get("INFLOW_EMBEDDER", "").strip().lower()
+    if env in ("hash", "hashing"):
+        return "hashing", {}
+    if env == "openai":
+        return "openai", {}
+    return "minilm", {}
+
+
+def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
+    """Return the :class:`core.stages.profile.PipelineSettings` of a build for a stage mode.
+
+    ``deterministic`` picks the lexicon extractor, keyword names, the template summary and
+    templated paths; ``llm`` the LLM for all four; ``auto`` (default) follows the backend.
+    """
+    from core.stages.profile import PipelineSettings
+    from core.ui_state import default_stage_mode
+
+    mode = stages or default_stage_mode()
+    det, llm = mode == "deterministic", mode == "llm"
+    choice = "llm" if llm else "auto"
+    return PipelineSettings(extractor="lexicon" if det else choice, namer="keywords" if det else choice,
+                            summarizer="template" if det else choice, paths="template" if det else choice,
+                            embedder="hash" if embedder_kind == "hashing" else embedder_kind)
+
+
 def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     """Open the workspace, load (or build) the user's profile and make the answer context.
 
@@ -98,12 +143,17 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     if args.backend:
         settings.kind = args.backend
     client = make_client(settings, ws)
-    embedder = make_embedder(ws)
     profile = load_profile(ws, dataset_id, args.user)
     built = profile is None
     if profile is None:
+        kind, kw = embedder_choice(None)
+        embedder = make_embedder(kind, workspace=ws, **kw)
         print(f"no profile for user {args.user!r} yet: building it (stages 1-4)...", file=sys.stderr)
-        profile = build_profile(ws, dataset_id, args.user, client=client, embedder=embedder, settings=None)
+        profile = build_profile(ws, dataset_id, args.user, client=client, embedder=embedder,
+                                settings=pipeline_settings(getattr(args, "stages", None), kind))
+    else:
+        kind, kw = embedder_choice(profile.settings.get("embedder_name"))
+        embedder = make_embedder(kind, workspace=ws, **kw)
     params = {"method": args.method, "query": args.query, "k": args.k}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run(stage, params, dataset_id=dataset_id, user_id=args.user, parents=parents)

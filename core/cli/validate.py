@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         lo, hi = args.score_range
         task = Task(kind=args.task, name=args.task, score_min=lo, score_max=hi)
     log = ProblemLog(args.max_errors)
-    for source in plan_sources(args.paths, log):
+    for source in plan_sources(args.paths):
         try:
             result = load(source.names, task=task, mapping=mapping, keep_valid=args.keep_valid,
                           max_bytes=int(args.max_mb * 1024 * 1024), max_errors=args.max_errors)

@@ -48,6 +48,7 @@ class Source:
         file: Its name as shown in problems (the path as the user gave it).
         outputs: The LaMP outputs file, if any.
         outputs_file: Its name as shown in problems.
+        problem: Why the source cannot be read at all (raised by :meth:`parse`), e.g. an unsupported type.
     """
 
     format: str
@@ -55,6 +56,7 @@ class Source:
     file: str
     outputs: Path | None = None
     outputs_file: str | None = None
+    problem: Problem | None = None
 
     @property
     def names(self) -> list[str]:
@@ -67,6 +69,8 @@ class Source:
         Raises:
             InputError: A file-level problem.
         """
+        if self.problem is not None:
+            raise InputError(self.problem)
         if self.format == "lamp":
             return parse_lamp(self.path, self.file, self.outputs, self.outputs_file, log=log, max_bytes=max_bytes)
         return _PARSERS[self.format](self.path, self.file, mapping=mapping, log=log, max_bytes=max_bytes)
@@ -128,19 +132,20 @@ def _sniff_format(path: Path) -> str:
     return "json" if head[:1] in (b"{", b"[") else "csv"
 
 
-def _expand(paths: Sequence[str | Path], log: ProblemLog) -> list[tuple[Path, str]]:
-    """Folders -> their data files; duplicates dropped. Returns (path, display name) pairs."""
+def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """Folders -> their data files (an empty folder stays, to be reported); duplicates dropped.
+
+    Returns:
+        (path, display name) pairs.
+    """
     out: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
+        members = [(path, str(raw))]
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
-            if not files:
-                log.add(Problem(str(raw), None, None, "folder holds no .csv, .tsv, .jsonl or .json files"))
-            members = [(p, str(p)) for p in files]
-        else:
-            members = [(path, str(raw))]
+            members = [(p, str(p)) for p in files] or members
         for p, name in members:
             key = p.resolve()
             if key not in seen:
@@ -149,24 +154,27 @@ def _expand(paths: Sequence[str | Path], log: ProblemLog) -> list[tuple[Path, st
     return out
 
 
-def plan_sources(paths: Sequence[str | Path], log: ProblemLog | None = None) -> list[Source]:
+def plan_sources(paths: Sequence[str | Path]) -> list[Source]:
     """Group paths into sources, pairing LaMP questions with outputs and telling each file's format.
 
     Args:
         paths: Files or folders.
-        log: Gets problems found while planning (an outputs file without questions, an unsupported type).
 
     Returns:
-        The sources, in the order the paths were given.
+        The sources, in the order the paths were given. A path that cannot be a source (an empty
+        folder, an unsupported type, a LaMP outputs file without questions) is a source carrying
+        its ``problem``.
     """
-    log = log if log is not None else ProblemLog()
-    files = _expand(paths, log)
+    files = _expand(paths)
     given = {p.resolve(): name for p, name in files}
     sources: list[Source] = []
     for path, name in files:
         low = path.name.lower()
         other = partner(path)
-        if low.endswith(QUESTIONS_SUFFIX) and other is not None:
+        if path.is_dir():
+            sources.append(Source("none", path, name, problem=Problem(
+                name, None, None, "folder holds no .csv, .tsv, .jsonl or .json files")))
+        elif low.endswith(QUESTIONS_SUFFIX) and other is not None:
             o_name = given.get(other.resolve()) or (str(Path(name).with_name(other.name)) if other.is_file() else None)
             sources.append(Source("lamp", path, name, other if o_name else None, o_name))
         elif low.endswith(OUTPUTS_SUFFIX) and other is not None:
@@ -175,25 +183,32 @@ def plan_sources(paths: Sequence[str | Path], log: ProblemLog | None = None) -> 
             if other.is_file():
                 sources.append(Source("lamp", other, str(Path(name).with_name(other.name)), path, name))
             else:
-                log.add(Problem(name, None, None, f"LaMP outputs file without its questions file {other.name}"))
+                sources.append(Source("lamp", path, name, problem=Problem(
+                    name, None, None, f"LaMP outputs file without its questions file {other.name}")))
         elif path.suffix.lower() in DATA_SUFFIXES:
             sources.append(Source(DATA_SUFFIXES[path.suffix.lower()], path, name))
         elif path.suffix.lower() in UNSUPPORTED_SUFFIXES:
-            log.add(Problem(name, None, None, f"unsupported file type {path.suffix}; export it as CSV or JSON"))
+            sources.append(Source("none", path, name, problem=Problem(
+                name, None, None, f"unsupported file type {path.suffix}; export it as CSV or JSON")))
         else:
             sources.append(Source(_sniff_format(path), path, name))
     return sources
 
 
 def choose_task(parsed: Sequence[Parsed], name: str, log: ProblemLog) -> Task:
-    """Pick the task of loaded sources: the one a format defines (LaMP), else one inferred from all outputs."""
+    """Pick the task of loaded sources: the one a format defines (LaMP), else one inferred from all outputs.
+
+    Raises:
+        InputError: Sources define different tasks (e.g. LaMP_2 and LaMP_3 files loaded together).
+    """
     defined = [(p, p.task) for p in parsed if p.task is not None]
     if defined:
         first, first_task = defined[0]
-        for p, t in defined[1:]:
-            if t != first_task:
-                log.add(Problem(p.file, None, None, f"mixes tasks {first_task.name} ({first.file}) and {t.name}; "
-                                                    "load them separately"))
+        mixed = [Problem(p.file, None, None, f"is {t.name} but {first.file} is {first_task.name}; load different "
+                                             "tasks separately") for p, t in defined[1:] if t != first_task]
+        if mixed:
+            log.extend(mixed)
+            raise log.error()
         return first_task
     outputs = [c.output for p in parsed for c in p.candidates]
     hint = next((p for p in parsed if p.output_column), None)
@@ -234,7 +249,7 @@ def load(
         task: The task; default: the LaMP task of LaMP files, else inferred from the outputs
             (see :func:`core.data.tasks.infer_task`).
         mapping: Explicit ``{field: column}`` for CSV/JSONL/JSON (fields: user, id, input, output,
-            timestamp); unmapped fields are auto-detected.
+            timestamp); unmapped fields are auto-detected. LaMP files ignore it (their task fixes the keys).
         keep_valid: Keep the valid rows and return the problems instead of raising (still raises
             when nothing valid is left).
         max_bytes: Largest accepted file size.
@@ -250,7 +265,7 @@ def load(
     log = ProblemLog(max_errors)
     if not paths:
         raise InputError(Problem("(no files)", None, None, "no files given"))
-    sources = plan_sources(paths, log)
+    sources = plan_sources(paths)
     parsed: list[Parsed] = []
     for source in sources:
         try:

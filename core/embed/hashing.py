@@ -6,7 +6,8 @@ hash, so batch-dependence would be a bug). It is "TF-IDF-style" without a corpus
 
 * features: word unigrams (weight 1.0), word bigrams (0.5) and character 3- and 4-grams of each
   word with boundary marks (0.25, which makes "prefers"/"preferred" overlap);
-* a small fixed stop-word list stands in for IDF (stop words get weight 0.1);
+* a small fixed stop-word list stands in for IDF: a stop word's unigram and n-grams, and bigrams
+  containing it, weigh 0.1 as much (negations such as "not" are kept at full weight);
 * term frequencies are sublinear (``1 + log tf``), counted per word and per bigram (a word's
   character n-grams carry its word's weight; per-word vectors are memoised, which makes this fast);
 * each feature is hashed with CRC-32 to a bucket in ``[0, dim)`` and a sign (signed feature hashing,
@@ -29,7 +30,7 @@ from core.embed.base import l2_normalise
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 _STOP_WORDS = frozenset(
-    "a an and are as at be but by do does for from has have he her his i if in into is it its me my no not "
+    "a an and are as at be but by do does for from has have he her his i if in into is it its me my "
     "of on or our she so than that the their them then there these they this to was we were what when "
     "which who will with you your".split())
 
@@ -39,6 +40,10 @@ _CHARGRAM_W = 0.25
 _STOP_W = 0.1
 _CHAR_NS = (3, 4)
 _EMPTY = "\x00<empty>"
+
+
+def _word_weight(word: str) -> float:
+    return _STOP_W if word in _STOP_WORDS else 1.0
 
 
 def _hash(feature: str) -> tuple[int, float]:
@@ -74,12 +79,12 @@ class HashingEmbedder:
     def _compute_word_vec(self, word: str) -> np.ndarray:
         """Return the unigram + character n-gram vector of one word (cached per word)."""
         vec = np.zeros(self.dim, dtype=np.float64)
-        self._add(vec, "w:" + word, _STOP_W if word in _STOP_WORDS else _UNIGRAM_W)
+        self._add(vec, "w:" + word, _UNIGRAM_W)
         marked = f"<{word}>"
         for n in _CHAR_NS:
             for i in range(len(marked) - n + 1):
                 self._add(vec, "c:" + marked[i:i + n], _CHARGRAM_W)
-        return vec
+        return vec * _word_weight(word)
 
     def embed_one(self, text: str) -> np.ndarray:
         """Return the (unnormalised) hashed feature vector of one text."""
@@ -89,8 +94,9 @@ class HashingEmbedder:
             self._add(vec, _EMPTY, 1.0)
             return vec
         vec = sum((1.0 + math.log(tf)) * self._word_vec(w) for w, tf in Counter(words).items())
-        for pair, tf in Counter(zip(words, words[1:], strict=False)).items():
-            self._add(vec, "b:" + " ".join(pair), _BIGRAM_W * (1.0 + math.log(tf)))
+        for (a, b), tf in Counter(zip(words, words[1:], strict=False)).items():
+            weight = _BIGRAM_W * min(_word_weight(a), _word_weight(b)) * (1.0 + math.log(tf))
+            self._add(vec, f"b:{a} {b}", weight)
         return vec
 
     def embed(self, texts: list[str]) -> np.ndarray:

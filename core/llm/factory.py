@@ -13,6 +13,7 @@ from core.llm.types import ChatBackend
 from core.store.workspace import Workspace
 
 REACH_TIMEOUT_S = 3.0
+DEFAULT_LOCAL_CONTEXT = 2048
 
 
 def check_reachable(base_url: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
@@ -44,13 +45,14 @@ def make_backend(settings: BackendSettings, *, check: bool = True) -> ChatBacken
     if settings.kind == "openai":
         from core.llm.openai_backend import OpenAIBackend
 
-        backend = OpenAIBackend(settings.base_url, settings.api_key, settings.model)
+        backend = OpenAIBackend(settings.base_url, settings.api_key, settings.model,
+                                context_length=settings.context_length)
         if check:
             check_reachable(backend.base_url)
         return backend
     from core.llm.local_backend import LocalLlamaBackend
 
-    return LocalLlamaBackend(settings.gguf_path)
+    return LocalLlamaBackend(settings.gguf_path, n_ctx=settings.context_length or DEFAULT_LOCAL_CONTEXT)
 
 
 def make_client(settings: BackendSettings, workspace: Workspace | None, *, check: bool = True,

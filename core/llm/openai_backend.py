@@ -14,7 +14,7 @@ from typing import Any
 
 from core.llm.errors import EndpointError
 from core.llm.openai_common import call_openai, make_openai_client, resolve_connection
-from core.llm.structured import strict_schema, with_schema_instruction
+from core.llm.structured import schema_name, strict_schema, with_schema_instruction
 from core.llm.types import Capabilities, ChatRequest, RawCompletion, TransientBackendError
 
 MODES = ("json_schema", "json_object", "text")
@@ -100,8 +100,8 @@ class OpenAIBackend:
     @staticmethod
     def _response_format(mode: str, request: ChatRequest, schema: dict[str, Any]) -> dict[str, Any] | None:
         if mode == "json_schema":
-            name = request.schema.__name__ if request.schema is not None else "output"
-            return {"type": "json_schema", "json_schema": {"name": name[:64], "schema": strict_schema(schema),
+            name = schema_name(request.schema) if request.schema is not None else "output"
+            return {"type": "json_schema", "json_schema": {"name": name, "schema": strict_schema(schema),
                                                            "strict": True}}
         if mode == "json_object":
             return {"type": "json_object"}
@@ -110,12 +110,12 @@ class OpenAIBackend:
     def _send(self, request: ChatRequest, messages: list[dict[str, str]],
               response_format: dict[str, Any] | None) -> RawCompletion:
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": request.temperature,
-                                  "timeout": request.timeout_s or self.timeout_s,
                                   self._token_param: request.max_tokens}
         if response_format is not None:
             kwargs["response_format"] = response_format
         try:
-            resp = call_openai(lambda: self._client.chat.completions.create(**kwargs), self.endpoint, self._api_key)
+            resp = call_openai(lambda: self._post(kwargs, request.timeout_s or self.timeout_s), self.endpoint,
+                               self._api_key)
         except EndpointError as exc:
             # Newer OpenAI models refuse ``max_tokens``: switch the parameter name once and resend.
             if exc.status == 400 and "max_completion_tokens" in exc.detail and self._token_param == "max_tokens":
@@ -123,6 +123,17 @@ class OpenAIBackend:
                 return self._send(request, messages, response_format)
             raise
         return self._raw(resp)
+
+    def _post(self, body: dict[str, Any], timeout_s: float) -> Any:
+        """POST the body as built here, through the official client's documented raw-request method.
+
+        ``chat.completions.create`` would first re-walk the body against its typed parameters, which
+        costs ~1.5 ms per call (mostly inside the JSON schema); the body here is already plain JSON.
+        """
+        from openai.types.chat import ChatCompletion
+
+        return self._client.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                 options={"timeout": timeout_s})
 
     def _raw(self, resp: Any) -> RawCompletion:
         choices = getattr(resp, "choices", None)

@@ -5,7 +5,8 @@ Environment variables read by :meth:`BackendSettings.from_env`:
 * ``INFLOW_BACKEND``: ``local`` (default) or ``openai``;
 * ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``INFLOW_MODEL``: the OpenAI-compatible endpoint;
 * ``INFLOW_GGUF``: a GGUF file for the local backend;
-* ``INFLOW_MAX_CONCURRENCY``: calls in flight at once.
+* ``INFLOW_MAX_CONCURRENCY``: calls in flight at once;
+* ``INFLOW_CONTEXT_LENGTH``: the model's context window in tokens.
 
 :func:`make_client` (from :mod:`core.llm.factory`) turns settings into a ready client.
 """
@@ -36,6 +37,7 @@ class BackendSettings:
             :meth:`to_dict` leaves it out and ``repr`` hides it.
         gguf_path: GGUF file for ``local``; None = ``$INFLOW_GGUF`` or the packaged SmolLM2.
         max_concurrency: Calls in flight at once; None = 8 remote, 1 local.
+        context_length: Context window in tokens; None = 8192 remote (unknown, assumed), 2048 local.
     """
 
     kind: Literal["local", "openai"] = "local"
@@ -44,34 +46,32 @@ class BackendSettings:
     api_key: str | None = field(default=None, repr=False)
     gguf_path: str | None = None
     max_concurrency: int | None = None
+    context_length: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendSettings:
         """Read settings from the environment (see the module docstring).
 
         Raises:
-            InputError: ``INFLOW_MAX_CONCURRENCY`` is not an integer.
+            InputError: ``INFLOW_MAX_CONCURRENCY`` or ``INFLOW_CONTEXT_LENGTH`` is not an integer.
         """
         env = os.environ if environ is None else environ
-        concurrency = env.get("INFLOW_MAX_CONCURRENCY") or None
-        if concurrency is not None and not concurrency.strip().isdigit():
-            raise InputError(Problem(SOURCE, None, "max_concurrency",
-                                     f"INFLOW_MAX_CONCURRENCY must be a positive integer, got {concurrency!r}"))
         kind = (env.get("INFLOW_BACKEND") or "local").strip().lower()
         return cls(kind=kind,  # type: ignore[arg-type] - checked by validate()
                    base_url=env.get("OPENAI_BASE_URL") or None, model=env.get("INFLOW_MODEL") or None,
                    api_key=env.get("OPENAI_API_KEY") or None, gguf_path=env.get("INFLOW_GGUF") or None,
-                   max_concurrency=int(concurrency) if concurrency else None)
+                   max_concurrency=_env_int(env, "INFLOW_MAX_CONCURRENCY", "max_concurrency"),
+                   context_length=_env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data, without the API key."""
         return {"kind": self.kind, "base_url": self.base_url, "model": self.model, "gguf_path": self.gguf_path,
-                "max_concurrency": self.max_concurrency}
+                "max_concurrency": self.max_concurrency, "context_length": self.context_length}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackendSettings:
         """Rebuild settings from :meth:`to_dict` output (the key, never stored, stays None)."""
-        return cls(**{k: data.get(k) for k in ("base_url", "model", "gguf_path", "max_concurrency")},
+        return cls(**{k: data.get(k) for k in ("base_url", "model", "gguf_path", "max_concurrency", "context_length")},
                    kind=data.get("kind") or "local")
 
     def validate(self) -> None:
@@ -85,6 +85,8 @@ class BackendSettings:
             problems.append(Problem(SOURCE, None, "kind", f"unknown backend {self.kind!r}; use one of {KINDS}"))
         if self.max_concurrency is not None and self.max_concurrency < 1:
             problems.append(Problem(SOURCE, None, "max_concurrency", "must be at least 1"))
+        if self.context_length is not None and self.context_length < 256:
+            problems.append(Problem(SOURCE, None, "context_length", "must be at least 256 tokens"))
         if self.kind == "openai":
             if not (self.model or os.environ.get("INFLOW_MODEL")):
                 problems.append(Problem(SOURCE, None, "model", "the openai backend needs a model name "
@@ -96,6 +98,15 @@ class BackendSettings:
                                             f"not an http(s) URL: {self.base_url!r} (e.g. http://localhost:8000/v1)"))
         if problems:
             raise InputError(problems)
+
+
+def _env_int(env: Mapping[str, str], var: str, field_name: str) -> int | None:
+    value = (env.get(var) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InputError(Problem(SOURCE, None, field_name, f"{var} must be a positive integer, got {value!r}"))
+    return int(value)
 
 
 def __getattr__(name: str) -> Any:

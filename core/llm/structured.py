@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -27,8 +28,14 @@ class StructuredOutputError(ValueError):
 
 
 def json_schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    """Return the JSON schema of a pydantic model with ``$ref``s inlined."""
-    return inline_refs(model.model_json_schema())
+    """Return the JSON schema of a pydantic model with ``$ref``s inlined (a fresh copy each call)."""
+    return json.loads(_schema_text(model))
+
+
+@lru_cache(maxsize=256)
+def _schema_text(model: type[BaseModel]) -> str:
+    # Building a schema costs ~1 ms; structured calls repeat the same few models thousands of times.
+    return json.dumps(inline_refs(model.model_json_schema()))
 
 
 def schema_name(model: type[BaseModel]) -> str:

@@ -99,9 +99,9 @@ def compare(original: Answer, ablated: Answer, task: Task) -> tuple[bool, float 
             return changed, None, None, None
         flipped = original.value != ablated.value
         return flipped, None, flipped, None
-    from rouge_score import rouge_scorer
+    from core.evaluate.metrics import text_metrics  # rouge-score, configured as LaMP's metric
 
-    score = rouge_scorer.RougeScorer(["rougeL"]).score(original.text or "", ablated.text or "")["rougeL"].fmeasure
+    score = text_metrics([ablated.text or ""], [original.text or ""])["rouge-l"]
     return _norm(original.text) != _norm(ablated.text), None, None, float(score)
 
 
@@ -135,8 +135,7 @@ def ablate(method_name: str, query: str, context: AnswerContext, *, factor: str 
     factor_id = None
     if factor is not None:
         factor_id = resolve_factor(context, factor)
-        f = context.profile.factor(factor_id)
-        parts.append(f"factor {factor_id} ({f.name})" if f is not None else f"factor {factor_id}")
+        parts.append(f"factor {factor_id} ({context.profile.factor(factor_id).name})")
         kinds.append("factor")
     if item is not None:
         _check_item(context, item)

@@ -133,10 +133,9 @@ class AnswerContext:
 
     def item(self, item_id: str) -> Item | None:
         """Return a history item by id, or None."""
-        for it in self.profile.items:
-            if it.id == item_id:
-                return it
-        return None
+        if "items" not in self._cache:
+            self._cache["items"] = {it.id: it for it in self.profile.items}
+        return self._cache["items"].get(item_id)
 
     # -- retrieval --------------------------------------------------------------------------------
     def bm25_retriever(self) -> Any:
@@ -148,13 +147,14 @@ class AnswerContext:
         return self._cache["bm25"]
 
     def feature_retriever(self) -> Any:
-        """The feature-level retriever over the user's profile (built once, shared by copies)."""
-        if "features" not in self._cache:
-            from core.stages.features import choose_extractor
-            from core.stages.retrieval import FeatureRetriever
+        """The feature-level retriever over the user's profile (built once, shared by copies).
 
-            extractor = choose_extractor(self.client)
-            self._cache["features"] = FeatureRetriever(self.profile, extractor=extractor, embedder=self.embedder)
+        The query's features are extracted with the same kind of extractor that built the profile.
+        """
+        if "features" not in self._cache:
+            from core.stages.profile import profile_retriever
+
+            self._cache["features"] = profile_retriever(self.profile, client=self.client, embedder=self.embedder)
         return self._cache["features"]
 
     def keep(self, docs: list[RetrievedDoc]) -> list[RetrievedDoc]:

@@ -157,9 +157,9 @@ def _responses_match(a: str, b: str, task: Task) -> bool:
         return x is not None and y is not None and abs(x - y) <= (task.score_max - task.score_min) / 8.0
     if task.kind == "label":
         return a.strip().lower() == b.strip().lower()
-    from rouge_score import rouge_scorer
+    from core.evaluate.metrics import text_metrics
 
-    return rouge_scorer.RougeScorer(["rougeL"]).score(a, b)["rougeL"].fmeasure >= 0.3
+    return text_metrics([a], [b])["rouge-l"] >= 0.3
 
 
 def _instruction_helps(item: Item, factor: Factor, touched: set[str], task: Task, mean: float | None) -> bool:

@@ -1,13 +1,10 @@
-"""Summary versions for the summary editor: listing, a diff between any two versions, token counts."""
+"""Summary versions for the summary editor: labels and a diff between any two versions."""
 
 from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Sequence
 from typing import Any
-
-from core.llm.tokens import count_tokens
 
 
 def version_label(version: dict[str, Any]) -> str:
@@ -56,15 +53,3 @@ def diff_stats(old: str, new: str) -> dict[str, int]:
         elif op.startswith("- "):
             removed += 1
     return {"added": added, "removed": removed}
-
-
-def history_tokens(texts: Sequence[str]) -> int:
-    """Approximate tokens of a raw history (all item inputs and responses)."""
-    return sum(count_tokens(t) for t in texts)
-
-
-def token_comparison(summary: str, history_texts: Sequence[str]) -> dict[str, float]:
-    """Return ``{summary, history, ratio}``: approximate tokens of the summary vs the raw history."""
-    s = count_tokens(summary or "")
-    h = history_tokens(history_texts)
-    return {"summary": s, "history": h, "ratio": (h / s) if s else 0.0}

@@ -23,14 +23,20 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,6 +146,8 @@ class FakeOpenAIServer:
         responder: ``(messages, response_format) -> content`` for chat completions.
         reject_json_schema: Answer 400 to every ``json_schema`` response format.
         reject_json_object: Answer 400 to every ``json_object`` response format.
+        reject_max_tokens: Answer 400 to ``max_tokens`` (as newer OpenAI models do), asking for
+            ``max_completion_tokens``.
         hang_s: How long a ``"timeout"`` fault sleeps before answering.
         embedding_dim: Dimension of ``/v1/embeddings`` vectors.
 
@@ -149,13 +157,14 @@ class FakeOpenAIServer:
     """
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "fake-model", responder: Responder | None = None,
-                 reject_json_schema: bool = False, reject_json_object: bool = False, hang_s: float = 2.0,
-                 embedding_dim: int = 32) -> None:
+                 reject_json_schema: bool = False, reject_json_object: bool = False, reject_max_tokens: bool = False,
+                 hang_s: float = 2.0, embedding_dim: int = 32) -> None:
         self.latency_s = latency_s
         self.model = model
         self.responder: Responder = responder or default_responder
         self.reject_json_schema = reject_json_schema
         self.reject_json_object = reject_json_object
+        self.reject_max_tokens = reject_max_tokens
         self.hang_s = hang_s
         self.embedding_dim = embedding_dim
         self.requests: list[dict[str, Any]] = []
@@ -163,6 +172,8 @@ class FakeOpenAIServer:
         self._in_flight = 0
         self._faults: deque[str] = deque()
         self._lock = threading.Lock()
+        self._release = threading.Event()  # wakes requests hanging on a "timeout" fault
+        self._defaults = (latency_s, self.responder, reject_json_schema, reject_json_object, reject_max_tokens, hang_s)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -211,8 +222,19 @@ class FakeOpenAIServer:
             self._faults.extend(faults)
 
     def reset(self) -> None:
-        """Forget recorded requests, pending faults and the in-flight maximum."""
+        """Restore the constructor's settings; forget requests, pending faults and the in-flight maximum.
+
+        Requests still hanging on a ``"timeout"`` fault are released and awaited first, so one test's
+        leftovers never show up in the next test's counters.
+        """
+        self._release.set()
+        deadline = time.monotonic() + 5.0
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self._release.clear()
         with self._lock:
+            (self.latency_s, self.responder, self.reject_json_schema, self.reject_json_object,
+             self.reject_max_tokens, self.hang_s) = self._defaults
             self.requests.clear()
             self._faults.clear()
             self.max_in_flight = 0
@@ -247,6 +269,12 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeOpenAIServer
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request) ...
+
+    def setup(self) -> None:
+        super().setup()
+        # ... and without Nagle's delay, which otherwise stalls keep-alive responses by ~40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # silence request logs
         return
@@ -259,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout fault)
 
@@ -266,7 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"error": {"message": message, "type": kind, "code": None, "param": None}})
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/v1/_stats":  # fake-only: lets another process read the counters
+            self._send(200, {"chat_calls": self.fake.chat_calls, "max_in_flight": self.fake.max_in_flight,
+                             "requests": len(self.fake.requests)})
+        elif self.path.rstrip("/") == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": self.fake.model, "object": "model", "created": 0,
                                                           "owned_by": "fake"}]})
         else:
@@ -298,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: str) -> None:
         if fault == "timeout":
-            time.sleep(self.fake.hang_s)
+            self.fake._release.wait(self.fake.hang_s)
             self._error(504, "the fake server hung (timeout fault)", "server_error")
         elif fault == "malformed":
             self._send(200, raw=b'{"id": "chatcmpl-broken", "choices": [')
@@ -311,6 +343,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(int(fault), f"injected HTTP {fault}", "server_error" if fault != "429" else "rate_limit")
 
     def _chat(self, body: dict[str, Any], *, reject_schema: bool) -> None:
+        if "max_tokens" in body and self.fake.reject_max_tokens:
+            self._error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                             "Use 'max_completion_tokens' instead.")
+            return
         fmt = body.get("response_format")
         kind = (fmt or {}).get("type")
         if kind == "json_schema" and (reject_schema or self.fake.reject_json_schema):
@@ -343,8 +379,71 @@ class _Handler(BaseHTTPRequestHandler):
                          "usage": {"prompt_tokens": prompt, "total_tokens": prompt}})
 
 
-@pytest.fixture
-def openai_server() -> Iterator[FakeOpenAIServer]:
-    """A started :class:`FakeOpenAIServer` with default settings (import it into a conftest to use)."""
+class ServerProcess:
+    """A :class:`FakeOpenAIServer` in a child process, so its CPU work does not share the caller's GIL.
+
+    Benchmarks use it; tests use the in-process server. Counters come from the fake-only
+    ``GET /v1/_stats`` endpoint.
+
+    Args:
+        latency_s: Server latency per request.
+    """
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s
+        self.base_url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        root = Path(__file__).resolve().parents[2]
+        self._proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_server", "--latency",
+                                       str(self.latency_s)], cwd=root, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        self.base_url = self._proc.stdout.readline().strip()
+        if not self.base_url.startswith("http"):
+            raise RuntimeError("the fake server process did not start")
+        return self
+
+    def stats(self) -> dict[str, int]:
+        """Return ``{"chat_calls", "max_in_flight", "requests"}`` from the server."""
+        with urllib.request.urlopen(f"{self.base_url}/_stats", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # the child exits when its stdin closes
+            self._proc.wait(timeout=10)
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the fake OpenAI API until stdin closes.")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with FakeOpenAIServer(latency_s=args.latency) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+@pytest.fixture(scope="session")
+def openai_server_session() -> Iterator[FakeOpenAIServer]:
+    """One :class:`FakeOpenAIServer` for the whole test session (use ``openai_server`` in tests)."""
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def openai_server(openai_server_session: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The session's fake server, reset to default settings before and after the test.
+
+    Import both fixtures into a ``conftest.py``:
+    ``from tests.fakes.openai_server import openai_server, openai_server_session``.
+    """
+    openai_server_session.reset()
+    yield openai_server_session
+    openai_server_session.reset()
+
+
+if __name__ == "__main__":
+    _main()

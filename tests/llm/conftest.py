@@ -7,7 +7,7 @@ import pytest
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
 from core.store.workspace import Workspace
-from tests.fakes.openai_server import FakeOpenAIServer, openai_server  # noqa: F401 - fixture
+from tests.fakes.openai_server import FakeOpenAIServer, openai_server, openai_server_session  # noqa: F401
 
 API_KEY = "sk-test-9f8e7d6c5b4a-never-store-me"
 

@@ -97,6 +97,15 @@ def test_one_off_schema_rejection_does_not_downgrade_on_other_errors(client: LLM
     assert len(openai_server.calls()) == 3
 
 
+def test_max_completion_tokens_switch(client: LLMClient, openai_server: FakeOpenAIServer) -> None:
+    openai_server.reject_max_tokens = True
+    client.chat(ask("a", max_tokens=77))
+    client.chat(ask("b"))
+    bodies = [c["body"] for c in openai_server.calls()]
+    assert "max_tokens" in bodies[0] and bodies[1]["max_completion_tokens"] == 77
+    assert "max_tokens" not in bodies[2] and len(bodies) == 3  # remembered
+
+
 def test_repair_retry_sends_validation_error(client: LLMClient, openai_server: FakeOpenAIServer) -> None:
     answers = iter(['{"score": "9", "reason": "too high"}', '{"score": "4", "reason": "fixed"}'])
     openai_server.responder = lambda messages, fmt: next(answers)

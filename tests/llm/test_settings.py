@@ -17,11 +17,13 @@ from tests.llm.conftest import API_KEY
 
 def test_from_env_and_to_dict_never_holds_the_key() -> None:
     env = {"INFLOW_BACKEND": "openai", "OPENAI_BASE_URL": "http://h:1/v1", "OPENAI_API_KEY": API_KEY,
-           "INFLOW_MODEL": "m", "INFLOW_MAX_CONCURRENCY": "3"}
+           "INFLOW_MODEL": "m", "INFLOW_MAX_CONCURRENCY": "3", "INFLOW_CONTEXT_LENGTH": "4096"}
     s = BackendSettings.from_env(env)
     assert (s.kind, s.base_url, s.model, s.api_key, s.max_concurrency) == ("openai", "http://h:1/v1", "m", API_KEY, 3)
     assert API_KEY not in json.dumps(s.to_dict()) and API_KEY not in repr(s)
-    assert BackendSettings.from_dict(s.to_dict()) == BackendSettings("openai", "http://h:1/v1", "m", None, None, 3)
+    assert s.context_length == 4096
+    assert BackendSettings.from_dict(s.to_dict()) == BackendSettings("openai", "http://h:1/v1", "m", None, None, 3,
+                                                                     4096)
 
 
 def test_from_env_defaults_to_local() -> None:
@@ -39,6 +41,7 @@ def test_from_env_bad_concurrency() -> None:
     (BackendSettings(kind="openai", base_url="http://h/v1"), "model"),
     (BackendSettings(kind="openai", model="m", base_url="localhost:8000"), "base_url"),
     (BackendSettings(max_concurrency=0), "max_concurrency"),
+    (BackendSettings(context_length=16), "context_length"),
 ])
 def test_bad_settings_name_the_field(settings: BackendSettings, field: str, monkeypatch) -> None:
     monkeypatch.delenv("INFLOW_MODEL", raising=False)
@@ -70,6 +73,7 @@ def test_make_client_against_loopback(openai_server: FakeOpenAIServer) -> None:
     client = make_client(settings, None, backoff_base_s=0.01)
     assert isinstance(client, LLMClient) and isinstance(client.backend, OpenAIBackend)
     assert client.max_concurrency == 2 and client.capabilities.backend == "openai"
+    assert client.capabilities.context_length == 8192
     assert client.chat(ChatRequest([{"role": "user", "content": "hi"}])).text == "echo: hi"
 
 

@@ -28,13 +28,14 @@ class Record:
 class Candidate:
     """A history item read from a file but not yet checked against the task.
 
-    The ``*_field`` attributes name the source column/key of each value, for problem messages.
+    ``id`` is None when the file gives none (the checks then number the user's items). The
+    ``*_field`` attributes name the source column/key of each value, for problem messages.
     """
 
     file: str
     row: int | str
     user_id: str
-    id: str
+    id: str | None
     input: str
     output: str
     timestamp: str | None = None

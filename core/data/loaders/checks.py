@@ -84,7 +84,7 @@ def _where(file: str, row: int | str, here: str) -> str:
     return at if file == here else f"{file} {at}"
 
 
-def _check_item(c: Candidate, task: Task, seen: dict[tuple[str, str], tuple[str, int | str]],
+def _check_item(c: Candidate, item_id: str, task: Task, seen: dict[tuple[str, str], tuple[str, int | str]],
                 log: ProblemLog) -> Item | None:
     ok = True
     if not c.input.strip():
@@ -94,16 +94,17 @@ def _check_item(c: Candidate, task: Task, seen: dict[tuple[str, str], tuple[str,
     if message:
         log.add(Problem(c.file, c.row, c.output_field, message))
         ok = False
-    key = (c.user_id, c.id)
+    key = (c.user_id, item_id)
     if key in seen:
+        first = _where(*seen[key], c.file)
         log.add(Problem(c.file, c.row, c.id_field,
-                        f"duplicate item id {c.id!r} for user {c.user_id!r} (first at {_where(*seen[key], c.file)})"))
+                        f"duplicate item id {item_id!r} for user {c.user_id!r} (first at {first})"))
         ok = False
     else:
         seen[key] = (c.file, c.row)
     if not ok:
         return None
-    return Item(id=c.id, input=c.input, output=output, timestamp=c.timestamp, meta=c.meta)
+    return Item(id=item_id, input=c.input, output=output, timestamp=c.timestamp, meta=c.meta)
 
 
 def _check_query(q: QueryCandidate, task: Task, log: ProblemLog) -> Query | None:
@@ -136,11 +137,13 @@ def assemble(sources: list[Parsed], task: Task, log: ProblemLog) -> Assembled:
     """Check every candidate of every source and group the valid ones into users and queries.
 
     Users are merged across sources by id, in first-seen order; each user's items are sorted by
-    timestamp when all have one. Invalid rows are reported to ``log`` and left out.
+    timestamp when all have one. An item without an id gets ``<user>_<k>``, k being its position
+    among that user's rows over all sources. Invalid rows are reported to ``log`` and left out.
     """
     result = Assembled()
     items: dict[str, list[Item]] = {}
     seen: dict[tuple[str, str], tuple[str, int | str]] = {}
+    position: dict[str, int] = {}
     for src in sources:
         check_task = src.history_task or task
         users = result.users_by_file.setdefault(src.file, set())
@@ -149,7 +152,10 @@ def assemble(sources: list[Parsed], task: Task, log: ProblemLog) -> Assembled:
             users.add(uid)
         kept = 0
         for c in src.candidates:
-            item = _check_item(c, check_task, seen, log)
+            k = position.get(c.user_id, 0)
+            position[c.user_id] = k + 1
+            item_id = c.id if c.id is not None else f"{c.user_id}_{k}"
+            item = _check_item(c, item_id, check_task, seen, log)
             if item is not None:
                 items.setdefault(c.user_id, []).append(item)
                 users.add(c.user_id)

@@ -24,8 +24,13 @@ _SAMPLE_ROWS = 20
 
 
 def sniff_delimiter(text: str) -> str:
-    """Pick the delimiter whose header splits into several columns that most early rows match."""
+    """Pick the delimiter whose header splits into several columns that most early rows match.
+
+    When none is consistent, take the one giving the widest header (rows that disagree are then
+    reported with their field counts).
+    """
     sample = text[:_SAMPLE_CHARS]
+    widest, best = 1, ","
     for delim in DELIMITERS:
         try:
             rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim) if r]
@@ -39,7 +44,9 @@ def sniff_delimiter(text: str) -> str:
         body = rows[1:]
         if not body or sum(len(r) == len(rows[0]) for r in body) >= 0.8 * len(body):
             return delim
-    return ","
+        if len(rows[0]) > widest:
+            widest, best = len(rows[0]), delim
+    return best
 
 
 def _header(raw: list[str], file: str) -> list[str]:
@@ -50,6 +57,15 @@ def _header(raw: list[str], file: str) -> list[str]:
             raise InputError(Problem(file, None, name, f"duplicate column name {name!r} in the header"))
         seen.add(name)
     return names
+
+
+def _explain(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quoted field is never closed (unexpected end of data)"
+    if "expected after '\"'" in text:
+        return f'text follows a closing quote ({text}); write quotes inside a quoted field as ""'
+    return text
 
 
 def read_records(text: str, file: str, *, delimiter: str, log: ProblemLog) -> tuple[list[str], list[Record], int]:
@@ -76,7 +92,7 @@ def read_records(text: str, file: str, *, delimiter: str, log: ProblemLog) -> tu
             records.append(Record(row=n, values=dict(zip(header, row, strict=True))))
     except csv.Error as exc:
         raise InputError(Problem(file, f"line {reader.line_num}", None,
-                                 f"invalid CSV at line {reader.line_num}: {exc}")) from None
+                                 f"invalid CSV at line {reader.line_num}: {_explain(exc)}")) from None
     if not records and not bad_rows:
         raise InputError(Problem(file, None, None, "no data rows after the header"))
     return header, records, bad_rows

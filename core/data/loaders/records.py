@@ -120,11 +120,9 @@ def extract_candidates(
     """Turn raw records into candidate items; rows with unreadable cells go to ``log``.
 
     A row's user comes from the container (``Record.user``), else the user column, else
-    ``default_user``. A missing id becomes ``<user>_<k>`` (k: the row's position among that
-    user's rows). Keys absent from a JSON record are reported; empty values are left to the checks.
+    ``default_user``. Keys absent from a JSON record are reported; empty values are left to the checks.
     """
     used = fields.used()
-    per_user: dict[str, int] = {}
     out: list[Candidate] = []
     for rec in records:
         problems: list[Problem] = []
@@ -139,13 +137,11 @@ def extract_candidates(
         text = read_cell(rec, fields.input, file, problems, required=True)
         output = read_cell(rec, fields.output, file, problems, required=True)
         timestamp = read_cell(rec, fields.timestamp, file, problems, required=False) or None
-        k = per_user.get(user, 0)
-        per_user[user] = k + 1
         if problems:
             log.extend(problems)
             continue
         meta = {key: value for key, value in rec.values.items() if key not in used}
-        out.append(Candidate(file=file, row=rec.row, user_id=user, id=item_id or f"{user}_{k}", input=text,
+        out.append(Candidate(file=file, row=rec.row, user_id=user, id=item_id or None, input=text,
                              output=output, timestamp=timestamp, meta=meta, input_field=fields.input,
                              output_field=fields.output, id_field=fields.id or "id"))
     return out

@@ -1,0 +1,185 @@
+"""``python -m core eval``: score answering methods and no-model baselines with the LaMP metrics.
+
+Two ways in:
+
+* LaMP files: ``--questions Q.json --outputs O.json [--task LaMP_3]``: each question is answered
+  from its own profile (the question's user is the question);
+* the project's formats: ``--data PATH [PATH ...] --split last:0.2``: the last 20% of each user's
+  items are the queries, the earlier items the history (a data set with its own queries, e.g.
+  LaMP files given with ``--data``, needs no ``--split``).
+
+Prints the metric table, writes the result JSON (``--json``) and optionally a per-query CSV
+(``--csv``); the result is also stored as an eval run in the workspace (``--workspace``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.errors import InputError, Problem
+
+DEFAULT_WORKSPACE = ".inflow/eval.sqlite"
+EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``eval`` command's arguments."""
+    from core.methods.registry import METHOD_NAMES
+
+    src = parser.add_argument_group("data (LaMP files, or --data with --split)")
+    src.add_argument("--questions", help="LaMP questions file (*_questions.json).")
+    src.add_argument("--outputs", help="LaMP outputs file (*_outputs.json).")
+    src.add_argument("--task", help="LaMP task name, e.g. LaMP_3 (default: from the outputs file).")
+    src.add_argument("--data", nargs="+", metavar="PATH", help="Data files in any supported format.")
+    src.add_argument("--split", help="Hold out queries from --data, e.g. last:0.2 (the last 20%% of each user).")
+    parser.add_argument("--methods", default=",".join(METHOD_NAMES),
+                        help=f"Comma-separated methods (default: all of {','.join(METHOD_NAMES)}).")
+    parser.add_argument("--no-baselines", action="store_true", help="Skip the no-model baselines.")
+    parser.add_argument("--limit", type=int, help="Evaluate at most N queries.")
+    parser.add_argument("--limit-per-user", type=int, help="Evaluate at most N queries per user (their first ones).")
+    parser.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
+    parser.add_argument("--backend", choices=["local", "openai"], help="Chat backend (default: $INFLOW_BACKEND, "
+                        "else local). openai uses $OPENAI_BASE_URL, $OPENAI_API_KEY and $INFLOW_MODEL.")
+    parser.add_argument("--model", help="Model name for the openai backend (default $INFLOW_MODEL).")
+    parser.add_argument("--base-url", help="Endpoint for the openai backend (default $OPENAI_BASE_URL).")
+    parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="minilm",
+                        help="Embedder (default minilm, which falls back to hash when not installed).")
+    parser.add_argument("--extractor", choices=["auto", "llm", "lexicon"], default="auto",
+                        help="Feature extractor (default auto: the LLM when the backend is capable).")
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE,
+                        help=f"Workspace file for caches and the eval run (default {DEFAULT_WORKSPACE}).")
+    parser.add_argument("--json", dest="json_out", metavar="OUT.json", help="Write the result JSON here.")
+    parser.add_argument("--csv", dest="csv_out", metavar="OUT.csv", help="Write per-query predictions as CSV here.")
+    parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+
+def parse_split(text: str) -> float:
+    """Read ``last:<fraction>`` (fraction in (0, 1)), e.g. ``last:0.2``.
+
+    Raises:
+        InputError: Another form or a fraction out of range (field ``split``).
+    """
+    kind, _, frac = (text or "").partition(":")
+    try:
+        value = float(frac)
+    except ValueError:
+        value = -1.0
+    if kind.strip().lower() != "last" or not 0.0 < value < 1.0:
+        raise InputError(Problem("arguments", None, "split",
+                                 f"--split must look like last:0.2 (a fraction between 0 and 1), got {text!r}"))
+    return value
+
+
+def parse_methods(text: str) -> list[str]:
+    """Split and check a comma-separated method list.
+
+    Raises:
+        InputError: An unknown method or an empty list (field ``methods``).
+    """
+    from core.methods.registry import METHOD_NAMES
+
+    names = [m.strip().lower() for m in (text or "").split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHOD_NAMES]
+    if unknown or not names:
+        raise InputError(Problem("arguments", None, "methods",
+                                 f"unknown method(s) {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(METHOD_NAMES)}"))
+    return list(dict.fromkeys(names))
+
+
+def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """Load the history dataset and the queries the arguments describe.
+
+    Raises:
+        InputError: Missing or conflicting inputs, unreadable files, no queries.
+    """
+    from core.data.load import load
+    from core.data.model import split_last
+
+    task = None
+    if args.task:
+        from core.data.tasks import LAMP_SPECS, lamp_number
+
+        number = lamp_number(args.task)
+        if number is None:
+            raise InputError(Problem("arguments", None, "task", f"not a LaMP task name: {args.task!r} (e.g. LaMP_3)"))
+        task = LAMP_SPECS[number].task()
+    if args.questions or args.outputs:
+        if args.data:
+            raise InputError(Problem("arguments", None, "data", "give either --questions/--outputs or --data"))
+        if not (args.questions and args.outputs):
+            raise InputError(Problem("arguments", None, "outputs" if args.questions else "questions",
+                                     "LaMP evaluation needs both --questions and --outputs"))
+        dataset = load([args.questions, args.outputs], task=task).dataset
+    elif args.data:
+        dataset = load(args.data, task=task).dataset
+    else:
+        raise InputError(Problem("arguments", None, "data", "give --questions Q.json --outputs O.json, "
+                                                            "or --data PATH --split last:0.2"))
+    if args.split:
+        history, queries = split_last(dataset, parse_split(args.split))
+    else:
+        history, queries = dataset, list(dataset.queries)
+    queries = [q for q in queries if q.gold is not None]
+    if not queries:
+        raise InputError(Problem("arguments", None, "split", "no queries with a known answer to evaluate; "
+                                                             "use LaMP outputs or --split last:0.2"))
+    return history, queries
+
+
+def _bar(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} queries", end="", file=sys.stderr, flush=True)
+    if done >= total:
+        print(file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the evaluation, print the table and write the outputs."""
+    from core.embed.factory import make_embedder
+    from core.evaluate.harness import evaluate, export_csv, export_json, format_table
+    from core.llm.factory import make_client
+    from core.llm.settings import BackendSettings
+    from core.stages.profile import PipelineSettings
+    from core.store.workspace import Workspace
+
+    methods = parse_methods(args.methods)
+    for name in ("limit", "limit_per_user"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise InputError(Problem("arguments", None, name, f"--{name.replace('_', '-')} must be at least 1"))
+    if args.k < 0:
+        raise InputError(Problem("arguments", None, "k", "--k must be zero or more"))
+    history, queries = load_eval_data(args)
+    settings = BackendSettings.from_env()
+    if args.backend:
+        settings.kind = args.backend
+    if args.model:
+        settings.model = args.model
+    if args.base_url:
+        settings.base_url = args.base_url
+    ws = Workspace(args.workspace)
+    try:
+        client = make_client(settings, ws)
+        kind = EMBEDDERS[args.embedder]
+        embedder = make_embedder(kind, workspace=ws)
+        pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
+        result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
+                          settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
+                          baselines=not args.no_baselines, progress=None if args.quiet else _bar)
+        print(format_table(result))
+        if result["cancelled"]:
+            print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",
+                  file=sys.stderr)
+        if args.json_out:
+            export_json(result, args.json_out)
+            print(f"wrote {args.json_out}", file=sys.stderr)
+        if args.csv_out:
+            export_csv(result, args.csv_out)
+            print(f"wrote {args.csv_out}", file=sys.stderr)
+    finally:
+        ws.close()
+    return 130 if result["cancelled"] else 0

@@ -1,0 +1,393 @@
+"""The method-comparison harness: run answering methods and no-model baselines on queries, score them.
+
+:func:`evaluate` takes a history dataset and queries with known golds, and for each query's user
+
+1. builds (or reuses, through the workspace's stage runs and caches) the user's profile from that
+   user's history with :func:`core.stages.profile.build_profile`. In the LaMP format every question
+   is its own user holding the question's profile; with :func:`core.data.model.split_last` a
+   user's queries share the profile built from the earlier items;
+2. runs every method (:mod:`core.methods.registry`) on every query, and the baselines of
+   :mod:`core.evaluate.baselines`;
+3. scores predictions with the LaMP metrics (:mod:`core.evaluate.metrics`).
+
+A method's prediction is its parsed answer (``Answer.value``: the in-range score or the matched
+label) when it has one, else its raw text, which the metrics then count as wrong (labels) or as
+the farther score bound (scores). A method that fails on a query (e.g. the endpoint gave up)
+predicts ``""`` for it; the failure is listed in ``per_query[i]["errors"]`` and counted in the
+method's ``errors``.
+
+A query may narrow the label set of a label task with ``meta["labels"]`` (the MovieLens tagging
+proxy gives each user their own tags); macro-F1 still runs over the task's whole label set.
+
+The result (see :func:`evaluate`) is stored as an eval run in the workspace and can be exported
+with :func:`export_json` and :func:`export_csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from core.data.model import Dataset, Query, Task, User
+from core.embed.cached import CachedEmbedder
+from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
+from core.evaluate.metrics import METRICS, metrics_for
+from core.methods.context import AnswerContext
+from core.methods.registry import get_method
+from core.store.workspace import Workspace, stable_hash
+
+EvalProgress = Callable[[int, int], None]
+"""``progress(done, total)``: queries finished so far, out of all."""
+
+CancelCheck = Callable[[], bool]
+"""Returns True when the caller wants the run stopped (finished queries are kept)."""
+
+
+def dataset_key(dataset: Dataset) -> str:
+    """Return the workspace dataset id an evaluation stores ``dataset`` under (content-addressed).
+
+    The same histories always get the same id, so stage runs and LLM calls are reused across runs.
+    """
+    return f"{dataset.name}-{stable_hash(dataset.to_dict())[:10]}"
+
+
+def select_queries(queries: Sequence[Query], *, limit: int | None = None,
+                   limit_per_user: int | None = None) -> list[Query]:
+    """Return the queries to run: the first ``limit_per_user`` of each user, then the first ``limit`` overall.
+
+    Queries without a gold are skipped; the result keeps each user's queries together (users in
+    order of first appearance, queries in their given order).
+    """
+    out: list[Query] = []
+    seen: dict[str, int] = {}
+    for q in queries:
+        if q.gold is None:
+            continue
+        if limit_per_user is not None and seen.get(q.user_id, 0) >= limit_per_user:
+            continue
+        seen[q.user_id] = seen.get(q.user_id, 0) + 1
+        out.append(q)
+    out = out[:limit] if limit is not None else out
+    first = {}
+    for n, q in enumerate(out):
+        first.setdefault(q.user_id, n)
+    return sorted(out, key=lambda q: first[q.user_id])  # stable: each user's queries together, in order
+
+
+def _prediction(task: Task, text: str, value: Any) -> str:
+    if value is None:
+        return (text or "").strip()
+    if task.kind == "score":
+        try:
+            return format_score(float(value))
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+def label_set(task: Task, users: Sequence[User], queries: Sequence[Query]) -> list[str]:
+    """Return the label set macro-F1 runs over: the task's, else every label seen in histories and golds."""
+    if task.labels:
+        return list(task.labels)
+    seen = [normalise_output(it.output, task) for u in users for it in u.items]
+    seen += [normalise_output(q.gold or "", task) for q in queries]
+    return list(dict.fromkeys(s for s in seen if s))
+
+
+def _query_task(task: Task, query: Query) -> Task:
+    labels = query.meta.get("labels") if task.kind == "label" else None
+    if labels:
+        return replace(task, labels=tuple(str(x) for x in labels))
+    return task
+
+
+def _backend_info(client: Any, embedder: Any, settings: Any, profile_settings: dict[str, Any] | None) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    if client is not None:
+        caps = client.capabilities
+        info.update({"kind": caps.backend, "model": caps.model, "structured_output": caps.structured_output,
+                     "free_text_quality": caps.free_text_quality})
+    else:
+        info.update({"kind": None, "model": None})
+    info["embedder"] = getattr(embedder, "name", str(embedder))
+    if settings is not None and hasattr(settings, "to_dict"):
+        info["pipeline"] = settings.to_dict()
+    if profile_settings:
+        for key, name in (("extractor_kind", "extractor"), ("paths_kind", "paths")):
+            if key in profile_settings:
+                info[name] = profile_settings[key]
+    return info
+
+
+def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str], *, key: str,
+              labels: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """Score every system's predictions over the finished queries.
+
+    Args:
+        task: The task.
+        per_query: Per-query records (see :func:`evaluate`).
+        systems: Method or baseline names.
+        key: ``"predictions"`` (methods) or ``"baselines"``.
+        labels: Label set for label tasks.
+
+    Returns:
+        ``{system: {metric: value, ..., "n": count}}``; methods also get ``prompt_tokens_mean``,
+        ``prompt_tokens_median``, ``latency_ms_mean``, ``errors`` and ``unparsed``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in systems:
+        rows = [r for r in per_query if name in r.get(key, {})]
+        preds = [r[key][name] for r in rows]
+        golds = [r["gold"] for r in rows]
+        m: dict[str, Any] = dict(metrics_for(task, preds, golds, labels=labels)) if rows else {
+            metric: math.nan for metric in METRICS[task.kind]}
+        m["n"] = len(rows)
+        if key == "predictions":
+            toks = sorted(r["tokens"].get(name, 0) for r in rows)
+            lat = [r["latency_ms"].get(name, 0.0) for r in rows]
+            m["prompt_tokens_mean"] = float(sum(toks) / len(toks)) if toks else math.nan
+            m["prompt_tokens_median"] = float(_median(toks)) if toks else math.nan
+            m["latency_ms_mean"] = float(sum(lat) / len(lat)) if lat else math.nan
+            m["errors"] = sum(1 for r in rows if name in r.get("errors", {}))
+            m["unparsed"] = sum(1 for r in rows if r["values"].get(name) is None)
+        out[name] = m
+    return out
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str], client: Any,
+             embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
+             k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
+             cancel: CancelCheck | None = None, store: bool = True,
+             profile_progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run methods and baselines on queries and score them with the LaMP metrics.
+
+    Args:
+        ws: Workspace: holds the dataset, stage runs, LLM cache, traces and the eval run.
+        dataset: The history dataset (its users' items are the histories; queries are not read from it).
+        queries: The queries with golds; each ``user_id`` must name a user of ``dataset``.
+        methods: Method names (see :data:`core.methods.registry.METHOD_NAMES`).
+        client: The LLM client every call goes through.
+        embedder: The embedder (wrapped in the workspace's embedding cache).
+        settings: :class:`core.stages.profile.PipelineSettings` for the profile builds (None: defaults).
+        limit: Run at most this many queries (after ``limit_per_user``), in the given order.
+        limit_per_user: Run at most this many queries per user (each user's first ones).
+        k: History items / pool entries retrieved per query (methods and kNN baselines).
+        baselines: Also run the no-model baselines.
+        progress: ``progress(done, total)`` after each query.
+        cancel: Checked before each query; True stops the run and keeps the finished queries.
+        store: Store the result as an eval run (its id is returned as ``result["eval_id"]``).
+        profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
+
+    Returns:
+        ``{"task", "dataset", "n", "n_users", "backend", "k", "methods": {name: {metric: value, ...}},
+        "baselines": {name: {metric: value, ...}}, "per_query": [{"id", "user_id", "gold",
+        "predictions": {method: text}, "values": {method: value}, "tokens": {method: prompt tokens},
+        "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
+        "cancelled", "runtime_s", "eval_id"}``. Metrics are NaN (``null`` in JSON) for a system
+        with no finished query.
+
+    Raises:
+        core.errors.InputError: An unknown method, or a query whose user is not in the dataset.
+    """
+    from core.errors import InputError, Problem
+    from core.stages.profile import PipelineSettings, build_profile
+
+    t0 = time.perf_counter()
+    method_objs = {name: get_method(name) for name in methods}
+    chosen = select_queries(queries, limit=limit, limit_per_user=limit_per_user)
+    users = {u.id: u for u in dataset.users}
+    missing = sorted({q.user_id for q in chosen if q.user_id not in users})
+    if missing:
+        raise InputError(Problem(dataset.name, None, "user_id",
+                                 f"queries name users without a history: {', '.join(missing[:5])}"))
+    settings = settings or PipelineSettings()
+    task = dataset.task
+    emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
+    dataset_id = dataset_key(dataset)
+    if not ws.has_dataset(dataset_id):
+        ws.add_dataset(dataset, dataset_id=dataset_id, source="evaluation")
+    params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
+              "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
+              "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
+              "embedder": emb.name, "backend": _backend_info(client, emb, None, None)}
+    run_id = ws.start_run("eval", params, dataset_id=dataset_id)
+    majority = global_majority((u.items for u in dataset.users), task) if baselines else None
+    baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
+
+    per_query: list[dict[str, Any]] = []
+    profile_settings: dict[str, Any] | None = None
+    contexts: dict[tuple[str, tuple[str, ...]], tuple[AnswerContext, UserBaselines | None]] = {}
+    current_user: str | None = None
+    cancelled = False
+    total = len(chosen)
+    try:
+        for q in chosen:
+            if cancel is not None and cancel():
+                cancelled = True
+                break
+            if q.user_id != current_user:
+                contexts.clear()  # keep one user's retrievers in memory at a time
+                current_user = q.user_id
+
+                def on_stage(stage: str, done: int, n: int, _uid: str = q.user_id) -> None:
+                    if profile_progress is not None:
+                        profile_progress(_uid, stage, done, n)
+
+                profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
+                                        progress=on_stage)
+                profile_settings = profile_settings or dict(profile.settings)
+            qtask = _query_task(task, q)
+            key = (q.user_id, tuple(qtask.labels))
+            if key not in contexts:
+                ctx = AnswerContext(task=qtask, profile=profile, client=client, embedder=emb, k=k, run_id=run_id)
+                base = None
+                if baselines:
+                    retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}
+                    base = UserBaselines(qtask, profile.items, majority, retrievers, k=k)
+                contexts[key] = (ctx, base)
+            ctx, base = contexts[key]
+            per_query.append(_run_query(q, qtask, ctx, method_objs, base))
+            if progress is not None:
+                progress(len(per_query), total)
+    except KeyboardInterrupt:
+        cancelled = True
+
+    labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
+    result: dict[str, Any] = {
+        "task": task.name, "task_kind": task.kind, "dataset": dataset.name, "dataset_id": dataset_id,
+        "n": len(per_query), "n_planned": total, "n_users": len({r["user_id"] for r in per_query}),
+        "backend": _backend_info(client, emb, settings, profile_settings), "k": k,
+        "metric_names": list(METRICS[task.kind]),
+        "methods": aggregate(task, per_query, list(methods), key="predictions", labels=labels),
+        "baselines": aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
+        "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
+        "run_id": run_id,
+    }
+    ws.finish_run(run_id, "cancelled" if cancelled else "done")
+    if store:
+        result["eval_id"] = ws.add_eval_run(params, result)
+    return result
+
+
+def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
+               base: UserBaselines | None) -> dict[str, Any]:
+    gold = normalise_output(q.gold or "", task)
+    rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
+                           "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {}, "baselines": {}}
+    for name, method in methods.items():
+        t0 = time.perf_counter()
+        try:
+            ans = method.answer(q.input, ctx)
+        except Exception as exc:  # one failing method must not stop a long evaluation
+            rec["predictions"][name] = ""
+            rec["values"][name] = None
+            rec["tokens"][name] = 0
+            rec["tokens_out"][name] = 0
+            rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
+            rec["errors"][name] = f"{type(exc).__name__}: {exc}"
+            continue
+        rec["predictions"][name] = _prediction(task, ans.text, ans.value)
+        rec["values"][name] = _json_value(ans.value)
+        rec["tokens"][name] = int(ans.trace.tokens_in)
+        rec["tokens_out"][name] = int(ans.trace.tokens_out)
+        rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
+    if base is not None:
+        for name, b in base.predict(q.input).items():
+            rec["baselines"][name] = b["prediction"]
+    return rec
+
+
+def export_json(result: dict[str, Any], path: str | Path) -> None:
+    """Write an evaluation result as JSON (NaN metrics become ``null``)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(_nan_to_none(result), ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+CSV_COLUMNS = ("id", "user_id", "gold", "system", "kind", "prediction", "value", "prompt_tokens", "latency_ms",
+               "error")
+
+
+def export_csv(result: dict[str, Any], path: str | Path) -> None:
+    """Write per-query predictions as CSV: one row per (query, method or baseline), see :data:`CSV_COLUMNS`."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        for r in result["per_query"]:
+            for name, pred in r["predictions"].items():
+                w.writerow([r["id"], r["user_id"], r["gold"], name, "method", pred, r["values"].get(name),
+                            r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, "")])
+            for name, pred in r.get("baselines", {}).items():
+                w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", ""])
+
+
+def export_metrics_csv(result: dict[str, Any], path: str | Path) -> None:
+    """Write the metric table as CSV: one row per method and baseline."""
+    metrics = list(result["metric_names"])
+    extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed"]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["system", "kind", *metrics, *extra])
+        for kind, table in (("method", result["methods"]), ("baseline", result["baselines"])):
+            for name, m in table.items():
+                w.writerow([name, kind, *[m.get(x) for x in metrics], *[m.get(x, "") for x in extra]])
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Render the metric table as aligned text (methods, then baselines)."""
+    metrics = list(result["metric_names"])
+    head = ["system", *metrics, "n", "tokens/query", "errors"]
+    rows = []
+    for kind, table in (("", result["methods"]), ("baseline: ", result["baselines"])):
+        for name, m in table.items():
+            vals = [_fmt(m.get(x)) for x in metrics]
+            toks = _fmt(m.get("prompt_tokens_mean"), 0) if "prompt_tokens_mean" in m else "-"
+            errs = str(m.get("errors", "-"))
+            rows.append([kind + name, *vals, str(m.get("n", "")), toks, errs])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * wd for wd in widths))
+    lines += ["  ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=True)) for r in rows]
+    b = result.get("backend", {})
+    lines.append(f"task {result['task']}, n={result['n']} queries ({result['n_users']} users), backend "
+                 f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}")
+    return "\n".join(lines)
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)

@@ -1,0 +1,172 @@
+"""Answer a query for the pages with one method or all of them, and score it against the true response.
+
+The run layout matches ``python -m core answer``: an ``answer`` run whose LLM calls carry its id,
+with the answer and trace stored as its ``answer`` artifact, so traces can be exported later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.data.model import Task
+from core.evaluate.metrics import parse_score, score_value, text_metrics
+from core.methods.context import AnswerContext
+from core.methods.registry import get_method
+from core.methods.types import Answer
+from core.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.stages.profile import Profile
+
+
+@dataclass
+class AnswerRecord:
+    """One answered query as the pages keep it.
+
+    Attributes:
+        method: Method name.
+        query: The query text.
+        answer: The answer with its trace.
+        run_id: The workspace ``answer`` run.
+        gold: The true response, when known.
+        error: See :func:`answer_error` (None without a gold).
+    """
+
+    method: str
+    query: str
+    answer: Answer
+    run_id: str | None
+    gold: str | None = None
+    error: dict[str, Any] | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"method": self.method, "query": self.query, "run_id": self.run_id, "gold": self.gold,
+                "error": self.error, **self.answer.to_dict()}
+
+
+def answer_error(task: Task, text: str, gold: str | None) -> dict[str, Any] | None:
+    """Score one answer against the true response the way LaMP's metrics do.
+
+    Returns:
+        ``None`` without a gold; scores: ``{"abs_error", "parsed"}`` (an unparsable answer counts as the
+        farther end of the scale, as in LaMP); labels: ``{"correct"}``; text: ``{"rouge-1", "rouge-l"}``.
+    """
+    if gold is None or str(gold).strip() == "":
+        return None
+    if task.kind == "score":
+        g = parse_score(gold, task.score_min, task.score_max)
+        if g is None:
+            return None
+        value = score_value(text, g, task.score_min, task.score_max)
+        parsed = parse_score(text, task.score_min, task.score_max) is not None
+        return {"abs_error": abs(value - g), "parsed": parsed}
+    if task.kind == "label":
+        return {"correct": str(text).strip() == str(gold).strip()}
+    return text_metrics([str(text)], [str(gold)])
+
+
+def error_text(error: dict[str, Any] | None) -> str:
+    """Render an error dict in a few characters (``"|err| 1.0"``, ``"correct"``, ``"ROUGE-L 0.41"``)."""
+    if not error:
+        return "—"
+    if "abs_error" in error:
+        return f"|err| {error['abs_error']:.2f}" + ("" if error.get("parsed", True) else " (unparsed)")
+    if "correct" in error:
+        return "correct" if error["correct"] else "wrong"
+    if "rouge-l" in error:
+        return f"ROUGE-L {error['rouge-l']:.2f}"
+    return str(error)
+
+
+def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
+                 disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
+                 use_summary: bool = True, run_id: str | None = None) -> AnswerContext:
+    """Return the answer context of a profile with the given ablation switches."""
+    return AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=int(k),
+                         disabled_factors=frozenset(disabled_factors), disabled_items=frozenset(disabled_items),
+                         use_summary=use_summary, run_id=run_id)
+
+
+def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
+                 k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
+                 disabled_items: Iterable[str] = (), use_summary: bool = True) -> AnswerRecord:
+    """Answer ``query`` with one method, recorded as an ``answer`` run.
+
+    Raises:
+        core.errors.InputError: Unknown method; backend failures (``BackendError``).
+    """
+    m = get_method(method)
+    disabled_factors, disabled_items = sorted(set(disabled_factors)), sorted(set(disabled_items))
+    params = {"method": method, "query": query, "k": int(k), "disabled_factors": disabled_factors,
+              "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench"}
+    parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
+    run_id = ws.start_run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents)
+    ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
+                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id)
+    try:
+        answer = m.answer(query, ctx)
+    except BaseException:
+        ws.finish_run(run_id, "failed")
+        raise
+    record = AnswerRecord(method=method, query=query, answer=answer, run_id=run_id, gold=gold,
+                          error=answer_error(profile.task, answer.text, gold))
+    ws.put_artifact(run_id, "answer", {"dataset": profile.dataset_id, "user": profile.user_id, **record.to_dict()})
+    ws.finish_run(run_id)
+    return record
+
+
+def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: Any, embedder: Any,
+               k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
+               progress: Callable[[str, int, int], None] | None = None) -> dict[str, AnswerRecord | str]:
+    """Answer one query with several methods; a failing method gives its error message instead.
+
+    ``disabled_items`` are left out of every method's retrieval (e.g. the history item being asked).
+
+    Returns:
+        ``{method: AnswerRecord or error message}`` in the given order.
+    """
+    from core.errors import InputError
+
+    names = list(methods)
+    disabled_items = list(disabled_items)
+    out: dict[str, AnswerRecord | str] = {}
+    for n, name in enumerate(names):
+        if progress:
+            progress(name, n, len(names))
+        try:
+            out[name] = answer_query(ws, profile, method=name, query=query, client=client, embedder=embedder, k=k,
+                                     gold=gold, disabled_items=disabled_items)
+        except InputError as exc:
+            out[name] = "; ".join(p.message for p in exc.problems)
+    if progress:
+        progress("done", len(names), len(names))
+    return out
+
+
+def compare_rows(records: dict[str, AnswerRecord | str]) -> list[dict[str, Any]]:
+    """Return one table row per method: answer, tokens in / out, latency, steps and the error."""
+    rows = []
+    for name, rec in records.items():
+        if isinstance(rec, str):
+            rows.append({"method": name, "answer": f"failed: {rec}", "tokens in": None, "tokens out": None,
+                         "latency ms": None, "steps": None, "error": "—"})
+            continue
+        t = rec.answer.trace
+        rows.append({"method": name, "answer": rec.answer.text, "tokens in": t.tokens_in, "tokens out": t.tokens_out,
+                     "latency ms": round(t.latency_ms, 1), "steps": len(t.steps), "error": error_text(rec.error)})
+    return rows
+
+
+def answer_runs(ws: Workspace, dataset_id: str | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
+    """Return the stored ``answer`` artifacts (newest first) of finished answer runs."""
+    out = []
+    for run in ws.list_runs("answer", dataset_id=dataset_id, user_id=user_id):
+        if run["status"] != "done":
+            continue
+        art = ws.get_artifact(run["id"], "answer")
+        if art is not None:
+            out.append({"run_id": run["id"], "created_at": run["created_at"], **art})
+    return out

@@ -1,0 +1,90 @@
+"""Evaluation for the pages: what to evaluate, metric tables, per-query rows and drill-down targets."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from core.data.model import Dataset, Query, split_last
+from core.store.workspace import Workspace
+
+EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed")
+
+
+def eval_inputs(dataset: Dataset, dataset_id: str, *, fraction: float = 0.2,
+                user_ids: Sequence[str] | None = None) -> tuple[Dataset, list[Query], str]:
+    """Return the history dataset, the queries and a description of the split.
+
+    A dataset with its own queries (LaMP questions) is evaluated on them; otherwise the last
+    ``fraction`` of each user's items are held out (:func:`core.data.model.split_last`). The history
+    dataset is named ``dataset_id`` so results can be traced back to the workspace dataset.
+    """
+    users = [u for u in dataset.users if user_ids is None or u.id in set(user_ids)]
+    keep = {u.id for u in users}
+    base = replace(dataset, name=dataset_id, users=users,
+                   queries=[q for q in dataset.queries if q.user_id in keep])
+    if base.queries:
+        return replace(base, queries=[]), list(base.queries), f"the dataset's own {len(base.queries)} queries"
+    history, queries = split_last(replace(base, queries=[]), fraction)
+    return history, queries, f"time split: the last {fraction:.0%} of each user's items ({len(queries)} queries)"
+
+
+def _num(x: Any, digits: int = 4) -> Any:
+    if isinstance(x, float):
+        return None if not math.isfinite(x) else round(x, digits)
+    return x
+
+
+def metric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return one row per method and baseline with the task's metrics, counts and token cost."""
+    metrics = list(result.get("metric_names") or [])
+    rows = []
+    for kind, table in (("method", result.get("methods") or {}), ("baseline", result.get("baselines") or {})):
+        for name, m in table.items():
+            row: dict[str, Any] = {"system": name, "kind": kind}
+            row.update({x: _num(m.get(x)) for x in metrics})
+            row.update({x: _num(m.get(x), 1) for x in EXTRA_COLUMNS if x in m})
+            rows.append(row)
+    return rows
+
+
+def per_query_rows(result: dict[str, Any], *, max_text: int = 60) -> list[dict[str, Any]]:
+    """Return one row per query: id, user, gold and every method's / baseline's prediction."""
+    rows = []
+    for r in result.get("per_query") or []:
+        row: dict[str, Any] = {"id": r["id"], "user": r["user_id"], "gold": r["gold"]}
+        for name, pred in (r.get("predictions") or {}).items():
+            text = str(pred)
+            row[name] = (text[: max_text - 1] + "…") if len(text) > max_text else text
+            if name in (r.get("errors") or {}):
+                row[name] = "⚠ " + row[name]
+        for name, pred in (r.get("baselines") or {}).items():
+            row[f"baseline:{name}"] = pred
+        rows.append(row)
+    return rows
+
+
+def drill_target(ws: Workspace, result: dict[str, Any], query_id: str, method: str) -> dict[str, Any] | None:
+    """Return what the step-by-step page needs to replay one evaluated query, or None when it cannot be found.
+
+    Returns:
+        ``{"dataset", "user", "pick", "query", "gold", "method", "k", "item_id"}``: ``pick`` is the
+        query picker's key (``q:<id>`` for a dataset query, ``i:<id>`` for a held-out history item).
+    """
+    row = next((r for r in result.get("per_query") or [] if str(r["id"]) == str(query_id)), None)
+    dataset_id = result.get("dataset")
+    if row is None or not dataset_id or not ws.has_dataset(dataset_id):
+        return None
+    user = row["user_id"]
+    ds = ws.get_dataset(dataset_id, user_ids=[user])
+    base = {"dataset": dataset_id, "user": user, "gold": row["gold"], "method": method, "k": result.get("k", 4)}
+    for q in ds.queries:
+        if q.id == row["id"]:
+            return {**base, "pick": f"q:{q.id}", "query": q.input, "item_id": None}
+    for u in ds.users:
+        for it in u.items:
+            if it.id == row["id"]:
+                return {**base, "pick": f"i:{it.id}", "query": it.input, "item_id": it.id}
+    return None

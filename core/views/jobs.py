@@ -1,0 +1,107 @@
+"""Background jobs for long work in the pages (evaluation): progress, cancel, result, error.
+
+A page starts a :class:`Job` in a thread and keeps it in the session; a fragment polls
+:attr:`Job.progress` and shows ``st.progress``; "Cancel" sets the job's cancel flag, which the work
+checks between items, so finished items are kept. The work never touches Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class JobProgress:
+    """A snapshot of a job's progress."""
+
+    done: int = 0
+    total: int = 0
+    label: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """Share done, in [0, 1]."""
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+class Job:
+    """Run ``work(job)`` in a daemon thread.
+
+    ``work`` reports with :meth:`report` and checks :meth:`cancelled`; its return value becomes
+    :attr:`result`. An exception becomes :attr:`error` (the message) and :attr:`exception`.
+
+    Args:
+        work: The function to run; it receives the job.
+        name: A label for the UI.
+    """
+
+    def __init__(self, work: Callable[[Job], Any], name: str = "job") -> None:
+        """Create the job (not started)."""
+        self.name = name
+        self._work = work
+        self._lock = threading.Lock()
+        self._progress = JobProgress()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.result: Any = None
+        self.error: str | None = None
+        self.exception: BaseException | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+
+    def start(self) -> Job:
+        """Start the thread and return the job."""
+        self.started_at = time.time()
+        self._thread = threading.Thread(target=self._run, name=f"inflow-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.result = self._work(self)
+        except BaseException as exc:  # noqa: BLE001 - reported to the UI, never swallowed silently
+            self.exception = exc
+            self.error = str(exc) or type(exc).__name__
+            self.traceback = traceback.format_exc()
+        finally:
+            self.finished_at = time.time()
+
+    def report(self, done: int, total: int, label: str = "") -> None:
+        """Record progress (called by the work)."""
+        with self._lock:
+            self._progress = JobProgress(int(done), int(total), label)
+
+    @property
+    def progress(self) -> JobProgress:
+        """The latest progress."""
+        with self._lock:
+            return self._progress
+
+    def cancel(self) -> None:
+        """Ask the work to stop after the item in flight."""
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called (the work checks this between items)."""
+        return self._cancel.is_set()
+
+    @property
+    def running(self) -> bool:
+        """True while the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        """True once the work returned or raised."""
+        return self.finished_at is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; return True when it finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done

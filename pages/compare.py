@@ -1,0 +1,95 @@
+"""Compare: one query through every method side by side, with answers, token cost and the error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.methods.registry import METHOD_NAMES
+from core.ui_state import Keys
+from core.views.answering import AnswerRecord, answer_all, compare_rows, error_text
+from core.views.query_view import query_options
+from core.views.trace_view import trace_totals
+from core.viz.token_bars import token_bars_figure
+from pages._shared import ctx, need_profile
+
+c = ctx()
+st.title("Compare methods")
+profile = need_profile(c)
+if profile is None:
+    st.stop()
+ss = st.session_state
+state: dict[str, Any] = ss.setdefault(Keys.COMPARE, {})
+user_key = (profile.dataset_id, profile.user_id)
+if state.get("user") != user_key:
+    state.clear()
+    state["user"] = user_key
+
+options = query_options(c.ws, profile)
+by_key = {o.key: o for o in options}
+keys = list(by_key)
+if not keys:
+    st.warning("This user has no history items to use as queries.")
+    st.stop()
+if state.get("pick") not in by_key:
+    state["pick"] = keys[0]
+pick = st.selectbox("Query (held-out history item or dataset query)", keys, index=keys.index(state["pick"]),
+                    format_func=lambda x: by_key[x].label, key="cmp_pick")
+state["pick"] = pick
+opt = by_key[pick]
+with st.expander("Query text"):
+    st.write(opt.input)
+col1, col2 = st.columns([3, 1])
+methods = col1.multiselect("Methods", METHOD_NAMES, default=state.get("methods", METHOD_NAMES), key="cmp_methods")
+state["methods"] = methods
+k = col2.slider("k", 0, 10, int(state.get("k", 4)), key="cmp_k")
+state["k"] = k
+
+if st.button("Run all methods", type="primary", key="cmp_run", disabled=not methods):
+    if c.client is None:
+        st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")
+    else:
+        bar = st.progress(0.0, text="Starting…")
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0, text=f"{name} ({done}/{total})")
+
+        # A history item is left out of its own retrieval; dataset queries are held out already.
+        records = answer_all(c.ws, profile, methods, query=opt.input, client=c.client, embedder=c.embedder, k=k,
+                             gold=opt.gold, disabled_items=[opt.item_id] if opt.item_id else [], progress=progress)
+        bar.progress(1.0, text="Done")
+        state["records"] = records
+        state["request"] = (pick, tuple(methods), k)
+
+records = state.get("records")
+if records:
+    if state.get("request") != (pick, tuple(methods), k):
+        st.caption("The selection changed since this run: press **Run all methods** to refresh.")
+    st.subheader("Side by side")
+    if opt.gold:
+        st.caption(f"True response: **{opt.gold}**")
+    st.dataframe(pd.DataFrame(compare_rows(records)), hide_index=True, use_container_width=True)
+    ok = {n: r for n, r in records.items() if isinstance(r, AnswerRecord)}
+    if ok:
+        st.plotly_chart(token_bars_figure({n: r.answer.trace.tokens_in for n, r in ok.items()},
+                                          title="Prompt tokens per method", height=280),
+                        use_container_width=True, key="cmp_tokens")
+    cols = st.columns(min(3, max(1, len(records))))
+    for i, (name, rec) in enumerate(records.items()):
+        with cols[i % len(cols)].container(border=True):
+            st.markdown(f"**{name}**")
+            if isinstance(rec, str):
+                st.error(rec)
+                continue
+            st.metric("Answer", rec.answer.text or "—", help=None)
+            tot = trace_totals(rec.answer.trace)
+            st.caption(f"{tot['tokens_in']} → {tot['tokens_out']} tokens · {tot['latency_ms']:.0f} ms · "
+                       f"{tot['steps']} steps · {error_text(rec.error)}")
+            st.caption(" → ".join(s.name for s in rec.answer.trace.steps))
+            if st.button("Step through", key=f"cmp_open_{name}"):
+                ss[Keys.DRILL] = {"pick": pick, "query": opt.input, "gold": opt.gold, "method": name, "k": k}
+                st.switch_page("pages/reasoning.py")
+else:
+    st.info("Press **Run all methods** to answer the query with each method.")

@@ -1,0 +1,148 @@
+"""Evaluate: run the LaMP-metric harness on the active dataset in the background; metrics, charts, drill-down."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.methods.registry import METHOD_NAMES
+from core.ui_state import Keys
+from core.views.eval_view import drill_target, eval_inputs, metric_rows, per_query_rows
+from core.views.jobs import Job
+from core.viz.eval_metrics import eval_metrics_figure
+from pages._shared import ctx, forget_profiles, need_user
+
+JOB_KEY = "_inflow_eval_job"
+
+c = ctx()
+st.title("Evaluate")
+ss = st.session_state
+if not need_user(c):
+    st.stop()
+ws = c.ws
+dataset = ws.get_dataset(c.dataset_id)
+st.caption(f"Dataset **{c.dataset_id}** · task {dataset.task.name} ({dataset.task.kind}). Each method answers every "
+           "query from a profile built on the user's earlier history; the model-free baselines run beside them. "
+           "Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
+
+# -- the run form ------------------------------------------------------------------------------------------------
+job: Job | None = ss.get(JOB_KEY)
+running = job is not None and not job.done
+with st.form("ev_form"):
+    f1, f2 = st.columns([3, 1])
+    methods = f1.multiselect("Methods", METHOD_NAMES, default=["zero", "bm25", "summary", "rpm"], key="ev_methods")
+    scope = f2.radio("Users", ["active user", "all users"], key="ev_scope")
+    g1, g2, g3 = st.columns(3)
+    limit_user = g1.number_input("Queries per user", 1, 500, 3, key="ev_limit_user")
+    k = g2.slider("k", 0, 10, 4, key="ev_k")
+    fraction = g3.slider("Held-out share (datasets without queries)", 0.05, 0.5, 0.2, step=0.05, key="ev_fraction")
+    start = st.form_submit_button("Run evaluation", type="primary", disabled=running)
+
+if start and not running:
+    if not methods:
+        st.warning("Choose at least one method.")
+    elif c.client is None:
+        st.error(f"Evaluation needs a chat backend: {c.client_error or 'none configured'}.")
+    else:
+        users = [c.user_id] if scope == "active user" else None
+        history, queries, how = eval_inputs(dataset, c.dataset_id, fraction=fraction, user_ids=users)
+        settings = c.pipeline_settings()
+        client, embedder = c.client, c.embedder
+
+        def work(j: Job) -> dict:
+            from core.evaluate.harness import evaluate
+
+            def on_profile(uid: str, stage: str, done: int, total: int) -> None:
+                p = j.progress
+                j.report(p.done, p.total or len(queries), f"building {uid}: {stage} {done}/{total}")
+
+            return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
+                            settings=settings, limit_per_user=int(limit_user), k=int(k),
+                            progress=lambda d, t: j.report(d, t, f"{d}/{t} queries"), cancel=j.cancelled,
+                            profile_progress=on_profile)
+
+        ss[JOB_KEY] = Job(work, "evaluation").start()
+        ss["_inflow_eval_how"] = how
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _progress_panel() -> None:
+    j: Job | None = st.session_state.get(JOB_KEY)
+    if j is None:
+        return
+    if not j.done:
+        p = j.progress
+        st.progress(p.fraction, text=f"Evaluating ({st.session_state.get('_inflow_eval_how', '')}): "
+                                     f"{p.label or 'starting…'}")
+        if st.button("Cancel", key="ev_cancel", disabled=j.cancelled()):
+            j.cancel()
+        if j.cancelled():
+            st.caption("Cancelling after the query in flight; finished queries are kept.")
+    else:
+        st.rerun(scope="app")
+
+
+if job is not None and not job.done:
+    _progress_panel()
+elif job is not None and job.done:
+    ss.pop(JOB_KEY, None)
+    if job.error:
+        st.error(f"The evaluation failed: {job.error}")
+    else:
+        ss[Keys.EVAL_ID] = job.result.get("eval_id")
+        if job.result.get("cancelled"):
+            st.warning(f"Cancelled: {job.result['n']} of {job.result['n_planned']} queries finished and were kept.")
+        else:
+            st.success(f"Evaluated {job.result['n']} queries in {job.result['runtime_s']:.1f} s.")
+
+# -- results -----------------------------------------------------------------------------------------------------
+runs = ws.list_eval_runs()
+if not runs:
+    st.info("No evaluation yet.")
+    st.stop()
+ids = [r["id"] for r in runs]
+labels = {r["id"]: (f"{r['id']} · {r['result'].get('dataset')} · n={r['result'].get('n')} · "
+                    f"{', '.join(r['result'].get('methods', {}))}") for r in runs}
+if ss.get(Keys.EVAL_ID) not in ids:
+    ss[Keys.EVAL_ID] = ids[0]
+ss["ev_run"] = ss[Keys.EVAL_ID]
+st.selectbox("Evaluation run", ids, format_func=labels.get, key="ev_run",
+             on_change=lambda: ss.__setitem__(Keys.EVAL_ID, ss["ev_run"]))
+result = next(r["result"] for r in runs if r["id"] == ss[Keys.EVAL_ID])
+b = result.get("backend") or {}
+st.caption(f"Task {result.get('task')} · {result.get('n')} queries from {result.get('n_users')} users · backend "
+           f"{b.get('kind')} / {b.get('model')} · embedder {b.get('embedder')} · k={result.get('k')} · "
+           f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
+
+st.subheader("Metrics")
+st.dataframe(pd.DataFrame(metric_rows(result)), hide_index=True, use_container_width=True)
+metrics = list(result.get("metric_names") or [])
+if metrics:
+    cols = st.columns(len(metrics))
+    for col, metric in zip(cols, metrics, strict=True):
+        with col:
+            st.plotly_chart(eval_metrics_figure(result, metric), use_container_width=True, key=f"ev_chart_{metric}")
+
+st.subheader("Per query")
+rows = per_query_rows(result)
+st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, height=min(38 + 35 * len(rows), 360))
+if rows:
+    d1, d2, d3 = st.columns([2, 1, 1])
+    qid = d1.selectbox("Query", [r["id"] for r in rows], key="ev_drill_q",
+                       format_func=lambda x: next(f"{r['id']} · user {r['user']} · gold {r['gold']}"
+                                                  for r in rows if r["id"] == x))
+    method_names = list(result.get("methods") or {}) or METHOD_NAMES
+    meth = d2.selectbox("Method", method_names, key="ev_drill_m")
+    d3.write("")
+    if d3.button("Step through it", key="ev_drill", use_container_width=True):
+        target = drill_target(ws, result, qid, meth)
+        if target is None:
+            st.warning("This query's dataset is no longer in the workspace.")
+        else:
+            if target["dataset"] != ss.get(Keys.DATASET) or target["user"] != ss.get(Keys.USER):
+                ss[Keys.DATASET], ss[Keys.USER] = target["dataset"], target["user"]
+                forget_profiles()
+            ss[Keys.DRILL] = target
+            st.switch_page("pages/reasoning.py")
+

@@ -1,0 +1,142 @@
+"""Factor map: the user's features in UMAP space, coloured by factor / response / polarity, with lasso curation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.stages.curation import selection_to_feature_ids
+from core.stages.types import NOISE_ID
+from core.ui_state import Keys
+from core.views import curation_view as cv
+from core.views.profile_view import factor_bars, factor_order, factor_rows, map_points, profile_caption, real_factors
+from core.viz.factor_map import COLOR_BY, factor_map_figure
+from core.viz.factor_stats import factor_stats_figure
+from pages._shared import build_with_progress, ctx, keep, need_profile, set_profile, show_problems, wkey
+
+c = ctx()
+st.title("Factor map")
+profile = need_profile(c)
+if profile is None:
+    st.stop()
+ss = st.session_state
+st.caption(f"User **{profile.user_id}** · {profile_caption(profile)} · features by "
+           f"{profile.settings.get('extractor_kind', '?')}, embedded with {profile.settings.get('embedder_name', '?')}")
+
+# -- parameters --------------------------------------------------------------------------------------------------
+with st.expander("UMAP and HDBSCAN parameters", expanded=False):
+    s = profile.settings
+    h1, h2, h3 = st.columns([1, 1, 1])
+    mcs = h1.slider("HDBSCAN min cluster size", 2, 50, int(s.get("hdbscan_min_cluster_size", 5)), key="fm_mcs")
+    ms_default = s.get("hdbscan_min_samples")
+    ms = h2.slider("HDBSCAN min samples (0 = same as min cluster size)", 0, 50, int(ms_default or 0), key="fm_ms")
+    h3.write("")
+    if h3.button("Re-cluster", key="fm_recluster", use_container_width=True,
+                 help="Cluster the cached projection again: no re-embedding, no new features."):
+        from core.stages.profile import recluster
+
+        with st.spinner("Re-clustering…"):
+            try:
+                new = recluster(c.ws, profile, min_cluster_size=mcs, min_samples=ms or None, embedder=c.embedder,
+                                client=c.client)
+            except InputError as exc:
+                show_problems(exc, "Re-cluster failed")
+            else:
+                ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "hdbscan_min_cluster_size": mcs,
+                                     "hdbscan_min_samples": ms or None}
+                set_profile(c, new)
+                ss[Keys.SELECTION] = []
+                st.rerun()
+    u1, u2, u3, u4 = st.columns(4)
+    nn = u1.slider("UMAP neighbours", 2, 100, int(s.get("umap_neighbors", 15)), key="fm_nn")
+    nc = u2.slider("UMAP components (clustering)", 2, 20, int(s.get("umap_components", 5)), key="fm_nc")
+    md = u3.slider("UMAP min dist", 0.0, 0.99, float(s.get("umap_min_dist", 0.0)), step=0.05, key="fm_md")
+    u4.write("")
+    if u4.button("Re-project", key="fm_reproject", use_container_width=True,
+                 help="Recompute the UMAP projection (cached embeddings and features are reused)."):
+        ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "umap_neighbors": nn, "umap_components": nc, "umap_min_dist": md,
+                             "hdbscan_min_cluster_size": mcs, "hdbscan_min_samples": ms or None}
+        c.pipeline_overrides = dict(ss[Keys.PIPELINE])
+        if build_with_progress(c) is not None:
+            ss[Keys.SELECTION] = []
+            st.rerun()
+
+# -- the map -----------------------------------------------------------------------------------------------------
+left, right = st.columns([3, 2], gap="medium")
+with left:
+    o1, o2 = st.columns([2, 1])
+    color_by = o1.radio("Colour by", list(COLOR_BY), horizontal=True, key=wkey("fm_color_by", "factor"),
+                        on_change=keep, args=("fm_color_by",))
+    show_names = o2.toggle("Factor names", key=wkey("fm_names", True), on_change=keep, args=("fm_names",))
+    points = map_points(profile)
+    fig = factor_map_figure(points, color_by=color_by, factor_order=factor_order(profile), show_names=show_names)
+    chart_key = f"fm_chart_{ss.get('_fm_chart_n', 0)}"
+    fresh = chart_key not in ss
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key=chart_key,
+                            use_container_width=True)
+    ids = selection_to_feature_ids(event) if event else []
+    if ids or not fresh:
+        ss[Keys.SELECTION] = ids
+    st.caption("Lasso or box-select features (toolbar at the top right of the map), then act on them below. "
+               "Hover a point for its feature, evidence and the item's response.")
+
+
+def _after_edit(op: str, payload: dict) -> None:
+    from core.stages.profile import apply_edit
+
+    try:
+        new = apply_edit(c.ws, profile, op, payload)
+    except InputError as exc:
+        show_problems(exc, "The edit was not applied")
+        return
+    set_profile(c, new)
+    ss[Keys.SELECTION] = []
+    ss["_fm_chart_n"] = ss.get("_fm_chart_n", 0) + 1  # a new chart widget: its old selection is gone
+    st.rerun()
+
+
+selected = [fid for fid in ss.get(Keys.SELECTION, []) if fid in profile.assignments or fid in profile.coords2d]
+with left:
+    if selected:
+        st.markdown(f"**{len(selected)} features selected**")
+        by_id = {f.id: f for f in profile.all_features()}
+        names = {f.id: f.name for f in profile.factors}
+        st.dataframe(pd.DataFrame([{"feature": by_id[f].phrase, "factor": names.get(profile.assignments.get(f), ""),
+                                    "item": by_id[f].item_id, "evidence": by_id[f].evidence}
+                                   for f in selected if f in by_id]), hide_index=True, use_container_width=True,
+                     height=min(38 + 35 * len(selected), 250))
+        a1, a2, a3 = st.columns(3)
+        new_name = a1.text_input("New factor name", key="fm_new_name", placeholder="e.g. Battery life")
+        if a1.button("Make a new factor", key="fm_new", type="primary", use_container_width=True):
+            _after_edit(*cv.selection_new_factor(selected, new_name))
+        targets = [f.id for f in real_factors(profile)] + [NOISE_ID]
+        label = {f.id: f"{f.name} ({f.id})" for f in profile.factors}
+        label[NOISE_ID] = "Unclustered"
+        target = a2.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
+        if a2.button("Move to factor", key="fm_move", use_container_width=True):
+            _after_edit(*cv.selection_move(profile, selected, target))
+        a3.write("")
+        a3.caption("Take the features out of their factors:")
+        if a3.button("Delete (to Unclustered)", key="fm_delete", use_container_width=True):
+            _after_edit(*cv.selection_delete(selected))
+        if st.button("Clear selection", key="fm_clear"):
+            ss[Keys.SELECTION] = []
+            ss["_fm_chart_n"] = ss.get("_fm_chart_n", 0) + 1
+            st.rerun()
+    else:
+        st.info("No features selected.")
+
+# -- factors side table and bars ---------------------------------------------------------------------------------
+with right:
+    st.subheader("Factors")
+    st.dataframe(pd.DataFrame(factor_rows(profile)).drop(columns=["description"], errors="ignore"), hide_index=True,
+                 use_container_width=True, height=min(38 + 35 * (len(profile.factors)), 360))
+    bars = factor_bars(profile)
+    metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
+               else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
+    tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
+    for tab, metric in zip(tabs, metrics, strict=True):
+        with tab:
+            st.plotly_chart(factor_stats_figure(bars, metric), use_container_width=True, key=f"fm_bar_{metric}")
+    st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")

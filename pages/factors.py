@@ -1,0 +1,141 @@
+"""Factors (curation): rename, describe, merge, split, delete, pin; an audit list with undo; rebuild keeps edits."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.ui_state import Keys
+from core.views import curation_view as cv
+from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors
+from pages._shared import build_with_progress, ctx, need_profile, persisted, set_profile, show_problems
+
+c = ctx()
+st.title("Factors")
+profile = need_profile(c)
+if profile is None:
+    st.stop()
+ss = st.session_state
+st.caption(f"User **{profile.user_id}** · {profile_caption(profile)}. Every edit is stored and replayed on rebuilds.")
+
+
+def _edit(op_payload: tuple[str, dict]) -> None:
+    from core.stages.profile import apply_edit
+
+    try:
+        new = apply_edit(c.ws, profile, *op_payload)
+    except InputError as exc:
+        show_problems(exc, "The edit was not applied")
+        return
+    set_profile(c, new)
+    st.rerun()
+
+
+st.dataframe(pd.DataFrame(factor_rows(profile)), hide_index=True, use_container_width=True,
+             height=min(38 + 35 * len(profile.factors), 330))
+
+factors = real_factors(profile)
+if not factors:
+    st.warning("No factors: every feature is Unclustered. Lower the HDBSCAN min cluster size on the Factor map.")
+else:
+    ids = [f.id for f in factors]
+    names = {f.id: f"{f.name} ({f.id})" + (" 📌" if f.pinned else "") for f in factors}
+    cur = persisted("fc_factor", ids[0])
+    fid = st.selectbox("Factor", ids, index=ids.index(cur) if cur in ids else 0, format_func=names.get,
+                       key="w_fc_factor")
+    ss["fc_factor"] = fid
+    f = profile.factor(fid)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.markdown(f"**{f.name}** — {f.description or '_no description_'}")
+        st.caption("Keywords: " + (", ".join(f.keywords[:8]) or "—"))
+        with st.form(f"fc_rename_{fid}", border=False):
+            new_name = st.text_input("Name", value=f.name)
+            new_desc = st.text_input("Description", value=f.description)
+            if st.form_submit_button("Save name and description"):
+                changes = []
+                if new_name.strip() and new_name.strip() != f.name:
+                    changes.append(cv.rename(profile, fid, new_name))
+                if new_desc.strip() != f.description.strip():
+                    changes.append(cv.describe(profile, fid, new_desc))
+                if changes:
+                    from core.stages.profile import apply_edit
+
+                    p = profile
+                    try:
+                        for op, payload in changes:
+                            p = apply_edit(c.ws, p, op, payload)
+                    except InputError as exc:
+                        show_problems(exc, "The edit was not applied")
+                    else:
+                        set_profile(c, p)
+                        st.rerun()
+        b1, b2, b3 = st.columns(3)
+        if b1.button("Unpin" if f.pinned else "Pin", key="fc_pin", use_container_width=True,
+                     help="Pinned factors are always shown to the methods and kept across rebuilds."):
+            _edit(cv.pin(profile, fid, not f.pinned))
+        if b2.button("Split automatically", key="fc_split_auto", use_container_width=True,
+                     help="Two-way KMeans on the factor's feature embeddings."):
+            _edit(("split", {"factor": fid}))
+        if b3.button("Delete", key="fc_delete", use_container_width=True,
+                     help="The factor's features go to Unclustered."):
+            _edit(cv.delete(profile, fid))
+        others = [x for x in ids if x != fid]
+        with st.form(f"fc_merge_{fid}", border=False):
+            merge_with = st.multiselect("Merge with", others, format_func=names.get)
+            merge_name = st.text_input("Merged name (optional)")
+            if st.form_submit_button("Merge"):
+                if merge_with:
+                    _edit(cv.merge(profile, [fid, *merge_with], merge_name))
+                else:
+                    st.warning("Choose at least one factor to merge with.")
+    with right:
+        rows = factor_feature_rows(profile, fid)
+        st.markdown(f"**{len(rows)} features**")
+        st.dataframe(pd.DataFrame(rows).drop(columns=["id"], errors="ignore"), hide_index=True,
+                     use_container_width=True, height=min(38 + 35 * len(rows), 300))
+        with st.form(f"fc_split_{fid}", border=False):
+            part = st.multiselect("Split these features off", [r["id"] for r in rows],
+                                  format_func=lambda x: next((r["feature"] for r in rows if r["id"] == x), x))
+            split_name = st.text_input("New factor name (optional)")
+            if st.form_submit_button("Split off"):
+                if part:
+                    _edit(cv.split(profile, fid, part, split_name))
+                else:
+                    st.warning("Choose the features to split off.")
+
+# -- audit list --------------------------------------------------------------------------------------------------
+st.subheader("Edits")
+edits = c.ws.list_edits(profile.dataset_id, profile.user_id, include_undone=True)
+log = {e["id"]: e for e in profile.edit_log}
+names_now = {f.id: f.name for f in profile.factors}
+if not edits:
+    st.caption("No edits yet.")
+for e in reversed(edits):
+    applied = log.get(e["id"])
+    state = "undone" if e["undone"] else ("applied" if applied is None or applied.get("applied") else
+                                         f"skipped: {applied.get('reason', '')}")
+    col1, col2 = st.columns([5, 1])
+    when = time.strftime("%H:%M:%S", time.localtime(e["created_at"]))
+    text = cv.describe_edit(e, names_now)
+    col1.markdown(f"`#{e['id']}` {when} · {'~~' + text + '~~' if e['undone'] else text} · _{state}_")
+    from core.stages.profile import redo_edit, undo_edit
+
+    if e["undone"]:
+        if col2.button("Redo", key=f"fc_redo_{e['id']}", use_container_width=True):
+            set_profile(c, redo_edit(c.ws, profile, e["id"]))
+            st.rerun()
+    elif col2.button("Undo", key=f"fc_undo_{e['id']}", use_container_width=True):
+        set_profile(c, undo_edit(c.ws, profile, e["id"]))
+        st.rerun()
+
+st.divider()
+st.markdown("**Rebuild** runs the pipeline again (reusing every stage whose inputs did not change) and replays "
+            "the edits above on the new clustering.")
+if st.button("Rebuild profile", key="fc_rebuild"):
+    c.pipeline_overrides = dict(ss.get(Keys.PIPELINE, {}))
+    if build_with_progress(c) is not None:
+        st.rerun()

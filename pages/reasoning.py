@@ -1,0 +1,297 @@
+"""Reasoning step by step: pick or type a query, pick a method, walk its trace one step at a time, ablate."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
+from core.ui_state import Keys
+from core.views.answering import AnswerRecord, answer_query, error_text, make_context
+from core.views.query_view import query_options
+from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
+from core.viz.trace_timeline import trace_timeline_figure
+from pages._shared import ctx, need_profile, show_problems
+
+c = ctx()
+st.title("Reasoning, step by step")
+profile = need_profile(c)
+if profile is None:
+    st.stop()
+ss = st.session_state
+state: dict[str, Any] = ss.setdefault(Keys.REASONING, {})
+user_key = (profile.dataset_id, profile.user_id)
+if state.get("user") != user_key:
+    state.clear()
+    state["user"] = user_key
+
+# A per-query drill-down sent from the Evaluate or Compare page: a known query is picked, others are typed in.
+drill = ss.pop(Keys.DRILL, None)
+if drill and drill.get("item_id"):
+    state.setdefault("extra_items", [])
+    if drill["item_id"] not in state["extra_items"]:
+        state["extra_items"].append(drill["item_id"])
+options = query_options(c.ws, profile, extra_items=state.get("extra_items", []))
+by_key = {o.key: o for o in options}
+if drill:
+    if drill.get("pick") in by_key:
+        state.update({"source": "Pick a query", "pick": drill["pick"]})
+    else:
+        state.update({"source": "Type a query", "typed": drill["query"], "typed_gold": drill.get("gold") or ""})
+    state["method"] = drill.get("method", state.get("method", "rpm"))
+    if drill.get("k") is not None:
+        state["k"] = int(drill["k"])
+    for name in ("source", "pick", "typed", "typed_gold", "method", "k"):
+        ss.pop(f"w_rs_{name}", None)
+
+
+def _persist(name: str, default: Any) -> str:
+    """Widget key for a value kept in the reasoning state (survives page switches)."""
+    w = f"w_rs_{name}"
+    if w not in ss:
+        ss[w] = state.get(name, default)
+    return w
+
+
+def _keep(name: str) -> None:
+    state[name] = ss[f"w_rs_{name}"]
+
+
+# -- the query ---------------------------------------------------------------------------------------------------
+source = st.radio("Query", ["Pick a query", "Type a query"], horizontal=True, key=_persist("source", "Pick a query"),
+                  on_change=_keep, args=("source",))
+item_id: str | None = None
+if source == "Pick a query" and options:
+    keys = list(by_key)
+    if state.get("pick") not in by_key:
+        state["pick"] = keys[0]
+        ss.pop("w_rs_pick", None)
+    pick = st.selectbox("Held-out item or dataset query", keys, format_func=lambda k: by_key[k].label,
+                        key=_persist("pick", keys[0]), on_change=_keep, args=("pick",))
+    opt = by_key[pick]
+    query, gold, item_id = opt.input, opt.gold, opt.item_id
+    with st.expander("Query text", expanded=False):
+        st.write(query)
+    if item_id:
+        st.caption(f"History item {item_id} is left out of retrieval, so it cannot answer itself; the user's real "
+                   f"response (**{gold}**) is shown for comparison at the end.")
+else:
+    query = st.text_area("Your query", key=_persist("typed", ""), on_change=_keep, args=("typed",), height=100,
+                         placeholder="e.g. Bought this blender last month. The jar cracked after two weeks…")
+    gold = st.text_input("True response (optional, to see the error)", key=_persist("typed_gold", ""),
+                         on_change=_keep, args=("typed_gold",)) or None
+
+m1, m2 = st.columns([2, 1])
+method = m1.selectbox("Method", METHOD_NAMES, format_func=lambda m: f"{m} — {DESCRIPTIONS.get(m, '')}",
+                      key=_persist("method", "rpm"), on_change=_keep, args=("method",))
+k = m2.slider("Retrieved items (k)", 0, 10, key=_persist("k", 4), on_change=_keep, args=("k",))
+state.setdefault("method", method)
+state.setdefault("k", k)
+
+request = {"query": query, "method": method, "k": k, "item": item_id}
+record: AnswerRecord | None = state.get("record")
+stale = record is None or state.get("request") != request
+
+
+def _compute() -> AnswerRecord | None:
+    if not query.strip():
+        st.warning("Enter a query first.")
+        return None
+    if c.client is None:
+        st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}. Set one in the sidebar.")
+        return None
+    with st.spinner(f"Running {method}…"):
+        try:
+            rec = answer_query(c.ws, profile, method=method, query=query, client=c.client, embedder=c.embedder, k=k,
+                               gold=gold, disabled_items=[item_id] if item_id else [])
+        except InputError as exc:
+            show_problems(exc, "The method failed")
+            return None
+    state.update({"record": rec, "request": request, "shown": 0, "ablation": None, "ablate_all": None})
+    return rec
+
+
+b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+next_clicked = b1.button("Next step", type="primary", key="rs_next", use_container_width=True)
+play_clicked = b2.button("Play", key="rs_play", use_container_width=True)
+if b3.button("Reset", key="rs_reset", use_container_width=True):
+    state["shown"] = 0
+if (next_clicked or play_clicked) and stale:
+    record = _compute()
+    stale = record is None
+if record is not None and not stale:
+    n = len(record.answer.trace.steps)
+    cursor = TraceCursor(n, int(state.get("shown", 0)))
+    if next_clicked:
+        cursor = cursor.next()
+    state["shown"] = cursor.shown
+elif record is not None:
+    st.info("The query, method or k changed: press **Next step** to run it.")
+
+
+# -- rendering a step --------------------------------------------------------------------------------------------
+def _render_output(value: Any, fallback: str) -> None:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        cols = [col for col in ("phrase", "aspect", "direction", "strength", "evidence") if col in value[0]]
+        st.dataframe(pd.DataFrame(value)[cols] if cols else pd.DataFrame(value), hide_index=True,
+                     use_container_width=True)
+    elif isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        for key, text in value.items():
+            st.markdown(f"**{key.capitalize()}**")
+            st.markdown(text or "_none_")
+    elif isinstance(value, str):
+        st.markdown(f"> {value}" if value else "_empty_")
+    elif fallback:
+        st.code(fallback, language="json")
+
+
+def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
+    with st.container(border=True):
+        tok = f" · tokens {card.tokens_in} → {card.tokens_out}" if (card.tokens_in or card.tokens_out) else ""
+        badge = "🟢" if card.status == "ok" else "🔴"
+        st.markdown(f"#### {card.title}")
+        st.caption(f"{badge} {card.kind_title} · {card.latency_ms:.0f} ms{tok}")
+        if card.kind == "features":
+            st.markdown("The query's response-influential features, extracted the same way as the history's:")
+            _render_output(step.output, card.output_text)
+        elif card.kind == "retrieve":
+            if card.documents:
+                st.dataframe(pd.DataFrame(card.documents), hide_index=True, use_container_width=True,
+                             column_config={"text": st.column_config.TextColumn(width="large")})
+            else:
+                st.caption("Nothing retrieved.")
+            if card.matched:
+                st.markdown("Matched feature pairs (why each item was retrieved):")
+                st.dataframe(pd.DataFrame(card.matched), hide_index=True, use_container_width=True)
+            removed = card.detail.get("removed")
+            if removed:
+                st.caption(f"Left out: {', '.join(removed)}")
+        elif card.kind == "reason":
+            if card.factors:
+                st.markdown("Factors used:")
+                cols = [x for x in ("id", "name", "reason", "influence", "ci_low", "ci_high", "coverage", "polarity",
+                                    "top_label", "pinned") if x in card.factors[0]]
+                st.dataframe(pd.DataFrame(card.factors)[cols], hide_index=True, use_container_width=True)
+            if card.paths:
+                st.markdown("Reasoning paths of the retrieved items:")
+                st.markdown("\n".join(f"- {p}" for p in card.paths))
+            if not card.factors and not card.paths:
+                _render_output(step.output, card.output_text)
+        else:  # llm / rewrite
+            with st.expander("Prompt", expanded=final):
+                system = card.detail.get("system")
+                if system:
+                    st.caption("System")
+                    st.code(str(system), language=None, wrap_lines=True)
+                st.caption("User")
+                st.code(card.input_text, language=None, wrap_lines=True)
+            st.markdown(f"**Output:** `{card.output_text}`")
+            if card.detail.get("error"):
+                st.warning(card.detail["error"])
+        extra = {k2: v for k2, v in card.detail.items() if k2 not in ("system", "raw", "removed")}
+        if extra:
+            with st.expander("Details"):
+                st.json(extra, expanded=False)
+
+
+if record is not None and not stale:
+    trace = record.answer.trace
+    cards = step_cards(trace)
+    n = len(cards)
+    timeline = st.empty()
+    body = st.container()
+    shown = int(state.get("shown", 0))
+    if play_clicked:
+        delay = float(ss.get("inflow_play_delay", 0.6))
+        start = shown
+        for i in range(start, n):
+            shown = i + 1
+            timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=i), use_container_width=True,
+                                  key=f"rs_timeline_play_{i}")
+            with body:
+                _render_card(cards[i], trace.steps[i], final=i == n - 1)
+            if delay > 0 and i < n - 1:
+                time.sleep(delay)
+        state["shown"] = shown
+    else:
+        timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=shown - 1 if shown else -1),
+                              use_container_width=True, key="rs_timeline")
+        with body:
+            for i in range(shown):
+                _render_card(cards[i], trace.steps[i], final=i == n - 1)
+    totals = trace_totals(trace)
+    if shown >= n:
+        st.subheader("Answer")
+        a1, a2, a3, a4 = st.columns(4)
+        a1.metric("Answer", record.answer.text or "—")
+        a2.metric("True response", record.gold or "—")
+        a3.metric("Error", error_text(record.error))
+        a4.metric("Tokens in → out", f"{totals['tokens_in']} → {totals['tokens_out']}")
+        st.caption(f"{totals['steps']} steps · {totals['latency_ms']:.0f} ms · summary version "
+                   f"{trace.summary_version if trace.summary_version is not None else '—'} · run {record.run_id}")
+    else:
+        st.caption(f"Step {shown} of {n}. Press **Next step** to continue, or **Play** to run through the rest.")
+
+    # -- ablation ------------------------------------------------------------------------------------------------
+    if shown >= n:
+        st.subheader("Ablation")
+        st.caption("Switch factors or retrieved items off and re-run: if the shown reasoning drives the answer, "
+                   "removing an influential factor should move it.")
+        docs = [d for s in trace.steps if s.kind == "retrieve" for d in s.documents]
+        ctx_full = make_context(profile, client=c.client, embedder=c.embedder, k=k,
+                                disabled_items=[item_id] if item_id else [])
+        factors = ctx_full.active_factors()
+        with st.form("rs_ablate_form", border=True):
+            f_cols, d_cols = st.columns(2)
+            off_f = [f.id for f in factors if f_cols.checkbox(f"{f.name} ({f.id})", key=f"rs_off_f_{f.id}")]
+            off_d = [d.id for d in docs if d_cols.checkbox(f"retrieved {d.id} (score {d.score:.2f})",
+                                                           key=f"rs_off_d_{d.id}")]
+            no_summary = st.checkbox("Remove the summary", key="rs_off_summary")
+            go = st.form_submit_button("Re-run with these removed")
+        if go:
+            if not (off_f or off_d or no_summary):
+                st.warning("Switch at least one thing off.")
+            else:
+                from core.methods.ablation import compare
+
+                with st.spinner("Re-running…"):
+                    try:
+                        ab = answer_query(c.ws, profile, method=method, query=query, client=c.client,
+                                          embedder=c.embedder, k=k, gold=gold, disabled_factors=off_f,
+                                          disabled_items=off_d + ([item_id] if item_id else []),
+                                          use_summary=not no_summary)
+                    except InputError as exc:
+                        show_problems(exc, "The re-run failed")
+                    else:
+                        changed, shift, flipped, rouge_l = compare(record.answer, ab.answer, profile.task)
+                        state["ablation"] = {"removed": off_f + off_d + (["summary"] if no_summary else []),
+                                             "answer": ab.answer.text, "error": error_text(ab.error),
+                                             "changed": changed, "shift": shift, "flipped": flipped,
+                                             "rouge_l": rouge_l}
+        ab_state = state.get("ablation")
+        if ab_state:
+            x1, x2, x3 = st.columns(3)
+            x1.metric("Original answer", record.answer.text)
+            delta = f"{ab_state['shift']:+.2f}" if ab_state.get("shift") is not None else None
+            x2.metric("Answer without " + ", ".join(ab_state["removed"]), ab_state["answer"], delta=delta)
+            x3.metric("Changed", "yes" if ab_state["changed"] else "no")
+        if st.button("Ablate each factor in turn", key="rs_ablate_all"):
+            from core.methods.ablation import ablate_all_factors
+
+            with st.spinner(f"Re-running {method} once per factor…"):
+                try:
+                    results = ablate_all_factors(method, query, ctx_full)
+                except InputError as exc:
+                    show_problems(exc, "Ablation failed")
+                else:
+                    state["ablate_all"] = [{"removed": r.removed, "original": r.original.text,
+                                            "ablated": r.ablated.text, "changed": r.changed, "shift": r.shift,
+                                            "flipped": r.flipped, "effect": round(r.effect, 3)} for r in results]
+        if state.get("ablate_all"):
+            st.dataframe(pd.DataFrame(state["ablate_all"]), hide_index=True, use_container_width=True)
+elif record is None:
+    st.info("Press **Next step** to run the method and reveal its first step, or **Play** to watch all steps.")

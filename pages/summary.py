@@ -1,0 +1,91 @@
+"""Preference summary: the current version, an editor, version history with diffs, regenerate, token count."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.llm.tokens import count_tokens
+from core.stages.summary import edit_summary, summary_token_report
+from core.views.summary_view import diff_stats, unified_summary_diff, version_label
+from core.viz.token_bars import token_bars_figure
+from pages._shared import ctx, need_profile, set_profile, show_problems
+
+c = ctx()
+st.title("Preference summary")
+profile = need_profile(c)
+if profile is None:
+    st.stop()
+ss = st.session_state
+ws = c.ws
+versions = ws.list_summary_versions(profile.dataset_id, profile.user_id)
+current = versions[-1] if versions else None
+st.caption(f"User **{profile.user_id}**. A concise description of what drives this user's responses, written from "
+           "the factors and their statistics. Every answer records which version it used.")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader(f"Current: v{current['version']}" if current else "Current")
+    st.info(profile.summary or "_empty_")
+    # The editor starts from the current version; a new version resets it.
+    editor_key = f"sum_editor_v{current['version'] if current else 0}"
+    text = st.text_area("Edit", value=profile.summary, height=180, key=editor_key)
+    note = st.text_input("Note for this version (optional)", key="sum_note")
+    b1, b2 = st.columns(2)
+    if b1.button("Save as new version", type="primary", key="sum_save", use_container_width=True):
+        if not text.strip():
+            st.warning("The summary is empty.")
+        elif " ".join(text.split()) == " ".join(profile.summary.split()):
+            st.info("No change to save.")
+        else:
+            version = edit_summary(ws, profile.dataset_id, profile.user_id, text, note=note.strip() or None)
+            from dataclasses import replace
+
+            set_profile(c, replace(profile, summary=" ".join(text.split()), summary_version=version))
+            st.rerun()
+    if b2.button("Regenerate from factors", key="sum_regen", use_container_width=True,
+                 help="Write a new version from the current (curated) factors."):
+        from core.stages.profile import regenerate_summary
+
+        with st.spinner("Writing the summary…"):
+            try:
+                set_profile(c, regenerate_summary(ws, profile, client=c.client))
+            except InputError as exc:
+                show_problems(exc, "Regeneration failed")
+            else:
+                st.rerun()
+
+with right:
+    report = summary_token_report(profile.summary, profile.items)
+    st.subheader("Size")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Summary tokens", f"{report['summary_tokens']:,}")
+    m2.metric("Raw history tokens", f"{report['history_tokens']:,}")
+    m3.metric("Compression", f"{1 / report['ratio']:.0f}×" if report["ratio"] else "—")
+    st.plotly_chart(token_bars_figure({"summary": report["summary_tokens"], "raw history": report["history_tokens"]},
+                                      title="Approximate tokens (summary vs raw history)", height=260),
+                    use_container_width=True, key="sum_tokens")
+
+st.subheader("Version history")
+if versions:
+    st.dataframe(pd.DataFrame([{"version": v["version"], "source": v["source"], "note": v["note"] or "",
+                                "tokens": count_tokens(v["text"]), "text": v["text"]} for v in reversed(versions)]),
+                 hide_index=True, use_container_width=True, height=min(38 + 35 * len(versions), 280))
+    if len(versions) >= 2:
+        labels = {v["version"]: version_label(v) for v in versions}
+        nums = [v["version"] for v in versions]
+        d1, d2 = st.columns(2)
+        a = d1.selectbox("From", nums, index=len(nums) - 2, format_func=labels.get, key="sum_from")
+        b = d2.selectbox("To", nums, index=len(nums) - 1, format_func=labels.get, key="sum_to")
+        old = next(v["text"] for v in versions if v["version"] == a)
+        new = next(v["text"] for v in versions if v["version"] == b)
+        diff = unified_summary_diff(old, new, old_name=f"v{a}", new_name=f"v{b}")
+        stats = diff_stats(old, new)
+        st.caption(f"{stats['added']} sentences added, {stats['removed']} removed")
+        if diff:
+            st.code(diff, language="diff")
+        else:
+            st.caption("The two versions are identical.")
+else:
+    st.caption("No versions yet.")

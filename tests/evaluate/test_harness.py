@@ -1,0 +1,120 @@
+import csv
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.data.model import split_last
+from core.embed.hashing import HashingEmbedder
+from core.evaluate.harness import evaluate, export_csv, export_json, export_metrics_csv, format_table, select_queries
+from core.llm.client import LLMClient
+from core.llm.openai_backend import OpenAIBackend
+from core.methods.registry import METHOD_NAMES
+from core.stages.profile import PipelineSettings
+from core.store.workspace import Workspace
+from tests.evaluate.conftest import rating_dataset, rule
+from tests.fakes.openai_server import FakeOpenAIServer
+
+SETTINGS = PipelineSettings(extractor="lexicon", hdbscan_min_cluster_size=3, umap_neighbors=5)
+
+
+class Run:
+    def __init__(self, ws: Workspace, result: dict[str, Any], queries: list, history) -> None:
+        self.ws = ws
+        self.result = result
+        self.queries = queries
+        self.history = history
+
+
+def _client(server: FakeOpenAIServer, ws: Workspace) -> LLMClient:
+    backend = OpenAIBackend(server.base_url, "sk-test", "fake-model", free_text_quality="weak")
+    return LLMClient(backend, ws, max_retries=0, timeout_s=10.0)
+
+
+@pytest.fixture(scope="module")
+def run(fake_server: FakeOpenAIServer, tmp_path_factory, embedder: HashingEmbedder) -> Iterator[Run]:
+    ws = Workspace(tmp_path_factory.mktemp("eval") / "ws.sqlite")
+    history, queries = split_last(rating_dataset(), 0.2)
+    seen = []
+    result = evaluate(ws, history, queries, methods=METHOD_NAMES, client=_client(fake_server, ws), embedder=embedder,
+                      settings=SETTINGS, k=3, progress=lambda d, t: seen.append((d, t)))
+    result["_progress"] = seen
+    yield Run(ws, result, queries, history)
+    ws.close()
+
+
+def test_result_shape(run: Run):
+    r = run.result
+    assert r["task"] == "product_rating" and r["n"] == len(run.queries) == 8 and r["n_users"] == 2
+    assert set(r["methods"]) == set(METHOD_NAMES)
+    assert set(r["baselines"]) == {"majority", "user-mean", "knn-bm25", "knn-feature"}
+    assert r["backend"]["kind"] == "openai" and r["backend"]["model"] == "fake-model"
+    assert r["backend"]["extractor"] == "lexicon"
+    assert r["_progress"][-1] == (8, 8)
+    q = r["per_query"][0]
+    assert set(q) >= {"id", "user_id", "gold", "predictions", "values", "tokens", "baselines"}
+    assert set(q["predictions"]) == set(METHOD_NAMES)
+    assert all(q["tokens"][m] > 0 for m in METHOD_NAMES)
+    assert not any(p["errors"] for p in r["per_query"])
+
+
+def test_method_metrics_match_direct_computation(run: Run):
+    golds = {q.id: float(q.gold) for q in run.queries}
+    expected = {q.id: float(rule(q.input)) for q in run.queries}
+    errs = [abs(expected[i] - golds[i]) for i in golds]
+    mae = sum(errs) / len(errs)
+    rmse = math.sqrt(sum(e * e for e in errs) / len(errs))
+    for name in ("zero", "bm25", "summary", "rpm", "pool"):
+        assert run.result["methods"][name]["mae"] == pytest.approx(mae), name
+        assert run.result["methods"][name]["rmse"] == pytest.approx(rmse), name
+    for rec in run.result["per_query"]:
+        assert rec["predictions"]["zero"] == rule(next(q.input for q in run.queries if q.id == rec["id"]))
+
+
+def test_baselines_match_direct_computation(run: Run):
+    by_user = {u.id: [float(it.output) for it in u.items] for u in run.history.users}
+    errs = [abs(sum(by_user[q.user_id]) / len(by_user[q.user_id]) - float(q.gold)) for q in run.queries]
+    assert run.result["baselines"]["user-mean"]["mae"] == pytest.approx(sum(errs) / len(errs), abs=1e-3)
+    for name in ("knn-bm25", "knn-feature"):
+        preds = [float(p["baselines"][name]) for p in run.result["per_query"]]
+        assert all(1.0 <= x <= 5.0 for x in preds)
+        assert run.result["baselines"][name]["n"] == 8
+
+
+def test_eval_run_stored_and_exports(run: Run, tmp_path):
+    stored = run.ws.get_eval_run(run.result["eval_id"])
+    assert stored["result"]["methods"]["zero"]["mae"] == pytest.approx(run.result["methods"]["zero"]["mae"])
+    assert stored["params"]["methods"] == METHOD_NAMES
+    export_csv(run.result, tmp_path / "pq.csv")
+    rows = list(csv.DictReader((tmp_path / "pq.csv").open(encoding="utf-8")))
+    assert len(rows) == 8 * (len(METHOD_NAMES) + 4)
+    export_metrics_csv(run.result, tmp_path / "m.csv")
+    assert len((tmp_path / "m.csv").read_text().splitlines()) == 1 + len(METHOD_NAMES) + 4
+    export_json(run.result, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 8
+    table = format_table(run.result)
+    assert "baseline: knn-feature" in table and "fake-model" in table
+
+
+def test_rerun_reuses_cache_and_cancel_keeps_finished(run: Run, fake_server: FakeOpenAIServer, embedder):
+    client = _client(fake_server, run.ws)
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    result = evaluate(run.ws, run.history, run.queries, methods=["zero", "rpm"], client=client, embedder=embedder,
+                      settings=SETTINGS, k=3, cancel=cancel)
+    assert result["cancelled"] and result["n"] == 3 and result["n_planned"] == 8
+    assert result["methods"]["rpm"]["n"] == 3
+    assert client.stats.model_calls == 0  # every answer came from the workspace cache
+    assert run.ws.get_run(result["run_id"])["status"] == "cancelled"
+
+
+def test_select_queries_limits():
+    _, queries = split_last(rating_dataset(), 0.2)
+    assert [q.user_id for q in select_queries(queries, limit_per_user=1)] == ["ava", "ben"]
+    assert len(select_queries(queries, limit=3)) == 3

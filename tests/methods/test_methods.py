@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.data.model import Task
+from core.errors import InputError
+from core.methods.registry import METHOD_NAMES, get_method
+from core.methods.types import Answer, Method, Trace
+from tests.methods.conftest import ITEMS, SUMMARY, make_profile
+
+QUERY = "The battery died within a week."
+
+
+def kinds(answer: Answer) -> list[str]:
+    return [s.kind for s in answer.trace.steps]
+
+
+def answer_json(value: str) -> str:
+    return json.dumps({"answer": value})
+
+
+def assert_llm_step(step) -> None:
+    assert step.tokens_in > 0 and step.tokens_out > 0
+    assert step.latency_ms >= 0
+    assert step.status == "ok"
+    assert "Input: " in step.input
+
+
+def test_registry_knows_every_method():
+    assert METHOD_NAMES == ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
+    for name in METHOD_NAMES:
+        m = get_method(name)
+        assert isinstance(m, Method) and m.name == name
+    with pytest.raises(InputError) as err:
+        get_method("magic")
+    assert err.value.field == "method"
+
+
+def test_zero_uses_no_user_information(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("4")
+    ans = get_method("zero").answer(QUERY, make_ctx())
+    assert ans.value == 4.0 and ans.text == "4"
+    assert kinds(ans) == ["llm"]
+    assert_llm_step(ans.trace.steps[0])
+    prompt = model.prompts[-1]
+    assert QUERY in prompt
+    assert SUMMARY.split(".")[0] not in prompt
+    assert not any(text in prompt for _, text, _ in ITEMS)
+    # the answer is held to the closed set of scores
+    assert model.answer_schema()["properties"]["answer"]["enum"] == ["1", "2", "3", "4", "5"]
+    assert ans.trace.summary_version is None
+
+
+def test_bm25_pastes_retrieved_items(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("2")
+    ans = get_method("bm25").answer("the charger broke twice", make_ctx(k=2))
+    assert kinds(ans) == ["retrieve", "llm"]
+    retrieve = ans.trace.steps[0]
+    assert len(retrieve.documents) == 2
+    assert retrieve.documents[0].id == "i1"
+    assert retrieve.documents[0].score >= retrieve.documents[1].score > 0
+    prompt = model.prompts[-1]
+    for doc in retrieve.documents:
+        item = next(t for i, t, _ in ITEMS if i == doc.id)
+        assert item in prompt
+        assert f"The user's response: {doc.output}" in prompt
+    assert "Gorgeous bright screen" not in prompt  # not retrieved, not shown
+    assert ans.value == 2.0
+    assert_llm_step(ans.trace.steps[1])
+
+
+def test_summary_shows_summary_and_no_raw_history(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("1" if "Battery life" in prompt else "3")
+    ans = get_method("summary").answer(QUERY, make_ctx())
+    prompt = model.prompts[-1]
+    assert SUMMARY in prompt
+    assert not any(text in prompt for _, text, _ in ITEMS)
+    assert kinds(ans) == ["llm"]
+    assert ans.trace.summary_version == 3
+    assert ans.trace.steps[0].detail["summary_version"] == 3
+    assert ans.trace.steps[0].detail["summary_tokens"] > 0
+    assert ans.value == 1.0
+
+
+def test_rpm_prompt_has_factors_summary_and_paths(model, make_ctx, profile):
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("rpm").answer(QUERY, make_ctx(k=3))
+    assert kinds(ans) == ["features", "retrieve", "reason", "llm"]
+    feats, retrieve, reason, llm = ans.trace.steps
+    assert feats.output and feats.output[0]["aspect"] == "battery"
+    ids = [d.id for d in retrieve.documents]
+    assert set(ids) == {"i1", "i2", "i6"}
+    for doc in retrieve.documents:
+        assert doc.matched and doc.matched[0]["factor"] == "Battery life"
+        assert doc.path == profile.paths[doc.id].text
+    used = reason.detail["factors"]
+    assert [f["id"] for f in used] == ["F1"]
+    assert used[0]["reason"] == "matched"
+    assert used[0]["influence"] == pytest.approx(-2.33) and used[0]["ci_low"] == pytest.approx(-3.1)
+    assert used[0]["coverage"] == pytest.approx(0.5) and used[0]["polarity"] == -1.0
+    assert [p["item_id"] for p in reason.detail["paths"]] == ids
+    prompt = model.prompts[-1]
+    assert "Battery life: battery drains or dies quickly" in prompt
+    assert "influence -2.33 (95% CI -3.10 to -1.50)" in prompt and "coverage 50%" in prompt
+    assert "Screen quality:" not in prompt  # not relevant to the query
+    assert SUMMARY in prompt
+    for doc in retrieve.documents:
+        assert doc.path in prompt
+    assert not any(text in prompt for _, text, _ in ITEMS)  # paths, not raw history
+    assert ans.trace.summary_version == 3
+    assert ans.value == 1.0
+    assert_llm_step(llm)
+
+
+def test_rpm_shows_pinned_factors_and_hides_disabled_ones(model, make_ctx, embedder):
+    prof = make_profile(embedder=embedder)
+    next(f for f in prof.factors if f.id == "F3").pinned = True
+    model.script = lambda prompt, fmt: answer_json("2")
+    ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=3, disabled_factors=frozenset({"F1"})))
+    reason = ans.trace.steps[2]
+    ids = [f["id"] for f in reason.detail["factors"]]
+    assert ids[0] == "F3" and "F1" not in ids
+    prompt = model.prompts[-1]
+    assert "Battery life" not in prompt  # gone from the factors, the paths and the summary
+    assert "Build: fragile or cracked cases" in prompt
+    assert "Screen quality" in prompt  # the summary's other sentences stay
+
+
+def test_rpm_falls_back_to_strongest_factors_without_matches(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("3")
+    ans = get_method("rpm").answer("Completely unrelated words here", make_ctx(k=0))
+    reason = ans.trace.steps[2]
+    assert {f["reason"] for f in reason.detail["factors"]} == {"strongest"}
+    assert len(reason.detail["factors"]) == 2
+    assert ans.trace.steps[1].documents == []
+
+
+def test_reflect_makes_two_calls_and_keeps_both_answers(model, make_ctx, fake_server):
+    model.script = lambda prompt, fmt: answer_json("2" if "Draft answer" in prompt else "4")
+    ans = get_method("reflect").answer(QUERY, make_ctx(k=2))
+    assert kinds(ans) == ["llm", "retrieve", "rewrite"]
+    assert len(model.prompts) == 2 and fake_server.chat_calls == 2
+    draft, retrieve, rewrite = ans.trace.steps
+    assert draft.output == "4" and rewrite.output == "2"
+    assert rewrite.detail["draft"] == "4" and rewrite.detail["changed"] is True
+    first, second = model.prompts
+    assert SUMMARY not in first and "was: 4" in second and SUMMARY in second
+    for doc in retrieve.documents:
+        assert next(t for i, t, _ in ITEMS if i == doc.id) in second
+    assert ans.value == 2.0 and ans.trace.summary_version == 3
+    assert ans.trace.tokens_in == draft.tokens_in + rewrite.tokens_in
+
+
+def test_pool_prepends_the_chosen_entries(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("pool").answer(QUERY, make_ctx(k=3))
+    assert kinds(ans) == ["retrieve", "llm"]
+    step = ans.trace.steps[0]
+    chosen = step.detail["entries"]
+    assert len(chosen) == 3 == len(step.documents)
+    assert [c["score"] for c in chosen] == sorted((c["score"] for c in chosen), reverse=True)
+    prompt = model.prompts[-1]
+    for c in chosen:
+        assert c["text"] in prompt
+    assert step.detail["pool_size"] >= 3 + 3  # summary sentences + factor lines + demos
+    # the query is about the battery: the battery entries win
+    assert all(c["factor_id"] in ("F1", None) for c in chosen[:2])
+    assert ans.value == 1.0
+
+
+def test_pool_uses_a_user_pool(model, make_ctx):
+    from core.methods.context import PoolEntry
+
+    pool = [PoolEntry("p1", "Battery problems always mean a low score.", "instruction"),
+            PoolEntry("p2", "Likes cooking recipes.", "instruction"),
+            PoolEntry("p3", "Input: Battery died\nThe user's response: 1", "demo")]
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("pool").answer(QUERY, make_ctx(k=2, pool=pool))
+    ids = [d.id for d in ans.trace.steps[0].documents]
+    assert "p2" not in ids and len(ids) == 2
+    assert "Battery problems always mean a low score." in model.prompts[-1]
+    assert "Likes cooking" not in model.prompts[-1]
+
+
+def test_label_task_is_constrained_to_labels(model, make_ctx, embedder):
+    task = Task(kind="label", name="sentiment")
+    outputs = {"i1": "negative", "i2": "negative", "i3": "positive", "i4": "positive", "i5": "neutral",
+               "i6": "negative"}
+    prof = make_profile(task=task, embedder=embedder, outputs=outputs)
+    model.script = lambda prompt, fmt: answer_json("negative")
+    ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=3))
+    assert ans.value == "negative"
+    assert model.answer_schema()["properties"]["answer"]["enum"] == ["negative", "positive", "neutral"]
+    assert "points to 'negative' (lift 2.00)" in model.prompts[-1]
+
+
+def test_text_task_is_free_text(model, make_ctx, embedder):
+    task = Task(kind="text", name="headline")
+    prof = make_profile(task=task, embedder=embedder)
+    model.script = lambda prompt, fmt: "Answer: Battery woes strike again"
+    ans = get_method("summary").answer(QUERY, make_ctx(profile=prof))
+    assert ans.value == "Battery woes strike again"
+    calls = model.server.calls()
+    assert calls[-1]["body"].get("response_format") is None
+
+
+def test_out_of_range_answer_is_marked_unparsed(model, make_ctx, embedder):
+    task = Task(kind="score", score_min=0, score_max=1000)  # too wide for an enum: a number schema
+    prof = make_profile(task=task, embedder=embedder)
+    model.script = lambda prompt, fmt: answer_json("2000")
+    ans = get_method("zero").answer(QUERY, make_ctx(profile=prof))
+    assert model.answer_schema()["properties"]["answer"]["type"] == "number"
+    assert ans.value is None and ans.text == "2000"
+    assert ans.trace.steps[0].status == "error" and "parsed" in ans.trace.steps[0].detail["error"]
+
+
+def test_trace_round_trips_through_json(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("rpm").answer(QUERY, make_ctx(k=3))
+    data = json.loads(json.dumps(ans.to_dict()))
+    back = Trace.from_dict(data["trace"])
+    assert [s.kind for s in back.steps] == kinds(ans)
+    assert back.steps[1].documents[0].matched == ans.trace.steps[1].documents[0].matched
