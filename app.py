@@ -12,6 +12,7 @@ import streamlit as st
 from core.errors import InputError
 from core.llm.settings import BackendSettings
 from core.ui_state import STAGE_MODES, Keys, check_workspace_path, dataset_caption, settings_from_form
+from core.views.jobs import Job
 from pages._shared import (
     AppContext,
     build_context,
@@ -42,9 +43,9 @@ def _workspace_box() -> None:
         path = st.text_input("Workspace file", value=ss[Keys.WORKSPACE_PATH], key="sb_ws_path",
                              help="One SQLite file holds datasets, builds, summaries, edits, traces and evaluations.")
         c1, c2 = st.columns(2)
-        if c1.button("Open", key="sb_ws_open", use_container_width=True):
+        if c1.button("Open", key="sb_ws_open", width="stretch"):
             _switch_workspace(path, new=False)
-        if c2.button("New", key="sb_ws_new", use_container_width=True):
+        if c2.button("New", key="sb_ws_new", width="stretch"):
             _switch_workspace(path, new=True)
         st.caption(f"`{ss[Keys.WORKSPACE_PATH]}`")
 
@@ -118,7 +119,7 @@ def _backend_box() -> None:
             key = st.text_input("API key", type="password", key="sb_api_key",
                                 help="Kept in this browser session only: never written to the workspace, "
                                      "an export, a trace or a log.")
-        if st.button("Apply backend", key="sb_apply", use_container_width=True):
+        if st.button("Apply backend", key="sb_apply", width="stretch"):
             try:
                 ss[Keys.BACKEND] = settings_from_form(kind, base_url=base_url, model=model, api_key=key,
                                                       base=current if current.kind == kind else None)
@@ -135,8 +136,10 @@ def _backend_box() -> None:
         ss[Keys.EMBEDDER] = emb
 
 
-def _status(c: AppContext) -> None:
-    st.sidebar.caption(c.status.line)
+def _status(c: AppContext, warm: Job) -> None:
+    warm_text = ("warm-up running" if not warm.done else f"warm-up failed: {warm.error}" if warm.error
+                 else f"pipeline warm ({float(warm.result or 0):.1f} s)")
+    st.sidebar.caption(f"{c.status.line} · {warm_text}")
     for w in c.status.warnings:
         st.sidebar.warning(w, icon=":material/info:")
 
@@ -147,7 +150,7 @@ st.sidebar.title("Inflow")
 _workspace_box()
 _dataset_user()
 _backend_box()
-start_warm_up()
+warm_job = start_warm_up()
 context = build_context()
-_status(context)
+_status(context, warm_job)
 pg.run()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -224,9 +225,14 @@ def build_with_progress(c: AppContext) -> Any | None:
 
 
 # -- small widgets ------------------------------------------------------------------------------------------
-def show_problems(exc: InputError, title: str = "Problems") -> None:
-    """Show an InputError's problems as a list of ``file:row:field: message`` lines (no traceback)."""
-    lines = "\n".join(f"- `{p}`" for p in exc.problems)
+def show_problems(exc: InputError, title: str = "Problems", *, folder: Path | None = None) -> None:
+    """Show an InputError's problems as ``file:row:field: message`` lines (no traceback).
+
+    ``folder``: an upload folder to strip from file names, so users see the names they uploaded.
+    """
+    from core.views.upload_view import display_problem
+
+    lines = "\n".join(f"- `{display_problem(p, folder)}`" for p in exc.problems)
     more = "\n- … more problems not shown" if getattr(exc, "truncated", False) else ""
     st.error(f"**{title}:**\n{lines}{more}")
 

@@ -70,12 +70,12 @@ if records:
     st.subheader("Side by side")
     if opt.gold:
         st.caption(f"True response: **{opt.gold}**")
-    st.dataframe(pd.DataFrame(compare_rows(records)), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(compare_rows(records)), hide_index=True, width="stretch")
     ok = {n: r for n, r in records.items() if isinstance(r, AnswerRecord)}
     if ok:
         st.plotly_chart(token_bars_figure({n: r.answer.trace.tokens_in for n, r in ok.items()},
                                           title="Prompt tokens per method", height=280),
-                        use_container_width=True, key="cmp_tokens")
+                        width="stretch", key="cmp_tokens")
     cols = st.columns(min(3, max(1, len(records))))
     for i, (name, rec) in enumerate(records.items()):
         with cols[i % len(cols)].container(border=True):

@@ -116,17 +116,17 @@ st.caption(f"Task {result.get('task')} · {result.get('n')} queries from {result
            f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
 
 st.subheader("Metrics")
-st.dataframe(pd.DataFrame(metric_rows(result)), hide_index=True, use_container_width=True)
+st.dataframe(pd.DataFrame(metric_rows(result)), hide_index=True, width="stretch")
 metrics = list(result.get("metric_names") or [])
 if metrics:
     cols = st.columns(len(metrics))
     for col, metric in zip(cols, metrics, strict=True):
         with col:
-            st.plotly_chart(eval_metrics_figure(result, metric), use_container_width=True, key=f"ev_chart_{metric}")
+            st.plotly_chart(eval_metrics_figure(result, metric), width="stretch", key=f"ev_chart_{metric}")
 
 st.subheader("Per query")
 rows = per_query_rows(result)
-st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, height=min(38 + 35 * len(rows), 360))
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 360))
 if rows:
     d1, d2, d3 = st.columns([2, 1, 1])
     qid = d1.selectbox("Query", [r["id"] for r in rows], key="ev_drill_q",
@@ -135,7 +135,7 @@ if rows:
     method_names = list(result.get("methods") or {}) or METHOD_NAMES
     meth = d2.selectbox("Method", method_names, key="ev_drill_m")
     d3.write("")
-    if d3.button("Step through it", key="ev_drill", use_container_width=True):
+    if d3.button("Step through it", key="ev_drill", width="stretch"):
         target = drill_target(ws, result, qid, meth)
         if target is None:
             st.warning("This query's dataset is no longer in the workspace.")

@@ -36,25 +36,25 @@ else:
     p1, p2 = st.columns(2)
     p1.download_button("Profile JSON (factors, summary, paths, features)", json_bytes(profile_to_json(profile)),
                        file_name=f"{stem}_profile.json", mime="application/json", key="ex_profile",
-                       use_container_width=True)
+                       width="stretch")
     p2.download_button("User bundle (history, summary versions, edits, profile)", user_bundle_bytes(ws, profile),
                        file_name=f"{stem}_user.json", mime="application/json", key="ex_user",
-                       use_container_width=True)
+                       width="stretch")
 
 st.subheader("Traces")
 answers = answer_runs(ws, c.dataset_id, c.user_id)
 if answers:
     st.dataframe(pd.DataFrame([{"run": a["run_id"], "method": a.get("method"), "answer": a.get("text"),
                                 "gold": a.get("gold"), "query": (a.get("query") or "")[:80]} for a in answers]),
-                 hide_index=True, use_container_width=True, height=min(38 + 35 * len(answers), 250))
+                 hide_index=True, width="stretch", height=min(38 + 35 * len(answers), 250))
     t1, t2 = st.columns(2)
     t1.download_button(f"Answer traces ({len(answers)} runs, JSON)", json_bytes(answers),
                        file_name=f"{stem}_traces.json", mime="application/json", key="ex_traces",
-                       use_container_width=True)
+                       width="stretch")
     t2.download_button("LLM calls of these runs (prompts, outputs, tokens, JSON)",
                        json_bytes(llm_call_records(ws, [a["run_id"] for a in answers])),
                        file_name=f"{stem}_llm_calls.json", mime="application/json", key="ex_calls",
-                       use_container_width=True)
+                       width="stretch")
 else:
     st.caption("No answers yet for this user (run one on the Reasoning or Compare page).")
 
@@ -67,11 +67,11 @@ if runs:
     result = next(r["result"] for r in runs if r["id"] == eid)
     e1, e2, e3 = st.columns(3)
     e1.download_button("Per-query CSV", eval_csv_bytes(result), file_name=f"{eid}.csv", mime="text/csv",
-                       key="ex_eval_csv", use_container_width=True)
+                       key="ex_eval_csv", width="stretch")
     e2.download_button("Metrics CSV", eval_csv_bytes(result, metrics=True), file_name=f"{eid}_metrics.csv",
-                       mime="text/csv", key="ex_eval_metrics", use_container_width=True)
+                       mime="text/csv", key="ex_eval_metrics", width="stretch")
     e3.download_button("Full JSON", json_bytes(result), file_name=f"{eid}.json", mime="application/json",
-                       key="ex_eval_json", use_container_width=True)
+                       key="ex_eval_json", width="stretch")
 else:
     st.caption("No evaluation yet.")
 
@@ -79,12 +79,12 @@ st.subheader("Current map selection")
 selected = list(ss.get(Keys.SELECTION, []))
 if profile is not None and selected:
     rows = selection_rows(profile, selected)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, height=min(38 + 35 * len(rows), 250))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 250))
     s1, s2 = st.columns(2)
     s1.download_button(f"Selection CSV ({len(rows)} features)", csv_bytes(rows), file_name=f"{stem}_selection.csv",
-                       mime="text/csv", key="ex_sel_csv", use_container_width=True)
+                       mime="text/csv", key="ex_sel_csv", width="stretch")
     s2.download_button("Selection JSON", json_bytes(rows), file_name=f"{stem}_selection.json",
-                       mime="application/json", key="ex_sel_json", use_container_width=True)
+                       mime="application/json", key="ex_sel_json", width="stretch")
 else:
     st.caption("Nothing selected: lasso or box-select features on the Factor map.")
 

@@ -32,7 +32,7 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
     ms_default = s.get("hdbscan_min_samples")
     ms = h2.slider("HDBSCAN min samples (0 = same as min cluster size)", 0, 50, int(ms_default or 0), key="fm_ms")
     h3.write("")
-    if h3.button("Re-cluster", key="fm_recluster", use_container_width=True,
+    if h3.button("Re-cluster", key="fm_recluster", width="stretch",
                  help="Cluster the cached projection again: no re-embedding, no new features."):
         from core.stages.profile import recluster
 
@@ -53,7 +53,7 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
     nc = u2.slider("UMAP components (clustering)", 2, 20, int(s.get("umap_components", 5)), key="fm_nc")
     md = u3.slider("UMAP min dist", 0.0, 0.99, float(s.get("umap_min_dist", 0.0)), step=0.05, key="fm_md")
     u4.write("")
-    if u4.button("Re-project", key="fm_reproject", use_container_width=True,
+    if u4.button("Re-project", key="fm_reproject", width="stretch",
                  help="Recompute the UMAP projection (cached embeddings and features are reused)."):
         ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "umap_neighbors": nn, "umap_components": nc, "umap_min_dist": md,
                              "hdbscan_min_cluster_size": mcs, "hdbscan_min_samples": ms or None}
@@ -72,12 +72,14 @@ with left:
     points = map_points(profile)
     fig = factor_map_figure(points, color_by=color_by, factor_order=factor_order(profile), show_names=show_names)
     chart_key = f"fm_chart_{ss.get('_fm_chart_n', 0)}"
-    fresh = chart_key not in ss
+    if chart_key not in ss:  # a new chart (page revisit, or after an action): it holds no selection yet
+        ss["_fm_last_event"] = []
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key=chart_key,
-                            use_container_width=True)
+                            width="stretch")
     ids = selection_to_feature_ids(event) if event else []
-    if ids or not fresh:
+    if ids != ss.get("_fm_last_event", []):  # the user changed the selection on the map
         ss[Keys.SELECTION] = ids
+        ss["_fm_last_event"] = ids
     st.caption("Lasso or box-select features (toolbar at the top right of the map), then act on them below. "
                "Hover a point for its feature, evidence and the item's response.")
 
@@ -104,21 +106,21 @@ with left:
         names = {f.id: f.name for f in profile.factors}
         st.dataframe(pd.DataFrame([{"feature": by_id[f].phrase, "factor": names.get(profile.assignments.get(f), ""),
                                     "item": by_id[f].item_id, "evidence": by_id[f].evidence}
-                                   for f in selected if f in by_id]), hide_index=True, use_container_width=True,
+                                   for f in selected if f in by_id]), hide_index=True, width="stretch",
                      height=min(38 + 35 * len(selected), 250))
         a1, a2, a3 = st.columns(3)
         new_name = a1.text_input("New factor name", key="fm_new_name", placeholder="e.g. Battery life")
-        if a1.button("Make a new factor", key="fm_new", type="primary", use_container_width=True):
+        if a1.button("Make a new factor", key="fm_new", type="primary", width="stretch"):
             _after_edit(*cv.selection_new_factor(selected, new_name))
         targets = [f.id for f in real_factors(profile)] + [NOISE_ID]
         label = {f.id: f"{f.name} ({f.id})" for f in profile.factors}
         label[NOISE_ID] = "Unclustered"
         target = a2.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
-        if a2.button("Move to factor", key="fm_move", use_container_width=True):
+        if a2.button("Move to factor", key="fm_move", width="stretch"):
             _after_edit(*cv.selection_move(profile, selected, target))
         a3.write("")
         a3.caption("Take the features out of their factors:")
-        if a3.button("Delete (to Unclustered)", key="fm_delete", use_container_width=True):
+        if a3.button("Delete (to Unclustered)", key="fm_delete", width="stretch"):
             _after_edit(*cv.selection_delete(selected))
         if st.button("Clear selection", key="fm_clear"):
             ss[Keys.SELECTION] = []
@@ -131,12 +133,12 @@ with left:
 with right:
     st.subheader("Factors")
     st.dataframe(pd.DataFrame(factor_rows(profile)).drop(columns=["description"], errors="ignore"), hide_index=True,
-                 use_container_width=True, height=min(38 + 35 * (len(profile.factors)), 360))
+                 width="stretch", height=min(38 + 35 * (len(profile.factors)), 360))
     bars = factor_bars(profile)
     metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
                else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
     tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
     for tab, metric in zip(tabs, metrics, strict=True):
         with tab:
-            st.plotly_chart(factor_stats_figure(bars, metric), use_container_width=True, key=f"fm_bar_{metric}")
+            st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")
     st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")

@@ -34,7 +34,7 @@ def _edit(op_payload: tuple[str, dict]) -> None:
     st.rerun()
 
 
-st.dataframe(pd.DataFrame(factor_rows(profile)), hide_index=True, use_container_width=True,
+st.dataframe(pd.DataFrame(factor_rows(profile)), hide_index=True, width="stretch",
              height=min(38 + 35 * len(profile.factors), 330))
 
 factors = real_factors(profile)
@@ -74,13 +74,13 @@ else:
                         set_profile(c, p)
                         st.rerun()
         b1, b2, b3 = st.columns(3)
-        if b1.button("Unpin" if f.pinned else "Pin", key="fc_pin", use_container_width=True,
+        if b1.button("Unpin" if f.pinned else "Pin", key="fc_pin", width="stretch",
                      help="Pinned factors are always shown to the methods and kept across rebuilds."):
             _edit(cv.pin(profile, fid, not f.pinned))
-        if b2.button("Split automatically", key="fc_split_auto", use_container_width=True,
+        if b2.button("Split automatically", key="fc_split_auto", width="stretch",
                      help="Two-way KMeans on the factor's feature embeddings."):
             _edit(("split", {"factor": fid}))
-        if b3.button("Delete", key="fc_delete", use_container_width=True,
+        if b3.button("Delete", key="fc_delete", width="stretch",
                      help="The factor's features go to Unclustered."):
             _edit(cv.delete(profile, fid))
         others = [x for x in ids if x != fid]
@@ -96,7 +96,7 @@ else:
         rows = factor_feature_rows(profile, fid)
         st.markdown(f"**{len(rows)} features**")
         st.dataframe(pd.DataFrame(rows).drop(columns=["id"], errors="ignore"), hide_index=True,
-                     use_container_width=True, height=min(38 + 35 * len(rows), 300))
+                     width="stretch", height=min(38 + 35 * len(rows), 300))
         with st.form(f"fc_split_{fid}", border=False):
             part = st.multiselect("Split these features off", [r["id"] for r in rows],
                                   format_func=lambda x: next((r["feature"] for r in rows if r["id"] == x), x))
@@ -125,10 +125,10 @@ for e in reversed(edits):
     from core.stages.profile import redo_edit, undo_edit
 
     if e["undone"]:
-        if col2.button("Redo", key=f"fc_redo_{e['id']}", use_container_width=True):
+        if col2.button("Redo", key=f"fc_redo_{e['id']}", width="stretch"):
             set_profile(c, redo_edit(c.ws, profile, e["id"]))
             st.rerun()
-    elif col2.button("Undo", key=f"fc_undo_{e['id']}", use_container_width=True):
+    elif col2.button("Undo", key=f"fc_undo_{e['id']}", width="stretch"):
         set_profile(c, undo_edit(c.ws, profile, e["id"]))
         st.rerun()
 

@@ -116,9 +116,9 @@ def _compute() -> AnswerRecord | None:
 
 
 b1, b2, b3, _ = st.columns([1, 1, 1, 3])
-next_clicked = b1.button("Next step", type="primary", key="rs_next", use_container_width=True)
-play_clicked = b2.button("Play", key="rs_play", use_container_width=True)
-if b3.button("Reset", key="rs_reset", use_container_width=True):
+next_clicked = b1.button("Next step", type="primary", key="rs_next", width="stretch")
+play_clicked = b2.button("Play", key="rs_play", width="stretch")
+if b3.button("Reset", key="rs_reset", width="stretch"):
     state["shown"] = 0
 if (next_clicked or play_clicked) and stale:
     record = _compute()
@@ -138,7 +138,7 @@ def _render_output(value: Any, fallback: str) -> None:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         cols = [col for col in ("phrase", "aspect", "direction", "strength", "evidence") if col in value[0]]
         st.dataframe(pd.DataFrame(value)[cols] if cols else pd.DataFrame(value), hide_index=True,
-                     use_container_width=True)
+                     width="stretch")
     elif isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
         for key, text in value.items():
             st.markdown(f"**{key.capitalize()}**")
@@ -160,13 +160,13 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             _render_output(step.output, card.output_text)
         elif card.kind == "retrieve":
             if card.documents:
-                st.dataframe(pd.DataFrame(card.documents), hide_index=True, use_container_width=True,
+                st.dataframe(pd.DataFrame(card.documents), hide_index=True, width="stretch",
                              column_config={"text": st.column_config.TextColumn(width="large")})
             else:
                 st.caption("Nothing retrieved.")
             if card.matched:
                 st.markdown("Matched feature pairs (why each item was retrieved):")
-                st.dataframe(pd.DataFrame(card.matched), hide_index=True, use_container_width=True)
+                st.dataframe(pd.DataFrame(card.matched), hide_index=True, width="stretch")
             removed = card.detail.get("removed")
             if removed:
                 st.caption(f"Left out: {', '.join(removed)}")
@@ -175,7 +175,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                 st.markdown("Factors used:")
                 cols = [x for x in ("id", "name", "reason", "influence", "ci_low", "ci_high", "coverage", "polarity",
                                     "top_label", "pinned") if x in card.factors[0]]
-                st.dataframe(pd.DataFrame(card.factors)[cols], hide_index=True, use_container_width=True)
+                st.dataframe(pd.DataFrame(card.factors)[cols], hide_index=True, width="stretch")
             if card.paths:
                 st.markdown("Reasoning paths of the retrieved items:")
                 st.markdown("\n".join(f"- {p}" for p in card.paths))
@@ -210,7 +210,7 @@ if record is not None and not stale:
         start = shown
         for i in range(start, n):
             shown = i + 1
-            timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=i), use_container_width=True,
+            timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=i), width="stretch",
                                   key=f"rs_timeline_play_{i}")
             with body:
                 _render_card(cards[i], trace.steps[i], final=i == n - 1)
@@ -219,7 +219,7 @@ if record is not None and not stale:
         state["shown"] = shown
     else:
         timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=shown - 1 if shown else -1),
-                              use_container_width=True, key="rs_timeline")
+                              width="stretch", key="rs_timeline")
         with body:
             for i in range(shown):
                 _render_card(cards[i], trace.steps[i], final=i == n - 1)
@@ -292,6 +292,6 @@ if record is not None and not stale:
                                             "ablated": r.ablated.text, "changed": r.changed, "shift": r.shift,
                                             "flipped": r.flipped, "effect": round(r.effect, 3)} for r in results]
         if state.get("ablate_all"):
-            st.dataframe(pd.DataFrame(state["ablate_all"]), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(state["ablate_all"]), hide_index=True, width="stretch")
 elif record is None:
     st.info("Press **Next step** to run the method and reveal its first step, or **Play** to watch all steps.")

@@ -33,7 +33,7 @@ with left:
     text = st.text_area("Edit", value=profile.summary, height=180, key=editor_key)
     note = st.text_input("Note for this version (optional)", key="sum_note")
     b1, b2 = st.columns(2)
-    if b1.button("Save as new version", type="primary", key="sum_save", use_container_width=True):
+    if b1.button("Save as new version", type="primary", key="sum_save", width="stretch"):
         if not text.strip():
             st.warning("The summary is empty.")
         elif " ".join(text.split()) == " ".join(profile.summary.split()):
@@ -44,7 +44,7 @@ with left:
 
             set_profile(c, replace(profile, summary=" ".join(text.split()), summary_version=version))
             st.rerun()
-    if b2.button("Regenerate from factors", key="sum_regen", use_container_width=True,
+    if b2.button("Regenerate from factors", key="sum_regen", width="stretch",
                  help="Write a new version from the current (curated) factors."):
         from core.stages.profile import regenerate_summary
 
@@ -65,13 +65,13 @@ with right:
     m3.metric("Compression", f"{1 / report['ratio']:.0f}×" if report["ratio"] else "—")
     st.plotly_chart(token_bars_figure({"summary": report["summary_tokens"], "raw history": report["history_tokens"]},
                                       title="Approximate tokens (summary vs raw history)", height=260),
-                    use_container_width=True, key="sum_tokens")
+                    width="stretch", key="sum_tokens")
 
 st.subheader("Version history")
 if versions:
     st.dataframe(pd.DataFrame([{"version": v["version"], "source": v["source"], "note": v["note"] or "",
                                 "tokens": count_tokens(v["text"]), "text": v["text"]} for v in reversed(versions)]),
-                 hide_index=True, use_container_width=True, height=min(38 + 35 * len(versions), 280))
+                 hide_index=True, width="stretch", height=min(38 + 35 * len(versions), 280))
     if len(versions) >= 2:
         labels = {v["version"]: version_label(v) for v in versions}
         nums = [v["version"] for v in versions]

@@ -8,10 +8,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.data.load import LoadResult
 from core.data.loaders.records import FIELDS
 from core.errors import InputError
 from core.ui_state import Keys, dataset_caption, load_files, sample_choices
-from core.views.upload_view import dataset_id_for, explicit_mapping, guess_mapping, preview, save_uploads
+from core.views.upload_view import (
+    dataset_id_for,
+    display_problem,
+    explicit_mapping,
+    guess_mapping,
+    preview,
+    save_uploads,
+)
 from pages._shared import ctx, forget_profiles, show_problems
 
 c = ctx()
@@ -27,7 +35,7 @@ if datasets:
     st.dataframe(pd.DataFrame([{"dataset": d["id"], "task": d["task"].kind, "task name": d["task"].name,
                                 "users": d["n_users"], "items": d["n_items"], "queries": d["n_queries"],
                                 "source": d["source"] or ""} for d in datasets]),
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")
     if c.dataset_id and c.user_id:
         st.success(f"Active: **{c.dataset_id}**, user **{c.user_id}**. Next: see this user's factors on the map.",
                    icon=":material/check_circle:")
@@ -42,11 +50,11 @@ def _activate(dataset_id: str) -> None:
     forget_profiles()
 
 
-def _report(result, dataset_id: str) -> None:  # noqa: ANN001 - LoadResult
-    rows = [{"file": f.file, "format": f.format, "users": f.users, "items": f.items, "queries": f.queries,
+def _report(result: LoadResult, dataset_id: str, folder: Path | None = None) -> None:
+    rows = [{"file": Path(f.file).name, "format": f.format, "users": f.users, "items": f.items, "queries": f.queries,
              "rows read": f.rows, "skipped": f.skipped} for f in result.files]
     st.session_state[Keys.UPLOAD] = {**st.session_state.get(Keys.UPLOAD, {}), "last": {
-        "dataset": dataset_id, "files": rows, "problems": [str(p) for p in result.problems],
+        "dataset": dataset_id, "files": rows, "problems": [display_problem(p, folder) for p in result.problems],
         "truncated": result.truncated}}
 
 
@@ -59,7 +67,7 @@ if samples:
     choice = col1.selectbox("Sample", names, key="up_sample",
                             format_func=lambda n: f"{n}  ({', '.join(p.name for p in samples[n])})")
     col2.write("")
-    if col2.button("Load sample", key="up_load_sample", use_container_width=True):
+    if col2.button("Load sample", key="up_load_sample", width="stretch"):
         try:
             did, result = load_files(ws, samples[choice], dataset_id=choice)
         except InputError as exc:
@@ -84,7 +92,7 @@ if files:
         cols, rows, note = preview(p)
         with st.expander(f"{p.name} · {note} · first {len(rows)} rows", expanded=len(paths) == 1):
             if rows:
-                st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             else:
                 st.warning(note)
         if not columns and cols and "LaMP" not in note:
@@ -109,9 +117,9 @@ if files:
             did, result = load_files(ws, paths, dataset_id=name.strip() or dataset_id_for(paths),
                                      keep_valid=keep_valid, mapping=mapping or None)
         except InputError as exc:
-            show_problems(exc, "Nothing was loaded: fix these rows, or tick “Keep valid rows”")
+            show_problems(exc, "Nothing was loaded: fix these rows, or tick “Keep valid rows”", folder=folder)
         else:
-            _report(result, did)
+            _report(result, did, folder)
             _activate(did)
             st.rerun()
 
@@ -119,7 +127,7 @@ if files:
 last = st.session_state.get(Keys.UPLOAD, {}).get("last")
 if last:
     st.subheader(f"Last load: {last['dataset']}")
-    st.dataframe(pd.DataFrame(last["files"]), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(last["files"]), hide_index=True, width="stretch")
     if last["problems"]:
         more = "\n- … more problems not shown" if last["truncated"] else ""
         st.warning("**Rows left out:**\n" + "\n".join(f"- `{p}`" for p in last["problems"]) + more)

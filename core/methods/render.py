@@ -66,13 +66,16 @@ def path_text(path: ReasoningPath, disabled_factors: frozenset[str] | set[str] =
 
     When no hop goes through a disabled factor the stored text is returned unchanged; otherwise
     the remaining hops are rendered the way the paths stage renders them
-    (:func:`core.stages.paths.render`), so removing a factor removes it from the paths too.
+    (:func:`core.stages.paths.render`), so removing a factor removes it from the paths too; a path
+    left without hops is just its response (e.g. ``rated 2``).
     """
     if not any(h.get("factor_id") in disabled_factors for h in path.steps):
         return path.text
     from core.stages.paths import render
 
     kept = [dict(h) for h in path.steps if h.get("factor_id") not in disabled_factors]
+    if not kept:
+        return path.response
     for h in kept:
         h.setdefault("feature", "")
         h.setdefault("hop", str(h.get("factor") or h.get("factor_id") or ""))
@@ -113,7 +116,7 @@ def format_step(index: int, step: Step, *, prompt_chars: int = 600) -> list[str]
     for f in step.detail.get("factors", []):
         lines.append(f"    * factor {f['id']} {f['name']} ({f.get('reason', '')}): "
                      f"influence {f.get('influence')}, coverage {f.get('coverage', 0.0):.0%}")
-    for e in step.detail.get("entries", []):
+    for e in [] if step.documents else step.detail.get("entries", []):
         lines.append(f"    * {e['kind']} {e['id']} (score {e['score']:.3f}): {_short(e['text'], 120)}")
     return lines
 

@@ -6,11 +6,11 @@ Steps (each in the trace):
 2. ``retrieve``: feature-level retrieval of the top ``k`` history items (documents carry the
    matched feature pairs and their reasoning paths).
 3. ``reason``: choose the factors to show: the active (not noise, not disabled) factors that the
-   retrieved items' matched features belong to, or that a query feature is close to (cosine to the
-   factor centroid >= :data:`CENTROID_MIN_SIM`), plus every pinned factor; when none is relevant, the
-   :data:`FALLBACK_FACTORS` strongest (``|effect| x coverage``). At most :data:`MAX_FACTORS` are shown,
-   pinned first, then by ``|effect|``. The retrieved items' paths are re-rendered without hops
-   through disabled factors.
+   retrieved items' matched features belong to (pairs with similarity >= :data:`MATCH_MIN_SIM`), or
+   that a query feature is close to (cosine to the factor centroid >= :data:`CENTROID_MIN_SIM`), plus
+   every pinned factor; when none is relevant, the :data:`FALLBACK_FACTORS` strongest
+   (``|effect| x coverage``). At most :data:`MAX_FACTORS` are shown, pinned first, then by
+   ``|effect|``. The retrieved items' paths are re-rendered without hops through disabled factors.
 4. ``llm``: the final prompt = factors with statistics + summary + paths.
 
 Disabling a factor removes it from the factor list, from the paths and from the summary's
@@ -37,6 +37,7 @@ from core.stages.types import Factor, Feature
 MAX_FACTORS = 6
 FALLBACK_FACTORS = 2
 CENTROID_MIN_SIM = 0.35
+MATCH_MIN_SIM = 0.3
 FACTORS_TITLE = "This user's factors (computed from their history)"
 PATHS_TITLE = "How this user reasoned about similar past items"
 
@@ -52,7 +53,7 @@ def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_featu
     for doc in docs:
         for m in doc.matched:
             fid = m.get("factor_id")
-            if fid in active:
+            if fid in active and float(m.get("similarity", 0.0)) >= MATCH_MIN_SIM:
                 reasons.setdefault(fid, "matched")
     if query_vectors is not None and len(query_vectors):
         for f in active.values():
@@ -83,11 +84,13 @@ class RPMMethod:
         """Answer ``query`` through the user's factors and reasoning paths."""
         retriever = context.feature_retriever()
         t0 = time.perf_counter()
+        calls_before = _client_calls(context.client)
         query_features = retriever.extract_query(query)
         features_step = Step(kind="features", name="Extract the query's features", input=query,
                              output=[f.to_dict() for f in query_features],
                              latency_ms=(time.perf_counter() - t0) * 1000.0,
-                             detail={"extractor": _identity(retriever.extractor)})
+                             detail={"extractor": _identity(retriever.extractor),
+                                     "llm_calls": _client_calls(context.client) - calls_before})
 
         def fetch(text: str, k: int) -> list[RetrievedDoc]:
             return retriever.retrieve(text, k, query_features=query_features)
@@ -126,3 +129,9 @@ class RPMMethod:
 def _identity(extractor: Any) -> Any:
     identity = getattr(extractor, "identity", None)
     return identity() if callable(identity) else type(extractor).__name__
+
+
+def _client_calls(client: Any) -> int:
+    """Model calls plus cache hits made by the client so far (0 when it keeps no stats)."""
+    stats = getattr(client, "stats", None)
+    return int(getattr(stats, "model_calls", 0) + getattr(stats, "cache_hits", 0)) if stats is not None else 0

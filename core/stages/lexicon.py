@@ -36,7 +36,8 @@ DOMAIN_VALENCE: dict[str, float] = {
     "reliable": 1.5, "overpriced": -1.8, "pricey": -0.8, "expensive": -0.6, "cracked": -1.5, "junk": -2.2,
     "rubbish": -2.0, "tore": -1.2, "ripped": -1.2, "predictable": -1.2, "gripping": 1.8, "riveting": 2.0,
     "laggy": -1.5, "smooth": 1.0, "returned": -0.6, "refund": -0.6, "poorly": -1.5, "lasted": 0.6,
-    "sturdier": 1.5, "tasteless": -1.5, "bland": -1.2, "stale": -1.5, "page-turner": 2.0, "unputdownable": 2.5,
+    "sturdier": 1.5, "snapped": -1.5, "loose": -1.0, "rattling": -1.2, "survived": 1.2, "outlast": 1.5,
+    "heavy-duty": 1.2, "tasteless": -1.5, "bland": -1.2, "stale": -1.5, "page-turner": 2.0, "unputdownable": 2.5,
 }
 
 
@@ -95,9 +96,12 @@ class LexiconFeatureExtractor:
             phrase = self._keyphrase(span.text, cue)
             if not phrase:
                 continue
+            direction = self._direction(compound, item, task)
+            if aspects and direction == "lowered":
+                aspect = f"{aspect} problems"
             strength = min(1.0, 0.3 + 0.7 * abs(compound)) if aspects else abs(compound)
             feature = Feature(id="", item_id=item.id, phrase=phrase, aspect=aspect,
-                              direction=self._direction(compound, item, task), strength=round(strength, 3),
+                              direction=direction, strength=round(strength, 3),
                               evidence=span.text)
             salience = abs(compound) + (0.5 if aspects else 0.0)
             candidates.append((salience, pos, feature))

@@ -74,8 +74,37 @@ class PCAProjector:
         return pca_project(x, 2), nd
 
 
+EXACT_KNN_MAX = 4096
+
+
+def exact_knn(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Return exact cosine k-nearest neighbours (self included first) as ``(indices, distances)``.
+
+    Rows are expected to be unit vectors (cosine distance = 1 - dot product).
+    """
+    n = x.shape[0]
+    x = np.asarray(x, dtype=np.float32)
+    idx = np.empty((n, k), dtype=np.int32)
+    dist = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        d = 1.0 - x[start:start + block] @ x.T
+        rows = np.arange(d.shape[0])
+        d[rows, rows + start] = -1.0  # each point is its own first neighbour
+        part = np.argpartition(d, k - 1, axis=1)[:, :k]
+        pd = np.take_along_axis(d, part, axis=1)
+        order = np.argsort(pd, axis=1, kind="stable")
+        idx[start:start + block] = np.take_along_axis(part, order, axis=1)
+        dist[start:start + block] = np.clip(np.take_along_axis(pd, order, axis=1), 0.0, None)
+    return idx, dist
+
+
 class UMAPProjector:
-    """UMAP projections sharing one nearest-neighbour graph; PCA below :data:`TINY` rows."""
+    """UMAP projections sharing one nearest-neighbour graph; PCA below :data:`TINY` rows.
+
+    The neighbour graph is exact (brute force) up to :data:`EXACT_KNN_MAX` rows and approximate
+    (pynndescent) above. UMAP is imported through :func:`core.stages.warmup.import_umap`, which
+    enables numba's on-disk cache.
+    """
 
     name = "umap"
 
@@ -84,14 +113,19 @@ class UMAPProjector:
         n = x.shape[0]
         if n < TINY:
             return PCAProjector().project(x, params)
-        import umap
-        from umap.umap_ import nearest_neighbors
+        from core.stages.warmup import import_umap
 
+        umap = import_umap()
         k = max(2, min(params.n_neighbors, n - 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            knn = nearest_neighbors(x, n_neighbors=k, metric=params.metric, metric_kwds={}, angular=False,
-                                    random_state=np.random.RandomState(params.seed))
+            if n <= EXACT_KNN_MAX and params.metric == "cosine":
+                knn: tuple[Any, ...] = exact_knn(x, k)
+            else:
+                from umap.umap_ import nearest_neighbors
+
+                knn = nearest_neighbors(x, n_neighbors=k, metric=params.metric, metric_kwds={}, angular=False,
+                                        random_state=np.random.RandomState(params.seed), low_memory=True)
             nd = self._fit(umap, x, knn, k, params.n_components, params.min_dist, params)
             two = self._fit(umap, x, knn, k, 2, params.display_min_dist, params)
         return two, nd
@@ -100,7 +134,7 @@ class UMAPProjector:
     def _fit(umap_mod: Any, x: np.ndarray, knn: Any, k: int, dims: int, min_dist: float,
              params: ProjectionParams) -> np.ndarray:
         reducer = umap_mod.UMAP(n_neighbors=k, n_components=dims, min_dist=min_dist, metric=params.metric,
-                                random_state=params.seed, precomputed_knn=knn, low_memory=True)
+                                random_state=params.seed, precomputed_knn=tuple(knn), low_memory=True)
         return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
 

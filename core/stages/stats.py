@@ -94,7 +94,7 @@ def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items
     polarity, consistency = _direction_stats(members)
     st = FactorStats(n_features=len(members), n_items=n_items,
                      coverage=n_items / len(items) if items else 0.0,
-                     polarity=round(polarity, 4), consistency=round(consistency, 4))
+                     polarity=polarity, consistency=consistency)
     if task.kind == "score":
         scores = [task.parse_score(it.output) for it in items]
         a = [s for s, h in zip(scores, has, strict=True) if h and s is not None]

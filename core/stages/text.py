@@ -55,7 +55,7 @@ def content_words(text: str) -> list[str]:
 def _strip_span(source: str, start: int, end: int) -> Span | None:
     piece = source[start:end]
     left = len(piece) - len(piece.lstrip(" \t\r\n,-:\"'()"))
-    right = len(piece.rstrip(" \t\r\n,-:\"'()."))
+    right = len(piece.rstrip(" \t\r\n,-:\"'().!?"))
     if right <= left:
         return None
     return Span(start + left, start + right, source[start + left:start + right])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data.loaders.records import ALIASES, FIELDS, norm
+from core.errors import Problem
 
 PREVIEW_ROWS = 20
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -131,3 +132,15 @@ def dataset_id_for(paths: list[Path]) -> str:
         if stem.endswith(suffix):
             return stem[: -len(suffix)]
     return Path(stem).stem
+
+
+def display_problem(problem: Problem, folder: Path | None) -> str:
+    """Render a problem as ``file:row:field: message`` with the upload folder stripped from the file name."""
+    if folder is not None:
+        try:
+            rel = Path(problem.file).resolve().relative_to(folder.resolve())
+        except (ValueError, OSError):
+            rel = None
+        if rel is not None:
+            problem = Problem(str(rel), problem.row, problem.field, problem.message)
+    return str(problem)

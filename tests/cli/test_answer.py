@@ -17,11 +17,11 @@ TASK = Task(kind="score", name="phone_rating", instruction="What score from 1 to
 BATTERY = ["The battery died after two days.", "Battery drains fast and dies by noon.",
            "Terrible battery, it died in a week.", "The battery is weak and dies quickly.",
            "Battery died again, very disappointing.", "Awful battery life, drains overnight.",
-           "The battery drains in hours.", "Weak battery that died on day one."]
+           "The battery drains in hours."]
 SCREEN = ["Gorgeous bright screen, colours pop.", "The screen is bright and sharp.",
           "Lovely bright screen with sharp colours.", "Sharp screen, bright and vivid.",
           "Bright screen, the display is gorgeous.", "Vivid sharp display, lovely screen.",
-          "The bright screen looks gorgeous.", "Sharp bright display with vivid colours."]
+          "The bright screen looks gorgeous."]
 
 
 def _answer(messages: list[dict[str, Any]], fmt: dict[str, Any] | None) -> str:
@@ -38,6 +38,7 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield s
 
 
+# 14 single-feature items: below the projection's UMAP threshold, so PCA is used (no numba compile).
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "ws.sqlite"

@@ -26,7 +26,7 @@ NEUTRAL = ["I bought it for my kitchen.", "My brother recommended it.", "I use i
 TASK = Task(kind="score", name="product_rating", instruction="What score from 1 to 5 would this user give?")
 
 
-def rating_dataset(n: int = 20, seed: int = 3) -> Dataset:
+def rating_dataset(n: int = 10, seed: int = 3) -> Dataset:
     """Two users; reviews that mention breakage are rated 1-2, the others 4-5."""
     rng = random.Random(seed)
     users = []
@@ -34,7 +34,7 @@ def rating_dataset(n: int = 20, seed: int = 3) -> Dataset:
         items = []
         for k in range(n):
             broke = k % 3 == 0
-            parts = [rng.choice(NEUTRAL), rng.choice(BROKE) if broke else rng.choice(GOOD), rng.choice(GOOD)]
+            parts = [rng.choice(NEUTRAL), rng.choice(BROKE) if broke else rng.choice(GOOD)]
             score = rng.choice([1, 2]) if broke else rng.choice([4, 5])
             items.append(Item(id=f"{uid}-{k:02d}", input=" ".join(parts), output=str(score)))
         users.append(User(id=uid, items=items))

@@ -47,12 +47,12 @@ def run(fake_server: FakeOpenAIServer, tmp_path_factory, embedder: HashingEmbedd
 
 def test_result_shape(run: Run):
     r = run.result
-    assert r["task"] == "product_rating" and r["n"] == len(run.queries) == 8 and r["n_users"] == 2
+    assert r["task"] == "product_rating" and r["n"] == len(run.queries) == 4 and r["n_users"] == 2
     assert set(r["methods"]) == set(METHOD_NAMES)
     assert set(r["baselines"]) == {"majority", "user-mean", "knn-bm25", "knn-feature"}
     assert r["backend"]["kind"] == "openai" and r["backend"]["model"] == "fake-model"
     assert r["backend"]["extractor"] == "lexicon"
-    assert r["_progress"][-1] == (8, 8)
+    assert r["_progress"][-1] == (4, 4)
     q = r["per_query"][0]
     assert set(q) >= {"id", "user_id", "gold", "predictions", "values", "tokens", "baselines"}
     assert set(q["predictions"]) == set(METHOD_NAMES)
@@ -80,7 +80,7 @@ def test_baselines_match_direct_computation(run: Run):
     for name in ("knn-bm25", "knn-feature"):
         preds = [float(p["baselines"][name]) for p in run.result["per_query"]]
         assert all(1.0 <= x <= 5.0 for x in preds)
-        assert run.result["baselines"][name]["n"] == 8
+        assert run.result["baselines"][name]["n"] == 4
 
 
 def test_eval_run_stored_and_exports(run: Run, tmp_path):
@@ -89,11 +89,11 @@ def test_eval_run_stored_and_exports(run: Run, tmp_path):
     assert stored["params"]["methods"] == METHOD_NAMES
     export_csv(run.result, tmp_path / "pq.csv")
     rows = list(csv.DictReader((tmp_path / "pq.csv").open(encoding="utf-8")))
-    assert len(rows) == 8 * (len(METHOD_NAMES) + 4)
+    assert len(rows) == 4 * (len(METHOD_NAMES) + 4)
     export_metrics_csv(run.result, tmp_path / "m.csv")
     assert len((tmp_path / "m.csv").read_text().splitlines()) == 1 + len(METHOD_NAMES) + 4
     export_json(run.result, tmp_path / "r.json")
-    assert json.loads((tmp_path / "r.json").read_text())["n"] == 8
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 4
     table = format_table(run.result)
     assert "baseline: knn-feature" in table and "fake-model" in table
 
@@ -108,7 +108,7 @@ def test_rerun_reuses_cache_and_cancel_keeps_finished(run: Run, fake_server: Fak
 
     result = evaluate(run.ws, run.history, run.queries, methods=["zero", "rpm"], client=client, embedder=embedder,
                       settings=SETTINGS, k=3, cancel=cancel)
-    assert result["cancelled"] and result["n"] == 3 and result["n_planned"] == 8
+    assert result["cancelled"] and result["n"] == 3 and result["n_planned"] == 4
     assert result["methods"]["rpm"]["n"] == 3
     assert client.stats.model_calls == 0  # every answer came from the workspace cache
     assert run.ws.get_run(result["run_id"])["status"] == "cancelled"

@@ -46,7 +46,8 @@ SUMMARY = ("This user punishes poor Battery life harshly. They reward a bright, 
            "Shipping details do not matter to them.")
 
 
-def make_profile(task: Task = SCORE_TASK, embedder: Any | None = None, outputs: dict[str, str] | None = None) -> Profile:
+def make_profile(task: Task = SCORE_TASK, embedder: Any | None = None,
+                 outputs: dict[str, str] | None = None) -> Profile:
     """A six-item phone-review profile with three factors and an Unclustered group."""
     embedder = embedder or HashingEmbedder(dim=256)
     outputs = outputs or {}

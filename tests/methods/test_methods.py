@@ -223,3 +223,44 @@ def test_trace_round_trips_through_json(model, make_ctx):
     back = Trace.from_dict(data["trace"])
     assert [s.kind for s in back.steps] == kinds(ans)
     assert back.steps[1].documents[0].matched == ans.trace.steps[1].documents[0].matched
+
+
+def test_pool_reranker_is_fit_leave_one_out_on_history(model, make_ctx, profile, embedder):
+    from core.methods.pool import FEATURE_NAMES, default_pool, fit_reranker
+
+    pool = default_pool(profile, profile.task)
+    ids = [e.id for e in pool]
+    assert ids == ["S1", "S2", "S3", "F:F1", "F:F2", "F:F3", "D:i1", "D:i2", "D:i3", "D:i4", "D:i6"]
+    assert [e.factor_id for e in pool[:3]] == ["F1", "F2", None]  # summary sentences tied to the factor they name
+    rr = fit_reranker(profile, profile.task, pool, embedder)
+    assert rr is not None
+    # 6 items x 5 factor-tied instructions + demos (5, minus the item's own one for the 5 demo items)
+    assert rr.n_pairs == 6 * 5 + 5 * 4 + 5
+    assert 0 < rr.n_positive < rr.n_pairs
+    assert set(rr.to_dict()["weights"]) == set(FEATURE_NAMES)
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("pool").answer(QUERY, make_ctx(k=3))
+    assert ans.trace.steps[0].detail["ranking"] == "reranker"
+    assert ans.trace.steps[0].detail["reranker"]["n_pairs"] == rr.n_pairs
+
+
+def test_pool_without_reranker_ranks_by_similarity(model, make_ctx):
+    from core.methods.pool import PoolMethod
+
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = PoolMethod(rerank=False).answer(QUERY, make_ctx(k=4))
+    step = ans.trace.steps[0]
+    assert step.detail["ranking"] == "similarity" and step.detail["reranker"] is None
+    sims = [c["similarity"] for c in step.detail["candidates"]]
+    assert sims == sorted(sims, reverse=True)
+
+
+def test_pool_drops_entries_of_disabled_factors_items_and_summary(model, make_ctx):
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("pool").answer(QUERY, make_ctx(k=20, disabled_factors=frozenset({"F1"}),
+                                                    disabled_items=frozenset({"i3"}), use_summary=False))
+    chosen = ans.trace.steps[0].detail["entries"]
+    assert chosen and all(c["factor_id"] != "F1" for c in chosen)
+    assert all(c["item_id"] != "i3" and c["source"] != "summary" for c in chosen)
+    assert "Battery life" not in model.prompts[-1]
+    assert ans.trace.summary_version is None

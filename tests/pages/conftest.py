@@ -1,0 +1,89 @@
+"""AppTest fixtures: the app pointed at a loopback fake OpenAI server, deterministic stages, the hashing embedder.
+
+Nothing here needs the local llama model or the network. The environment is set for the whole
+session because the app reads it when a session starts (``BackendSettings.from_env`` etc.).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fakes.openai_server import FakeOpenAIServer
+
+REPO = Path(__file__).resolve().parents[2]
+APP = str(REPO / "app.py")
+TIMEOUT = 300  # a cold UMAP (numba) compile on a loaded 2-core machine can take minutes
+
+
+@pytest.fixture(autouse=True)
+def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run app.py on every AppTest run, as the real server does once st.navigation has been called.
+
+    AppTest builds a new PagesManager for every run, which sees the ``pages/`` folder and switches to
+    the old folder-based multipage mode: a rerun then executes the page file alone, without app.py
+    and its sidebar. The server sets ``uses_pages_directory = False`` when app.py first calls
+    ``st.navigation`` and keeps it; this fixture keeps it False from the start.
+    """
+    from streamlit.runtime import pages_manager
+
+    original = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_env(fake_server: FakeOpenAIServer) -> Iterator[dict[str, str]]:
+    env = {"INFLOW_BACKEND": "openai", "OPENAI_BASE_URL": fake_server.base_url, "OPENAI_API_KEY": "sk-test-key",
+           "INFLOW_MODEL": "fake-model", "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing"}
+    saved = {k: os.environ.get(k) for k in [*env, "INFLOW_WORKSPACE"]}
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def make_app(app_env: dict[str, str], tmp_path: Path) -> Callable[..., AppTest]:
+    """Return a factory of fresh app sessions on a workspace file (default: a new one in tmp_path)."""
+
+    def make(workspace: Path | None = None) -> AppTest:
+        os.environ["INFLOW_WORKSPACE"] = str(workspace or tmp_path / "ws.sqlite")
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["inflow_play_delay"] = 0.0
+        return at
+
+    return make
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    """Switch to ``pages/<page>.py`` and run."""
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, caption, info, warning, error and success texts of the page, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader"):
+        parts.extend(str(e.value) for e in getattr(at, kind))
+    return "\n".join(parts)

@@ -1,0 +1,164 @@
+"""The sample-data path end to end in one session, with state surviving page switches.
+
+build -> map -> curate -> summary -> step-by-step answer -> compare -> evaluate -> export.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.ui_state import Keys
+from tests.pages.conftest import goto, texts
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def _profile(at):
+    cache = at.session_state["_inflow_profiles"]
+    key = (at.session_state["_inflow_ctx"].ws.path, "reviews", "ava")
+    return cache[key]
+
+
+def _labels(at) -> list[str]:
+    return [b.label for b in at.button]
+
+
+def test_sample_data_path_end_to_end(make_app):
+    at = make_app()
+    at.run()
+    assert not at.exception
+
+    # -- build and map ----------------------------------------------------------------------------------
+    goto(at, "factor_map")
+    assert "Build profile" in _labels(at)
+    at.button(key="build_profile_inline").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.run()
+    assert at.title[0].value == "Factor map"
+    profile = _profile(at)
+    n_factors = sum(1 for f in profile.factors if not f.is_noise)
+    assert n_factors >= 2
+    assert len(at.get("plotly_chart")) >= 2  # the map and the stat bars
+    table = at.dataframe[-1].value
+    assert "influence" in table.columns and len(table) == len(profile.factors)
+    assert "No features selected." in texts(at)
+
+    # colour choice survives a page switch
+    at.radio(key="w_fm_color_by").set_value("polarity").run()
+    goto(at, "factors")
+    goto(at, "factor_map")
+    assert at.radio(key="w_fm_color_by").value == "polarity"
+
+    # a selection (as the lasso would set it) -> make a new factor
+    chosen = [f.id for f in profile.all_features()[:3]]
+    at.session_state[Keys.SELECTION] = chosen
+    at.run()
+    assert "3 features selected" in texts(at)
+    at.text_input(key="fm_new_name").input("Hand picked")
+    at.button(key="fm_new").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    profile = _profile(at)
+    new = [f for f in profile.factors if f.name == "Hand picked"]
+    assert new and sorted(new[0].feature_ids) == sorted(chosen)
+    assert at.session_state[Keys.SELECTION] == []
+
+    # -- curation: the audit list, undo, rename ---------------------------------------------------------
+    goto(at, "factors")
+    page = texts(at)
+    assert "move 3 features to a new factor “Hand picked”" in page
+    edit_id = at.session_state["_inflow_ctx"].ws.list_edits("reviews", "ava")[-1]["id"]
+    at.button(key=f"fc_undo_{edit_id}").click().run()
+    assert not at.exception
+    assert not [f for f in _profile(at).factors if f.name == "Hand picked"]
+    assert "undone" in texts(at)
+    at.button(key=f"fc_redo_{edit_id}").click().run()
+    assert [f for f in _profile(at).factors if f.name == "Hand picked"]
+    first = [f for f in _profile(at).factors if not f.is_noise][0]
+    at.selectbox(key="w_fc_factor").select(first.id).run()
+    name_box = [t for t in at.text_input if t.label == "Name"][0]
+    name_box.input("Renamed factor")
+    [b for b in at.button if b.label == "Save name and description"][0].click().run()
+    assert not at.exception
+    assert _profile(at).factor(first.id).name == "Renamed factor"
+
+    # -- summary editor ---------------------------------------------------------------------------------
+    goto(at, "summary")
+    versions = at.session_state["_inflow_ctx"].ws.list_summary_versions("reviews", "ava")
+    editor = [t for t in at.text_area if t.label == "Edit"][0]
+    editor.input(versions[-1]["text"] + " They also like long walks.")
+    at.text_input(key="sum_note").input("analyst note")
+    at.button(key="sum_save").click().run()
+    assert not at.exception
+    after = at.session_state["_inflow_ctx"].ws.list_summary_versions("reviews", "ava")
+    assert len(after) == len(versions) + 1 and after[-1]["source"] == "edited"
+    assert "long walks" in _profile(at).summary
+    diff = [c.value for c in at.code if "+++" in c.value]
+    assert diff and "+They also like long walks." in diff[0]
+    assert any(m.label == "Summary tokens" for m in at.metric)
+
+    # -- step by step -----------------------------------------------------------------------------------
+    goto(at, "reasoning")
+    assert at.radio(key="w_rs_source").value == "Pick a query"
+    at.button(key="rs_next").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    state = at.session_state[Keys.REASONING]
+    n_steps = len(state["record"].answer.trace.steps)
+    assert state["shown"] == 1 and n_steps >= 3
+    assert "Step 1 of" in texts(at)
+    for _ in range(n_steps - 1):
+        at.button(key="rs_next").click().run()
+    assert at.session_state[Keys.REASONING]["shown"] == n_steps
+    assert "Answer" in [s.value for s in at.subheader]
+    labels = [m.label for m in at.metric]
+    assert "True response" in labels and "Error" in labels
+    # state survives a page switch
+    goto(at, "export")
+    goto(at, "reasoning")
+    assert at.session_state[Keys.REASONING]["shown"] == n_steps
+    assert "Answer" in [s.value for s in at.subheader]
+    at.button(key="rs_ablate_all").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[Keys.REASONING]["ablate_all"]
+    # Play from the start reveals every step at once (no delay in tests)
+    at.button(key="rs_reset").click().run()
+    at.button(key="rs_play").click().run()
+    assert at.session_state[Keys.REASONING]["shown"] == n_steps
+
+    # -- compare ----------------------------------------------------------------------------------------
+    goto(at, "compare")
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = at.dataframe[0].value
+    assert list(rows["method"]) == ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
+    assert not rows["answer"].str.startswith("failed").any()
+
+    # -- evaluate ---------------------------------------------------------------------------------------
+    goto(at, "evaluate")
+    at.multiselect(key="ev_methods").set_value(["zero", "rpm"])
+    at.number_input(key="ev_limit_user").set_value(2)
+    [b for b in at.button if b.label == "Run evaluation"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    deadline = time.time() + 600
+    while "_inflow_eval_job" in at.session_state and time.time() < deadline:
+        time.sleep(1.0)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Evaluated 2 queries" in texts(at)
+    metrics = at.dataframe[0].value
+    assert {"zero", "rpm"} <= set(metrics["system"]) and "mae" in metrics.columns
+    assert len(at.get("plotly_chart")) == 2  # mae and rmse
+    at.button(key="ev_drill").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Reasoning, step by step"
+    assert at.session_state[Keys.REASONING]["source"] == "Pick a query"
+
+    # -- export -----------------------------------------------------------------------------------------
+    at.session_state[Keys.SELECTION] = chosen
+    goto(at, "export")
+    downloads = at.get("download_button")
+    assert len(downloads) >= 2 + 2 + 3 + 2  # profile, traces, eval, selection
+    assert "Current map selection" in [s.value for s in at.subheader]
+    sel = at.dataframe[-1].value
+    assert sorted(sel["feature_id"]) == sorted(chosen)
