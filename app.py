@@ -146,7 +146,7 @@ def _status(c: AppContext, warm: Job) -> None:
 
 init_state()
 pg = st.navigation(PAGES)
-st.sidebar.title("Inflow")
+st.sidebar.markdown("#### Inflow · reasoning-level personalization")
 _workspace_box()
 _dataset_user()
 _backend_box()

@@ -83,6 +83,7 @@ def local_tokens_per_second() -> None:
         return
     backend.load()
     client = LLMClient(backend, None)
+    client.chat(ChatRequest([{"role": "user", "content": "Hi"}], max_tokens=8))  # warm up (pages the model in)
     cases = [("free text", None, "Write a short paragraph about why people enjoy movies."),
              ("constrained", Rating, "Rate this review from 1 to 5 and say why: 'Great acting, weak plot.'")]
     for label, schema, prompt in cases:
@@ -90,8 +91,9 @@ def local_tokens_per_second() -> None:
         start = time.perf_counter()
         res = client.chat(req)
         elapsed = time.perf_counter() - start
-        print(f"local {backend.capabilities.model} ({label}): {res.tokens_out} tokens in {elapsed:.2f} s = "
-              f"{res.tokens_out / elapsed:.1f} tok/s (prompt {res.tokens_in} tokens, incl. prompt processing)")
+        print(f"local {backend.capabilities.model} ({label}, {backend.n_threads} thread(s)): {res.tokens_out} tokens "
+              f"in {elapsed:.2f} s = {res.tokens_out / elapsed:.1f} tok/s (prompt {res.tokens_in} tokens, "
+              f"incl. prompt processing): {res.text[:80]!r}")
 
 
 def main() -> None:
@@ -99,9 +101,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.1, help="server latency in seconds")
-    parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--skip-local", action="store_true", help="skip the local-model tokens/s")
+    parser.add_argument("--only-local", action="store_true", help="only measure local-model tokens/s")
     args = parser.parse_args()
-    throughput(args.n, args.concurrency, args.latency)
+    if not args.only_local:
+        throughput(args.n, args.concurrency, args.latency)
     if not args.skip_local:
         local_tokens_per_second()
 

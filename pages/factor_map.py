@@ -63,25 +63,23 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
             st.rerun()
 
 # -- the map -----------------------------------------------------------------------------------------------------
-left, right = st.columns([3, 2], gap="medium")
-with left:
-    o1, o2 = st.columns([2, 1])
-    color_by = o1.radio("Colour by", list(COLOR_BY), horizontal=True, key=wkey("fm_color_by", "factor"),
-                        on_change=keep, args=("fm_color_by",))
-    show_names = o2.toggle("Factor names", key=wkey("fm_names", True), on_change=keep, args=("fm_names",))
-    points = map_points(profile)
-    fig = factor_map_figure(points, color_by=color_by, factor_order=factor_order(profile), show_names=show_names)
-    chart_key = f"fm_chart_{ss.get('_fm_chart_n', 0)}"
-    if chart_key not in ss:  # a new chart (page revisit, or after an action): it holds no selection yet
-        ss["_fm_last_event"] = []
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key=chart_key,
-                            width="stretch")
-    ids = selection_to_feature_ids(event) if event else []
-    if ids != ss.get("_fm_last_event", []):  # the user changed the selection on the map
-        ss[Keys.SELECTION] = ids
-        ss["_fm_last_event"] = ids
-    st.caption("Lasso or box-select features (toolbar at the top right of the map), then act on them below. "
-               "Hover a point for its feature, evidence and the item's response.")
+o1, o2, _ = st.columns([2, 1, 3])
+color_by = o1.radio("Colour by", list(COLOR_BY), horizontal=True, key=wkey("fm_color_by", "factor"),
+                    on_change=keep, args=("fm_color_by",))
+show_names = o2.toggle("Factor names", key=wkey("fm_names", True), on_change=keep, args=("fm_names",))
+points = map_points(profile)
+fig = factor_map_figure(points, color_by=color_by, factor_order=factor_order(profile), show_names=show_names)
+chart_key = f"fm_chart_{ss.get('_fm_chart_n', 0)}"
+if chart_key not in ss:  # a new chart (page revisit, or after an action): it holds no selection yet
+    ss["_fm_last_event"] = []
+event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key=chart_key,
+                        width="stretch")
+ids = selection_to_feature_ids(event) if event else []
+if ids != ss.get("_fm_last_event", []):  # the user changed the selection on the map
+    ss[Keys.SELECTION] = ids
+    ss["_fm_last_event"] = ids
+st.caption("Lasso or box-select features (toolbar at the top right of the map), then act on them below. "
+           "Hover a point for its feature, evidence and the item's response.")
 
 
 def _after_edit(op: str, payload: dict) -> None:
@@ -98,42 +96,48 @@ def _after_edit(op: str, payload: dict) -> None:
     st.rerun()
 
 
-selected = [fid for fid in ss.get(Keys.SELECTION, []) if fid in profile.assignments or fid in profile.coords2d]
-with left:
-    if selected:
-        st.markdown(f"**{len(selected)} features selected**")
-        by_id = {f.id: f for f in profile.all_features()}
-        names = {f.id: f.name for f in profile.factors}
-        st.dataframe(pd.DataFrame([{"feature": by_id[f].phrase, "factor": names.get(profile.assignments.get(f), ""),
-                                    "item": by_id[f].item_id, "evidence": by_id[f].evidence}
-                                   for f in selected if f in by_id]), hide_index=True, width="stretch",
-                     height=min(38 + 35 * len(selected), 250))
-        a1, a2, a3 = st.columns(3)
+# -- the selection -------------------------------------------------------------------------------------------------
+selected = [fid for fid in ss.get(Keys.SELECTION, []) if fid in profile.coords2d]
+if selected:
+    st.markdown(f"**{len(selected)} features selected**")
+    by_id = {f.id: f for f in profile.all_features()}
+    names = {f.id: f.name for f in profile.factors}
+    sel_left, sel_right = st.columns([3, 2], gap="medium")
+    sel_left.dataframe(pd.DataFrame([{"feature": by_id[f].phrase, "factor": names.get(profile.assignments.get(f), ""),
+                                      "item": by_id[f].item_id, "evidence": by_id[f].evidence}
+                                     for f in selected if f in by_id]), hide_index=True, width="stretch",
+                       height=min(38 + 35 * len(selected), 250))
+    with sel_right:
+        a1, a2 = st.columns([3, 2], vertical_alignment="bottom")
         new_name = a1.text_input("New factor name", key="fm_new_name", placeholder="e.g. Battery life")
-        if a1.button("Make a new factor", key="fm_new", type="primary", width="stretch"):
+        if a2.button("Make a new factor", key="fm_new", type="primary", width="stretch"):
             _after_edit(*cv.selection_new_factor(selected, new_name))
         targets = [f.id for f in real_factors(profile)] + [NOISE_ID]
         label = {f.id: f"{f.name} ({f.id})" for f in profile.factors}
         label[NOISE_ID] = "Unclustered"
-        target = a2.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
-        if a2.button("Move to factor", key="fm_move", width="stretch"):
+        b1, b2 = st.columns([3, 2], vertical_alignment="bottom")
+        target = b1.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
+        if b2.button("Move to factor", key="fm_move", width="stretch"):
             _after_edit(*cv.selection_move(profile, selected, target))
-        a3.write("")
-        a3.caption("Take the features out of their factors:")
-        if a3.button("Delete (to Unclustered)", key="fm_delete", width="stretch"):
+        d1, d2 = st.columns(2)
+        if d1.button("Delete (to Unclustered)", key="fm_delete", width="stretch",
+                     help="Take the selected features out of their factors."):
             _after_edit(*cv.selection_delete(selected))
-        if st.button("Clear selection", key="fm_clear"):
+        if d2.button("Clear selection", key="fm_clear", width="stretch"):
             ss[Keys.SELECTION] = []
             ss["_fm_chart_n"] = ss.get("_fm_chart_n", 0) + 1
             st.rerun()
-    else:
-        st.info("No features selected.")
+else:
+    st.info("No features selected.")
 
-# -- factors side table and bars ---------------------------------------------------------------------------------
-with right:
+# -- factors table and bars ----------------------------------------------------------------------------------------
+left, right = st.columns([3, 2], gap="medium")
+with left:
     st.subheader("Factors")
     st.dataframe(pd.DataFrame(factor_rows(profile)).drop(columns=["description"], errors="ignore"), hide_index=True,
-                 width="stretch", height=min(38 + 35 * (len(profile.factors)), 360))
+                 width="stretch", height=min(38 + 35 * (len(profile.factors)), 420))
+    st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")
+with right:
     bars = factor_bars(profile)
     metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
                else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
@@ -141,4 +145,3 @@ with right:
     for tab, metric in zip(tabs, metrics, strict=True):
         with tab:
             st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")
-    st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")

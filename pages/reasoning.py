@@ -152,7 +152,7 @@ def _render_output(value: Any, fallback: str) -> None:
 def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
     with st.container(border=True):
         tok = f" · tokens {card.tokens_in} → {card.tokens_out}" if (card.tokens_in or card.tokens_out) else ""
-        badge = "🟢" if card.status == "ok" else "🔴"
+        badge = ":green[:material/check_circle:]" if card.status == "ok" else ":red[:material/error:]"
         st.markdown(f"#### {card.title}")
         st.caption(f"{badge} {card.kind_title} · {card.latency_ms:.0f} ms{tok}")
         if card.kind == "features":
@@ -208,6 +208,9 @@ if record is not None and not stale:
     if play_clicked:
         delay = float(ss.get("inflow_play_delay", 0.6))
         start = shown
+        with body:
+            for i in range(start):
+                _render_card(cards[i], trace.steps[i], final=False)
         for i in range(start, n):
             shown = i + 1
             timeline.plotly_chart(trace_timeline_figure(timeline_steps(trace), cursor=i), width="stretch",

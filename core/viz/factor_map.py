@@ -152,8 +152,8 @@ def factor_centres(points: Sequence[MapPoint]) -> dict[str, tuple[float, float, 
 
 
 def factor_map_figure(points: Sequence[MapPoint], *, color_by: str = "factor",
-                      factor_order: Sequence[str] | None = None, show_names: bool = True,
-                      title: str | None = None, height: int = 600) -> go.Figure:
+                      factor_order: Sequence[str] | None = None, show_names: bool = True, max_names: int = 12,
+                      title: str | None = None, height: int = 620) -> go.Figure:
     """Draw features in UMAP space.
 
     Args:
@@ -162,7 +162,9 @@ def factor_map_figure(points: Sequence[MapPoint], *, color_by: str = "factor",
             ``"response"`` (one trace per response value, red to green for numbers) or ``"polarity"``
             (raised green, lowered red, neutral grey, labels in palette colours).
         factor_order: Factor ids in legend order (e.g. by influence); others follow sorted.
-        show_names: Write each factor's name at the median of its points.
+        show_names: Write factor names at the median of their points.
+        max_names: Name at most this many factors (the first in ``factor_order``, else the largest), so
+            labels stay readable on a crowded map.
         title: Optional figure title.
         height: Figure height in pixels.
 
@@ -188,12 +190,17 @@ def factor_map_figure(points: Sequence[MapPoint], *, color_by: str = "factor",
         traces = _by_polarity(points)
     fig = go.Figure(data=traces)
     if show_names:
-        for _fid, (x, y, name) in factor_centres(points).items():
-            fig.add_annotation(x=x, y=y, text=f"<b>{name}</b>", showarrow=False, font={"size": 13},
-                               bgcolor="rgba(255,255,255,0.65)")
+        centres = factor_centres(points)
+        sizes = {fid: sum(1 for p in points if p.factor_id == fid) for fid in centres}
+        ranked = [f for f in (factor_order or []) if f in centres]
+        ranked += sorted((f for f in centres if f not in ranked), key=lambda f: (-sizes[f], f))
+        for fid in ranked[:max(0, max_names)]:
+            x, y, name = centres[fid]
+            fig.add_annotation(x=x, y=y, text=f"<b>{_wrap(name, width=22, limit=60)}</b>", showarrow=False,
+                               font={"size": 11, "color": "#333"}, bgcolor="rgba(255,255,255,0.5)")
     fig.update_layout(
         title=title, height=height, template="plotly_white", dragmode="lasso", hovermode="closest",
-        legend={"itemsizing": "constant", "title": {"text": color_by.capitalize()}},
+        legend={"itemsizing": "constant", "title": {"text": color_by.capitalize()}, "font": {"size": 11}},
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         xaxis={"visible": False}, yaxis={"visible": False})
     if not points:

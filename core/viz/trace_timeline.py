@@ -72,9 +72,9 @@ def trace_timeline_figure(steps: Sequence[TimelineStep], *, cursor: int | None =
             text=[_label(steps[i]) for i in idx], textposition="auto",
             hovertemplate="%{y}<br>%{text}<extra></extra>")
     fig.update_layout(template="plotly_white", height=height or 70 + 34 * max(len(steps), 1),
-                      margin={"l": 10, "r": 10, "t": 10, "b": 30}, barmode="overlay",
+                      margin={"l": 10, "r": 10, "t": 30, "b": 30}, barmode="overlay",
                       xaxis={"title": {"text": "ms"}}, yaxis={"autorange": "reversed", "automargin": True},
-                      legend={"orientation": "h", "y": -0.25})
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
     return fig
 
 

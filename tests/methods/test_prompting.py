@@ -68,3 +68,19 @@ def test_messages_hold_sections_in_order_and_skip_empty_ones():
     assert user.index("## A") < user.index("## B") < user.index("Input: new phone")
     assert "Empty" not in user
     assert user.endswith(answer_format(SCORE, ["1", "2"]))
+
+
+def test_prompts_are_fitted_to_the_budget():
+    from core.llm.tokens import count_message_tokens
+    from core.methods.prompting import fit_messages
+
+    examples = "\n\n".join(f"Example {i}\nInput: " + "great phone " * 40 + f"\nThe user's response: {i % 5 + 1}"
+                           for i in range(8))
+    sections = [("Summary", "Likes phones. " * 5), ("Examples", examples)]
+    full, trimmed = fit_messages(SCORE, "a new phone " * 50, sections, ["1", "2"], budget=100_000)
+    assert not trimmed and examples in full[-1]["content"]
+    msgs, trimmed = fit_messages(SCORE, "a new phone " * 50, sections, ["1", "2"], budget=400)
+    assert trimmed and count_message_tokens(msgs) <= 400
+    user = msgs[-1]["content"]
+    assert "Likes phones." in user and "Example 0" in user and "Example 7" not in user  # the longest section shrank
+    assert user.endswith(answer_format(SCORE, ["1", "2"]))

@@ -41,13 +41,25 @@ def test_lexicon_extracts_durability_lowered_with_evidence_spans():
     item = Item("i1", "I bought it for camping. The zipper broke after two weeks. Shipping was fast!", "1")
     feats = LexiconFeatureExtractor().extract([item], SCORE)["i1"]
     by_aspect = {f.aspect: f for f in feats}
-    assert by_aspect["durability"].direction == "lowered"
-    assert "zipper broke" in by_aspect["durability"].phrase
+    # lowered aspect-lexicon features are named as problems, so they cluster apart from praise
+    assert by_aspect["durability problems"].direction == "lowered"
+    assert "zipper broke" in by_aspect["durability problems"].phrase
     assert by_aspect["shipping"].direction == "raised"
     for k, f in enumerate(feats):
         assert f.id == f"i1#{k}"
         assert f.evidence in item.input
         assert 0.0 <= f.strength <= 1.0
+
+
+def test_lexicon_domain_phrases_negation_and_other_products():
+    fx = LexiconFeatureExtractor()
+    feats = fx.extract_one(Item("a", "It has been going strong for a year. Nothing has loosened or worn out.", "5"),
+                           SCORE)
+    assert [(f.aspect, f.direction) for f in feats] == [("durability", "raised"), ("durability", "raised")]
+    other = fx.extract_one(Item("b", "The hinge is sturdier than on my last one, which broke within a year.", "5"),
+                           SCORE)
+    assert [(f.aspect, f.direction) for f in other] == [("durability", "raised")]
+    assert fx.sentiment("it gave out after a week") < 0 < fx.sentiment("made to last")
 
 
 def test_lexicon_label_direction_is_item_label_and_query_uses_sentiment():

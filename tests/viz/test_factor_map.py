@@ -47,6 +47,10 @@ def test_names_written_at_factor_centres_not_for_noise():
     assert notes["<b>Price</b>"] == pytest.approx((5.5, 5.0))
     assert factor_centres(_points())["F2"][2] == "Price"
     assert "annotations" not in factor_map_figure(_points(), show_names=False).to_dict()["layout"]
+    capped = factor_map_figure(_points(), max_names=1).to_dict()["layout"]["annotations"]
+    assert [a["text"] for a in capped] == ["<b>Durability</b>"]  # the larger factor
+    first = factor_map_figure(_points(), max_names=1, factor_order=["F2", "F1"]).to_dict()["layout"]["annotations"]
+    assert [a["text"] for a in first] == ["<b>Price</b>"]
 
 
 def test_color_by_response_orders_numeric_values_low_to_high():

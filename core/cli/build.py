@@ -1,0 +1,190 @@
+"""``python -m core build PATH [PATH...] --workspace W``: run stages 1-4 and print each user's factors.
+
+The files are loaded (any supported format), stored in the workspace as one dataset, and each user
+(or the ``--user`` ones) gets features, factors, a summary and reasoning paths. Progress goes to
+stderr; stdout gets, per user, the factors with coverage, influence (95% CI) or label lift, polarity,
+then the summary and its token count next to the raw history's. Stage results are stored and reused,
+so running the command again is fast, and an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.errors import InputError, Problem
+from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
+from core.stages.summary import summary_token_report
+from core.store.workspace import Workspace
+
+EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's arguments."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders (CSV, JSONL, JSON, LaMP)")
+    parser.add_argument("--workspace", required=True, help="workspace file (SQLite), created when missing")
+    parser.add_argument("--user", action="append", default=[], dest="users", metavar="U",
+                        help="build only this user; repeatable (default: every user)")
+    parser.add_argument("--dataset-id", default=None, help="id to store the dataset under (default: its name)")
+    parser.add_argument("--backend", choices=["local", "openai"], default=None,
+                        help="chat backend (default: $INFLOW_BACKEND, else local)")
+    parser.add_argument("--extractor", choices=["auto", "llm", "lexicon"], default="auto",
+                        help="feature extractor (default auto: the LLM when the backend is capable, else lexicon)")
+    parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="hash",
+                        help="feature embedder (default hash; minilm is semantic but slower)")
+    parser.add_argument("--min-cluster-size", type=int, default=5, help="HDBSCAN min_cluster_size (default 5)")
+    parser.add_argument("--min-samples", type=int, default=None, help="HDBSCAN min_samples (default: cluster size)")
+    parser.add_argument("--json", action="store_true", help="print each profile as JSON instead of text")
+
+
+# -- progress ---------------------------------------------------------------------------------------------
+class ProgressBar:
+    """A one-line progress display on a stream (redrawn in place on a terminal, one line per stage otherwise)."""
+
+    def __init__(self, stream: TextIO, label: str, width: int = 24) -> None:
+        """Create the display for one user."""
+        self.stream = stream
+        self.label = label
+        self.width = width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._stage: str | None = None
+        self._last = 0.0
+        self._start = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """Report progress of a stage."""
+        if stage != self._stage:
+            self._end_line()
+            self._stage = stage
+        finished = total > 0 and done >= total
+        now = time.perf_counter()
+        if not finished and now - self._last < 0.1:
+            return
+        self._last = now
+        if self.tty:
+            filled = int(self.width * done / total) if total else 0
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}")
+            self.stream.flush()
+        elif finished:
+            self.stream.write(f"{self.label} {stage}: {done}/{total}\n")
+            self.stream.flush()
+
+    def _end_line(self) -> None:
+        if self.tty and self._stage is not None:
+            self.stream.write("\n")
+
+    def close(self) -> None:
+        """Finish the display."""
+        self._end_line()
+        self._stage = None
+        self.stream.write(f"{self.label} done in {time.perf_counter() - self._start:.1f} s\n")
+        self.stream.flush()
+
+
+# -- rendering --------------------------------------------------------------------------------------------
+def factor_line(factor: Any, kind: str) -> str:
+    """Render one factor with its statistics."""
+    s = factor.stats
+    parts = [f"coverage {s.coverage:4.0%}"]
+    if kind == "score":
+        if s.influence is None:
+            parts.append("influence   n/a")
+        else:
+            ci = f" [{s.ci_low:+.2f}, {s.ci_high:+.2f}]" if s.ci_low is not None and s.ci_high is not None else ""
+            parts.append(f"influence {s.influence:+.2f}{ci}")
+    elif kind == "label" and s.top_label is not None:
+        parts.append(f"top label {s.top_label} (lift {s.lift.get(s.top_label, 1.0):.2f}x, MI {s.mutual_info or 0:.3f})")
+    parts.append(f"polarity {s.polarity:+.2f} (consistency {s.consistency:.0%})")
+    pin = " [pinned]" if factor.pinned else ""
+    return f"  {factor.id:<6} {factor.name[:48]:<48}{pin}  " + "  ".join(parts) + f"  ({s.n_features} features)"
+
+
+def render_profile(profile: Profile) -> str:
+    """Render a profile for the terminal: factors, summary and its size against the raw history."""
+    feats = profile.all_features()
+    lines = [f"== user {profile.user_id} ({len(profile.items)} items, {len(feats)} features, "
+             f"extractor {profile.settings.get('extractor_kind')}, embedder {profile.settings.get('embedder_name')}) =="]
+    lines.append("Factors (strongest first):")
+    lines += [factor_line(f, profile.task.kind) for f in profile.factors]
+    report = summary_token_report(profile.summary, profile.items)
+    lines.append(f"Summary v{profile.summary_version} ({report['summary_tokens']} tokens vs "
+                 f"{report['history_tokens']} tokens of raw history, {report['ratio']:.1%}):")
+    lines.append(f"  {profile.summary}")
+    consistent = sum(p.consistent for p in profile.paths.values())
+    lines.append(f"Reasoning paths: {len(profile.paths)} ({consistent} consistent with the statistics)")
+    return "\n".join(lines)
+
+
+# -- backend ----------------------------------------------------------------------------------------------
+def make_cli_client(kind: str | None, ws: Workspace, *, required: bool) -> Any | None:
+    """Create the chat client for ``kind``; None when the local model is unavailable and not required.
+
+    Raises:
+        InputError: Bad or unreachable backend settings (or a missing local model when ``required``).
+    """
+    from core.llm.factory import make_client
+    from core.llm.settings import BackendSettings
+
+    settings = BackendSettings.from_env()
+    settings.kind = (kind or settings.kind or "local")  # type: ignore[assignment]
+    try:
+        return make_client(settings, ws)
+    except InputError as exc:
+        if settings.kind == "local" and not required:
+            print(f"note: local model unavailable ({exc.problems[0].message}); using the offline stages",
+                  file=sys.stderr)
+            return None
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; return the exit code."""
+    from core.data.load import load
+    from core.embed.factory import make_embedder
+
+    if args.min_cluster_size < 2:
+        raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
+    result = load([Path(p) for p in args.paths])
+    dataset = result.dataset
+    ws = Workspace(args.workspace)
+    try:
+        dataset_id = ws.add_dataset(dataset, dataset_id=args.dataset_id,
+                                    source=", ".join(os.fspath(p) for p in args.paths))
+        users = args.users or ws.list_users(dataset_id)
+        known = set(ws.list_users(dataset_id))
+        missing = [u for u in users if u not in known]
+        if missing:
+            raise InputError([Problem(args.paths[0], None, "user", f"no user {u!r} in the data") for u in missing])
+        required = args.extractor == "llm"
+        client = make_cli_client(args.backend, ws, required=required)
+        embedder = make_embedder(EMBEDDERS[args.embedder])
+        settings = PipelineSettings(extractor=args.extractor, embedder=args.embedder,
+                                    hdbscan_min_cluster_size=args.min_cluster_size,
+                                    hdbscan_min_samples=args.min_samples)
+        print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
+              file=sys.stderr)
+        exported = []
+        for user in users:
+            bar = ProgressBar(sys.stderr, f"[{user}]")
+            try:
+                profile = build_profile(ws, dataset_id, user, client=client, embedder=embedder, settings=settings,
+                                        progress=bar)
+            finally:
+                bar.close()
+            if args.json:
+                exported.append(profile_to_json(profile))
+            else:
+                print(render_profile(profile))
+                print()
+        if args.json:
+            print(json.dumps(exported, ensure_ascii=False, indent=1))
+    finally:
+        ws.close()
+    return 0

@@ -1,0 +1,137 @@
+"""One real-browser pass: `streamlit run app.py` on 127.0.0.1, driven by Playwright on Debian's Chromium.
+
+Clicks through upload -> factor map (build) -> reasoning step by step, asserts on the page text and
+saves screenshots under tests/artifacts/. Skips cleanly without /usr/bin/chromium or playwright; never
+downloads a browser. The app talks to a loopback fake OpenAI server, with deterministic stages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    with FakeOpenAIServer() as fake:
+        env = {**os.environ, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_BACKEND": "openai",
+               "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-browser-test", "INFLOW_MODEL": "fake-model",
+               "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing", "PYTHONUNBUFFERED": "1"}
+        log = (tmp / "streamlit.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tmp / "streamlit.log", ARTIFACTS / "streamlit.log")
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _nav(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+
+
+def test_upload_map_and_step_by_step_in_chromium(app_url: str):
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(app_url)
+            # Upload page with the sample data loaded on a fresh workspace
+            page.get_by_role("heading", name="Data", exact=True).wait_for()
+            page.get_by_text("Open the factor map").wait_for()
+            page.wait_for_timeout(1000)
+            _shot(page, "1_upload")
+            body = page.inner_text("body")
+            assert "Active: reviews, user ava" in body
+            assert "Backend openai · fake-model" in body
+
+            # Factor map: build the profile, then the map and the factor table appear
+            _nav(page, "Factor map")
+            page.get_by_role("button", name="Build profile").click()
+            page.get_by_role("heading", name="Factors", exact=True).wait_for(timeout=400_000)
+            page.locator(".js-plotly-plot").first.wait_for()
+            page.wait_for_timeout(1500)
+            body = page.inner_text("body")
+            assert "Unclustered" in body and "No features selected." in body
+            assert page.locator(".js-plotly-plot").count() >= 2
+            _shot(page, "2_factor_map")
+
+            # Reasoning: reveal one step, then play the rest
+            _nav(page, "Reasoning step by step")
+            page.get_by_role("button", name="Next step").click()
+            page.get_by_text("Step 1 of").wait_for(timeout=120_000)
+            _shot(page, "3_reasoning_step1")
+            page.get_by_role("button", name="Play").click()
+            page.get_by_text("True response").wait_for(timeout=120_000)
+            page.wait_for_timeout(1000)
+            body = page.inner_text("body")
+            assert "Retrieved items" in body or "Retrieve" in body
+            assert "Ablation" in body
+            _shot(page, "4_reasoning_done")
+            page.get_by_text("True response").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            _shot(page, "5_reasoning_answer")
+        finally:
+            browser.close()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from core.__main__ import main
+from core.store.workspace import Workspace
+from tests.fakes.openai_server import openai_server, openai_server_session  # noqa: F401
+from tests.stages.conftest import durability_dataset
+from tests.stages.test_llm_stages import scripted
+
+
+@pytest.fixture
+def reviews_csv(tmp_path):
+    path = tmp_path / "reviews.csv"
+    ds = durability_dataset(n=36)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user_id", "review_id", "review_text", "rating"])
+        for it in ds.users[0].items:
+            w.writerow(["ava", it.id, it.input, it.output])
+        for it in durability_dataset(n=20, seed=3).users[0].items:
+            w.writerow(["bob", "b" + it.id, it.input, it.output])
+    return path
+
+
+def test_build_prints_factors_summary_and_token_counts(reviews_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INFLOW_BACKEND", "local")
+    ws_path = tmp_path / "ws.sqlite"
+    code = main(["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "ava", "--extractor", "lexicon",
+                 "--min-cluster-size", "4"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "== user ava (36 items" in out
+    first = out.splitlines()[2]  # the strongest factor
+    assert "durability" in first.lower() and "influence -3." in first and "[-" in first
+    assert "Summary v1 (" in out and "tokens of raw history" in out
+    assert "[ava] features" in err and "done in" in err
+    assert "bob" not in out
+    ws = Workspace(ws_path)
+    assert ws.list_users("reviews") == ["ava", "bob"]
+    assert len(ws.list_runs("profile", user_id="ava")) == 1
+    ws.close()
+    # again: every stage reused, same summary version
+    assert main(["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "ava", "--extractor", "lexicon",
+                 "--min-cluster-size", "4"]) == 0
+    out2, _ = capsys.readouterr()
+    assert "Summary v1 (" in out2
+
+
+def test_build_json_and_errors(reviews_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INFLOW_BACKEND", "local")
+    ws_path = tmp_path / "ws.sqlite"
+    assert main(["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "bob", "--extractor", "lexicon",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["user_id"] == "bob" and data[0]["factors"] and data[0]["summary"]["version"] == 1
+    assert main(["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "zed"]) == 2
+    assert "no user 'zed'" in capsys.readouterr().err
+    missing = tmp_path / "nope.csv"
+    assert main(["build", str(missing), "--workspace", str(ws_path)]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_build_with_an_openai_compatible_backend(reviews_csv, tmp_path, capsys, monkeypatch, openai_server):  # noqa: F811
+    openai_server.responder = scripted
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-cli-key")
+    monkeypatch.setenv("INFLOW_MODEL", "fake-model")
+    ws_path = tmp_path / "ws.sqlite"
+    code = main(["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "bob", "--backend", "openai",
+                 "--min-cluster-size", "4"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "extractor llm" in out and "Breakage" in out
+    assert "Dislikes things that break (LLM summary)." in out
+    assert b"sk-secret-cli-key" not in ws_path.read_bytes()

@@ -1,0 +1,56 @@
+from core.methods.types import RetrievedDoc, Step, Trace
+from core.views.summary_view import diff_stats, unified_summary_diff, version_label
+from core.views.trace_view import TraceCursor, render_value, step_cards, timeline_steps, trace_totals
+
+
+def _trace() -> Trace:
+    doc = RetrievedDoc("a", "It broke in a week.", "1", 0.8123456,
+                       matched=[{"query": "snapped", "item": "broke in a week", "similarity": 0.71, "factor": "Dur"}],
+                       path="broke -> Durability -> 1")
+    return Trace(method="rpm", query="It snapped.", steps=[
+        Step("features", "Extract", input="It snapped.", output=[{"phrase": "snapped"}], latency_ms=2.0),
+        Step("retrieve", "Retrieve", input="It snapped.", output=["a"], documents=[doc], latency_ms=5.0,
+             detail={"k": 4, "removed": []}),
+        Step("reason", "Reason", output={"factors": "- Dur", "paths": "- broke"}, latency_ms=1.0,
+             detail={"factors": [{"id": "F1", "name": "Dur"}], "paths": [{"item_id": "a", "text": "other path"}]}),
+        Step("llm", "Answer", input=[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
+             output="1", tokens_in=120, tokens_out=2, latency_ms=40.0, detail={"system": "S"}),
+    ])
+
+
+def test_step_cards():
+    cards = step_cards(_trace())
+    assert [c.title for c in cards] == ["1. Extract", "2. Retrieve", "3. Reason", "4. Answer"]
+    assert cards[1].documents == [{"rank": 1, "id": "a", "score": 0.8123, "response": "1",
+                                   "text": "It broke in a week.", "matched": 1, "path": "broke -> Durability -> 1"}]
+    assert cards[1].matched[0] == {"item": "a", "query feature": "snapped", "item feature": "broke in a week",
+                                   "similarity": 0.71, "factor": "Dur"}
+    assert cards[1].paths == ["a: broke -> Durability -> 1"]
+    assert cards[2].factors == [{"id": "F1", "name": "Dur"}] and cards[2].paths == ["a: other path"]
+    assert "factors" not in cards[2].detail
+    assert cards[3].input_text == "[system]\nS\n\n[user]\nU" and cards[3].tokens_in == 120
+    assert render_value({"x": 1}) == '{\n  "x": 1\n}' and render_value(None) == ""
+
+
+def test_timeline_totals_and_cursor():
+    t = _trace()
+    assert [s.kind for s in timeline_steps(t)] == ["features", "retrieve", "reason", "llm"]
+    assert trace_totals(t) == {"steps": 4, "tokens_in": 120, "tokens_out": 2, "latency_ms": 48.0}
+    c = TraceCursor(3)
+    assert c.current is None and not c.done
+    c = c.next().next()
+    assert c.shown == 2 and c.current == 1
+    assert c.next().next().shown == 3 and c.play().done and c.reset().shown == 0
+
+
+def test_summary_diff_is_by_sentence():
+    old = "Hates breakage. Loves deals."
+    new = "Hates breakage. Loves deals on tools. Ignores shipping."
+    diff = unified_summary_diff(old, new, old_name="v1", new_name="v2")
+    assert diff.splitlines()[:2] == ["--- v1", "+++ v2"]
+    assert "-Loves deals." in diff and "+Loves deals on tools." in diff and "+Ignores shipping." in diff
+    assert " Hates breakage." in diff
+    assert diff_stats(old, new) == {"added": 2, "removed": 1}
+    assert unified_summary_diff(old, old) == ""
+    label = version_label({"version": 3, "source": "edited", "created_at": 0, "note": "n"})
+    assert label.startswith("v3 · edited · ") and label.endswith(" · n")

@@ -1,0 +1,94 @@
+import json
+import threading
+from pathlib import Path
+
+from core.errors import Problem
+from core.views.export_view import csv_bytes, json_bytes, selection_rows
+from core.views.jobs import Job
+from core.views.query_view import query_options
+from core.views.upload_view import (
+    dataset_id_for,
+    display_problem,
+    explicit_mapping,
+    guess_mapping,
+    preview,
+    safe_name,
+    save_uploads,
+)
+
+
+def test_save_and_preview_csv_jsonl_json(tmp_path: Path):
+    paths = save_uploads([("../evil/a b.csv", b"user_id,review,rating\nu,Nice,5\n"),
+                          ("x.jsonl", b'{"user": "u", "text": "t", "label": "a"}\n'),
+                          ("y.json", json.dumps({"u": [{"text": "t", "score": 3}]}).encode()),
+                          ("bad.json", b"{not json")], tmp_path)
+    assert [p.name for p in paths] == ["a_b.csv", "x.jsonl", "y.json", "bad.json"]
+    assert all(p.parent == tmp_path for p in paths)
+    cols, rows, note = preview(paths[0])
+    assert cols == ["user_id", "review", "rating"] and rows == [{"user_id": "u", "review": "Nice", "rating": "5"}]
+    assert note == "CSV"
+    assert preview(paths[1])[0] == ["user", "text", "label"]
+    cols, rows, note = preview(paths[2])
+    assert rows == [{"user": "u", "text": "t", "score": 3}] and note == "JSON {user: [items]}"
+    assert preview(paths[3])[1] == [] and "not readable" in preview(paths[3])[2]
+    assert safe_name("/x/y/z.csv") == "z.csv"
+
+
+def test_mapping_guess_and_explicit():
+    guess = guess_mapping(["User_Id", "review_text", "Rating", "misc"])
+    assert guess == {"user": "User_Id", "id": None, "input": "review_text", "output": "Rating", "timestamp": None}
+    form = {**guess, "input": "misc"}
+    assert explicit_mapping(form, guess) == {"input": "misc"}
+    assert dataset_id_for([Path("lamp_3_questions.json")]) == "lamp_3" and dataset_id_for([]) == "dataset"
+
+
+def test_display_problem_strips_upload_folder(tmp_path: Path):
+    p = Problem(str(tmp_path / "f.csv"), 3, "rating", "bad")
+    assert display_problem(p, tmp_path) == "f.csv:3:rating: bad"
+    assert display_problem(p, None) == str(p)
+    assert display_problem(Problem("other.csv", None, None, "x"), tmp_path) == "other.csv::: x"
+
+
+def test_job_progress_cancel_and_error():
+    gate = threading.Event()
+
+    def work(job):
+        done = 0
+        for i in range(100):
+            if job.cancelled():
+                break
+            job.report(i + 1, 100, "step")
+            done += 1
+            gate.wait(1)
+        return done
+
+    job = Job(work).start()
+    job.cancel()
+    gate.set()
+    assert job.wait(5) and job.result < 100 and job.error is None
+    assert job.progress.total == 100 and 0 < job.progress.fraction <= 1
+    failing = Job(lambda j: 1 / 0).start()
+    assert failing.wait(5) and "division" in failing.error and failing.result is None
+
+
+def test_export_bytes(profile):
+    rows = selection_rows(profile, ["a#0", "zz", "d#0"])
+    assert [r["feature_id"] for r in rows] == ["a#0", "d#0"]
+    assert rows[0]["factor"] == "Durability" and rows[0]["response"] == "1" and rows[0]["x"] == 0.0
+    text = csv_bytes(rows).decode()
+    assert text.splitlines()[0].startswith("feature_id,item_id,phrase")
+    assert json.loads(json_bytes({"a": float("nan"), "b": [1.5]})) == {"a": None, "b": [1.5]}
+
+
+def test_query_options_offer_queries_then_newest_items(profile):
+    from core.data.model import Dataset, Query, User
+    from core.store.workspace import Workspace
+
+    ws = Workspace(":memory:")
+    ws.add_dataset(Dataset("ds", profile.task, [User("u", profile.items)], [Query("q1", "u", "new", "4")]),
+                   dataset_id="ds")
+    opts = query_options(ws, profile, held_out=2)
+    assert [o.key for o in opts] == ["q:q1", "i:d", "i:c"]
+    assert opts[1].gold == "3" and opts[1].item_id == "d" and opts[0].item_id is None
+    opts = query_options(ws, profile, held_out=1, extra_items=["a"])
+    assert [o.key for o in opts] == ["q:q1", "i:a", "i:d"]
