@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -34,10 +36,11 @@ if profile is None:
     st.info("This user has no profile yet (build it on the Factor map page).")
 else:
     p1, p2 = st.columns(2)
-    p1.download_button("Profile JSON (factors, summary, paths, features)", json_bytes(profile_to_json(profile)),
+    p1.download_button("Profile JSON (factors, summary, paths, features)", lambda: json_bytes(profile_to_json(profile)),
                        file_name=f"{stem}_profile.json", mime="application/json", key="ex_profile",
                        width="stretch")
-    p2.download_button("User bundle (history, summary versions, edits, profile)", user_bundle_bytes(ws, profile),
+    p2.download_button("User bundle (history, summary versions, edits, profile)",
+                       partial(user_bundle_bytes, ws, profile),
                        file_name=f"{stem}_user.json", mime="application/json", key="ex_user",
                        width="stretch")
 
@@ -52,7 +55,7 @@ if answers:
                        file_name=f"{stem}_traces.json", mime="application/json", key="ex_traces",
                        width="stretch")
     t2.download_button("LLM calls of these runs (prompts, outputs, tokens, JSON)",
-                       json_bytes(llm_call_records(ws, [a["run_id"] for a in answers])),
+                       lambda: json_bytes(llm_call_records(ws, [a["run_id"] for a in answers])),
                        file_name=f"{stem}_llm_calls.json", mime="application/json", key="ex_calls",
                        width="stretch")
 else:
@@ -66,9 +69,9 @@ if runs:
     eid = st.selectbox("Evaluation run", ids, index=ids.index(default) if default in ids else 0, key="ex_eval")
     result = next(r["result"] for r in runs if r["id"] == eid)
     e1, e2, e3 = st.columns(3)
-    e1.download_button("Per-query CSV", eval_csv_bytes(result), file_name=f"{eid}.csv", mime="text/csv",
+    e1.download_button("Per-query CSV", partial(eval_csv_bytes, result), file_name=f"{eid}.csv", mime="text/csv",
                        key="ex_eval_csv", width="stretch")
-    e2.download_button("Metrics CSV", eval_csv_bytes(result, metrics=True), file_name=f"{eid}_metrics.csv",
+    e2.download_button("Metrics CSV", partial(eval_csv_bytes, result, metrics=True), file_name=f"{eid}_metrics.csv",
                        mime="text/csv", key="ex_eval_metrics", width="stretch")
     e3.download_button("Full JSON", json_bytes(result), file_name=f"{eid}.json", mime="application/json",
                        key="ex_eval_json", width="stretch")
@@ -89,6 +92,6 @@ else:
     st.caption("Nothing selected: lasso or box-select features on the Factor map.")
 
 st.subheader("Whole workspace")
-if st.toggle("Prepare a workspace export (all datasets, runs, summaries, edits, evaluations)", key="ex_ws_toggle"):
-    st.download_button("Workspace JSON", workspace_bytes(ws), file_name="inflow_workspace.json",
-                       mime="application/json", key="ex_ws")
+st.download_button("Workspace JSON (all datasets, runs, summaries, edits, evaluations)", partial(workspace_bytes, ws),
+                   file_name="inflow_workspace.json", mime="application/json", key="ex_ws")
+st.caption("Files are generated when you click, so this page opens instantly however large the workspace is.")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
+from core.stages.profile import apply_edit, redo_edit, undo_edit
 from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors
@@ -23,8 +24,6 @@ st.caption(f"User **{profile.user_id}** · {profile_caption(profile)}. Every edi
 
 
 def _edit(op_payload: tuple[str, dict]) -> None:
-    from core.stages.profile import apply_edit
-
     try:
         new = apply_edit(c.ws, profile, *op_payload)
     except InputError as exc:
@@ -62,8 +61,6 @@ else:
                 if new_desc.strip() != f.description.strip():
                     changes.append(cv.describe(profile, fid, new_desc))
                 if changes:
-                    from core.stages.profile import apply_edit
-
                     p = profile
                     try:
                         for op, payload in changes:
@@ -122,8 +119,6 @@ for e in reversed(edits):
     when = time.strftime("%H:%M:%S", time.localtime(e["created_at"]))
     text = cv.describe_edit(e, names_now)
     col1.markdown(f"`#{e['id']}` {when} · {'~~' + text + '~~' if e['undone'] else text} · _{state}_")
-    from core.stages.profile import redo_edit, undo_edit
-
     if e["undone"]:
         if col2.button("Redo", key=f"fc_redo_{e['id']}", width="stretch"):
             set_profile(c, redo_edit(c.ws, profile, e["id"]))

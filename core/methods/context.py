@@ -87,7 +87,7 @@ class AnswerContext:
     pool: list[PoolEntry] | None = None
     run_id: str | None = None
     max_history_chars: int = 600
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- copies -----------------------------------------------------------------------------------
     def ablated(self, *, factor: str | None = None, item: str | None = None, summary: bool = False) -> AnswerContext:
@@ -113,8 +113,8 @@ class AnswerContext:
     @property
     def answer_choices(self) -> list[str] | None:
         """The closed answer set (see :func:`core.methods.prompting.answer_choices`)."""
-        outputs = [it.output for it in self.profile.items]
-        return self.memo(("choices", self.task), lambda: answer_choices(self.task, outputs))
+        return self.memo(("choices", self.task),
+                         lambda: answer_choices(self.task, [it.output for it in self.profile.items]))
 
     @property
     def summary_text(self) -> str:

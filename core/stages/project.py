@@ -180,6 +180,24 @@ def embed_features(features: list[Feature], embedder: Embedder) -> np.ndarray:
     return embedder.embed([f.text for f in features])
 
 
+def project_unique(features: list[Feature], embedder: Embedder, projector: Any,
+                   params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
+    """Embed and project each distinct feature text once; identical texts share their coordinates.
+
+    Duplicate texts are common (the same complaint in many reviews). Projecting them once keeps
+    UMAP fast (many identical points make its neighbour graph dense with weight-1 edges) and
+    HDBSCAN still sees every feature, so duplicates keep their weight in the density.
+    """
+    if not features:
+        return np.zeros((0, 2), dtype=np.float32), np.zeros((0, params.n_components), dtype=np.float32)
+    texts = [f.text for f in features]
+    unique = list(dict.fromkeys(texts))
+    row = {t: i for i, t in enumerate(unique)}
+    inverse = np.fromiter((row[t] for t in texts), dtype=np.int64, count=len(texts))
+    two, nd = projector.project(embedder.embed(unique), params)
+    return np.asarray(two, dtype=np.float32)[inverse], np.asarray(nd, dtype=np.float32)[inverse]
+
+
 def load_projection(ws: Workspace, run_id: str) -> Projection:
     """Load a stored projection run."""
     fids = ws.get_artifact(run_id, "feature_ids", [])
@@ -191,7 +209,7 @@ def load_projection(ws: Workspace, run_id: str) -> Projection:
 def projection_params(embedder: Embedder, projector: Any, params: ProjectionParams) -> dict[str, Any]:
     """Return a projection run's parameters (embedder name, projector name, projection parameters)."""
     return {"embedder": embedder.name, "projector": getattr(projector, "name", type(projector).__name__),
-            **params.to_dict()}
+            "unique_texts": True, **params.to_dict()}
 
 
 def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,
@@ -216,8 +234,7 @@ def run_projection(ws: Workspace, features_run_id: str, features: list[Feature],
         return load_projection(ws, found["id"])
     run_id = ws.start_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
     try:
-        x = embed_features(features, embedder)
-        two, nd = projector.project(x, params) if len(features) else (np.zeros((0, 2)), np.zeros((0, params.n_components)))
+        two, nd = project_unique(features, embedder, projector, params)
         fids = [f.id for f in features]
         ws.put_artifact(run_id, "feature_ids", fids)
         ws.put_artifact(run_id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))

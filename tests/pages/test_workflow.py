@@ -82,6 +82,21 @@ def test_sample_data_path_end_to_end(make_app):
     [b for b in at.button if b.label == "Save name and description"][0].click().run()
     assert not at.exception
     assert _profile(at).factor(first.id).name == "Renamed factor"
+    at.button(key="fc_pin").click().run()
+    assert _profile(at).factor(first.id).pinned
+    others = [f.id for f in _profile(at).factors if not f.is_noise and f.id != first.id][:1]
+    merge_box = [m for m in at.multiselect if m.label == "Merge with"][0]
+    merge_box.set_value(others)
+    [b for b in at.button if b.label == "Merge"][0].click().run()
+    assert not at.exception
+    assert others[0] not in {f.id for f in _profile(at).factors}
+    # a rebuild replays every curated edit on the new clustering
+    at.button(key="fc_rebuild").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    rebuilt = _profile(at)
+    assert rebuilt.factor(first.id).name == "Renamed factor" and rebuilt.factor(first.id).pinned
+    assert [f for f in rebuilt.factors if f.name == "Hand picked"]
+    assert all(e["applied"] for e in rebuilt.edit_log)
 
     # -- summary editor ---------------------------------------------------------------------------------
     goto(at, "summary")

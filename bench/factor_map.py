@@ -1,0 +1,177 @@
+"""Benchmark the factor map: embed + UMAP (2-D and n-D) + HDBSCAN, cold and warm, and re-clustering.
+
+Usage::
+
+    python bench/factor_map.py                       # 1k and 10k features, hashing embedder
+    python bench/factor_map.py --sizes 1000 10000 50000 --embedders hash minilm
+
+For each (size, embedder) a *new process* builds one synthetic user's profile (features from the
+lexicon extractor on generated reviews) and reports, per stage:
+
+* ``cold``: the first build in the new process (imports, numba code loaded from the on-disk cache,
+  or compiled on the very first run: see ``--fresh-numba-cache``), nothing in the workspace;
+* ``warm``: a second build in the same process on a fresh workspace (compiled code in memory, no
+  cached embeddings), i.e. the compute cost alone;
+* ``recluster``: HDBSCAN with another ``min_cluster_size`` on the cached projection, including
+  factors, statistics, names, summary and paths (what the UI's slider costs).
+
+The "feature map" time is embed + projection + clustering (+ factors for the full build).
+Figures go to stdout as a table; ``--json`` prints the raw numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ASPECT_SENTENCES = {
+    "durability": (["The {part} broke after {period}.", "The {part} snapped within {period}.",
+                    "It stopped working after {period}.", "The {part} came loose after {period}."],
+                   ["Still going strong after {period}.", "The {part} feels sturdy and well made.",
+                    "It survived {period} of daily use."]),
+    "price": (["Way overpriced for what you get.", "Not worth the money at all."],
+              ["Great value for the price.", "A real bargain for the quality."]),
+    "shipping": (["Shipping took forever and the box was crushed.", "Delivery was late by {period}."],
+                 ["Shipping was fast and the box arrived early.", "Delivered on time, well packaged."]),
+    "ease": (["The setup was confusing and the manual useless.", "Hard to set up without help."],
+             ["Very easy to set up in minutes.", "Simple and intuitive to use."]),
+    "design": (["The colour looks cheap and ugly.", "The design is clunky."],
+               ["The design looks beautiful on my desk.", "Lovely colour and a sleek style."]),
+    "service": (["Customer service never answered my emails.", "The seller was rude about the return."],
+                ["Customer service was helpful and friendly.", "The seller replaced it without fuss."]),
+    "sound": (["The sound is tinny at any volume.", "The speaker crackles."],
+              ["The sound is rich with deep bass.", "Crisp audio even at high volume."]),
+}
+PARTS = ("handle", "zipper", "strap", "hinge", "lid", "cable", "buckle", "switch", "wheel", "button", "clasp", "knob",
+         "charging port", "battery door", "foam padding", "stitching", "seam", "latch", "power cord", "spout",
+         "caster", "frame", "screen", "bracket", "valve")
+PERIODS = ("two weeks", "a month", "three days", "six months", "a year", "ten days", "five weeks", "two months",
+           "eight days", "nine months", "a fortnight", "four days", "three months", "half a year", "a week")
+WEIGHTS = {"durability": 2.0, "price": 0.5, "shipping": 0.2, "ease": 0.4, "design": 0.3, "service": 0.4,
+           "sound": 0.3}
+
+
+def make_items(n_features: int, seed: int = 0) -> list[dict[str, str]]:
+    """Synthetic reviews with about three features each; ratings driven mostly by durability."""
+    rng = random.Random(seed)
+    items = []
+    k = 0
+    while len(items) * 3 < n_features:
+        aspects = rng.sample(list(ASPECT_SENTENCES), 3)
+        score = 3.5
+        sentences = []
+        for a in aspects:
+            sign = rng.choice((-1, 1))
+            template = rng.choice(ASPECT_SENTENCES[a][0 if sign < 0 else 1])
+            sentences.append(template.format(part=rng.choice(PARTS), period=rng.choice(PERIODS)))
+            score += WEIGHTS[a] * sign * 0.6
+        rating = int(min(5, max(1, round(score + rng.gauss(0, 0.4)))))
+        items.append({"id": f"r{k}", "text": " ".join(sentences), "rating": str(rating)})
+        k += 1
+    return items
+
+
+def child(size: int, embedder_kind: str) -> dict[str, object]:
+    """Run one measurement in this (new) process and return the figures."""
+    t0 = time.perf_counter()
+    from core.data.model import Dataset, Item, Task, User
+    from core.embed.factory import make_embedder
+    from core.stages.profile import PipelineSettings, build_profile, recluster
+    from core.stages.warmup import import_umap
+    from core.store.workspace import Workspace
+
+    import_umap()
+    t_import = time.perf_counter() - t0
+    items = [Item(r["id"], r["text"], r["rating"]) for r in make_items(size)]
+    kind = {"hash": "hashing"}.get(embedder_kind, embedder_kind)
+    settings = PipelineSettings(extractor="lexicon", embedder=embedder_kind, hdbscan_min_cluster_size=15)
+    out: dict[str, object] = {"size": size, "embedder": embedder_kind, "import_s": round(t_import, 2)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in ("cold", "warm"):
+            ws = Workspace(Path(tmp) / f"{label}.sqlite")
+            ws.add_dataset(Dataset("bench", Task(kind="score"), [User("u", items)]))
+            marks: dict[str, float] = {}
+
+            def progress(stage: str, done: int, total: int, _m: dict[str, float] = marks) -> None:
+                if done >= total:
+                    _m[stage] = time.perf_counter()
+
+            start = time.perf_counter()
+            embedder = make_embedder(kind)
+            profile = build_profile(ws, "bench", "u", client=None, embedder=embedder, settings=settings,
+                                    progress=progress)
+            end = time.perf_counter()
+            order = ["features", "projection", "clustering", "factors", "summary", "paths"]
+            prev = start
+            stages = {}
+            for s in order:
+                stages[s] = round(marks[s] - prev, 2)
+                prev = marks[s]
+            out[label] = {"total_s": round(end - start, 2), "stages_s": stages,
+                          "map_s": round(stages["projection"] + stages["clustering"] + stages["factors"], 2),
+                          "n_features": len(profile.all_features()),
+                          "n_factors": len([f for f in profile.factors if not f.is_noise])}
+            if label == "warm":
+                t = time.perf_counter()
+                p2 = recluster(ws, profile, min_cluster_size=25, embedder=embedder)
+                out["recluster_s"] = round(time.perf_counter() - t, 2)
+                out["recluster_factors"] = len([f for f in p2.factors if not f.is_noise])
+            ws.close()
+    out["process_s"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--embedders", nargs="+", default=["hash"], choices=["hash", "minilm"])
+    parser.add_argument("--fresh-numba-cache", action="store_true",
+                        help="use an empty NUMBA_CACHE_DIR for the first child (first-ever compile)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "EMBEDDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(int(args.child[0]), args.child[1])))
+        return
+    results = []
+    env = dict(os.environ)
+    fresh = tempfile.mkdtemp(prefix="numba-") if args.fresh_numba_cache else None
+    for embedder in args.embedders:
+        for size in args.sizes:
+            if fresh:
+                env["NUMBA_CACHE_DIR"], fresh = fresh, None
+            elif args.fresh_numba_cache:
+                env.pop("NUMBA_CACHE_DIR", None)
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, __file__, "--child", str(size), embedder], capture_output=True,
+                                  text=True, env=env, cwd=ROOT)
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                continue
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            res["wall_s"] = round(time.perf_counter() - t, 2)
+            results.append(res)
+            if not args.json:
+                c, w = res["cold"], res["warm"]
+                print(f"{embedder:>6} {res['n_features'] if 'n_features' in res else c['n_features']:>6} features: "
+                      f"process {res['wall_s']:6.1f} s (imports {res['import_s']:.1f} s) | "
+                      f"cold build {c['total_s']:6.1f} s {c['stages_s']} | "
+                      f"warm build {w['total_s']:6.1f} s {w['stages_s']} | "
+                      f"recluster {res['recluster_s']:.2f} s ({w['n_factors']} -> {res['recluster_factors']} factors)",
+                      flush=True)
+    if args.json:
+        print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
