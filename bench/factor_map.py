@@ -5,8 +5,9 @@ Usage::
     python bench/factor_map.py                       # 1k and 10k features, hashing embedder
     python bench/factor_map.py --sizes 1000 10000 50000 --embedders hash minilm
 
-For each (size, embedder) a *new process* builds one synthetic user's profile (features from the
-lexicon extractor on generated reviews) and reports, per stage:
+For each (size, embedder) a *new process* builds one synthetic user's profile (generated reviews with
+three distinct generated features each, handed to the pipeline by a stand-in extractor, so the map
+sees exactly SIZE features) and reports, per stage:
 
 * ``cold``: the first build in the new process (imports, numba code loaded from the on-disk cache,
   or compiled on the very first run: see ``--fresh-numba-cache``), nothing in the workspace;
@@ -34,51 +35,78 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ASPECT_SENTENCES = {
-    "durability": (["The {part} broke after {period}.", "The {part} snapped within {period}.",
-                    "It stopped working after {period}.", "The {part} came loose after {period}."],
-                   ["Still going strong after {period}.", "The {part} feels sturdy and well made.",
-                    "It survived {period} of daily use."]),
-    "price": (["Way overpriced for what you get.", "Not worth the money at all."],
-              ["Great value for the price.", "A real bargain for the quality."]),
-    "shipping": (["Shipping took forever and the box was crushed.", "Delivery was late by {period}."],
-                 ["Shipping was fast and the box arrived early.", "Delivered on time, well packaged."]),
-    "ease": (["The setup was confusing and the manual useless.", "Hard to set up without help."],
-             ["Very easy to set up in minutes.", "Simple and intuitive to use."]),
-    "design": (["The colour looks cheap and ugly.", "The design is clunky."],
-               ["The design looks beautiful on my desk.", "Lovely colour and a sleek style."]),
-    "service": (["Customer service never answered my emails.", "The seller was rude about the return."],
-                ["Customer service was helpful and friendly.", "The seller replaced it without fuss."]),
-    "sound": (["The sound is tinny at any volume.", "The speaker crackles."],
-              ["The sound is rich with deep bass.", "Crisp audio even at high volume."]),
+ASPECTS = {  # aspect: (phrases that lowered the rating, phrases that raised it)
+    "durability": (("broke after", "snapped within", "stopped working after", "came loose after", "cracked after"),
+                   ("still going strong after", "feels sturdy after", "survived", "held up after")),
+    "price and value": (("overpriced for", "not worth", "too expensive for"), ("great value for", "a bargain for")),
+    "shipping": (("arrived late after", "box crushed after"), ("arrived early after", "shipped fast within")),
+    "ease of use": (("confusing setup after", "hard to use for"), ("easy to set up in", "intuitive within")),
+    "design": (("looks cheap after", "ugly colour after"), ("looks beautiful after", "sleek style after")),
+    "customer service": (("seller ignored emails for", "rude support after"), ("helpful support within",)),
+    "sound": (("tinny sound after", "crackles after"), ("rich bass after", "crisp audio after")),
 }
 PARTS = ("handle", "zipper", "strap", "hinge", "lid", "cable", "buckle", "switch", "wheel", "button", "clasp", "knob",
          "charging port", "battery door", "foam padding", "stitching", "seam", "latch", "power cord", "spout",
          "caster", "frame", "screen", "bracket", "valve")
 PERIODS = ("two weeks", "a month", "three days", "six months", "a year", "ten days", "five weeks", "two months",
            "eight days", "nine months", "a fortnight", "four days", "three months", "half a year", "a week")
-WEIGHTS = {"durability": 2.0, "price": 0.5, "shipping": 0.2, "ease": 0.4, "design": 0.3, "service": 0.4,
-           "sound": 0.3}
+ADJECTIVES = ("plastic", "metal", "rubber", "left", "right", "front", "back", "main", "little", "black", "white",
+              "silver", "upper", "lower", "spare", "new", "second", "outer", "inner", "side", "top", "bottom",
+              "folding", "padded", "chrome", "wooden", "steel", "red", "blue", "green")
+WEIGHTS = {"durability": 2.0, "price and value": 0.5, "shipping": 0.2, "ease of use": 0.4, "design": 0.3,
+           "customer service": 0.4, "sound": 0.3}
 
 
-def make_items(n_features: int, seed: int = 0) -> list[dict[str, str]]:
-    """Synthetic reviews with about three features each; ratings driven mostly by durability."""
+def make_data(n_features: int, seed: int = 0) -> tuple[list[dict[str, str]], dict[str, list[dict[str, object]]]]:
+    """Synthetic reviews with three features each (distinct phrases); ratings driven mostly by durability.
+
+    Returns:
+        The items and, per item id, its features as dicts (phrase, aspect, direction, strength, evidence).
+    """
     rng = random.Random(seed)
-    items = []
+    items: list[dict[str, str]] = []
+    features: dict[str, list[dict[str, object]]] = {}
     k = 0
     while len(items) * 3 < n_features:
-        aspects = rng.sample(list(ASPECT_SENTENCES), 3)
+        iid = f"r{k}"
         score = 3.5
-        sentences = []
-        for a in aspects:
+        sentences, feats = [], []
+        for aspect in rng.sample(list(ASPECTS), 3):
             sign = rng.choice((-1, 1))
-            template = rng.choice(ASPECT_SENTENCES[a][0 if sign < 0 else 1])
-            sentences.append(template.format(part=rng.choice(PARTS), period=rng.choice(PERIODS)))
-            score += WEIGHTS[a] * sign * 0.6
+            verb = rng.choice(ASPECTS[aspect][0 if sign < 0 else 1])
+            phrase = f"{rng.choice(ADJECTIVES)} {rng.choice(PARTS)} {verb} {rng.choice(PERIODS)}"
+            sentences.append(f"The {phrase}.")
+            feats.append({"phrase": phrase, "aspect": aspect + (" problems" if sign < 0 else ""),
+                          "direction": "lowered" if sign < 0 else "raised", "strength": 0.8, "evidence": phrase})
+            score += WEIGHTS[aspect] * sign * 0.6
         rating = int(min(5, max(1, round(score + rng.gauss(0, 0.4)))))
-        items.append({"id": f"r{k}", "text": " ".join(sentences), "rating": str(rating)})
+        items.append({"id": iid, "text": " ".join(sentences), "rating": str(rating)})
+        features[iid] = feats
         k += 1
-    return items
+    return items, features
+
+
+class BenchExtractor:
+    """Hands back the generated features (so the map sees exactly the features asked for)."""
+
+    name = "bench"
+
+    def __init__(self, features: dict[str, list[dict[str, object]]]) -> None:
+        self.features = features
+
+    def identity(self) -> dict[str, object]:
+        return {"kind": "bench", "n": sum(len(v) for v in self.features.values())}
+
+    def extract(self, items, task, progress=None):  # noqa: ANN001, ANN201
+        from core.stages.types import Feature
+
+        out = {}
+        for it in items:
+            out[it.id] = [Feature(id=f"{it.id}#{j}", item_id=it.id, **d)  # type: ignore[arg-type]
+                          for j, d in enumerate(self.features[it.id])]
+        if progress:
+            progress(len(items), len(items))
+        return out
 
 
 def child(size: int, embedder_kind: str) -> dict[str, object]:
@@ -92,7 +120,8 @@ def child(size: int, embedder_kind: str) -> dict[str, object]:
 
     import_umap()
     t_import = time.perf_counter() - t0
-    items = [Item(r["id"], r["text"], r["rating"]) for r in make_items(size)]
+    rows, generated = make_data(size)
+    items = [Item(r["id"], r["text"], r["rating"]) for r in rows]
     kind = {"hash": "hashing"}.get(embedder_kind, embedder_kind)
     settings = PipelineSettings(extractor="lexicon", embedder=embedder_kind, hdbscan_min_cluster_size=15)
     out: dict[str, object] = {"size": size, "embedder": embedder_kind, "import_s": round(t_import, 2)}
@@ -108,6 +137,9 @@ def child(size: int, embedder_kind: str) -> dict[str, object]:
 
             start = time.perf_counter()
             embedder = make_embedder(kind)
+            import core.stages.profile as prof
+
+            prof.choose_extractor = lambda client, prefer=None: BenchExtractor(generated)  # type: ignore[assignment]
             profile = build_profile(ws, "bench", "u", client=None, embedder=embedder, settings=settings,
                                     progress=progress)
             end = time.perf_counter()
@@ -120,6 +152,7 @@ def child(size: int, embedder_kind: str) -> dict[str, object]:
             out[label] = {"total_s": round(end - start, 2), "stages_s": stages,
                           "map_s": round(stages["projection"] + stages["clustering"] + stages["factors"], 2),
                           "n_features": len(profile.all_features()),
+                          "n_unique_texts": len({f.text for f in profile.all_features()}),
                           "n_factors": len([f for f in profile.factors if not f.is_noise])}
             if label == "warm":
                 t = time.perf_counter()
@@ -163,7 +196,7 @@ def main() -> None:
             results.append(res)
             if not args.json:
                 c, w = res["cold"], res["warm"]
-                print(f"{embedder:>6} {res['n_features'] if 'n_features' in res else c['n_features']:>6} features: "
+                print(f"{embedder:>6} {c['n_features']:>6} features ({c['n_unique_texts']} distinct): "
                       f"process {res['wall_s']:6.1f} s (imports {res['import_s']:.1f} s) | "
                       f"cold build {c['total_s']:6.1f} s {c['stages_s']} | "
                       f"warm build {w['total_s']:6.1f} s {w['stages_s']} | "

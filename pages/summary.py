@@ -76,8 +76,8 @@ if versions:
         labels = {v["version"]: version_label(v) for v in versions}
         nums = [v["version"] for v in versions]
         d1, d2 = st.columns(2)
-        a = d1.selectbox("From", nums, index=len(nums) - 2, format_func=labels.get, key="sum_from")
-        b = d2.selectbox("To", nums, index=len(nums) - 1, format_func=labels.get, key="sum_to")
+        a = d1.selectbox("From", nums, index=len(nums) - 2, format_func=labels.get, key=f"sum_from_{len(nums)}")
+        b = d2.selectbox("To", nums, index=len(nums) - 1, format_func=labels.get, key=f"sum_to_{len(nums)}")
         old = next(v["text"] for v in versions if v["version"] == a)
         new = next(v["text"] for v in versions if v["version"] == b)
         diff = unified_summary_diff(old, new, old_name=f"v{a}", new_name=f"v{b}")

@@ -59,3 +59,23 @@ def test_load_lamp_sample(make_app):
     assert at.session_state[Keys.DATASET] == "lamp3_reviews"
     table = at.dataframe[0].value.set_index("dataset")
     assert table.loc["lamp3_reviews", "queries"] > 0
+
+
+def test_upload_lamp_pair(make_app):
+    from core.ui_state import SAMPLE_DIR
+
+    at = make_app()
+    at.run()
+    uploader = at.file_uploader(key="up_files")
+    for name in ("lamp2_tags_questions.json", "lamp2_tags_outputs.json"):
+        uploader.upload(name, (SAMPLE_DIR / name).read_bytes(), "application/json")
+    at.run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert any("LaMP file" in x for x in labels) and any("LaMP outputs" in x for x in labels)
+    assert not [s for s in at.selectbox if s.key and s.key.startswith("up_map_")]  # no mapping for LaMP
+    assert at.text_input(key="up_name").value == "lamp2_tags"
+    at.button(key="up_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value.set_index("dataset")
+    assert table.loc["lamp2_tags", "task"] == "label" and table.loc["lamp2_tags", "queries"] > 0

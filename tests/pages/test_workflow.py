@@ -45,6 +45,15 @@ def test_sample_data_path_end_to_end(make_app):
     assert "influence" in table.columns and len(table) == len(profile.factors)
     assert "No features selected." in texts(at)
 
+    # re-cluster on the cached projection with another HDBSCAN min cluster size
+    runs_before = len(at.session_state["_inflow_ctx"].ws.list_runs("projection"))
+    at.slider(key="fm_mcs").set_value(12)
+    at.button(key="fm_recluster").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _profile(at).settings["hdbscan_min_cluster_size"] == 12
+    assert len(at.session_state["_inflow_ctx"].ws.list_runs("projection")) == runs_before  # no re-projection
+    profile = _profile(at)
+
     # colour choice survives a page switch
     at.radio(key="w_fm_color_by").set_value("polarity").run()
     goto(at, "factors")
@@ -140,6 +149,17 @@ def test_sample_data_path_end_to_end(make_app):
     at.button(key="rs_reset").click().run()
     at.button(key="rs_play").click().run()
     assert at.session_state[Keys.REASONING]["shown"] == n_steps
+
+    # a typed query with a known true response
+    at.radio(key="w_rs_source").set_value("Type a query").run()
+    at.text_area(key="w_rs_typed").input("The handle snapped off after a week. Useless.")
+    at.text_input(key="w_rs_typed_gold").input("1")
+    at.selectbox(key="w_rs_method").select("bm25")
+    at.button(key="rs_play").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    record = at.session_state[Keys.REASONING]["record"]
+    assert record.query.startswith("The handle snapped") and record.method == "bm25" and record.gold == "1"
+    assert record.error is not None and "abs_error" in record.error
 
     # -- compare ----------------------------------------------------------------------------------------
     goto(at, "compare")

@@ -1,0 +1,39 @@
+"""Cancelling an evaluation keeps the finished queries and stores them as an eval run."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.pages.conftest import goto, texts
+
+
+def test_cancel_keeps_finished_queries(make_app, monkeypatch):
+    with FakeOpenAIServer(latency_s=0.25) as slow:
+        monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
+        at = make_app()
+        at.run()
+        at.sidebar.selectbox(key="sb_dataset").select("movie_tags").run()
+        goto(at, "evaluate")
+        at.multiselect(key="ev_methods").set_value(["zero", "summary"])
+        at.radio(key="ev_scope").set_value("all users")
+        at.number_input(key="ev_limit_user").set_value(20)
+        [b for b in at.button if b.label == "Run evaluation"][0].click().run()
+        job = at.session_state["_inflow_eval_job"]
+        deadline = time.time() + 300
+        while job.progress.done < 2 and not job.done and time.time() < deadline:
+            time.sleep(0.2)
+        at.run()
+        assert "Evaluating" in str([p.proto for p in at.get("progress")])
+        at.button(key="ev_cancel").click().run()
+        assert job.cancelled()
+        while "_inflow_eval_job" in at.session_state and time.time() < deadline:
+            time.sleep(0.5)
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "Cancelled:" in texts(at)
+        result = job.result
+        assert result["cancelled"] and 2 <= result["n"] < result["n_planned"]
+        stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result["eval_id"])["result"]
+        assert stored["n"] == result["n"]
