@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -173,24 +174,27 @@ def apply_edits(factors: list[Factor], assignments: dict[str, str], edits: Itera
         factors: Factors of the latest clustering (statistics are not updated here).
         assignments: ``{feature_id: factor_id}`` of those factors.
         edits: Edits in order, each ``{"id", "op", "payload"}`` (undone edits already left out).
-        features: All features by id; when given, keywords are recomputed and factors created by an
-            edit without a name are named from their keywords.
+        features: All features by id; when given (and an edit applied), keywords are recomputed and
+            factors created by an edit without a name are named from their keywords.
         log: When given, one ``{"id", "op", "applied", "reason"}`` per edit is appended.
 
     Returns:
         The curated factors (empty factors dropped, Unclustered present and last) and assignments.
     """
-    out = copy.deepcopy(factors)
+    out = [replace(f, feature_ids=list(f.feature_ids), keywords=list(f.keywords), stats=copy.deepcopy(f.stats))
+           for f in factors]
     known = set(assignments)
     for f in out:
         known.update(f.feature_ids)
     _noise(out)
+    changed = False
     for edit in edits:
         applied, reason = _apply_one(edit, out, known)
+        changed = changed or applied
         out = [f for f in out if f.feature_ids or f.is_noise]
         if log is not None:
             log.append({"id": edit.get("id"), "op": edit.get("op"), "applied": applied, "reason": reason})
-    if features is not None:
+    if features is not None and changed:
         assign_keywords(out, features)
     for f in out:
         if not f.name:

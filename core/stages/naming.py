@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,11 @@ N_KEYWORDS = 10
 N_REPRESENTATIVES = 12
 
 
-def terms(text: str) -> list[str]:
+@lru_cache(maxsize=200_000)
+def terms(text: str) -> tuple[str, ...]:
     """Return the c-TF-IDF terms of a text: content words and adjacent content-word bigrams."""
     ws = content_words(text)
-    return ws + [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
+    return (*ws, *(f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)))
 
 
 def ctfidf(docs: dict[str, list[str]]) -> dict[str, dict[str, float]]:

@@ -309,12 +309,18 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
         writer.run_id = run_id  # type: ignore[attr-defined]
     try:
         paths = writer.write(items, features, factors, assignments, task, progress=progress)
-        ws.put_artifact(run_id, "paths", {iid: p.to_dict() for iid, p in paths.items()})
+        ws.put_artifact(run_id, "paths", {iid: _path_dict(p) for iid, p in paths.items()})
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
     ws.finish_run(run_id, "done")
     return run_id, paths
+
+
+def _path_dict(p: ReasoningPath) -> dict[str, Any]:
+    """``ReasoningPath.to_dict`` without ``dataclasses.asdict``'s deep copies (steps are plain dicts)."""
+    return {"item_id": p.item_id, "steps": p.steps, "response": p.response, "text": p.text,
+            "consistent": p.consistent}
 
 
 def load_paths(ws: Workspace, run_id: str) -> dict[str, ReasoningPath]:

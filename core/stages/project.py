@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from core.embed.base import Embedder
 from core.stages.types import Feature
@@ -51,15 +52,27 @@ class ProjectionParams:
 
 
 def pca_project(x: np.ndarray, n_components: int) -> np.ndarray:
-    """Project rows with PCA to ``n_components`` columns (zero-padded when rank is smaller)."""
+    """Project rows with PCA to ``n_components`` columns (zero-padded when rank is smaller).
+
+    Uses the eigen-decomposition of the ``d x d`` covariance when there are more rows than
+    columns (fast for many embeddings), else an SVD of the rows.
+    """
     n = x.shape[0]
     out = np.zeros((n, n_components), dtype=np.float32)
     if n < 2:
         return out
-    centred = x - x.mean(axis=0, keepdims=True)
+    centred = (x - x.mean(axis=0, keepdims=True)).astype(np.float64)
     k = min(n_components, n - 1, x.shape[1])
-    u, s, _ = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    out[:, :k] = (u[:, :k] * s[:k]).astype(np.float32)
+    if n > x.shape[1]:
+        vals, vecs = np.linalg.eigh(centred.T @ centred)
+        top = vecs[:, np.argsort(vals)[::-1][:k]]
+        # fix each component's sign (largest loading positive) so results do not depend on the solver
+        top *= np.sign(top[np.abs(top).argmax(axis=0), np.arange(k)])
+        out[:, :k] = (centred @ top).astype(np.float32)
+    else:
+        u, s, vt = np.linalg.svd(centred, full_matrices=False)
+        signs = np.sign(vt[:k][np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
+        out[:, :k] = (u[:, :k] * s[:k] * signs).astype(np.float32)
     return out
 
 
@@ -74,7 +87,7 @@ class PCAProjector:
         return pca_project(x, 2), nd
 
 
-EXACT_KNN_MAX = 4096
+EXACT_KNN_MAX = 20000
 
 
 def exact_knn(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -98,12 +111,26 @@ def exact_knn(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.
     return idx, dist
 
 
+def _pca_init(coords: np.ndarray, dims: int) -> np.ndarray:
+    """Return a UMAP initialisation from other coordinates: PCA to ``dims``, scaled to UMAP's init range (10)."""
+    init = pca_project(coords, dims).astype(np.float64)
+    span = np.abs(init).max()
+    return init * (10.0 / span) if span > 0 else init
+
+
 class UMAPProjector:
     """UMAP projections sharing one nearest-neighbour graph; PCA below :data:`TINY` rows.
 
-    The neighbour graph is exact (brute force) up to :data:`EXACT_KNN_MAX` rows and approximate
-    (pynndescent) above. UMAP is imported through :func:`core.stages.warmup.import_umap`, which
-    enables numba's on-disk cache.
+    * The neighbour graph is exact (brute force) up to :data:`EXACT_KNN_MAX` rows and approximate
+      (pynndescent) above.
+    * The n-D fit starts from a PCA initialisation of the embeddings (UMAP's spectral initialisation
+      is several times slower on feature sets whose neighbour graph has many tight components) and
+      runs 500 epochs up to 2,000 rows, 200 above (UMAP's own default for large data).
+    * With ``params.seed`` set UMAP is deterministic and single-threaded; ``seed=None`` lets its
+      optimisation use every core (faster, not reproducible).
+    * The 2-D display fit starts from the PCA of the n-D result and runs a quarter of the epochs, so the
+      two projections agree and the display costs a quarter of the clustering fit.
+    * UMAP is imported through :func:`core.stages.warmup.import_umap` (numba's on-disk cache).
     """
 
     name = "umap"
@@ -117,6 +144,7 @@ class UMAPProjector:
 
         umap = import_umap()
         k = max(2, min(params.n_neighbors, n - 1))
+        epochs = 500 if n <= 2000 else 200
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if n <= EXACT_KNN_MAX and params.metric == "cosine":
@@ -126,15 +154,17 @@ class UMAPProjector:
 
                 knn = nearest_neighbors(x, n_neighbors=k, metric=params.metric, metric_kwds={}, angular=False,
                                         random_state=np.random.RandomState(params.seed), low_memory=True)
-            nd = self._fit(umap, x, knn, k, params.n_components, params.min_dist, params)
-            two = self._fit(umap, x, knn, k, 2, params.display_min_dist, params)
+            nd = self._fit(umap, x, knn, k, params.n_components, params.min_dist, params,
+                           _pca_init(x, params.n_components), epochs)
+            two = self._fit(umap, x, knn, k, 2, params.display_min_dist, params, _pca_init(nd, 2), epochs // 4)
         return two, nd
 
     @staticmethod
     def _fit(umap_mod: Any, x: np.ndarray, knn: Any, k: int, dims: int, min_dist: float,
-             params: ProjectionParams) -> np.ndarray:
+             params: ProjectionParams, init: Any, epochs: int) -> np.ndarray:
         reducer = umap_mod.UMAP(n_neighbors=k, n_components=dims, min_dist=min_dist, metric=params.metric,
-                                random_state=params.seed, precomputed_knn=tuple(knn), low_memory=True)
+                                random_state=params.seed, precomputed_knn=tuple(knn), low_memory=True, init=init,
+                                n_epochs=epochs)
         return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
 
@@ -194,7 +224,11 @@ def project_unique(features: list[Feature], embedder: Embedder, projector: Any,
     unique = list(dict.fromkeys(texts))
     row = {t: i for i, t in enumerate(unique)}
     inverse = np.fromiter((row[t] for t in texts), dtype=np.int64, count=len(texts))
-    two, nd = projector.project(embedder.embed(unique), params)
+    x = embedder.embed(unique)
+    # One BLAS thread: OpenBLAS threads spin against UMAP's numba threads and other processes on a
+    # small machine (a 256x256 eigh took 1 s with two threads under load, 10 ms with one).
+    with threadpool_limits(limits=1, user_api="blas"):
+        two, nd = projector.project(x, params)
     return np.asarray(two, dtype=np.float32)[inverse], np.asarray(nd, dtype=np.float32)[inverse]
 
 
@@ -209,7 +243,7 @@ def load_projection(ws: Workspace, run_id: str) -> Projection:
 def projection_params(embedder: Embedder, projector: Any, params: ProjectionParams) -> dict[str, Any]:
     """Return a projection run's parameters (embedder name, projector name, projection parameters)."""
     return {"embedder": embedder.name, "projector": getattr(projector, "name", type(projector).__name__),
-            "unique_texts": True, **params.to_dict()}
+            "version": 2, **params.to_dict()}
 
 
 def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,

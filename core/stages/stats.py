@@ -77,6 +77,60 @@ def _direction_stats(features: list[Feature]) -> tuple[float, float]:
     return polarity, majority / len(directed)
 
 
+class StatsData:
+    """A user's items prepared once for computing many factors' statistics.
+
+    Args:
+        items: All of the user's history items.
+        task: How to read the items' outputs.
+    """
+
+    def __init__(self, items: list[Item], task: Task) -> None:
+        """Index the items and parse their outputs."""
+        self.items = items
+        self.task = task
+        self.index = {it.id: i for i, it in enumerate(items)}
+        parsed = [task.parse_score(it.output) for it in items] if task.kind == "score" else []
+        self.scores = np.array([np.nan if x is None else x for x in parsed], dtype=float)
+        self.labels = [it.output.strip() for it in items] if task.kind == "label" else []
+
+    def stats(self, members: list[Feature]) -> FactorStats:
+        """Return the statistics of a factor with these member features."""
+        n_all = len(self.items)
+        has = np.zeros(n_all, dtype=bool)
+        idx = [self.index[f.item_id] for f in members if f.item_id in self.index]
+        has[idx] = True
+        n_items = int(has.sum())
+        polarity, consistency = _direction_stats(members)
+        st = FactorStats(n_features=len(members), n_items=n_items, coverage=n_items / n_all if n_all else 0.0,
+                         polarity=polarity, consistency=consistency)
+        if self.task.kind == "score":
+            valid = ~np.isnan(self.scores)
+            a = self.scores[has & valid]
+            b = self.scores[~has & valid]
+            if a.size:
+                st.mean_with = float(a.mean())
+            if b.size:
+                st.mean_without = float(b.mean())
+            if a.size and b.size:
+                st.influence = float(a.mean() - b.mean())
+                st.ci_low, st.ci_high = welch_interval(a.tolist(), b.tolist())
+        elif self.task.kind == "label":
+            pairs = [(bool(h), lab) for h, lab in zip(has, self.labels, strict=True) if lab]
+            if pairs:
+                pres = [p for p, _ in pairs]
+                labs = [lab for _, lab in pairs]
+                overall = Counter(labs)
+                inside = Counter(lab for p, lab in pairs if p)
+                n_in = sum(inside.values())
+                if n_in:
+                    st.lift = {lab: (inside.get(lab, 0) / n_in) / (overall[lab] / len(labs)) for lab in sorted(overall)}
+                    seen = [lab for lab in st.lift if inside.get(lab, 0) > 0]
+                    st.top_label = max(seen, key=lambda lab: (st.lift[lab], inside[lab])) if seen else None
+                st.mutual_info = mutual_information(pres, labs)
+        return st
+
+
 def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items: list[Item], task: Task) -> FactorStats:
     """Compute one factor's statistics (see the module docstring).
 
@@ -86,46 +140,14 @@ def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items
         items: All of the user's history items.
         task: How to read the items' outputs.
     """
-    members = [features[fid] for fid in feature_ids if fid in features]
-    with_ids = {f.item_id for f in members}
-    item_ids = [it.id for it in items]
-    has = [iid in with_ids for iid in item_ids]
-    n_items = sum(has)
-    polarity, consistency = _direction_stats(members)
-    st = FactorStats(n_features=len(members), n_items=n_items,
-                     coverage=n_items / len(items) if items else 0.0,
-                     polarity=polarity, consistency=consistency)
-    if task.kind == "score":
-        scores = [task.parse_score(it.output) for it in items]
-        a = [s for s, h in zip(scores, has, strict=True) if h and s is not None]
-        b = [s for s, h in zip(scores, has, strict=True) if not h and s is not None]
-        if a:
-            st.mean_with = float(np.mean(a))
-        if b:
-            st.mean_without = float(np.mean(b))
-        if a and b:
-            st.influence = float(np.mean(a) - np.mean(b))
-            st.ci_low, st.ci_high = welch_interval(a, b)
-    elif task.kind == "label":
-        pairs = [(h, it.output.strip()) for h, it in zip(has, items, strict=True) if it.output.strip()]
-        if pairs:
-            pres = [p for p, _ in pairs]
-            labs = [lab for _, lab in pairs]
-            overall = Counter(labs)
-            inside = Counter(lab for p, lab in pairs if p)
-            n_in = sum(inside.values())
-            if n_in:
-                st.lift = {lab: (inside.get(lab, 0) / n_in) / (overall[lab] / len(labs)) for lab in sorted(overall)}
-                seen = [lab for lab in st.lift if inside.get(lab, 0) > 0]
-                st.top_label = max(seen, key=lambda lab: (st.lift[lab], inside[lab])) if seen else None
-            st.mutual_info = mutual_information(pres, labs)
-    return st
+    return StatsData(items, task).stats([features[fid] for fid in feature_ids if fid in features])
 
 
 def with_stats(factors: list[Factor], features: dict[str, Feature], items: list[Item], task: Task) -> list[Factor]:
     """Return the factors with freshly computed statistics (the factor objects are updated in place)."""
+    data = StatsData(items, task)
     for f in factors:
-        f.stats = factor_stats(f.feature_ids, features, items, task)
+        f.stats = data.stats([features[fid] for fid in f.feature_ids if fid in features])
     return factors
 
 

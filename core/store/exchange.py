@@ -32,6 +32,7 @@ _TABLES: dict[str, list[str]] = {
     "summaries": ["id", "dataset_id", "user_id", "version", "text", "source", "run_id", "note", "created_at"],
     "edits": ["id", "dataset_id", "user_id", "op", "payload_json", "undone", "created_at"],
     "eval_runs": ["id", "params_json", "result_json", "created_at"],
+    "pools": ["dataset_id", "user_id", "entries_json", "updated_at"],
 }
 _BLOB_COLUMNS = {("embed_cache", "vector")}
 

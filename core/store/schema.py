@@ -56,6 +56,12 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE eval_runs (
             id TEXT PRIMARY KEY, params_json TEXT NOT NULL, result_json TEXT NOT NULL, created_at REAL NOT NULL)""",
     ],
+    # v2 -> v3: the user-defined prompt pool (PILLOW) per user.
+    [
+        """CREATE TABLE pools (
+            dataset_id TEXT NOT NULL, user_id TEXT NOT NULL, entries_json TEXT NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (dataset_id, user_id))""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

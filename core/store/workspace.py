@@ -413,6 +413,23 @@ class Workspace:
         with self.transaction() as c:
             c.execute("UPDATE edits SET undone=? WHERE id=?", (int(undone), edit_id))
 
+    # -- prompt pools -----------------------------------------------------------------------------
+    def set_pool(self, dataset_id: str, user_id: str, entries: list[dict[str, Any]]) -> None:
+        """Store (replace) a user's prompt pool: a list of JSON-ready entries."""
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO pools(dataset_id,user_id,entries_json,updated_at) VALUES (?,?,?,?)",
+                      (dataset_id, user_id, json.dumps(entries, default=_json_default), time.time()))
+
+    def get_pool(self, dataset_id: str, user_id: str) -> list[dict[str, Any]] | None:
+        """Return a user's stored prompt pool, or None when they have none."""
+        rows = self._query("SELECT entries_json FROM pools WHERE dataset_id=? AND user_id=?", (dataset_id, user_id))
+        return json.loads(rows[0][0]) if rows else None
+
+    def delete_pool(self, dataset_id: str, user_id: str) -> None:
+        """Remove a user's stored prompt pool (the default pool built from the profile applies again)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM pools WHERE dataset_id=? AND user_id=?", (dataset_id, user_id))
+
     # -- eval runs --------------------------------------------------------------------------------
     def add_eval_run(self, params: dict[str, Any], result: dict[str, Any]) -> str:
         """Store an evaluation result and return its id (``eval-<8 hex>``)."""

@@ -21,6 +21,7 @@ def _filled(path) -> Workspace:
     ws.add_summary_version("d", "u1", "Hates breakage.", source="generated")
     ws.add_edit("d", "u1", "rename", {"factor": "F0", "name": "Durability"})
     ws.add_eval_run({"task": "t"}, {"n": 1})
+    ws.set_pool("d", "u1", [{"id": "P1", "text": "Be brief."}])
     return ws
 
 

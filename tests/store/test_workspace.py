@@ -109,6 +109,11 @@ def test_caches_traces_summaries_edits_evals(tmp_path):
     ws.set_edit_undone(e1)
     assert [e["op"] for e in ws.list_edits("d", "u")] == ["pin"]
     assert len(ws.list_edits("d", "u", include_undone=True)) == 2
+    assert ws.get_pool("d", "u") is None
+    ws.set_pool("d", "u", [{"id": "P1", "text": "Be brief.", "kind": "instruction"}])
+    assert ws.get_pool("d", "u")[0]["text"] == "Be brief."
+    ws.delete_pool("d", "u")
+    assert ws.get_pool("d", "u") is None
     eid = ws.add_eval_run({"task": "t"}, {"n": 3})
     assert ws.get_eval_run(eid)["result"] == {"n": 3}
 
