@@ -109,7 +109,7 @@ class BenchExtractor:
         return out
 
 
-def child(size: int, embedder_kind: str) -> dict[str, object]:
+def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]:
     """Run one measurement in this (new) process and return the figures."""
     t0 = time.perf_counter()
     from core.data.model import Dataset, Item, Task, User
@@ -126,7 +126,7 @@ def child(size: int, embedder_kind: str) -> dict[str, object]:
     settings = PipelineSettings(extractor="lexicon", embedder=embedder_kind, hdbscan_min_cluster_size=15)
     out: dict[str, object] = {"size": size, "embedder": embedder_kind, "import_s": round(t_import, 2)}
     with tempfile.TemporaryDirectory() as tmp:
-        for label in ("cold", "warm"):
+        for label in ("cold", "warm") if warm else ("cold",):
             ws = Workspace(Path(tmp) / f"{label}.sqlite")
             ws.add_dataset(Dataset("bench", Task(kind="score"), [User("u", items)]))
             marks: dict[str, float] = {}
@@ -154,7 +154,7 @@ def child(size: int, embedder_kind: str) -> dict[str, object]:
                           "n_features": len(profile.all_features()),
                           "n_unique_texts": len({f.text for f in profile.all_features()}),
                           "n_factors": len([f for f in profile.factors if not f.is_noise])}
-            if label == "warm":
+            if label == "warm" or not warm:
                 t = time.perf_counter()
                 p2 = recluster(ws, profile, min_cluster_size=25, embedder=embedder)
                 out["recluster_s"] = round(time.perf_counter() - t, 2)
@@ -170,11 +170,12 @@ def main() -> None:
     parser.add_argument("--embedders", nargs="+", default=["hash"], choices=["hash", "minilm"])
     parser.add_argument("--fresh-numba-cache", action="store_true",
                         help="use an empty NUMBA_CACHE_DIR for the first child (first-ever compile)")
+    parser.add_argument("--no-warm", action="store_true", help="skip the second (warm) build, for big sizes")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--child", nargs=2, metavar=("SIZE", "EMBEDDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("SIZE", "EMBEDDER", "WARM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(int(args.child[0]), args.child[1])))
+        print(json.dumps(child(int(args.child[0]), args.child[1], args.child[2] == "1")))
         return
     results = []
     env = dict(os.environ)
@@ -186,8 +187,8 @@ def main() -> None:
             elif args.fresh_numba_cache:
                 env.pop("NUMBA_CACHE_DIR", None)
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--child", str(size), embedder], capture_output=True,
-                                  text=True, env=env, cwd=ROOT)
+            proc = subprocess.run([sys.executable, __file__, "--child", str(size), embedder,
+                                   "0" if args.no_warm else "1"], capture_output=True, text=True, env=env, cwd=ROOT)
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
                 continue
@@ -195,7 +196,8 @@ def main() -> None:
             res["wall_s"] = round(time.perf_counter() - t, 2)
             results.append(res)
             if not args.json:
-                c, w = res["cold"], res["warm"]
+                c = res["cold"]
+                w = res.get("warm") or {"total_s": float("nan"), "stages_s": "skipped", "n_factors": c["n_factors"]}
                 print(f"{embedder:>6} {c['n_features']:>6} features ({c['n_unique_texts']} distinct): "
                       f"process {res['wall_s']:6.1f} s (imports {res['import_s']:.1f} s) | "
                       f"cold build {c['total_s']:6.1f} s {c['stages_s']} | "

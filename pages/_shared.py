@@ -95,11 +95,14 @@ class AppContext:
     status: BackendStatus
     pipeline_overrides: dict[str, Any] = field(default_factory=dict)
 
-    def pipeline_settings(self) -> Any:
-        """The :class:`core.stages.profile.PipelineSettings` for a build from the sidebar choices."""
+    def pipeline_settings(self, *, deterministic: bool = False) -> Any:
+        """The :class:`core.stages.profile.PipelineSettings` for a build from the sidebar choices.
+
+        ``deterministic`` forces the deterministic stage implementations (the embedder stays the chosen one).
+        """
         from core.stages.profile import PipelineSettings
 
-        det = self.stage_mode == "deterministic"
+        det = deterministic or self.stage_mode == "deterministic"
         llm = self.stage_mode == "llm"
         choice = "llm" if llm else "auto"
         return PipelineSettings(
@@ -201,27 +204,114 @@ def forget_profiles() -> None:
     st.session_state[PROFILE_CACHE] = {}
 
 
-def build_with_progress(c: AppContext) -> Any | None:
-    """Build the active user's profile with a progress bar; show problems instead of a traceback."""
-    from core.stages.profile import STAGES, build_profile
+# -- building profiles (in the background, with progress and Cancel) -------------------------------------------
+BUILD_JOBS = "_inflow_build_jobs"  # {(ws path, dataset, user): (Job, title)}
+BUILD_NOTES = "_inflow_build_notes"  # {(ws path, dataset, user): (kind, message or InputError)} of the last build
+AUTO_TRIED = "_inflow_auto_tried"  # keys the automatic first build was started for (never twice per session)
 
-    bar = st.progress(0.0, text="Starting…")
 
-    def progress(stage: str, done: int, total: int) -> None:
-        i = STAGES.index(stage) if stage in STAGES else 0
-        frac = (i + (done / total if total else 0.0)) / len(STAGES)
-        bar.progress(min(frac, 1.0), text=f"{stage}: {done}/{total}")
+def start_build(c: AppContext, *, title: str | None = None, deterministic: bool = False) -> Any:
+    """Start building the active user's profile in the background (see :mod:`core.views.build_view`).
 
-    try:
-        profile = build_profile(c.ws, c.dataset_id, c.user_id, client=c.client, embedder=c.embedder,
-                                settings=c.pipeline_settings(), progress=progress)
-    except InputError as exc:
-        bar.empty()
-        show_problems(exc, "The build stopped")
-        return None
-    bar.progress(1.0, text="Profile built")
-    set_profile(c, profile)
-    return profile
+    Args:
+        c: The context (its backend, embedder and pipeline settings are used).
+        title: What the progress panel says.
+        deterministic: Use the deterministic stage implementations whatever the sidebar says (no model calls).
+    """
+    from core.views.build_view import start_build_job
+
+    key = _pkey(c)
+    job = start_build_job(c.ws, str(c.dataset_id), str(c.user_id), client=c.client, embedder=c.embedder,
+                          settings=c.pipeline_settings(deterministic=deterministic))
+    st.session_state.setdefault(BUILD_JOBS, {})[key] = (job, title or f"Building the profile of **{c.user_id}**")
+    st.session_state.setdefault(BUILD_NOTES, {}).pop(key, None)
+    return job
+
+
+def maybe_auto_build(c: AppContext) -> bool:
+    """Start the first build of a sample user unasked (once per session and user); True when started.
+
+    Only for the shipped sample datasets, only when no profile exists, with the deterministic stages
+    (an unasked build never spends model calls) and the chosen embedder. ``INFLOW_AUTO_BUILD=0`` turns it off.
+    """
+    from core.views.build_view import auto_build_allowed
+
+    key = _pkey(c)
+    tried: set = st.session_state.setdefault(AUTO_TRIED, set())
+    if key in tried or key in st.session_state.get(BUILD_JOBS, {}) or get_profile(c) is not None:
+        return False
+    if not auto_build_allowed(c.ws, c.dataset_id, c.user_id):
+        return False
+    tried.add(key)
+    start_build(c, deterministic=True,
+                title=f"First visit: building the profile of sample user **{c.user_id}** (deterministic stages, "
+                      f"{c.embedder_kind} embeddings)")
+    return True
+
+
+def build_running(c: AppContext) -> bool:
+    """Show the active user's running build (progress and Cancel) and return True; finish a done one.
+
+    A finished build's profile replaces the cached one; a cancelled or failed build leaves a note
+    (see :func:`show_build_note`).
+    """
+    from core.views.build_view import BuildCancelled, cancelled_note
+
+    key = _pkey(c)
+    jobs = st.session_state.setdefault(BUILD_JOBS, {})
+    held = jobs.get(key)
+    if held is None:
+        return False
+    job, title = held
+    if not job.done:
+        st.info(f"{title} — features, factor map, summary and reasoning paths. The first build takes up to a minute; "
+                "later visits open instantly.", icon=":material/hourglass_top:")
+        _build_panel(key)
+        return True
+    jobs.pop(key, None)
+    notes = st.session_state.setdefault(BUILD_NOTES, {})
+    if isinstance(job.exception, BuildCancelled):
+        notes[key] = ("warning", cancelled_note(c.ws, str(c.dataset_id), str(c.user_id)))
+    elif isinstance(job.exception, InputError):
+        notes[key] = ("problems", job.exception)
+    elif job.exception is not None:
+        notes[key] = ("error", f"The build failed: {job.error}")
+    else:
+        set_profile(c, job.result)
+    return False
+
+
+def show_build_note(c: AppContext, *, clear: bool = False) -> None:
+    """Show what the last build of the active user left to say (cancelled / failed), if anything."""
+    notes = st.session_state.get(BUILD_NOTES, {})
+    note = notes.pop(_pkey(c), None) if clear else notes.get(_pkey(c))
+    if note is None:
+        return
+    kind, payload = note
+    if kind == "problems":
+        show_problems(payload, "The build stopped")
+    elif kind == "warning":
+        st.warning(payload, icon=":material/cancel:")
+    else:
+        st.error(payload)
+
+
+@st.fragment(run_every=1.0)
+def _build_panel(key: tuple[str, str | None, str | None]) -> None:
+    held = st.session_state.get(BUILD_JOBS, {}).get(key)
+    if held is None:
+        return
+    job = held[0]
+    if job.done:
+        st.rerun(scope="app")
+    p = job.progress
+    bar, cancel = st.columns([5, 1], vertical_alignment="bottom")
+    bar.progress(p.fraction, text=p.label or "Starting…")
+    if cancel.button("Cancel", key="build_cancel", disabled=job.cancelled(), width="stretch",
+                     help="Stop at the next step. Finished items stay stored; building again resumes."):
+        job.cancel()
+    if job.cancelled():
+        st.caption("Cancelling at the next step; what is finished stays stored.")
 
 
 # -- small widgets ------------------------------------------------------------------------------------------
@@ -266,16 +356,28 @@ def need_user(c: AppContext) -> bool:
 
 
 def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
-    """Return the active user's profile, or offer to build it (returns None until built)."""
+    """Return the active user's profile, or show its build (returns None until built).
+
+    A running build shows its progress with Cancel. A sample user without a profile is built
+    automatically on the first visit (:func:`maybe_auto_build`); others get a "Build profile" button.
+    """
     if not need_user(c):
+        return None
+    if build_running(c):
         return None
     profile = get_profile(c)
     if profile is not None:
+        show_build_note(c, clear=True)
         return profile
-    st.info(f"User **{c.user_id}** of **{c.dataset_id}** has no profile yet: build it to extract features, "
-            "cluster them into factors and write a summary and reasoning paths.")
+    if maybe_auto_build(c):
+        build_running(c)
+        return None
+    if _pkey(c) in st.session_state.get(BUILD_NOTES, {}):
+        show_build_note(c)
+    else:
+        st.info(f"User **{c.user_id}** of **{c.dataset_id}** has no profile yet: build it to extract features, "
+                "cluster them into factors and write a summary and reasoning paths.")
     if build_button and st.button("Build profile", type="primary", key="build_profile_inline"):
-        profile = build_with_progress(c)
-        if profile is not None:
-            st.rerun()
+        start_build(c)
+        st.rerun()
     return None

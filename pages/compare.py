@@ -47,6 +47,11 @@ state["methods"] = methods
 k = col2.slider("k", 0, 10, int(state.get("k", 4)), key="cmp_k")
 state["k"] = k
 
+if "pool" in methods:
+    stored_pool = c.ws.get_pool(profile.dataset_id, profile.user_id)
+    st.caption("The **pool** method uses " + (f"this user's own prompt pool ({len(stored_pool)} entries)"
+                                              if stored_pool is not None else "the default pool built from the profile")
+               + " — edit it on the **Reasoning step by step** page.")
 if st.button("Run all methods", type="primary", key="cmp_run", disabled=not methods):
     if c.client is None:
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")

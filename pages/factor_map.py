@@ -13,7 +13,7 @@ from core.views import curation_view as cv
 from core.views.profile_view import factor_bars, factor_order, factor_rows, map_points, profile_caption, real_factors
 from core.viz.factor_map import COLOR_BY, factor_map_figure
 from core.viz.factor_stats import factor_stats_figure
-from pages._shared import build_with_progress, ctx, keep, need_profile, set_profile, show_problems, wkey
+from pages._shared import ctx, keep, need_profile, set_profile, show_problems, start_build, wkey
 
 c = ctx()
 st.title("Factor map")
@@ -58,9 +58,9 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
         ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "umap_neighbors": nn, "umap_components": nc, "umap_min_dist": md,
                              "hdbscan_min_cluster_size": mcs, "hdbscan_min_samples": ms or None}
         c.pipeline_overrides = dict(ss[Keys.PIPELINE])
-        if build_with_progress(c) is not None:
-            ss[Keys.SELECTION] = []
-            st.rerun()
+        ss[Keys.SELECTION] = []
+        start_build(c, title=f"Re-projecting the features of **{c.user_id}** (cached embeddings are reused)")
+        st.rerun()
 
 # -- the map -----------------------------------------------------------------------------------------------------
 o1, o2, _ = st.columns([2, 1, 3])

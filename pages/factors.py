@@ -12,7 +12,7 @@ from core.stages.profile import apply_edit, redo_edit, undo_edit
 from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors
-from pages._shared import build_with_progress, ctx, need_profile, persisted, set_profile, show_problems
+from pages._shared import ctx, need_profile, persisted, set_profile, show_problems, start_build
 
 c = ctx()
 st.title("Factors")
@@ -132,5 +132,5 @@ st.markdown("**Rebuild** runs the pipeline again (reusing every stage whose inpu
             "the edits above on the new clustering.")
 if st.button("Rebuild profile", key="fc_rebuild"):
     c.pipeline_overrides = dict(ss.get(Keys.PIPELINE, {}))
-    if build_with_progress(c) is not None:
-        st.rerun()
+    start_build(c, title=f"Rebuilding the profile of **{c.user_id}** (the edits above are replayed)")
+    st.rerun()

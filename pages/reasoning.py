@@ -10,11 +10,14 @@ import streamlit as st
 
 from core.errors import InputError
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
+from core.store.workspace import stable_hash
 from core.ui_state import Keys
 from core.views.answering import AnswerRecord, answer_query, error_text, make_context
+from core.views.pool_view import pool_step_tables
 from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
 from core.viz.trace_timeline import trace_timeline_figure
+from pages._pool import pool_panel
 from pages._shared import ctx, need_profile, show_problems
 
 c = ctx()
@@ -91,8 +94,12 @@ method = m1.selectbox("Method", METHOD_NAMES, format_func=lambda m: f"{m} — {D
 k = m2.slider("Retrieved items (k)", 0, 10, key=_persist("k", 4), on_change=_keep, args=("k",))
 state.setdefault("method", method)
 state.setdefault("k", k)
+with st.expander("Prompt pool — the snippets and examples the **pool** method picks from", expanded=False,
+                 icon=":material/playlist_add_check:"):
+    pool_panel(c, profile)
 
-request = {"query": query, "method": method, "k": k, "item": item_id}
+request = {"query": query, "method": method, "k": k, "item": item_id,
+           "pool": stable_hash(c.ws.get_pool(profile.dataset_id, profile.user_id)) if method == "pool" else None}
 record: AnswerRecord | None = state.get("record")
 stale = record is None or state.get("request") != request
 
@@ -149,6 +156,27 @@ def _render_output(value: Any, fallback: str) -> None:
         st.code(fallback, language="json")
 
 
+POOL_KEYS = ("entries", "candidates", "pool_size", "pool_source", "reranker", "ranking")
+
+
+def _render_pool_step(card: StepCard) -> None:
+    tables = pool_step_tables(card.detail, {f.id: f.name for f in profile.factors})
+    st.caption(tables["caption"])
+    text_col = {"text": st.column_config.TextColumn(width="large")}
+    if tables["chosen"]:
+        st.markdown(f"The {len(tables['chosen'])} entries prepended to the prompt, best first:")
+        st.dataframe(pd.DataFrame(tables["chosen"]), hide_index=True, width="stretch", column_config=text_col)
+    else:
+        st.caption("No pool entry was available (all were switched off, or k is 0).")
+    if tables["candidates"]:
+        n_best, size = len(tables["candidates"]), card.detail.get("pool_size")
+        with st.expander(f"Every candidate's score ({n_best} best of {size})"):
+            st.dataframe(pd.DataFrame(tables["candidates"]), hide_index=True, width="stretch", column_config=text_col)
+            if tables["weights"]:
+                st.caption("Re-ranker weights: " + ", ".join(f"{name.replace('_', ' ')} {w:+.2f}"
+                                                             for name, w in tables["weights"].items()))
+
+
 def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
     with st.container(border=True):
         tok = f" · tokens {card.tokens_in} → {card.tokens_out}" if (card.tokens_in or card.tokens_out) else ""
@@ -158,6 +186,8 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
         if card.kind == "features":
             st.markdown("The query's response-influential features, extracted the same way as the history's:")
             _render_output(step.output, card.output_text)
+        elif card.kind == "retrieve" and "pool_size" in card.detail:
+            _render_pool_step(card)
         elif card.kind == "retrieve":
             if card.documents:
                 st.dataframe(pd.DataFrame(card.documents), hide_index=True, width="stretch",
@@ -192,7 +222,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             st.markdown(f"**Output:** `{card.output_text}`")
             if card.detail.get("error"):
                 st.warning(card.detail["error"])
-        extra = {k2: v for k2, v in card.detail.items() if k2 not in ("system", "raw", "removed")}
+        extra = {k2: v for k2, v in card.detail.items() if k2 not in ("system", "raw", "removed", *POOL_KEYS)}
         if extra:
             with st.expander("Details"):
                 st.json(extra, expanded=False)
@@ -246,7 +276,7 @@ if record is not None and not stale:
                    "removing an influential factor should move it.")
         docs = [d for s in trace.steps if s.kind == "retrieve" for d in s.documents]
         ctx_full = make_context(profile, client=c.client, embedder=c.embedder, k=k,
-                                disabled_items=[item_id] if item_id else [])
+                                disabled_items=[item_id] if item_id else [], ws=c.ws)
         factors = ctx_full.active_factors()
         with st.form("rs_ablate_form", border=True):
             f_cols, d_cols = st.columns(2)

@@ -20,7 +20,7 @@ from core.views.upload_view import (
     preview,
     save_uploads,
 )
-from pages._shared import ctx, forget_profiles, show_problems
+from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, show_problems
 
 c = ctx()
 ws = c.ws
@@ -39,6 +39,8 @@ if datasets:
     if c.dataset_id and c.user_id:
         st.success(f"Active: **{c.dataset_id}**, user **{c.user_id}**. Next: see this user's factors on the map.",
                    icon=":material/check_circle:")
+        maybe_auto_build(c)  # a sample user's first profile builds in the background while this page is read
+        build_running(c)
         st.page_link("pages/factor_map.py", label="Open the factor map", icon=":material/scatter_plot:")
 else:
     st.info("The workspace is empty: load a sample dataset or upload files below.")

@@ -1,8 +1,9 @@
 """``python -m core answer``: answer a query for a user with one method and print the answer and its trace.
 
 The user's profile is loaded from the workspace (built with stages 1-4 first when missing). The
-run is recorded in the workspace as an ``answer`` run whose LLM calls carry its id; the answer and
-trace are stored as its ``answer`` artifact.
+user's stored prompt pool (``--pool FILE.json`` stores one, ``--pool-reset`` deletes it) is used by
+the ``pool`` method instead of the default pool. The run is recorded in the workspace as an
+``answer`` run whose LLM calls carry its id; the answer and trace are stored as its ``answer`` artifact.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from core.errors import InputError, Problem
 from core.methods.context import AnswerContext
+from core.methods.pool_store import load_pool, read_pool_file, reset_pool, save_pool, validate_entries
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
 from core.store.workspace import Workspace
@@ -42,6 +44,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``answer`` command's arguments."""
     add_common_arguments(parser)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--pool", default=None, metavar="FILE.json",
+                       help='Store this prompt pool for the user before answering: a JSON list of {"id"?, "text", '
+                            '"kind": "instruction"|"demo"} (the pool method then uses it instead of the default).')
+    group.add_argument("--pool-reset", action="store_true",
+                       help="Delete the user's stored prompt pool (the default pool built from the profile applies).")
 
 
 @dataclass
@@ -121,8 +129,12 @@ def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
 def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     """Open the workspace, load (or build) the user's profile and make the answer context.
 
+    With ``--pool FILE`` the file's pool is validated and stored for the user first; with
+    ``--pool-reset`` the stored pool is deleted. The context carries the user's stored pool, if any.
+
     Raises:
-        InputError: Missing workspace, unknown dataset / user / method, bad k, backend problems.
+        InputError: Missing workspace, unknown dataset / user / method, bad k, a bad pool file
+            (file, entry and field named), backend problems.
     """
     from core.embed.factory import make_embedder
     from core.llm.factory import make_client
@@ -137,8 +149,20 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     path = Path(args.workspace)
     if not path.exists():
         raise InputError(Problem(str(path), None, "workspace", "no such workspace file"))
+    pool_file = getattr(args, "pool", None)
+    pool_rows = read_pool_file(pool_file) if pool_file else None
+    if pool_rows is not None:
+        validate_entries(pool_rows, source=str(pool_file))  # before any build: a bad file costs nothing
     ws = Workspace(path)
     dataset_id = resolve_dataset(ws, args.dataset, args.user)
+    if pool_rows is not None:
+        stored = save_pool(ws, dataset_id, args.user, pool_rows, source=str(pool_file))
+        print(f"stored a prompt pool of {len(stored)} entries for user {args.user!r}", file=sys.stderr)
+    elif getattr(args, "pool_reset", False):
+        had = reset_pool(ws, dataset_id, args.user)
+        print(f"{'deleted the' if had else 'no'} stored prompt pool for user {args.user!r}: the default pool applies",
+              file=sys.stderr)
+    pool = load_pool(ws, dataset_id, args.user)
     settings = BackendSettings.from_env()
     if args.backend:
         settings.kind = args.backend
@@ -154,11 +178,12 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     else:
         kind, kw = embedder_choice(profile.settings.get("embedder_name"))
         embedder = make_embedder(kind, workspace=ws, **kw)
-    params = {"method": args.method, "query": args.query, "k": args.k}
+    params = {"method": args.method, "query": args.query, "k": args.k,
+              "pool": "default" if pool is None else f"stored ({len(pool)} entries)"}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run(stage, params, dataset_id=dataset_id, user_id=args.user, parents=parents)
     context = AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=args.k,
-                            run_id=run_id)
+                            run_id=run_id, pool=pool)
     return Session(workspace=ws, dataset_id=dataset_id, user_id=args.user, context=context, profile_built=built)
 
 

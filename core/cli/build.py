@@ -109,8 +109,9 @@ def factor_line(factor: Any, kind: str) -> str:
 def render_profile(profile: Profile) -> str:
     """Render a profile for the terminal: factors, summary and its size against the raw history."""
     feats = profile.all_features()
+    st = profile.settings
     lines = [f"== user {profile.user_id} ({len(profile.items)} items, {len(feats)} features, "
-             f"extractor {profile.settings.get('extractor_kind')}, embedder {profile.settings.get('embedder_name')}) =="]
+             f"extractor {st.get('extractor_kind')}, embedder {st.get('embedder_name')}) =="]
     lines.append("Factors (strongest first):")
     lines += [factor_line(f, profile.task.kind) for f in profile.factors]
     report = summary_token_report(profile.summary, profile.items)

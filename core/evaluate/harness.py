@@ -210,6 +210,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         core.errors.InputError: An unknown method, or a query whose user is not in the dataset.
     """
     from core.errors import InputError, Problem
+    from core.methods.pool_store import load_pool
     from core.stages.profile import PipelineSettings, build_profile
 
     t0 = time.perf_counter()
@@ -259,7 +260,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
             qtask = _query_task(task, q)
             key = (q.user_id, tuple(qtask.labels))
             if key not in contexts:
-                ctx = AnswerContext(task=qtask, profile=profile, client=client, embedder=emb, k=k, run_id=run_id)
+                ctx = AnswerContext(task=qtask, profile=profile, client=client, embedder=emb, k=k, run_id=run_id,
+                                    pool=load_pool(ws, dataset_id, q.user_id))
                 base = None
                 if baselines:
                     retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}

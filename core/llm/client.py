@@ -14,6 +14,9 @@ call :meth:`LLMClient.chat` or :meth:`LLMClient.map`.
 * **Concurrency**: at most ``max_concurrency`` backend calls run at once, across ``map`` and any
   threads calling ``chat``.
 * **Traces**: every call (cache hits and failures too) is written to the workspace.
+* **Extra**: a backend's ``RawCompletion.extra`` (e.g. the local backend's ``choice_scores``) is
+  merged into ``ChatResult.extra``, cached with the answer, and put in the trace's ``parsed``
+  under ``"_choice_scores"`` so the option probabilities can be shown.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -52,6 +55,7 @@ from core.store.workspace import Workspace, stable_hash
 CACHE_VERSION = 1
 DEFAULT_REMOTE_CONCURRENCY = 8
 DEFAULT_LOCAL_CONCURRENCY = 1
+TRACE_CHOICE_KEY = "_choice_scores"  # key of a closed-choice answer's option distributions in a trace's parsed
 
 
 def endpoint_of(backend: ChatBackend) -> str:
@@ -86,6 +90,7 @@ class _Attempt:
     retries: int = 0
     estimated: bool = False
     repaired: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # the last completion's RawCompletion.extra
 
 
 class LLMClient:
@@ -189,11 +194,14 @@ class LLMClient:
 
     # -- one call -----------------------------------------------------------------------------------
     def _cache_key(self, request: ChatRequest, schema: dict[str, Any] | None) -> str:
-        return stable_hash({
+        key: dict[str, Any] = {
             "v": CACHE_VERSION, "backend": self.backend.cache_identity(), "model": self.capabilities.model,
             "temperature": request.temperature, "max_tokens": request.max_tokens, "messages": request.messages,
             "schema": schema,
-        })
+        }
+        if request.content_free is not None:  # only when set, so keys of other calls do not change
+            key["content_free"] = request.content_free
+        return stable_hash(key)
 
     def _call(self, request: ChatRequest) -> ChatResult:
         start = time.perf_counter()
@@ -215,12 +223,13 @@ class LLMClient:
             self._count(failures=1)
             latency = (time.perf_counter() - start) * 1000
             failed = ChatResult(text=att.text or "", tokens_in=att.tokens_in, tokens_out=att.tokens_out,
-                                latency_ms=latency, retries=att.retries)
+                                latency_ms=latency, retries=att.retries, extra=dict(att.extra))
             self._trace(request, att.messages, failed, error=str(exc))
             raise
         result = ChatResult(text=att.text or "", parsed=att.parsed, tokens_in=att.tokens_in,
                             tokens_out=att.tokens_out, latency_ms=(time.perf_counter() - start) * 1000,
-                            retries=att.retries, extra={"tokens_estimated": att.estimated, "repaired": att.repaired})
+                            retries=att.retries,
+                            extra={"tokens_estimated": att.estimated, "repaired": att.repaired, **att.extra})
         self._cache_write(key, result)
         result.trace_id = self._trace(request, att.messages, result, error=None)
         return result
@@ -241,6 +250,7 @@ class LLMClient:
             raise
         att.retries += retries
         att.text = raw.text
+        att.extra = dict(raw.extra or {})
         if raw.tokens_in or raw.tokens_out:
             att.tokens_in += raw.tokens_in
             att.tokens_out += raw.tokens_out
@@ -292,10 +302,14 @@ class LLMClient:
                error: str | None) -> int | None:
         if self.workspace is None:
             return None
+        parsed = result.parsed.model_dump(mode="json") if result.parsed else None
+        if parsed is not None and result.extra.get("choice_scores"):
+            # the traces table has no extra column: the option distributions ride along with the answer
+            parsed = {**parsed, TRACE_CHOICE_KEY: result.extra["choice_scores"]}
         return self.workspace.add_trace({
             "run_id": request.run_id, "stage": request.stage, "backend": self.capabilities.backend,
             "model": self.capabilities.model, "messages": messages, "output": result.text,
-            "parsed": result.parsed.model_dump(mode="json") if result.parsed else None,
+            "parsed": parsed,
             "tokens_in": result.tokens_in, "tokens_out": result.tokens_out, "latency_ms": result.latency_ms,
             "cache_hit": result.cache_hit, "retries": result.retries, "error": error,
         })

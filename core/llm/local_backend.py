@@ -6,6 +6,14 @@ any other GGUF file. Models this small write unreliable free text but follow con
 structured call is held to its JSON schema by llama.cpp's grammar-constrained decoding, and the
 capabilities say ``free_text_quality="weak"`` so the pipeline can pick deterministic stages.
 
+A structured call whose schema is a single closed choice (an object whose only required property
+is a string enum, e.g. the answering methods' ``{"answer": "1".."5"}``) is not sampled: every
+option is scored by its log-probability and, by default, contextually calibrated against a
+content-free input (Zhao et al., 2021); see :mod:`core.llm.choice_scoring`. Grammar-constrained
+sampling made the tiny model copy the first option listed. ``choice_scoring="raw"`` skips the
+calibration, ``"off"`` (or ``$INFLOW_CHOICE_SCORING=off``) restores sampling. The option
+distributions are returned in ``RawCompletion.extra["choice_scores"]``.
+
 A model is loaded once per (path, context, threads) and shared; llama.cpp contexts are not thread
 safe, so calls on one model are serialised by a lock. The per-request ``timeout_s`` is not applied:
 a llama.cpp generation cannot be interrupted, and ``max_tokens`` bounds its length instead.
@@ -21,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, Problem
+from core.llm.choice_scoring import ChoiceScorer, closed_choice, resolve_mode
 from core.llm.errors import EndpointError
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
@@ -37,6 +46,8 @@ DEFAULT_MAX_STRING_CHARS = 300
 class _Loaded:
     llama: Any
     lock: threading.Lock
+    scorer: ChoiceScorer | None = None  # built on first closed-choice call; holds the prior cache
+    scorer_error: str | None = None  # why option scoring is unavailable (e.g. no chat template)
 
 
 _MODELS: dict[tuple[str, int, int], _Loaded] = {}
@@ -110,14 +121,24 @@ class LocalLlamaBackend:
         free_text_quality: Override the ``"weak"``/``"good"`` judgement made from the file size.
         max_string_chars: In structured calls, strings without a ``maxLength`` get this one, so a
             small model cannot ramble inside a string until ``max_tokens`` cuts the JSON off.
+        choice_scoring: How single closed-choice structured calls are answered: ``"calibrated"``
+            (score every option, divide by the content-free prior, take the argmax), ``"raw"``
+            (argmax of the option probabilities) or ``"off"`` (grammar-constrained sampling).
+            None = ``$INFLOW_CHOICE_SCORING``, else ``"calibrated"``.
 
     Raises:
-        core.errors.InputError: ``llama-cpp-python`` or the model is missing (says how to install).
+        core.errors.InputError: ``llama-cpp-python`` or the model is missing (says how to install),
+            or ``choice_scoring`` is not a known mode (field ``choice_scoring``).
     """
 
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None, *,
-                 free_text_quality: str | None = None, max_string_chars: int = DEFAULT_MAX_STRING_CHARS) -> None:
+                 free_text_quality: str | None = None, max_string_chars: int = DEFAULT_MAX_STRING_CHARS,
+                 choice_scoring: str | None = None) -> None:
         """Find the model and check llama.cpp is importable (the model loads on first use)."""
+        try:
+            self.choice_scoring = resolve_mode(choice_scoring)
+        except ValueError as exc:
+            raise InputError(Problem("settings", None, "choice_scoring", str(exc))) from None
         _import_llama()
         self.model_path = resolve_model_path(model_path)
         self.n_ctx = n_ctx
@@ -133,19 +154,24 @@ class LocalLlamaBackend:
 
     def __repr__(self) -> str:
         """Show the model file."""
-        return f"LocalLlamaBackend(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx})"
+        return (f"LocalLlamaBackend(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx}, "
+                f"choice_scoring={self.choice_scoring!r})")
 
     def load(self) -> None:
         """Load the model now (it is otherwise loaded by the first call)."""
         _load(self.model_path, self.n_ctx, self.n_threads)
 
     def cache_identity(self) -> dict[str, Any]:
-        """Return kind, model file (name and size) and the string cap: what changes the answers."""
+        """Return kind, model file (name and size), the string cap and the choice scoring: what changes the answers."""
         return {"kind": "local", "model": self.model_path.name, "bytes": self._size,
-                "max_string_chars": self.max_string_chars}
+                "max_string_chars": self.max_string_chars, "choice_scoring": self.choice_scoring}
 
     def complete(self, request: ChatRequest, json_schema: dict[str, Any] | None) -> RawCompletion:
         """Generate one completion, grammar-constrained to ``json_schema`` when given.
+
+        A schema that is a single closed choice is answered by option scoring instead (unless
+        ``choice_scoring="off"``); the completion's ``extra["choice_scores"]`` then holds the
+        option distributions.
 
         Raises:
             core.llm.errors.EndpointError: The prompt does not fit the context, or llama.cpp failed.
@@ -154,6 +180,11 @@ class LocalLlamaBackend:
             loaded = _load(self.model_path, self.n_ctx, self.n_threads)
         except ValueError as exc:  # llama.cpp could not load the file
             raise EndpointError(self.endpoint, None, f"cannot load the model: {exc}") from exc
+        choice = closed_choice(json_schema) if self.choice_scoring != "off" else None
+        if choice is not None:
+            scored = self._score_choice(loaded, request, choice)
+            if scored is not None:
+                return scored
         kwargs: dict[str, Any] = {"messages": request.messages, "max_tokens": request.max_tokens,
                                   "temperature": request.temperature}
         if json_schema is not None:
@@ -168,3 +199,20 @@ class LocalLlamaBackend:
         return RawCompletion(text=resp["choices"][0]["message"].get("content") or "",
                              tokens_in=int(usage.get("prompt_tokens", 0)),
                              tokens_out=int(usage.get("completion_tokens", 0)), model=self.model_path.name)
+
+    def _score_choice(self, loaded: _Loaded, request: ChatRequest, choice: Any) -> RawCompletion | None:
+        """Answer a closed-choice request by option scoring; None when the model cannot (no chat template)."""
+        with loaded.lock:
+            if loaded.scorer is None and loaded.scorer_error is None:
+                try:
+                    loaded.scorer = ChoiceScorer(loaded.llama, self.n_ctx)
+                except ValueError as exc:
+                    loaded.scorer_error = str(exc)
+            if loaded.scorer is None:
+                return None
+            try:
+                result = loaded.scorer.choose(request.messages, choice, self.choice_scoring, request.content_free)
+            except (ValueError, RuntimeError) as exc:  # e.g. "Requested tokens exceed context window"
+                raise EndpointError(self.endpoint, None, str(exc)) from exc
+        return RawCompletion(text=result.text(), tokens_in=result.prompt_tokens, tokens_out=result.option_tokens,
+                             model=self.model_path.name, extra={"choice_scores": result.to_extra()})

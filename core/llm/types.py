@@ -58,6 +58,10 @@ class ChatRequest:
         stage: Pipeline stage name recorded in the trace (``features``, ``summary``, ``answer``...).
         run_id: Workspace run this call belongs to, recorded in the trace.
         timeout_s: Per-attempt timeout in seconds; None = the client's default. Not part of the cache key.
+        content_free: For closed-choice calls: the same messages with the *input* replaced by a
+            content-free one (e.g. ``"N/A"``), template and instructions kept. Backends that score
+            options calibrate against it (see :mod:`core.llm.choice_scoring`); None = the last user
+            message's whole content is replaced instead. Part of the cache key when set.
     """
 
     messages: list[Message]
@@ -67,16 +71,27 @@ class ChatRequest:
     stage: str = "llm"
     run_id: str | None = None
     timeout_s: float | None = None
+    content_free: list[Message] | None = None
 
 
 @dataclass
 class RawCompletion:
-    """What a backend returns for one call, before validation."""
+    """What a backend returns for one call, before validation.
+
+    Attributes:
+        text: The completion text.
+        tokens_in: Prompt tokens (0 = not reported).
+        tokens_out: Completion tokens.
+        model: The model that answered.
+        extra: JSON-ready details the client copies into ``ChatResult.extra`` (and the cache), e.g.
+            the local backend's ``choice_scores`` (option distributions of a closed-choice answer).
+    """
 
     text: str
     tokens_in: int = 0
     tokens_out: int = 0
     model: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +107,8 @@ class ChatResult:
         cache_hit: Served from the workspace cache without a model call.
         retries: Retries made for transient faults.
         trace_id: Row id of the trace record, if traced.
+        extra: Details: ``tokens_estimated``, ``repaired``, plus the backend's ``RawCompletion.extra``
+            (e.g. ``choice_scores``); kept in the cache.
     """
 
     text: str

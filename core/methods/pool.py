@@ -233,7 +233,8 @@ class PoolMethod:
         rerank: Re-rank by the history-fitted re-ranker when it can be fit.
 
     Trace: ``retrieve`` (the chosen entries as documents with scores; every candidate's similarity
-    and score in ``detail["candidates"]``; the re-ranker's weights), ``llm``.
+    and score in ``detail["candidates"]``; ``detail["pool_source"]`` says ``stored`` (the user's own
+    pool) or ``default``; the re-ranker's weights), ``llm``.
     """
 
     name = "pool"
@@ -295,6 +296,7 @@ class PoolMethod:
         step = Step(kind="retrieve", name="Match pool entries to the query", input=query,
                     output=[c["id"] for c in chosen], documents=docs, latency_ms=(time.perf_counter() - t0) * 1000,
                     detail={"entries": chosen, "candidates": candidates[:20], "pool_size": len(self.pool_of(context)),
+                            "pool_source": "default" if context.pool is None else "stored",
                             "reranker": reranker.to_dict() if reranker else None,
                             "ranking": "reranker" if reranker else "similarity"})
         instructions = "\n".join(f"- {c['text']}" for c in chosen if c["kind"] == "instruction")

@@ -220,12 +220,11 @@ def kmeans_split(feature_ids: list[str], vectors: dict[str, np.ndarray], seed: i
     if len(fids) < 2:
         raise ValueError("a split needs at least two features with embeddings")
     x = np.stack([vectors[f] for f in fids]).astype(np.float64)
+    if len(np.unique(x.round(6), axis=0)) < 2:  # identical vectors: split by position
+        return fids[len(fids) // 2:]
     labels = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(x)
     a = [f for f, lab in zip(fids, labels, strict=True) if lab == labels[0]]
     b = [f for f, lab in zip(fids, labels, strict=True) if lab != labels[0]]
-    if not b:  # identical vectors: split by position
-        half = len(fids) // 2
-        return fids[half:]
     return b if len(b) <= len(a) else a
 
 

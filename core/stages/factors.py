@@ -77,7 +77,8 @@ def order_factors(factors: list[Factor]) -> list[Factor]:
 
 
 def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,
-                  namer: Any | None = None, vectors: dict[str, np.ndarray] | None = None) -> tuple[list[Factor], dict[str, str]]:
+                  namer: Any | None = None,
+                  vectors: dict[str, np.ndarray] | None = None) -> tuple[list[Factor], dict[str, str]]:
     """Turn cluster labels into named factors with statistics and centroids.
 
     Args:
@@ -120,13 +121,24 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
         namer.run_id = run_id
     try:
         factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors)
-        ws.put_artifact(run_id, "factors", [f.to_dict() for f in factors])
+        ws.put_artifact(run_id, "factors", [factor_dict(f) for f in factors])
         ws.put_artifact(run_id, "assignments", assignments)
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
     ws.finish_run(run_id, "done")
     return run_id, factors, assignments
+
+
+def factor_dict(f: Factor) -> dict[str, Any]:
+    """``Factor.to_dict`` without ``dataclasses.asdict``'s deep copies (fast for long centroids)."""
+    st = f.stats
+    stats = {"n_features": st.n_features, "n_items": st.n_items, "coverage": st.coverage, "influence": st.influence,
+             "ci_low": st.ci_low, "ci_high": st.ci_high, "mean_with": st.mean_with, "mean_without": st.mean_without,
+             "lift": dict(st.lift), "mutual_info": st.mutual_info, "top_label": st.top_label,
+             "polarity": st.polarity, "consistency": st.consistency}
+    return {"id": f.id, "name": f.name, "description": f.description, "feature_ids": list(f.feature_ids),
+            "keywords": list(f.keywords), "stats": stats, "pinned": f.pinned, "centroid": list(f.centroid)}
 
 
 def load_factors(ws: Workspace, run_id: str) -> tuple[list[Factor], dict[str, str]]:

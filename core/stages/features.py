@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -52,7 +53,8 @@ class FeatureExtractor(Protocol):
         """Return what identifies this extractor's outputs (stored as the stage run's parameters)."""
         ...
 
-    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
+    def extract(self, items: list[Item], task: Task,
+                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
         """Return the features of each item, by item id (items without features map to ``[]``)."""
         ...
 
@@ -188,7 +190,8 @@ class LLMFeatureExtractor:
         return {"kind": "llm", "version": 1, "backend": caps.backend, "model": caps.model,
                 "max_features": self.max_features}
 
-    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
+    def extract(self, items: list[Item], task: Task,
+                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
         """Extract features of each item; see :class:`FeatureExtractor`.
 
         Raises:
@@ -256,6 +259,14 @@ def is_capable(client: Any | None) -> bool:
     return (not caps.is_weak) and bool(caps.structured_output)
 
 
+def task_with_labels(task: Task, items: list[Item]) -> Task:
+    """Return the task with its label set filled from the items' outputs when a label task lists none."""
+    if task.kind != "label" or task.labels:
+        return task
+    labels = tuple(sorted({it.output.strip() for it in items if it.output.strip()}))
+    return replace(task, labels=labels)
+
+
 # -- the stage --------------------------------------------------------------------------------------
 def items_digest(items: list[Item], task: Task) -> str:
     """Return a short digest of a user's items and task (part of stage parameters, so data changes rerun)."""
@@ -297,8 +308,8 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     Returns:
         The run id and the features by item id (every item present, possibly with ``[]``).
     """
-    task = ws.get_dataset(dataset_id, user_ids=[]).task
     items = ws.get_items(dataset_id, user_id)
+    task = task_with_labels(ws.get_dataset(dataset_id, user_ids=[]).task, items)
     params = features_params(extractor, items, task)
     done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id)
     if done is not None:
@@ -325,10 +336,11 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
                     progress(_base + done_n, len(items))
 
             out = extractor.extract(batch, task, progress=sub)
-            for it in batch:
-                fs = out.get(it.id, [])
-                ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
-                feats[it.id] = fs
+            with ws.transaction():  # one write per chunk
+                for it in batch:
+                    fs = out.get(it.id, [])
+                    ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
+                    feats[it.id] = fs
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise

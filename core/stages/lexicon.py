@@ -95,7 +95,8 @@ class LexiconFeatureExtractor:
         """Return what identifies this extractor's outputs (part of the stage run's parameters)."""
         return {"kind": "lexicon", "version": 2, "max_features": self.max_features, "lexicon": LEXICON_DIGEST}
 
-    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
+    def extract(self, items: list[Item], task: Task,
+                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
         """Extract features of each item; see :class:`core.stages.features.FeatureExtractor`."""
         out: dict[str, list[Feature]] = {}
         for n, item in enumerate(items, start=1):
@@ -127,7 +128,7 @@ class LexiconFeatureExtractor:
             if not phrase:
                 continue
             direction = self._direction(compound, item, task)
-            if aspects and direction == "lowered":
+            if aspects and direction == "lowered" and task.kind == "score":
                 aspect = f"{aspect} problems"
             strength = min(1.0, 0.3 + 0.7 * abs(compound)) if aspects else abs(compound)
             feature = Feature(id="", item_id=item.id, phrase=phrase, aspect=aspect,

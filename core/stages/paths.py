@@ -49,7 +49,8 @@ class PathWriter(Protocol):
         ...
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+              assignments: dict[str, str], task: Task,
+              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
         """Return paths by item id."""
         ...
 
@@ -161,7 +162,8 @@ class TemplatePathWriter:
         return {"kind": "template", "version": 1, "hops": MAX_HOPS}
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+              assignments: dict[str, str], task: Task,
+              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
         """Return paths by item id."""
         by_id = {f.id: f for f in factors}
         mean = user_mean(items, task)
@@ -254,7 +256,8 @@ class LLMPathWriter:
                            schema=path_schema(directions_for(task)), max_tokens=260, stage="paths", run_id=self.run_id)
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task, progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
+              assignments: dict[str, str], task: Task,
+              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
         """Return paths by item id."""
         by_id = {f.id: f for f in factors}
         mean = user_mean(items, task)
@@ -289,7 +292,8 @@ class LLMPathWriter:
 
 def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: dict[str, list[Feature]],
               factors: list[Factor], assignments: dict[str, str], task: Task, writer: PathWriter, *,
-              dataset_id: str, user_id: str, progress: PathProgress | None = None) -> tuple[str, dict[str, ReasoningPath]]:
+              dataset_id: str, user_id: str,
+              progress: PathProgress | None = None) -> tuple[str, dict[str, ReasoningPath]]:
     """Write (or reuse) the reasoning paths for the curated factors (artifact ``paths``: ``{item_id: path}``).
 
     Model-written paths are cached call by call by the LLM client, so an interrupted run loses no

@@ -13,6 +13,7 @@ redoes only what changed. A final ``profile`` run records which runs and setting
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -25,7 +26,15 @@ from core.errors import InputError, Problem
 from core.stages.cluster import HDBSCANClusterer, run_clustering
 from core.stages.curation import OPS, apply_edits, factor_ref, kmeans_split
 from core.stages.factors import load_factors, order_factors, run_factors, set_centroids
-from core.stages.features import FeatureExtractor, choose_extractor, is_capable, load_features, run_features
+from core.stages.features import (
+    FeatureExtractor,
+    choose_extractor,
+    is_capable,
+    items_digest,
+    load_features,
+    run_features,
+    task_with_labels,
+)
 from core.stages.naming import KeywordNamer, LLMNamer
 from core.stages.paths import LLMPathWriter, TemplatePathWriter, load_paths, refresh_paths, run_paths
 from core.stages.project import Projection, ProjectionParams, load_projection, run_projection
@@ -210,11 +219,28 @@ def _cached(embedder: Any, ws: Workspace) -> Any:
     return embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
 
 
-def _vectors(features: list[Feature], embedder: Any) -> dict[str, np.ndarray]:
+_VECTOR_CACHE: OrderedDict[tuple[str, str, str], dict[str, np.ndarray]] = OrderedDict()
+_VECTOR_CACHE_SIZE = 4
+
+
+def _vectors(features: list[Feature], embedder: Any, key: tuple[str, str, str] | None = None) -> dict[str, np.ndarray]:
+    """Embeddings by feature id (from the workspace cache), kept in memory for the last few feature runs.
+
+    ``key`` is ``(workspace path, features run id, embedder name)``; re-clustering the same user
+    then needs no embedding lookup at all.
+    """
+    if key is not None and key in _VECTOR_CACHE and key[0] != ":memory:":
+        _VECTOR_CACHE.move_to_end(key)
+        return _VECTOR_CACHE[key]
     if not features:
         return {}
     mat = embedder.embed([f.text for f in features])
-    return {f.id: mat[i] for i, f in enumerate(features)}
+    out = {f.id: mat[i] for i, f in enumerate(features)}
+    if key is not None and key[0] != ":memory:":
+        _VECTOR_CACHE[key] = out
+        while len(_VECTOR_CACHE) > _VECTOR_CACHE_SIZE:
+            _VECTOR_CACHE.popitem(last=False)
+    return out
 
 
 def stored_vectors(ws: Workspace, embedder_name: str, features: list[Feature]) -> dict[str, np.ndarray]:
@@ -247,7 +273,8 @@ def _curate(ws: Workspace, dataset_id: str, user_id: str, base: list[Factor], as
     return order_factors(factors), assignments, log
 
 
-def _latest_summary(ws: Workspace, dataset_id: str, user_id: str, fallback: tuple[str, int | None]) -> tuple[str, int | None]:
+def _latest_summary(ws: Workspace, dataset_id: str, user_id: str,
+                    fallback: tuple[str, int | None]) -> tuple[str, int | None]:
     latest = ws.latest_summary(dataset_id, user_id)
     return (latest["text"], latest["version"]) if latest else fallback
 
@@ -320,7 +347,7 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
                                    dataset_id=dataset_id, user_id=user_id)
     step("clustering", 1)
     step("factors", 0)
-    vectors = _vectors(all_feats, emb)
+    vectors = _vectors(all_feats, emb, (ws.path, fr_id, emb.name))
     fac_id, base, assign = run_factors(ws, cl_id, all_feats, labels, items, task, namer=make_namer(settings, client),
                                        vectors=vectors, dataset_id=dataset_id, user_id=user_id)
     factors, assignments, log = _curate(ws, dataset_id, user_id, base, assign, by_id, items, task, vectors)
@@ -372,7 +399,8 @@ def load_profile(ws: Workspace, dataset_id: str, user_id: str) -> Profile | None
     """Reopen the newest built profile of a user with the current edits and newest summary version.
 
     Returns:
-        The profile, or None when the user has never been built (or the dataset is gone).
+        The profile, or None when the user has never been built, the dataset is gone, or its items
+        changed since the build (rebuild then).
     """
     runs = [r for r in ws.list_runs("profile", dataset_id=dataset_id, user_id=user_id) if r["status"] == "done"]
     if not runs or not ws.has_dataset(dataset_id):
@@ -383,6 +411,8 @@ def load_profile(ws: Workspace, dataset_id: str, user_id: str) -> Profile | None
     settings = dict(prof_run["params"])
     task = ws.get_dataset(dataset_id, user_ids=[]).task
     items = ws.get_items(dataset_id, user_id)
+    if ws.get_run(run_ids["features"])["params"].get("data") != items_digest(items, task_with_labels(task, items)):
+        return None  # the dataset was replaced since this build: its features no longer match the items
     stored = load_features(ws, run_ids["features"])
     feats = {it.id: stored.get(it.id, []) for it in items}
     proj = load_projection(ws, run_ids["projection"])

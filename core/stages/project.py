@@ -235,6 +235,10 @@ def project_unique(features: list[Feature], embedder: Embedder, projector: Any,
 def load_projection(ws: Workspace, run_id: str) -> Projection:
     """Load a stored projection run."""
     fids = ws.get_artifact(run_id, "feature_ids", [])
+    if not fids:
+        dims = int(ws.get_run(run_id)["params"].get("n_components", 5))
+        return Projection(run_id=run_id, feature_ids=[], coords2d=np.zeros((0, 2), dtype=np.float32),
+                          coordsnd=np.zeros((0, dims), dtype=np.float32))
     two = np.asarray(ws.get_artifact(run_id, "coords2d", []), dtype=np.float32).reshape(len(fids), -1)
     nd = np.asarray(ws.get_artifact(run_id, "coordsnd", []), dtype=np.float32).reshape(len(fids), -1)
     return Projection(run_id=run_id, feature_ids=fids, coords2d=two, coordsnd=nd)

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.data.model import Item
 from core.methods.types import RetrievedDoc
+from core.stages.features import task_with_labels
 from core.stages.stats import effect
 from core.stages.text import truncate, words
 from core.stages.types import Feature
@@ -69,7 +70,8 @@ class FeatureRetriever:
                             and not factors[factor_of[f.id]].is_noise else 0.0 for f in self._features])
         top = float(effects.max()) if len(effects) and effects.max() > 0 else 1.0
         self._weights = floor + (1.0 - floor) * (effects / top)
-        self._factor_names = [factors[factor_of[f.id]].name if factor_of[f.id] in factors else "" for f in self._features]
+        self._factor_names = [factors[factor_of[f.id]].name if factor_of[f.id] in factors else ""
+                              for f in self._features]
         self._by_item: dict[str, list[int]] = {}
         for j, f in enumerate(self._features):
             self._by_item.setdefault(f.item_id, []).append(j)
@@ -77,14 +79,16 @@ class FeatureRetriever:
     def extract_query(self, query_text: str) -> list[Feature]:
         """Extract the query's features; a query without any becomes one feature holding its text."""
         pseudo = Item(id=QUERY_ID, input=query_text, output="")
-        feats = self.extractor.extract([pseudo], self.profile.task).get(QUERY_ID, [])
+        task = task_with_labels(self.profile.task, self.profile.items)
+        feats = self.extractor.extract([pseudo], task).get(QUERY_ID, [])
         if not feats and query_text.strip():
             text = truncate(query_text, 120)
             feats = [Feature(id=f"{QUERY_ID}#0", item_id=QUERY_ID, phrase=text, aspect="query", direction="neutral",
                              strength=0.5, evidence=text)]
         return feats
 
-    def retrieve(self, query_text: str, k: int = 5, *, query_features: list[Feature] | None = None) -> list[RetrievedDoc]:
+    def retrieve(self, query_text: str, k: int = 5, *,
+                 query_features: list[Feature] | None = None) -> list[RetrievedDoc]:
         """Return up to ``k`` history items by feature-set similarity, best first.
 
         Args:

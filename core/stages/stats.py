@@ -131,7 +131,8 @@ class StatsData:
         return st
 
 
-def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items: list[Item], task: Task) -> FactorStats:
+def factor_stats(feature_ids: Iterable[str], features: dict[str, Feature], items: list[Item],
+                 task: Task) -> FactorStats:
     """Compute one factor's statistics (see the module docstring).
 
     Args:

@@ -107,7 +107,8 @@ class TemplateSummarizer:
             labels = [it.output.strip() for it in items if it.output.strip()]
             if labels:
                 top = max(sorted(set(labels)), key=labels.count)
-                parts.append(f"Most often answers '{top}' ({labels.count(top) / len(labels):.0%} of {len(labels)} items).")
+                share = labels.count(top) / len(labels)
+                parts.append(f"Most often answers '{top}' ({share:.0%} of {len(labels)} items).")
         else:
             parts.append(f"History of {len(items)} items.")
         ranked = ranked_factors(factors, self.max_factors)
@@ -131,7 +132,8 @@ def factor_lines(factors: list[Factor], task: Task, limit: int = 12) -> str:
         s = f.stats
         bits = [f"coverage {s.coverage:.0%}"]
         if s.influence is not None:
-            ci = f" [95% CI {s.ci_low:+.2f}, {s.ci_high:+.2f}]" if s.ci_low is not None and s.ci_high is not None else ""
+            has_ci = s.ci_low is not None and s.ci_high is not None
+            ci = f" [95% CI {s.ci_low:+.2f}, {s.ci_high:+.2f}]" if has_ci else ""
             bits.append(f"influence {s.influence:+.2f} {unit(task)}{ci}")
         if s.top_label is not None:
             bits.append(f"top label {s.top_label} (lift {s.lift.get(s.top_label, 1.0):.1f}x)")
@@ -171,8 +173,8 @@ class LLMSummarizer:
 
     def request(self, factors: list[Factor], items: list[Item], task: Task) -> ChatRequest:
         """Build the summary request."""
-        head = TemplateSummarizer(max_factors=0).summarize([], items, task).replace(" No recurring factor was found yet.",
-                                                                                    "")
+        head = TemplateSummarizer(max_factors=0).summarize([], items, task)
+        head = head.replace(" No recurring factor was found yet.", "")
         user = (f"Task: {task.instruction or task.name} ({task.kind})\n{head}\n\nFactors (strongest first):\n"
                 f"{factor_lines(factors, task) or '- none'}\n\nWrite the summary in at most {self.max_words} words.")
         return ChatRequest(messages=[{"role": "system", "content": _SUMMARY_SYSTEM}, {"role": "user", "content": user}],

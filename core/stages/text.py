@@ -29,7 +29,8 @@ STOP_WORDS = frozenset(
 
 # Splits a sentence into clauses at contrastive conjunctions and semicolons; the separator is dropped.
 _CLAUSE_SPLIT = re.compile(r"\s*(?:;|,?\s+\bbut\b|,?\s+\bhowever\b|,?\s+\balthough\b|,?\s+\bthough\b|"
-                           r",?\s+\bwhereas\b|,\s+\bwhich\b|,?\s+\bexcept\b|,\s+\band\b|,?\s+\byet\b)\s+", re.IGNORECASE)
+                           r",?\s+\bwhereas\b|,\s+\bwhich\b|,?\s+\bexcept\b|,\s+\band\b|,?\s+\byet\b)\s+",
+                           re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
 

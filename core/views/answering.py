@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.model import Task
 from core.evaluate.metrics import parse_score, score_value, text_metrics
-from core.methods.context import AnswerContext
+from core.methods.context import AnswerContext, PoolEntry
+from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
 from core.methods.types import Answer
 from core.store.workspace import Workspace
@@ -83,29 +84,47 @@ def error_text(error: dict[str, Any] | None) -> str:
 
 def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
                  disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
-                 use_summary: bool = True, run_id: str | None = None) -> AnswerContext:
-    """Return the answer context of a profile with the given ablation switches."""
+                 use_summary: bool = True, run_id: str | None = None, ws: Workspace | None = None,
+                 pool: list[PoolEntry] | None = None) -> AnswerContext:
+    """Return the answer context of a profile with the given ablation switches.
+
+    Args:
+        profile: The user's profile.
+        client: The LLM client.
+        embedder: The embedder.
+        k: Items / pool entries to retrieve.
+        disabled_factors: Factor ids switched off.
+        disabled_items: History item ids switched off.
+        use_summary: Whether the summary may be shown.
+        run_id: The run the LLM calls are recorded under.
+        ws: When given (and ``pool`` is not), the user's stored prompt pool is loaded from it.
+        pool: The prompt pool to use (None: the stored one, else the default built from the profile).
+    """
+    if pool is None and ws is not None:
+        pool = load_pool(ws, profile.dataset_id, profile.user_id)
     return AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=int(k),
                          disabled_factors=frozenset(disabled_factors), disabled_items=frozenset(disabled_items),
-                         use_summary=use_summary, run_id=run_id)
+                         use_summary=use_summary, run_id=run_id, pool=pool)
 
 
 def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True) -> AnswerRecord:
-    """Answer ``query`` with one method, recorded as an ``answer`` run.
+    """Answer ``query`` with one method, recorded as an ``answer`` run (with the user's stored pool, if any).
 
     Raises:
         core.errors.InputError: Unknown method; backend failures (``BackendError``).
     """
     m = get_method(method)
     disabled_factors, disabled_items = sorted(set(disabled_factors)), sorted(set(disabled_items))
+    pool = load_pool(ws, profile.dataset_id, profile.user_id)
     params = {"method": method, "query": query, "k": int(k), "disabled_factors": disabled_factors,
-              "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench"}
+              "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench",
+              "pool": "default" if pool is None else f"stored ({len(pool)} entries)"}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents)
     ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
-                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id)
+                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id, pool=pool)
     try:
         answer = m.answer(query, ctx)
     except BaseException:

@@ -109,7 +109,8 @@ def step_card(step: Step, index: int) -> StepCard:
                 paths.append(f"{p.get('item_id')}: {text}" if isinstance(p, dict) and p.get("item_id") else text)
     return StepCard(
         index=index, title=f"{index + 1}. {step.name}", kind=step.kind,
-        kind_title=KIND_TITLES.get(step.kind, step.kind),
+        kind_title="Pool entries" if step.kind == "retrieve" and "pool_size" in detail else
+        KIND_TITLES.get(step.kind, step.kind),
         input_text=render_value(step.input), output_text=render_value(step.output), documents=docs,
         matched=matched, factors=factors, paths=paths, tokens_in=int(step.tokens_in or 0),
         tokens_out=int(step.tokens_out or 0), latency_ms=float(step.latency_ms or 0.0), status=step.status,

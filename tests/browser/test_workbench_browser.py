@@ -1,13 +1,16 @@
 """One real-browser pass: `streamlit run app.py` on 127.0.0.1, driven by Playwright on Debian's Chromium.
 
-Clicks through upload -> factor map (build) -> reasoning step by step, asserts on the page text and
-saves screenshots under tests/artifacts/. Skips cleanly without /usr/bin/chromium or playwright; never
-downloads a browser. The app talks to a loopback fake OpenAI server, with deterministic stages.
+Opens every page with the sample data (the sample user's profile builds by itself on the first
+visit), steps through an answer, edits the prompt pool, compares methods, runs a small evaluation,
+asserts on the page text and saves a screenshot of each page under tests/artifacts/. Skips cleanly
+without /usr/bin/chromium or playwright; never downloads a browser. The app talks to a loopback
+fake OpenAI server, with deterministic stages.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -83,55 +86,113 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _shot(page, name: str) -> None:
+    """Screenshot the whole page: Streamlit scrolls inside its main section, so grow the viewport to fit it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": size["width"], "height": int(min(max(height, size["height"]), 8000))})
+    page.wait_for_timeout(700)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)
 
 
 def _nav(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
 
 
-def test_upload_map_and_step_by_step_in_chromium(app_url: str):
+def _settle(page, ms: int = 1200) -> None:
+    """Wait until Streamlit stops running the script, then a little more for charts to draw."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=120_000)
+    page.wait_for_timeout(ms)
+
+
+def test_every_page_with_the_sample_data_in_chromium(app_url: str):
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.set_default_timeout(60_000)
             page.goto(app_url)
-            # Upload page with the sample data loaded on a fresh workspace
+            # Upload page with the sample data loaded on a fresh workspace; the sample user's build starts
             page.get_by_role("heading", name="Data", exact=True).wait_for()
             page.get_by_text("Open the factor map").wait_for()
-            page.wait_for_timeout(1000)
+            page.get_by_text("First visit: building the profile of sample user").wait_for()
+            page.wait_for_timeout(800)
             _shot(page, "1_upload")
             body = page.inner_text("body")
             assert "Active: reviews, user ava" in body
             assert "Backend openai · fake-model" in body
 
-            # Factor map: build the profile, then the map and the factor table appear
+            # Factor map: no button to find, the build finishes on its own and the map appears
             _nav(page, "Factor map")
-            page.get_by_role("button", name="Build profile").click()
             page.get_by_role("heading", name="Factors", exact=True).wait_for(timeout=400_000)
             page.locator(".js-plotly-plot").first.wait_for()
-            page.wait_for_timeout(1500)
+            _settle(page, 1500)
             body = page.inner_text("body")
+            assert "Build profile" not in body
             assert "Unclustered" in body and "No features selected." in body
             assert page.locator(".js-plotly-plot").count() >= 2
             _shot(page, "2_factor_map")
+
+            _nav(page, "Factors")
+            page.get_by_role("heading", name="Edits", exact=True).wait_for()
+            _settle(page)
+            _shot(page, "3_factors")
+
+            _nav(page, "Preference summary")
+            page.get_by_role("heading", name="Version history", exact=True).wait_for()
+            _settle(page)
+            _shot(page, "4_summary")
 
             # Reasoning: reveal one step, then play the rest
             _nav(page, "Reasoning step by step")
             page.get_by_role("button", name="Next step").click()
             page.get_by_text("Step 1 of").wait_for(timeout=120_000)
-            _shot(page, "3_reasoning_step1")
+            _settle(page, 500)
+            _shot(page, "5_reasoning_step1")
             page.get_by_role("button", name="Play").click()
             page.get_by_text("True response").wait_for(timeout=120_000)
-            page.wait_for_timeout(1000)
+            _settle(page)
             body = page.inner_text("body")
             assert "Retrieved items" in body or "Retrieve" in body
             assert "Ablation" in body
-            _shot(page, "4_reasoning_done")
-            page.get_by_text("True response").scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            _shot(page, "5_reasoning_answer")
+            _shot(page, "6_reasoning_done")
+
+            # The prompt pool panel, and the pool method's trace showing the picked entries
+            page.get_by_text("Prompt pool — the snippets").click()
+            page.get_by_text("In use: the default pool built from the profile").wait_for()
+            _settle(page, 800)
+            _shot(page, "7_prompt_pool")
+            page.get_by_role("button", name="Save as this user's pool").click()
+            page.get_by_text("In use: this user's own pool").wait_for()
+            page.get_by_test_id("stSelectbox").filter(has_text="Method").locator("[data-baseweb='select']").click()
+            page.get_by_role("option").filter(has_text=re.compile(r"^pool")).click()
+            _settle(page, 300)
+            page.get_by_role("button", name="Play").click()
+            page.get_by_text("Picked from this user's own pool").wait_for(timeout=120_000)
+            _settle(page)
+            page.get_by_text("Picked from this user's own pool").scroll_into_view_if_needed()
+            _shot(page, "8_reasoning_pool")
+
+            _nav(page, "Compare")
+            page.get_by_role("button", name="Run all methods").click()
+            page.get_by_role("heading", name="Side by side", exact=True).wait_for(timeout=300_000)
+            _settle(page, 1500)
+            assert "failed:" not in page.inner_text("body")
+            _shot(page, "9_compare")
+
+            _nav(page, "Evaluate")
+            page.get_by_role("button", name="Run evaluation").click()
+            page.get_by_role("heading", name="Per query", exact=True).wait_for(timeout=400_000)
+            _settle(page, 1500)
+            assert "Evaluated" in page.inner_text("body")
+            _shot(page, "10_evaluate")
+
+            _nav(page, "Export")
+            page.get_by_role("heading", name="Whole workspace", exact=True).wait_for()
+            _settle(page)
+            _shot(page, "11_export")
         finally:
             browser.close()

@@ -124,3 +124,46 @@ def test_ablate_unknown_factor_and_missing_workspace(env, workspace, tmp_path, c
     code, _, err = run_cli(capsys, "answer", "--workspace", str(tmp_path / "none.sqlite"), "--user", "u1",
                            "--query", "q")
     assert code == 2 and ":workspace: " in err
+
+
+def test_answer_pool_file_is_stored_used_and_reset(env, workspace, tmp_path, capsys):
+    pool = tmp_path / "pool.json"
+    pool.write_text(json.dumps([{"id": "batt", "text": "Battery failures mean a low score.", "kind": "instruction"},
+                                {"text": "Input: The battery died fast.\nResponse: 1", "kind": "demo"}]),
+                    encoding="utf-8")
+    code, out, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query",
+                             "My battery died overnight.", "--method", "pool", "--k", "2", "--pool", str(pool),
+                             "--json")
+    assert code == 0, err
+    assert "stored a prompt pool of 2 entries" in err
+    step = json.loads(out)["trace"]["steps"][0]
+    assert step["detail"]["pool_source"] == "stored" and step["detail"]["pool_size"] == 2
+    assert sorted(step["output"]) == ["U1", "batt"]
+    with Workspace(workspace) as ws:
+        assert [e["id"] for e in ws.get_pool("phones", "u1")] == ["batt", "U1"]
+    # the stored pool is used by later answers (and ablations) without --pool
+    code, out, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query",
+                             "Screen is bright.", "--method", "pool", "--json")
+    assert code == 0, err
+    assert json.loads(out)["trace"]["steps"][0]["detail"]["pool_source"] == "stored"
+    code, out, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query",
+                             "Screen is bright.", "--method", "pool", "--pool-reset", "--json")
+    assert code == 0, err
+    assert "deleted the stored prompt pool" in err
+    assert json.loads(out)["trace"]["steps"][0]["detail"]["pool_source"] == "default"
+    with Workspace(workspace) as ws:
+        assert ws.get_pool("phones", "u1") is None
+
+
+def test_answer_bad_pool_file_names_entry_and_field(env, workspace, tmp_path, capsys):
+    pool = tmp_path / "bad_pool.json"
+    pool.write_text(json.dumps([{"text": "fine"}, {"text": "", "kind": "hint"}]), encoding="utf-8")
+    code, out, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query", "q",
+                             "--method", "pool", "--pool", str(pool))
+    assert code == 2 and out == ""
+    assert f"{pool}:2:text: the text is empty" in err and f"{pool}:2:kind: " in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query", "q",
+                           "--pool", str(tmp_path / "missing.json"))
+    assert code == 2 and ":pool: no such file" in err
+    with Workspace(workspace) as ws:
+        assert ws.get_pool("phones", "u1") is None

@@ -7,6 +7,7 @@ session because the app reads it when a session starts (``BackendSettings.from_e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(scope="session")
 def app_env(fake_server: FakeOpenAIServer) -> Iterator[dict[str, str]]:
     env = {"INFLOW_BACKEND": "openai", "OPENAI_BASE_URL": fake_server.base_url, "OPENAI_API_KEY": "sk-test-key",
-           "INFLOW_MODEL": "fake-model", "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing"}
+           "INFLOW_MODEL": "fake-model", "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing",
+           "INFLOW_AUTO_BUILD": "0"}  # tests build explicitly; test_auto_build.py turns it on
     saved = {k: os.environ.get(k) for k in [*env, "INFLOW_WORKSPACE"]}
     os.environ.update(env)
     yield env
@@ -87,3 +89,16 @@ def texts(at: AppTest) -> str:
     for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader"):
         parts.extend(str(e.value) for e in getattr(at, kind))
     return "\n".join(parts)
+
+
+BUILD_JOBS = "_inflow_build_jobs"
+
+
+def wait_build(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
+    """Wait for the session's background profile builds to finish, then run so the page picks the result up."""
+    deadline = time.time() + timeout
+    for job, _title in list(at.session_state[BUILD_JOBS].values()) if BUILD_JOBS in at.session_state else []:
+        assert job.wait(max(0.0, deadline - time.time())), "the profile build did not finish"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

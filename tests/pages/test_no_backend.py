@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from tests.pages.conftest import goto, texts
+from tests.pages.conftest import goto, texts, wait_build
 
 
 def _closed_port() -> int:
@@ -27,6 +27,8 @@ def test_unreachable_backend_degrades_to_deterministic_stages(make_app, monkeypa
     goto(at, "factor_map")
     at.button(key="build_profile_inline").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_build(at)
+    assert "Factors" in [s.value for s in at.subheader]
     goto(at, "reasoning")
     at.button(key="rs_next").click().run()
     assert not at.exception

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, texts
+from tests.pages.conftest import goto, texts, wait_build
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -35,7 +35,8 @@ def test_sample_data_path_end_to_end(make_app):
     assert "Build profile" in _labels(at)
     at.button(key="build_profile_inline").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    at.run()
+    assert "Building the profile of" in texts(at) and at.button(key="build_cancel")
+    wait_build(at)
     assert at.title[0].value == "Factor map"
     profile = _profile(at)
     n_factors = sum(1 for f in profile.factors if not f.is_noise)
@@ -102,6 +103,7 @@ def test_sample_data_path_end_to_end(make_app):
     # a rebuild replays every curated edit on the new clustering
     at.button(key="fc_rebuild").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_build(at)
     rebuilt = _profile(at)
     assert rebuilt.factor(first.id).name == "Renamed factor" and rebuilt.factor(first.id).pinned
     assert [f for f in rebuilt.factors if f.name == "Hand picked"]

@@ -104,3 +104,38 @@ def test_build_factors_with_manual_labels_and_label_task():
     assert top == {"pos", "neg"}
     assert all(f.stats.lift[f.stats.top_label] == pytest.approx(2.0) for f in factors if not f.is_noise)
     assert factors[-1].is_noise and factors[-1].feature_ids == []
+
+
+def test_warm_up_runs_a_tiny_projection_and_numba_cache_dir(tmp_path, monkeypatch):
+    from core.stages.warmup import cache_dir, import_umap, warm_up
+
+    assert import_umap().__name__ == "umap"
+    assert warm_up(n=40) > 0
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "nb"))
+    assert cache_dir() == tmp_path / "nb"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "inflow" / "numba"
+
+
+def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_path, monkeypatch):
+    import core.stages.profile as profile_mod
+    from core.stages.profile import PipelineSettings, build_profile
+    from tests.stages.conftest import GivenExtractor, varied_features
+
+    ds, feats = varied_features()
+    monkeypatch.setattr(profile_mod, "choose_extractor", lambda client, prefer=None: GivenExtractor(feats))
+    ws = Workspace(tmp_path / "ws.sqlite")
+    ws.add_dataset(ds)
+    p = build_profile(ws, "varied", "val", client=None, embedder=CountingEmbedder(),
+                      settings=PipelineSettings(hdbscan_min_cluster_size=8))
+    assert len({f.text for f in p.all_features()}) > 100
+    assert ws.get_run(p.run_ids["projection"])["params"]["projector"] == "umap"
+    xy = np.array(list(p.coords2d.values()))
+    assert xy.shape == (180, 2) and np.isfinite(xy).all() and xy.std(axis=0).min() > 0
+    first = p.factors[0]
+    assert "durability" in " ".join(first.keywords[:3]), [f.name for f in p.factors]
+    assert first.stats.influence < -2.0 and first.stats.ci_high < 0
+    members = {p.feature(fid).aspect for fid in first.feature_ids}
+    assert members == {"durability problems"}
+    ws.close()

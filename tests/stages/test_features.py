@@ -86,7 +86,8 @@ def test_validate_features_drops_unfound_evidence_and_clamps():
         {"phrase": "hinge cracked", "aspect": "Durability", "direction": "lowered", "strength": 1.7,
          "evidence": "hinge cracked on day two"},
         {"phrase": "invented", "aspect": "x", "direction": "raised", "strength": 0.5, "evidence": "not in the item"},
-        {"phrase": "great price", "aspect": "price", "direction": "sideways", "strength": -1, "evidence": "GREAT PRICE"},
+        {"phrase": "great price", "aspect": "price", "direction": "sideways", "strength": -1,
+         "evidence": "GREAT PRICE"},
     ]
     out = validate_features(item, raw, SCORE)
     assert [f.phrase for f in out] == ["hinge cracked", "great price"]
@@ -157,3 +158,15 @@ def test_run_features_resumes_after_a_crash_and_reuses_when_done(tmp_path):
     again = _Flaky(fail_after=0)
     assert run_features(ws, "d", "u", again)[0] == run_id  # finished run reused, nothing extracted
     ws.close()
+
+
+def test_label_tasks_without_a_label_set_use_the_labels_seen():
+    from core.stages.features import directions_for, feature_schema, task_with_labels
+
+    items = [Item("a", "x", "comedy"), Item("b", "y", "action"), Item("c", "z", "")]
+    task = task_with_labels(Task(kind="label"), items)
+    assert task.labels == ("action", "comedy")
+    assert directions_for(task) == ("action", "comedy", "neutral")
+    assert task_with_labels(SCORE, items) is SCORE
+    schema = feature_schema(directions_for(task)).model_json_schema()
+    assert "comedy" in str(schema)

@@ -141,3 +141,28 @@ def test_build_errors_are_input_errors(built):
     with pytest.raises(InputError):
         build_profile(built.ws, "dura", "ava", client=None, embedder=built.embedder,
                       settings=PipelineSettings(extractor="llm"))
+
+
+def test_load_profile_is_none_after_the_data_changed(fresh):
+    ws, p, _ = fresh
+    assert load_profile(ws, "dura", "ava") is not None
+    changed = durability_dataset(n=30)
+    ws.add_dataset(changed)
+    assert load_profile(ws, "dura", "ava") is None
+
+
+def test_a_user_without_any_feature_still_builds(tmp_path):
+    from core.data.model import Dataset, Item, Task, User
+    from core.stages.retrieval import FeatureRetriever
+
+    ws = Workspace(tmp_path / "ws.sqlite")
+    ws.add_dataset(Dataset("e", Task(kind="score"), [User("u", [Item("a", "It is a thing.", "3"),
+                                                                 Item("b", "We got it on Tuesday.", "4")])]))
+    p = build_profile(ws, "e", "u", client=None, embedder=CountingEmbedder(), settings=SETTINGS)
+    assert [f.id for f in p.factors] == [NOISE_ID] and p.all_features() == []
+    assert "No recurring factor" in p.summary and p.paths["a"].text == "no features found -> rated 3"
+    assert load_profile(ws, "e", "u").summary == p.summary
+    from core.stages.lexicon import LexiconFeatureExtractor
+
+    assert FeatureRetriever(p, LexiconFeatureExtractor(), CountingEmbedder()).retrieve("broken handle", 2) == []
+    ws.close()

@@ -1,0 +1,485 @@
+"""Closed-set answers by scoring every option, with contextual calibration (local backend).
+
+A tiny model asked for ``{"answer": <one of "1".."5">}`` under grammar-constrained sampling mostly
+copies the first option the prompt lists: the grammar only forbids invalid text, it does not make
+the model weigh the options. For a structured request whose schema is an object with one required
+string-enum property (a *closed set*), the local backend therefore does not sample; it asks the
+model how likely each option is and picks the best:
+
+1. **Option scoring.** The chat prompt is rendered with the model's own chat template, followed by
+   the assistant's JSON up to the value (``{"answer": "``, using the real property name). Each
+   option's log-probability is the sum of the log-probabilities of the tokens that complete the
+   JSON with that option (the value and the closing ``"}``, so ``"1"`` and ``"10"`` are told
+   apart). All options are scored from the same context: the longest token prefix common to every
+   completed prompt, so a tokenizer merge across the value boundary cannot favour one option.
+   Options sharing leading tokens share their evaluation (a token trie), and the key/value cache
+   keeps whatever prefix the previous call had in common.
+2. **Contextual calibration** (Zhao et al., 2021, *Calibrate Before Use: Improving Few-Shot
+   Performance of Language Models*, ICML). The same option probabilities are computed for a
+   content-free prompt: the model's prior over the options given the prompt format alone. The
+   calibrated distribution is ``p(option) / p_cf(option)``, renormalised over the options (the
+   paper's ``W = diag(p_cf)^-1``, ``b = 0``), and the answer is its argmax. The content-free
+   prompt is, as in the paper, the real prompt with only the *input* replaced by ``"N/A"``
+   (instructions, listed options and demonstrations kept) when the caller supplies it as
+   ``ChatRequest.content_free``; otherwise the whole content of the last user message is
+   replaced by ``"N/A"``. The latter is a weaker prior: when the answer format and the option
+   list sit in the same user message, it loses them, and with them the "copy the first listed
+   option" bias that calibration is meant to remove (on LaMP-3 reviews with SmolLM2-135M it
+   still answered "1" to 44 of 45 queries, against 8 of 45 with the input-only replacement).
+   Priors are cached in memory per content-free prompt (plus the property name and options);
+   the prior is scored first, so the real prompt reuses its key/value cache up to the input and
+   calibration costs only the few tokens after it.
+
+Modes (``LocalLlamaBackend(choice_scoring=...)`` or ``$INFLOW_CHOICE_SCORING``):
+
+* ``calibrated`` (default): argmax of the calibrated distribution;
+* ``raw``: argmax of the renormalised option probabilities;
+* ``off``: the old behaviour, grammar-constrained sampling.
+
+Scoring is deterministic (an argmax) whatever the request's temperature. The completion's
+``extra["choice_scores"]`` holds the options, the raw, content-free and calibrated distributions,
+the chosen option and the mode, so traces can show why an answer was picked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from core.llm.types import Message
+
+ChoiceMode = Literal["calibrated", "raw", "off"]
+CHOICE_MODES: tuple[str, ...] = ("calibrated", "raw", "off")
+ENV_CHOICE_SCORING = "INFLOW_CHOICE_SCORING"
+CONTENT_FREE_INPUT = "N/A"
+PRIOR_CACHE_SIZE = 256
+_ROUND = 6
+
+
+@dataclass(frozen=True)
+class ClosedChoice:
+    """A structured request that asks for one value from a closed set.
+
+    Attributes:
+        field: The JSON property holding the answer.
+        options: The allowed string values, in schema order (no duplicates).
+    """
+
+    field: str
+    options: tuple[str, ...]
+
+    def prefix(self) -> str:
+        """The assistant's JSON text up to the value, e.g. ``{"answer": "``."""
+        return "{" + json.dumps(self.field, ensure_ascii=False) + ': "'
+
+    def completion(self, option: str) -> str:
+        """The whole JSON answer choosing ``option``, e.g. ``{"answer": "4"}``."""
+        return json.dumps({self.field: option}, ensure_ascii=False)
+
+
+def closed_choice(schema: dict[str, Any] | None) -> ClosedChoice | None:
+    """Return the closed set a JSON schema asks for, or None when it is not a single closed choice.
+
+    A schema qualifies when it is an object whose only required property is a string enum (or a
+    string ``const``), with at least one option and every option a distinct string. Other,
+    optional properties are allowed: the answer simply leaves them out.
+
+    Examples:
+        >>> closed_choice({"type": "object", "required": ["answer"],
+        ...                "properties": {"answer": {"type": "string", "enum": ["1", "2"]}}})
+        ClosedChoice(field='answer', options=('1', '2'))
+        >>> closed_choice({"type": "object", "required": ["a", "b"], "properties": {
+        ...     "a": {"enum": ["x"]}, "b": {"type": "string"}}}) is None
+        True
+    """
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        return None
+    props, required = schema.get("properties"), schema.get("required")
+    if not isinstance(props, dict) or not isinstance(required, list) or len(required) != 1:
+        return None
+    name = required[0]
+    prop = props.get(name) if isinstance(name, str) else None
+    if not isinstance(prop, dict):
+        return None
+    allof = prop.get("allOf")
+    if isinstance(allof, list) and len(allof) == 1 and isinstance(allof[0], dict):
+        prop = {**allof[0], **{k: v for k, v in prop.items() if k != "allOf"}}
+    if prop.get("type", "string") != "string":
+        return None
+    options = prop.get("enum", [prop["const"]] if "const" in prop else None)
+    if (not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options)
+            or len(set(options)) != len(options)):
+        return None
+    return ClosedChoice(field=name, options=tuple(options))
+
+
+def resolve_mode(mode: str | None, environ: dict[str, str] | None = None) -> str:
+    """Return the scoring mode: ``mode`` if given, else ``$INFLOW_CHOICE_SCORING``, else ``calibrated``.
+
+    Raises:
+        ValueError: The mode is not one of ``calibrated``, ``raw``, ``off``.
+    """
+    env = os.environ if environ is None else environ
+    value = (mode if mode is not None else (env.get(ENV_CHOICE_SCORING) or "calibrated")).strip().lower()
+    if value not in CHOICE_MODES:
+        raise ValueError(f"unknown choice scoring {value!r}; use one of {', '.join(CHOICE_MODES)}")
+    return value
+
+
+# -- calibration math ---------------------------------------------------------------------------------
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Return ``log(softmax(logits))`` along the last axis, computed stably in float64."""
+    x = np.asarray(logits, dtype=np.float64)
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def normalise(logprobs: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Return the distribution over the options given their (unnormalised) log-probabilities.
+
+    Examples:
+        >>> normalise([math.log(0.2), math.log(0.2)]).tolist()
+        [0.5, 0.5]
+    """
+    return np.exp(log_softmax(np.asarray(logprobs, dtype=np.float64)))
+
+
+def calibrate(logprobs: Sequence[float] | np.ndarray, prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Return the contextually calibrated distribution ``p / p_cf``, renormalised.
+
+    Args:
+        logprobs: The options' log-probabilities given the real input (any additive constant).
+        prior: The content-free distribution ``p_cf`` over the same options (probabilities).
+
+    Returns:
+        Probabilities summing to 1. An option with prior probability 0 gets probability 0 (it
+        cannot be rescaled); if every option has prior 0, the raw distribution is returned.
+
+    Raises:
+        ValueError: The two arrays have different lengths.
+
+    Examples:
+        >>> calibrate([math.log(0.6), math.log(0.4)], [0.75, 0.25]).round(3).tolist()
+        [0.333, 0.667]
+    """
+    lp = np.asarray(logprobs, dtype=np.float64)
+    pr = np.asarray(prior, dtype=np.float64)
+    if lp.shape != pr.shape:
+        raise ValueError(f"{lp.shape[0] if lp.ndim else 0} options but a prior over {pr.shape[0] if pr.ndim else 0}")
+    with np.errstate(divide="ignore"):
+        log_prior = np.log(pr)
+    score = np.where(np.isfinite(log_prior), lp - log_prior, -np.inf)
+    if not np.isfinite(score).any():
+        return normalise(lp)
+    return normalise(score)
+
+
+def average_prior(distributions: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the mean of several content-free distributions (Zhao et al. average over inputs)."""
+    stacked = np.vstack([np.asarray(d, dtype=np.float64) for d in distributions])
+    mean = stacked.mean(axis=0)
+    return mean / mean.sum()
+
+
+def content_free_messages(messages: Sequence[Message], content_free: str = CONTENT_FREE_INPUT) -> list[Message] | None:
+    """Return ``messages`` with the last user message's content replaced by ``content_free``.
+
+    Returns:
+        The new list, or None when there is no user message to replace.
+    """
+    out = [dict(m) for m in messages]
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].get("role") == "user":
+            out[i]["content"] = content_free
+            return out
+    return None
+
+
+def prior_key(messages: Sequence[Message], choice: ClosedChoice,
+              content_free: Sequence[Message] | None = None) -> str:
+    """Return the cache key of a content-free prior.
+
+    It is the given ``content_free`` prompt, else the messages without the last user content,
+    together with the property name and the options.
+    """
+    free = list(content_free) if content_free is not None else (content_free_messages(messages, "") or list(messages))
+    return json.dumps([free, choice.field, list(choice.options)], ensure_ascii=False, sort_keys=True)
+
+
+# -- scoring with a llama.cpp model ---------------------------------------------------------------------
+LogitsFn = Callable[[Any], np.ndarray]
+
+
+def llama_last_logits(llama: Any) -> np.ndarray:
+    """Return the logits of the last token llama.cpp evaluated (works with ``logits_all=False``)."""
+    import llama_cpp
+
+    ptr = llama_cpp.llama_get_logits_ith(llama.ctx, -1)
+    return np.ctypeslib.as_array(ptr, shape=(llama.n_vocab(),)).copy()
+
+
+def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+    """Return the length of the longest common prefix of two token sequences."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+@dataclass
+class OptionScores:
+    """The option log-probabilities of one prompt.
+
+    Attributes:
+        logprobs: One summed log-probability per option.
+        prompt_tokens: Tokens of the context the options were scored from.
+        option_tokens: Tokens of each option's completion after that context.
+        evaluated: Tokens actually run through the model (the rest came from the KV cache).
+    """
+
+    logprobs: np.ndarray
+    prompt_tokens: int
+    option_tokens: list[int] = field(default_factory=list)
+    evaluated: int = 0
+
+
+def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
+                    last_logits: LogitsFn = llama_last_logits) -> OptionScores:
+    """Return the log-probability of each token sequence's tail after their longest common prefix.
+
+    The common prefix is evaluated once (reusing the KV cache for whatever it shares with the
+    tokens llama.cpp already holds); then each option's tokens are walked in a trie, one token per
+    evaluation, reading the next-token distribution after every node that has children.
+
+    Args:
+        llama: A ``llama_cpp.Llama`` (uses ``eval``, ``n_tokens``, ``input_ids``).
+        sequences: The complete token sequences (prompt + one option's completion each); at least one.
+        last_logits: Reads the logits after the last evaluated token.
+
+    Raises:
+        ValueError: A sequence is a prefix of another (the options cannot be told apart), or empty input.
+    """
+    if not sequences:
+        raise ValueError("no options to score")
+    seqs = [list(s) for s in sequences]
+    base = min(common_prefix_len(seqs[0], s) for s in seqs) if len(seqs) > 1 else len(seqs[0]) - 1
+    if any(len(s) <= base for s in seqs):
+        raise ValueError("an option's tokens are a prefix of another's")
+    if base < 1:
+        raise ValueError("the prompt is empty")
+    evaluated = _eval_to(llama, seqs[0][:base])
+    # trie over the tails: node = tuple of tail tokens; children[node] = next tokens
+    children: dict[tuple[int, ...], list[int]] = {}
+    for s in seqs:
+        tail = s[base:]
+        for j in range(len(tail)):
+            kids = children.setdefault(tuple(tail[:j]), [])
+            if tail[j] not in kids:
+                kids.append(tail[j])
+    node_logp: dict[tuple[int, ...], float] = {(): 0.0}
+    stack: list[tuple[tuple[int, ...], np.ndarray]] = [((), log_softmax(last_logits(llama)))]
+    while stack:
+        node, dist = stack.pop()
+        for tok in children.get(node, []):
+            child = (*node, tok)
+            node_logp[child] = node_logp[node] + float(dist[tok])
+            if child in children:
+                llama.n_tokens = base + len(node)
+                llama.eval([tok])
+                evaluated += 1
+                stack.append((child, log_softmax(last_logits(llama))))
+    logprobs = np.array([node_logp[tuple(s[base:])] for s in seqs], dtype=np.float64)
+    return OptionScores(logprobs=logprobs, prompt_tokens=base, option_tokens=[len(s) - base for s in seqs],
+                        evaluated=evaluated)
+
+
+def _eval_to(llama: Any, tokens: list[int]) -> int:
+    """Bring llama.cpp's state to exactly ``tokens`` (last one evaluated now); return tokens evaluated."""
+    held = [int(t) for t in llama.input_ids[: llama.n_tokens]]
+    keep = min(common_prefix_len(held, tokens), len(tokens) - 1)
+    llama.n_tokens = keep
+    llama.eval(tokens[keep:])
+    return len(tokens) - keep
+
+
+class ChatTemplate:
+    """Render messages with a model's own chat template (the GGUF ``tokenizer.chat_template``).
+
+    Args:
+        llama: A loaded ``llama_cpp.Llama``.
+
+    Raises:
+        ValueError: The model file carries no chat template.
+    """
+
+    def __init__(self, llama: Any) -> None:
+        """Build the Jinja formatter llama-cpp-python would use for this model."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = (getattr(llama, "metadata", None) or {}).get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the model has no chat template")
+
+        def text(token: int) -> str:
+            return llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(llama.token_eos()),
+                                              bos_token=text(llama.token_bos()), add_generation_prompt=True)
+
+    def render(self, messages: Sequence[Message]) -> tuple[str, bool]:
+        """Return the prompt text ending with the assistant turn's opening, and whether it holds BOS."""
+        out = self._formatter(messages=list(messages))
+        return out.prompt, bool(out.added_special)
+
+
+def option_sequences(llama: Any, template: ChatTemplate, messages: Sequence[Message],
+                     choice: ClosedChoice) -> list[list[int]]:
+    """Tokenize the chat prompt followed by each option's complete JSON answer (as generation would)."""
+    prompt, has_bos = template.render(messages)
+    return [llama.tokenize((prompt + choice.completion(o)).encode("utf-8"), add_bos=not has_bos, special=True)
+            for o in choice.options]
+
+
+@dataclass
+class ChoiceResult:
+    """The outcome of scoring one closed-set request.
+
+    Attributes:
+        choice: The closed set.
+        mode: ``raw`` or ``calibrated``.
+        chosen: The picked option.
+        raw: The options' probabilities given the prompt (renormalised over the set).
+        prior: The content-free probabilities (None in ``raw`` mode or without a user message).
+        calibrated: ``raw / prior`` renormalised (None when there is no prior).
+        logprobs: The options' summed token log-probabilities.
+        prompt_tokens: Tokens of the scored context.
+        option_tokens: Tokens of the chosen option's completion.
+        prior_cached: The prior came from the in-memory cache.
+        prior_source: Where the content-free prompt came from: ``request`` (``ChatRequest.content_free``)
+            or ``last_user_message`` (its whole content replaced); None without a prior.
+    """
+
+    choice: ClosedChoice
+    mode: str
+    chosen: str
+    raw: np.ndarray
+    prior: np.ndarray | None
+    calibrated: np.ndarray | None
+    logprobs: np.ndarray
+    prompt_tokens: int
+    option_tokens: int
+    prior_cached: bool = False
+    prior_source: str | None = None
+
+    def text(self) -> str:
+        """The JSON answer."""
+        return self.choice.completion(self.chosen)
+
+    def to_extra(self) -> dict[str, Any]:
+        """Return the JSON-ready record put in ``RawCompletion.extra["choice_scores"]``."""
+
+        def dist(values: np.ndarray | None) -> dict[str, float] | None:
+            if values is None:
+                return None
+            return {o: round(float(v), _ROUND) for o, v in zip(self.choice.options, values, strict=True)}
+
+        return {"mode": self.mode, "field": self.choice.field, "options": list(self.choice.options),
+                "chosen": self.chosen, "raw": dist(self.raw), "content_free": dist(self.prior),
+                "calibrated": dist(self.calibrated),
+                "logprobs": {o: round(float(v), 4) if math.isfinite(v) else None
+                             for o, v in zip(self.choice.options, self.logprobs, strict=True)},
+                "content_free_source": self.prior_source, "prior_cached": self.prior_cached}
+
+
+class ChoiceScorer:
+    """Score closed-set requests on one llama.cpp model, caching content-free priors in memory.
+
+    Not thread safe: call it under the model's lock.
+
+    Args:
+        llama: A loaded ``llama_cpp.Llama``.
+        n_ctx: The context window; prompts that do not fit raise ``ValueError``.
+        last_logits: Reads the logits after the last evaluated token (tests pass their own).
+        template: The chat template (default: the model's own).
+    """
+
+    def __init__(self, llama: Any, n_ctx: int, *, last_logits: LogitsFn = llama_last_logits,
+                 template: ChatTemplate | None = None) -> None:
+        """Bind the scorer to a model."""
+        self.llama = llama
+        self.n_ctx = n_ctx
+        self.template = template or ChatTemplate(llama)
+        self._last_logits = last_logits
+        self._priors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def score(self, messages: Sequence[Message], choice: ClosedChoice) -> OptionScores:
+        """Return the options' log-probabilities after ``messages``.
+
+        Raises:
+            ValueError: The prompt and the longest option do not fit the context window.
+        """
+        seqs = option_sequences(self.llama, self.template, messages, choice)
+        longest = max(len(s) for s in seqs)
+        if longest > self.n_ctx:
+            raise ValueError(f"Requested tokens ({longest}) exceed context window of {self.n_ctx}")
+        if len(seqs) == 1:
+            return OptionScores(logprobs=np.zeros(1), prompt_tokens=len(seqs[0]), option_tokens=[0])
+        return score_sequences(self.llama, seqs, last_logits=self._last_logits)
+
+    def prior(self, messages: Sequence[Message], choice: ClosedChoice,
+              content_free: Sequence[Message] | None = None) -> tuple[np.ndarray | None, bool]:
+        """Return the content-free distribution for this prompt format, and whether it was cached.
+
+        Args:
+            messages: The real prompt.
+            choice: The closed set.
+            content_free: The prompt with its input replaced by a content-free one; None = the
+                last user message's content replaced by ``"N/A"``.
+        """
+        key = prior_key(messages, choice, content_free)
+        if key in self._priors:
+            self._priors.move_to_end(key)
+            return self._priors[key], True
+        free = list(content_free) if content_free is not None else content_free_messages(messages)
+        if free is None:
+            return None, False
+        value = normalise(self.score(free, choice).logprobs)
+        self._priors[key] = value
+        while len(self._priors) > PRIOR_CACHE_SIZE:
+            self._priors.popitem(last=False)
+        return value, False
+
+    def choose(self, messages: Sequence[Message], choice: ClosedChoice, mode: str = "calibrated",
+               content_free: Sequence[Message] | None = None) -> ChoiceResult:
+        """Score the options and pick one.
+
+        Args:
+            messages: The chat messages.
+            choice: The closed set.
+            mode: ``calibrated`` (argmax of ``p / p_cf``) or ``raw`` (argmax of ``p``).
+            content_free: The content-free prompt for calibration (see :meth:`prior`).
+
+        Raises:
+            ValueError: Unknown mode, or the prompt does not fit the context window.
+        """
+        if mode not in ("raw", "calibrated"):
+            raise ValueError(f"cannot score options in mode {mode!r}")
+        prior, cached = self.prior(messages, choice, content_free) if mode == "calibrated" else (None, False)
+        scores = self.score(messages, choice)  # last, so the KV cache ends holding the real prompt
+        raw = normalise(scores.logprobs)
+        calibrated = calibrate(scores.logprobs, prior) if prior is not None else None
+        final = calibrated if calibrated is not None else raw
+        best = int(np.argmax(final))
+        source = None if prior is None else ("request" if content_free is not None else "last_user_message")
+        return ChoiceResult(choice=choice, mode=mode, chosen=choice.options[best], raw=raw, prior=prior,
+                            calibrated=calibrated, logprobs=scores.logprobs, prompt_tokens=scores.prompt_tokens,
+                            option_tokens=scores.option_tokens[best] if scores.option_tokens else 0,
+                            prior_cached=cached, prior_source=source)

@@ -1,0 +1,156 @@
+"""Profile builds for the pages: a cancellable background build with stage progress, and the auto-build rule.
+
+:func:`start_build_job` runs :func:`core.stages.profile.build_profile` in a :class:`~core.views.jobs.Job`
+thread. The build's progress hook reports to the job and raises :class:`BuildCancelled` once the
+job is cancelled, so a cancel stops the build at the next progress report (between feature items,
+LLM calls or stages). What was finished stays stored: feature extraction stores each item as its
+chunk returns and a later build resumes the unfinished run (see :func:`core.stages.features.run_features`),
+and every finished stage run is reused.
+
+A fresh machine opens on the sample data; :func:`auto_build_allowed` says when a page may build
+the active sample user's profile without being asked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from core.store.workspace import Workspace
+from core.views.jobs import Job
+
+if TYPE_CHECKING:
+    from core.stages.profile import PipelineSettings, Profile
+
+AUTO_BUILD_ENV = "INFLOW_AUTO_BUILD"
+STAGE_TITLES = {"features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
+                "clustering": "Clustering (HDBSCAN)", "factors": "Naming factors and computing statistics",
+                "summary": "Writing the preference summary", "paths": "Writing reasoning paths"}
+
+
+class BuildCancelled(Exception):
+    """Raised from a build's progress hook when the user cancelled it (finished work stays stored)."""
+
+
+def stage_fraction(stage: str, done: int, total: int) -> float:
+    """Return the share of the whole build done at ``(stage, done, total)``, in [0, 1].
+
+    Every stage of :data:`core.stages.profile.STAGES` counts as an equal slice.
+    """
+    from core.stages.profile import STAGES
+
+    i = STAGES.index(stage) if stage in STAGES else 0
+    part = min(1.0, done / total) if total else 0.0
+    return min(1.0, (i + part) / len(STAGES))
+
+
+def stage_label(stage: str, done: int, total: int) -> str:
+    """Return a progress line, e.g. ``"Extracting features: 32 of 96 items"`` or ``"Clustering (HDBSCAN)…"``."""
+    title = STAGE_TITLES.get(stage, stage)
+    if stage in ("features", "paths") and total > 1:
+        return f"{title}: {done} of {total} items"
+    return f"{title}…" if done < total else f"{title}: done"
+
+
+def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+                      settings: PipelineSettings | None = None,
+                      progress: Callable[[float, str], None] | None = None,
+                      cancelled: Callable[[], bool] | None = None) -> Profile:
+    """Build (or reuse) a user's profile, reporting progress and stopping when ``cancelled()`` turns true.
+
+    Args:
+        ws: The workspace.
+        dataset_id: The dataset.
+        user_id: The user.
+        client: The LLM client (None for a fully offline build).
+        embedder: The embedder.
+        settings: Pipeline settings.
+        progress: ``progress(fraction, label)`` at every stage report.
+        cancelled: Checked at every stage report.
+
+    Raises:
+        BuildCancelled: ``cancelled()`` became true (features of finished chunks stay stored).
+        core.errors.InputError: See :func:`core.stages.profile.build_profile`.
+    """
+    from core.stages.profile import build_profile
+
+    def hook(stage: str, done: int, total: int) -> None:
+        if cancelled is not None and cancelled():
+            raise BuildCancelled(f"cancelled during {STAGE_TITLES.get(stage, stage).lower()}")
+        if progress is not None:
+            progress(stage_fraction(stage, done, total), stage_label(stage, done, total))
+
+    return build_profile(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings, progress=hook)
+
+
+def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+                    settings: PipelineSettings | None = None) -> Job:
+    """Start :func:`build_cancellable` in a background job and return it.
+
+    The job reports progress as permille (``done`` of 1000) with the stage label; its ``target``
+    attribute is ``(workspace path, dataset id, user id)``; its result is the profile. Cancelling it
+    makes the build raise :class:`BuildCancelled` (the job's ``exception``).
+    """
+
+    def work(job: Job) -> Any:
+        return build_cancellable(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings,
+                                 progress=lambda f, label: job.report(round(f * 1000), 1000, label),
+                                 cancelled=job.cancelled)
+
+    job = Job(work, f"build-{user_id}")
+    job.target = (ws.path, dataset_id, user_id)  # type: ignore[attr-defined]
+    return job.start()
+
+
+def stored_feature_items(ws: Workspace, dataset_id: str, user_id: str) -> tuple[int, int]:
+    """Return ``(items whose features are stored in the newest features run, items of the user)``.
+
+    After a cancelled build this says how much a rebuild will not have to redo.
+    """
+    total = len(ws.get_items(dataset_id, user_id))
+    runs = ws.list_runs("features", dataset_id=dataset_id, user_id=user_id)
+    if not runs:
+        return 0, total
+    return len(ws.get_artifacts(runs[0]["id"], "item:")), total
+
+
+def cancelled_note(ws: Workspace, dataset_id: str, user_id: str) -> str:
+    """Return the message shown after a cancelled build (what was kept and how to resume)."""
+    done, total = stored_feature_items(ws, dataset_id, user_id)
+    kept = (f"the features of {done} of {total} items are stored" if done < total
+            else "the features of all items are stored")
+    return f"Build cancelled: {kept}, so **Build profile** resumes where it stopped."
+
+
+def is_sample_dataset(info: Mapping[str, Any], samples: Mapping[str, list[Any]] | None = None) -> bool:
+    """True when a ``ws.list_datasets()`` row is one of the shipped sample datasets, loaded unchanged.
+
+    A sample dataset keeps the sample's name as its id and its file names as its source
+    (:func:`core.ui_state.ensure_sample_data` and the Upload page's "Load sample" store it so).
+    """
+    from core.ui_state import sample_choices
+
+    samples = sample_choices() if samples is None else samples
+    files = samples.get(str(info.get("id")))
+    if not files:
+        return False
+    return (info.get("source") or "") == ", ".join(getattr(p, "name", str(p)) for p in files)
+
+
+def auto_build_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """False when ``$INFLOW_AUTO_BUILD`` is ``0``/``false``/``no``/``off`` (tests opt out so), else True."""
+    env = os.environ if environ is None else environ
+    return env.get(AUTO_BUILD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def auto_build_allowed(ws: Workspace, dataset_id: str | None, user_id: str | None, *,
+                       environ: Mapping[str, str] | None = None) -> bool:
+    """True when a page may build this user's profile unasked: auto-build is on and the dataset is a sample.
+
+    The caller checks that no profile exists and that it has not tried (or been cancelled) already.
+    """
+    if not dataset_id or not user_id or not auto_build_enabled(environ):
+        return False
+    info = next((d for d in ws.list_datasets() if d["id"] == dataset_id), None)
+    return info is not None and is_sample_dataset(info) and user_id in ws.list_users(dataset_id)
