@@ -131,17 +131,16 @@ else:
     st.info("No features selected.")
 
 # -- factors table and bars ----------------------------------------------------------------------------------------
-left, right = st.columns([3, 2], gap="medium")
-with left:
-    st.subheader("Factors")
-    st.dataframe(pd.DataFrame(factor_rows(profile)).drop(columns=["description"], errors="ignore"), hide_index=True,
-                 width="stretch", height=min(38 + 35 * (len(profile.factors)), 420))
-    st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")
-with right:
-    bars = factor_bars(profile)
-    metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
-               else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
-    tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
-    for tab, metric in zip(tabs, metrics, strict=True):
-        with tab:
-            st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")
+# The table gets the full width so every statistic is visible; the bars sit below it, also full width, so
+# long factor names do not squeeze the bars.
+st.subheader("Factors")
+st.dataframe(pd.DataFrame(factor_rows(profile)).drop(columns=["description"], errors="ignore"), hide_index=True,
+             width="stretch", height=min(38 + 35 * (len(profile.factors)), 420))
+st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pin…)", icon=":material/category:")
+bars = factor_bars(profile)
+metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
+           else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
+tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
+for tab, metric in zip(tabs, metrics, strict=True):
+    with tab:
+        st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")

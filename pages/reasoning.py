@@ -203,9 +203,10 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")
+                frame = pd.DataFrame(card.factors)
                 cols = [x for x in ("id", "name", "reason", "influence", "ci_low", "ci_high", "coverage", "polarity",
-                                    "top_label", "pinned") if x in card.factors[0]]
-                st.dataframe(pd.DataFrame(card.factors)[cols], hide_index=True, width="stretch")
+                                    "top_label", "mutual_info", "pinned") if x in frame and frame[x].notna().any()]
+                st.dataframe(frame[cols].round(3), hide_index=True, width="stretch")
             if card.paths:
                 st.markdown("Reasoning paths of the retrieved items:")
                 st.markdown("\n".join(f"- {p}" for p in card.paths))
@@ -279,11 +280,15 @@ if record is not None and not stale:
                                 disabled_items=[item_id] if item_id else [], ws=c.ws)
         factors = ctx_full.active_factors()
         with st.form("rs_ablate_form", border=True):
-            f_cols, d_cols = st.columns(2)
-            off_f = [f.id for f in factors if f_cols.checkbox(f"{f.name} ({f.id})", key=f"rs_off_f_{f.id}")]
-            off_d = [d.id for d in docs if d_cols.checkbox(f"retrieved {d.id} (score {d.score:.2f})",
-                                                           key=f"rs_off_d_{d.id}")]
-            no_summary = st.checkbox("Remove the summary", key="rs_off_summary")
+            f_col1, f_col2, d_col = st.columns(3)
+            f_col1.markdown("**Factors**")
+            f_col2.markdown("&nbsp;")
+            d_col.markdown("**Retrieved items and the summary**")
+            half = (len(factors) + 1) // 2
+            off_f = [f.id for i, f in enumerate(factors)
+                     if (f_col1 if i < half else f_col2).checkbox(f"{f.name} ({f.id})", key=f"rs_off_f_{f.id}")]
+            off_d = [d.id for d in docs if d_col.checkbox(f"{d.id} (score {d.score:.2f})", key=f"rs_off_d_{d.id}")]
+            no_summary = d_col.checkbox("The preference summary", key="rs_off_summary")
             go = st.form_submit_button("Re-run with these removed")
         if go:
             if not (off_f or off_d or no_summary):

@@ -63,6 +63,10 @@ PRIOR_CACHE_SIZE = 256
 _ROUND = 6
 
 
+class AmbiguousOptionsError(ValueError):
+    """Two options tokenize so that one is a prefix of the other: scoring cannot tell them apart."""
+
+
 @dataclass(frozen=True)
 class ClosedChoice:
     """A structured request that asks for one value from a closed set.
@@ -265,14 +269,15 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
         last_logits: Reads the logits after the last evaluated token.
 
     Raises:
-        ValueError: A sequence is a prefix of another (the options cannot be told apart), or empty input.
+        AmbiguousOptionsError: A sequence is a prefix of another (the options cannot be told apart).
+        ValueError: No sequences, or an empty prompt.
     """
     if not sequences:
         raise ValueError("no options to score")
     seqs = [list(s) for s in sequences]
     base = min(common_prefix_len(seqs[0], s) for s in seqs) if len(seqs) > 1 else len(seqs[0]) - 1
-    if any(len(s) <= base for s in seqs):
-        raise ValueError("an option's tokens are a prefix of another's")
+    if any(len(s) <= base for s in seqs) or len({tuple(s) for s in seqs}) < len(seqs):
+        raise AmbiguousOptionsError("an option's tokens are a prefix of another's")
     if base < 1:
         raise ValueError("the prompt is empty")
     evaluated = _eval_to(llama, seqs[0][:base])

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, Problem
-from core.llm.choice_scoring import ChoiceScorer, closed_choice, resolve_mode
+from core.llm.choice_scoring import AmbiguousOptionsError, ChoiceScorer, ClosedChoice, closed_choice, resolve_mode
 from core.llm.errors import EndpointError
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
@@ -200,8 +200,8 @@ class LocalLlamaBackend:
                              tokens_in=int(usage.get("prompt_tokens", 0)),
                              tokens_out=int(usage.get("completion_tokens", 0)), model=self.model_path.name)
 
-    def _score_choice(self, loaded: _Loaded, request: ChatRequest, choice: Any) -> RawCompletion | None:
-        """Answer a closed-choice request by option scoring; None when the model cannot (no chat template)."""
+    def _score_choice(self, loaded: _Loaded, request: ChatRequest, choice: ClosedChoice) -> RawCompletion | None:
+        """Answer a closed-choice request by option scoring; None when it cannot (no template, ambiguous options)."""
         with loaded.lock:
             if loaded.scorer is None and loaded.scorer_error is None:
                 try:
@@ -212,6 +212,8 @@ class LocalLlamaBackend:
                 return None
             try:
                 result = loaded.scorer.choose(request.messages, choice, self.choice_scoring, request.content_free)
+            except AmbiguousOptionsError:
+                return None  # e.g. options "a" and "a\"}": let constrained sampling answer
             except (ValueError, RuntimeError) as exc:  # e.g. "Requested tokens exceed context window"
                 raise EndpointError(self.endpoint, None, str(exc)) from exc
         return RawCompletion(text=result.text(), tokens_in=result.prompt_tokens, tokens_out=result.option_tokens,

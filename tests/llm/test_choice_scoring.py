@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel, create_model
 
 from core.llm.choice_scoring import (
+    AmbiguousOptionsError,
     ChoiceScorer,
     ClosedChoice,
     average_prior,
@@ -233,8 +234,10 @@ def test_score_sequences_reuses_the_tokens_already_evaluated() -> None:
 
 def test_score_sequences_rejects_an_option_that_is_a_prefix_of_another() -> None:
     lm = TinyLM()
-    with pytest.raises(ValueError):
+    with pytest.raises(AmbiguousOptionsError):
         score_sequences(lm, [list(b"ab"), list(b"abc")], last_logits=lm.last_logits)
+    with pytest.raises(AmbiguousOptionsError):
+        score_sequences(lm, [list(b"ab"), list(b"ab")], last_logits=lm.last_logits)
 
 
 class PlainTemplate:

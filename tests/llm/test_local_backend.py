@@ -77,3 +77,23 @@ def test_local_model_answers_a_constrained_prompt(tmp_path) -> None:
     again = client.chat(request)
     assert again.cache_hit and again.parsed == res.parsed and client.stats.model_calls == 1
     ws.close()
+
+
+HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None
+
+
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python not installed")
+def test_choice_scoring_mode_from_argument_or_env(tmp_path, monkeypatch) -> None:
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")  # not loaded: the constructor only checks the header
+    monkeypatch.delenv("INFLOW_CHOICE_SCORING", raising=False)
+    assert LocalLlamaBackend(str(model)).choice_scoring == "calibrated"
+    monkeypatch.setenv("INFLOW_CHOICE_SCORING", "off")
+    off = LocalLlamaBackend(str(model))
+    raw = LocalLlamaBackend(str(model), choice_scoring="raw")
+    assert off.choice_scoring == "off" and raw.choice_scoring == "raw"
+    # the mode changes answers, so it is part of the cache identity
+    assert off.cache_identity()["choice_scoring"] == "off" and raw.cache_identity() != off.cache_identity()
+    with pytest.raises(InputError) as err:
+        LocalLlamaBackend(str(model), choice_scoring="always")
+    assert err.value.field == "choice_scoring" and "calibrated" in str(err.value)

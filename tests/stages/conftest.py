@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from core.data.model import Dataset, Item, Task, User
-from core.stages.types import Feature
 from core.embed.hashing import HashingEmbedder
 from core.stages.profile import PipelineSettings, Profile, build_profile
+from core.stages.types import Feature
 from core.store.workspace import Workspace
 
 BROKE = ["The handle broke after two weeks.", "It stopped working after a month.",
