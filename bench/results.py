@@ -38,7 +38,6 @@ if str(ROOT) not in sys.path:
 
 from bench.tokens import (  # noqa: E402
     SAMPLE,
-    TOKEN_METHODS,
     load_lamp3_users,
     load_sample_reviews,
     markdown,
@@ -54,7 +53,6 @@ from core.evaluate.harness import (  # noqa: E402
     export_csv,
     export_json,
     export_metrics_csv,
-    label_set,
 )
 from core.evaluate.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.evaluate.movielens import build_tagging_dataset  # noqa: E402
@@ -119,7 +117,7 @@ def metric_table(result: dict[str, Any]) -> str:
 def per_user_table(result: dict[str, Any]) -> str:
     """Markdown table of the first metric per user (rows) and system (columns)."""
     metric = result["metric_names"][0]
-    task = Task.from_dict(result["task_dict"])
+    task = Task.from_dict(result["task_spec"])
     systems = [("predictions", m) for m in result["methods"]] + [("baselines", b) for b in result["baselines"]]
     users = list(dict.fromkeys(r["user_id"] for r in result["per_query"]))
     head = ["user", "n", *[name for _, name in systems]]
@@ -153,9 +151,6 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, clie
                       settings=settings, limit_per_user=limit_per_user, k=k, progress=progress,
                       cancel=lambda: time.perf_counter() > deadline, profile_progress=stage)
     print(file=sys.stderr)
-    result["task_dict"] = history.task.to_dict()
-    if history.task.kind == "label":
-        result["labels"] = label_set(history.task, history.users, queries)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     slug = name.lower().replace(" ", "_")
     export_json(result, OUT_DIR / f"{slug}.json")
@@ -225,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     s_h, s_q = load_sample_reviews()
     sample = run_tokens(ws, s_h, s_q, client=client, embedder=embedder, settings=settings,
-                        limit_per_user=args.token_limit_per_user)
+                        limit_per_user=args.token_limit_per_user, cancel=lambda: time.perf_counter() > deadline_total)
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
@@ -292,7 +287,7 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_queries: int,
         f"{', '.join(str(n) for n in tag_labels)}); a movie's label is the first of its tags in that set; users "
         f"with at least 15 such movies ({tag_users} users, {sum(len(u.items) for u in tag_ds.users)} movies); "
         f"movies in order of first tag; the last 20% per user are queries ({tag_queries}). Answers are "
-        f"constrained to the user's own label set; macro-F1 runs over the union ({len(tag.get('labels', []))} "
+        f"constrained to the user's own label set; macro-F1 runs over the union ({len(tag.get('labels') or [])} "
         f"labels). **n = {tag['n']} queries.**{_stopped(tag)}",
         "",
         metric_table(tag),
@@ -304,12 +299,12 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_queries: int,
         "Backend-reported prompt tokens of the answering call(s) of `summary`, `bm25` and `rpm`, and the summary "
         "against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries).",
         "",
-        markdown("LaMP-3 users", lamp, token_stats(lamp, TOKEN_METHODS), summary_vs_history(ws, lamp)),
+        markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",
-        markdown("MovieLens tags", tag, token_stats(tag, TOKEN_METHODS), summary_vs_history(ws, tag)),
+        markdown("MovieLens tags", tag, token_stats(tag), summary_vs_history(ws, tag)),
         "",
         markdown(f"Sample reviews (`{SAMPLE.relative_to(ROOT)}`, first {args.token_limit_per_user} held-out "
-                 "reviews per user)", sample, token_stats(sample, TOKEN_METHODS), summary_vs_history(ws, sample)),
+                 "reviews per user)", sample, token_stats(sample), summary_vs_history(ws, sample)),
         "",
         "## What the systems are",
         "",

@@ -41,6 +41,7 @@ DATA = ROOT / ".." / "shared" / "data"
 LAMP3 = DATA / "lamp3_users" / "user_histories.json"
 SAMPLE = ROOT / "sample_data" / "reviews.csv"
 TOKEN_METHODS = ("summary", "bm25", "rpm")
+REFERENCE = "zero"  # instruction + query only: what personalization adds is measured against it
 
 
 def load_lamp3_users() -> tuple[Dataset, list[Query]]:
@@ -54,7 +55,8 @@ def load_sample_reviews() -> tuple[Dataset, list[Query]]:
     return split_last(load([SAMPLE], name="sample_reviews").dataset, 0.2)
 
 
-def token_stats(result: dict[str, Any], methods: tuple[str, ...] = TOKEN_METHODS) -> dict[str, dict[str, float]]:
+def token_stats(result: dict[str, Any], methods: tuple[str, ...] = (REFERENCE, *TOKEN_METHODS)
+                ) -> dict[str, dict[str, float]]:
     """Return ``{method: {"mean", "median", "n"}}`` of prompt tokens per query (failed calls left out)."""
     out: dict[str, dict[str, float]] = {}
     for m in methods:
@@ -80,11 +82,18 @@ def markdown(name: str, result: dict[str, Any], stats: dict[str, dict[str, float
     """Render one data set's token figures as Markdown."""
     lines = [f"**{name}** ({result['n']} queries, {result['n_users']} users; backend {result['backend'].get('kind')} "
              f"/ {result['backend'].get('model')})", "",
-             "| method | prompt tokens / query (mean) | median | vs summary (mean) |", "|---|---:|---:|---:|"]
+             "| method | prompt tokens / query (mean) | median | added over `zero` (mean) | added, relative to "
+             "`summary` |", "|---|---:|---:|---:|---:|"]
+    ref = stats.get(REFERENCE, {}).get("mean")
     base = stats.get("summary", {}).get("mean")
     for m, s in stats.items():
-        ratio = f"{s['mean'] / base:.1f}x" if base else "-"
-        lines.append(f"| `{m}` | {s['mean']:.0f} | {s['median']:.0f} | {ratio} |")
+        added = s["mean"] - ref if ref is not None else None
+        base_added = base - ref if (base is not None and ref is not None) else None
+        ratio = f"{added / base_added:.1f}x" if added is not None and base_added else "-"
+        label = f"`{m}` (no personalization)" if m == REFERENCE else f"`{m}`"
+        lines.append(f"| {label} | {s['mean']:.0f} | {s['median']:.0f} | "
+                     f"{'-' if added is None or m == REFERENCE else f'{added:.0f}'} | "
+                     f"{'-' if m == REFERENCE else ratio} |")
     if users:
         s_mean = statistics.fmean(u["summary_tokens"] for u in users)
         h_mean = statistics.fmean(u["history_tokens"] for u in users)
@@ -95,10 +104,10 @@ def markdown(name: str, result: dict[str, Any], stats: dict[str, dict[str, float
 
 
 def run_tokens(ws: Workspace, dataset: Dataset, queries: list[Query], *, client: Any, embedder: Any, settings: Any,
-               limit_per_user: int) -> dict[str, Any]:
-    """Run only ``summary``, ``bm25`` and ``rpm`` (no baselines) to measure their prompts."""
-    return evaluate(ws, dataset, queries, methods=list(TOKEN_METHODS), client=client, embedder=embedder,
-                    settings=settings, limit_per_user=limit_per_user, baselines=False, store=True)
+               limit_per_user: int, cancel: Any = None) -> dict[str, Any]:
+    """Run only ``zero``, ``summary``, ``bm25`` and ``rpm`` (no baselines) to measure their prompts."""
+    return evaluate(ws, dataset, queries, methods=[REFERENCE, *TOKEN_METHODS], client=client, embedder=embedder,
+                    settings=settings, limit_per_user=limit_per_user, baselines=False, store=True, cancel=cancel)
 
 
 def token_section(ws: Workspace, results: list[tuple[str, dict[str, Any]]]) -> str:

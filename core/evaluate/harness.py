@@ -74,7 +74,7 @@ def select_queries(queries: Sequence[Query], *, limit: int | None = None,
         seen[q.user_id] = seen.get(q.user_id, 0) + 1
         out.append(q)
     out = out[:limit] if limit is not None else out
-    first = {}
+    first: dict[str, int] = {}
     for n, q in enumerate(out):
         first.setdefault(q.user_id, n)
     return sorted(out, key=lambda q: first[q.user_id])  # stable: each user's queries together, in order
@@ -199,7 +199,9 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
 
     Returns:
-        ``{"task", "dataset", "n", "n_users", "backend", "k", "methods": {name: {metric: value, ...}},
+        ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
+        "dataset_id", "n", "n_planned", "n_users", "backend", "k", "metric_names",
+        "methods": {name: {metric: value, ...}},
         "baselines": {name: {metric: value, ...}}, "per_query": [{"id", "user_id", "gold",
         "predictions": {method: text}, "values": {method: value}, "tokens": {method: prompt tokens},
         "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
@@ -276,7 +278,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
 
     labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
     result: dict[str, Any] = {
-        "task": task.name, "task_kind": task.kind, "dataset": dataset.name, "dataset_id": dataset_id,
+        "task": task.name, "task_kind": task.kind, "task_spec": task.to_dict(), "labels": labels,
+        "dataset": dataset.name, "dataset_id": dataset_id,
         "n": len(per_query), "n_planned": total, "n_users": len({r["user_id"] for r in per_query}),
         "backend": _backend_info(client, emb, settings, profile_settings), "k": k,
         "metric_names": list(METRICS[task.kind]),

@@ -185,13 +185,6 @@ def calibrate(logprobs: Sequence[float] | np.ndarray, prior: Sequence[float] | n
     return normalise(score)
 
 
-def average_prior(distributions: Sequence[np.ndarray]) -> np.ndarray:
-    """Return the mean of several content-free distributions (Zhao et al. average over inputs)."""
-    stacked = np.vstack([np.asarray(d, dtype=np.float64) for d in distributions])
-    mean = stacked.mean(axis=0)
-    return mean / mean.sum()
-
-
 def content_free_messages(messages: Sequence[Message], content_free: str = CONTENT_FREE_INPUT) -> list[Message] | None:
     """Return ``messages`` with the last user message's content replaced by ``content_free``.
 

@@ -295,6 +295,24 @@ class LLMOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def content_free_messages(messages: list[Message]) -> list[Message] | None:
+    """Return the messages with only the query input replaced by a content-free input ("N/A").
+
+    Used for contextual calibration of closed-set answers (Zhao et al., 2021): the backend divides
+    each option's probability by its probability under this prompt, which keeps the instructions,
+    the user information and the answer-format line, so a model's bias toward the first listed
+    option cancels out. Returns None when the prompt has no ``Input:`` line (built elsewhere).
+    """
+    from core.llm.choice_scoring import CONTENT_FREE_INPUT
+
+    body = messages[-1]["content"]
+    head, sep, rest = body.rpartition("\n\nInput: ")
+    if not sep:
+        return None
+    _, fsep, fmt = rest.rpartition("\n\n")  # the query has no blank lines: truncate() collapses them
+    return [*messages[:-1], {"role": "user", "content": f"{head}{sep}{CONTENT_FREE_INPUT}{fsep}{fmt}"}]
+
+
 def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",
                 name: str = "Answer", preamble: str | None = None,
                 detail: dict[str, Any] | None = None) -> LLMOutcome:
@@ -321,7 +339,8 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
     messages, trimmed = fit_messages(ctx.task, query, sections, choices, preamble=preamble,
                                      budget=prompt_budget(ctx, max_tokens))
     request = ChatRequest(messages=messages, schema=schema, max_tokens=max_tokens, temperature=0.0,
-                          stage="answer", run_id=ctx.run_id)
+                          stage="answer", run_id=ctx.run_id,
+                          content_free=content_free_messages(messages) if choices else None)
     t0 = time.perf_counter()
     result = ctx.client.chat(request)
     latency = result.latency_ms or (time.perf_counter() - t0) * 1000.0
@@ -338,7 +357,7 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
                 detail={"system": messages[0]["content"], "value": value, "raw": result.text,
                         **({} if value is not None else {"error": "the answer could not be parsed"}),
                         "cache_hit": result.cache_hit, "choices": choices, "sections": [t for t, b in sections if b],
-                        "trimmed": trimmed,
+                        "trimmed": trimmed, "choice_scores": result.extra.get("choice_scores"),
                         **(detail or {})})
     return LLMOutcome(text=text, value=value, step=step)
 

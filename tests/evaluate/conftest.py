@@ -47,9 +47,10 @@ def rule(query_text: str) -> str:
 
 
 def scripted_responder(messages: list[dict[str, Any]], fmt: dict[str, Any] | None) -> str:
-    """Answer calls get ``rule(query)``; every other call gets the fake server's default."""
-    name = ((fmt or {}).get("json_schema") or {}).get("name")
-    if name == "Answer":
+    """Score answer calls get ``rule(query)``; every other call gets the fake server's default (first choice)."""
+    spec = (fmt or {}).get("json_schema") or {}
+    choices = spec.get("schema", {}).get("properties", {}).get("answer", {}).get("enum", [])
+    if spec.get("name") == "Answer" and "5" in choices:
         prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         task = prompt.rsplit("## Task", 1)[-1]
         query = re.split(r"\n\s*\n", task.split("Input:", 1)[-1].strip())[0]

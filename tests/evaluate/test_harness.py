@@ -118,3 +118,27 @@ def test_select_queries_limits():
     _, queries = split_last(rating_dataset(), 0.2)
     assert [q.user_id for q in select_queries(queries, limit_per_user=1)] == ["ava", "ben"]
     assert len(select_queries(queries, limit=3)) == 3
+
+
+def test_label_task_narrowed_per_query(fake_server: FakeOpenAIServer, embedder, tmp_path):
+    from core.data.model import Dataset, Item, Query, Task, User
+
+    task = Task(kind="label", name="tags", labels=("action", "drama", "horror"))
+    texts = ["A car chase movie", "A sad family story", "A haunted house", "Explosions and fights",
+             "Tears and loss", "Ghosts at night"]
+    outs = ["action", "drama", "horror", "action", "drama", "horror"]
+    users = [User(id=u, items=[Item(id=f"{u}{n}", input=t, output=o, meta={"labels": labs})
+                               for n, (t, o) in enumerate(zip(texts, outs, strict=True))])
+             for u, labs in (("u1", ["horror", "drama"]), ("u2", None))]
+    queries = [Query(id="q1", user_id="u1", input="A haunted castle", gold="horror",
+                     meta={"labels": ["horror", "drama"]}),
+               Query(id="q2", user_id="u2", input="A car race", gold="action")]
+    ws = Workspace(tmp_path / "ws.sqlite")
+    result = evaluate(ws, Dataset(name="tags", task=task, users=users), queries, methods=["zero"],
+                      client=_client(fake_server, ws), embedder=embedder, settings=SETTINGS, k=2)
+    ws.close()
+    # the scripted server answers with the first allowed choice: u1's own label set starts with "horror"
+    assert [r["predictions"]["zero"] for r in result["per_query"]] == ["horror", "action"]
+    assert result["labels"] == ["action", "drama", "horror"]
+    assert result["methods"]["zero"]["accuracy"] == 1.0
+    assert set(result["baselines"]) == {"majority", "user-majority", "knn-bm25", "knn-feature"}

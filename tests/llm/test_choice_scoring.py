@@ -12,7 +12,6 @@ from core.llm.choice_scoring import (
     AmbiguousOptionsError,
     ChoiceScorer,
     ClosedChoice,
-    average_prior,
     calibrate,
     closed_choice,
     common_prefix_len,
@@ -70,10 +69,6 @@ def test_zero_prior_option_is_dropped_and_all_zero_prior_falls_back_to_raw() -> 
 def test_calibrate_rejects_mismatched_lengths() -> None:
     with pytest.raises(ValueError):
         calibrate([0.0, 0.0], [1.0])
-
-
-def test_average_prior_is_the_renormalised_mean() -> None:
-    assert average_prior([np.array([0.8, 0.2]), np.array([0.4, 0.6])]).tolist() == pytest.approx([0.6, 0.4])
 
 
 # -- which schemas qualify ------------------------------------------------------------------------------
@@ -318,13 +313,19 @@ def test_real_model_scores_reviews(tmp_path) -> None:
     # the prior is computed once per prompt format; both reviews share it
     assert bad.extra["choice_scores"]["prior_cached"] and good.extra["choice_scores"]["content_free"] == \
         bad.extra["choice_scores"]["content_free"]
-    # the positive review puts more calibrated mass on 4-5 than the negative one does
-    def high(res) -> float:
-        return res.extra["choice_scores"]["calibrated"]["4"] + res.extra["choice_scores"]["calibrated"]["5"]
-    assert high(good) > high(bad)
+    # What is reliably true of this 135M model: it puts most raw mass on the first listed option and
+    # calibration takes it away. Whether the positive review scores above the negative one is NOT
+    # reliable (measured: calibrated P(4 or 5) 0.72 vs 0.67, raw P(5) 0.13 vs 0.11), so not asserted.
+    for res in (good, bad):
+        cs = res.extra["choice_scores"]
+        assert max(cs["raw"], key=cs["raw"].get) == "1" and cs["calibrated"]["1"] < cs["raw"]["1"] / 2
     # cached answers keep the distributions; traces carry them next to the parsed answer
     again = client.chat(ask("Terrible. It broke after one day, waste of money, I hate it. Avoid."))
     assert again.cache_hit and again.extra["choice_scores"] == bad.extra["choice_scores"]
     traces = ws.list_traces()
     assert traces[0]["parsed"][TRACE_CHOICE_KEY]["chosen"] == bad.parsed.answer
+    # a schema that is not a single closed choice is still sampled, from the state scoring left behind
+    Rated = create_model("Rated", rating=(Literal["1", "2", "3", "4", "5"], ...), reason=(str, ...))
+    sampled = client.chat(ChatRequest(ask("Fine.").messages, schema=Rated, max_tokens=48))
+    assert sampled.parsed is not None and "choice_scores" not in sampled.extra
     ws.close()

@@ -84,3 +84,19 @@ def test_prompts_are_fitted_to_the_budget():
     user = msgs[-1]["content"]
     assert "Likes phones." in user and "Example 0" in user and "Example 7" not in user  # the longest section shrank
     assert user.endswith(answer_format(SCORE, ["1", "2"]))
+
+
+def test_content_free_messages_replaces_only_the_input():
+    from core.data.model import Task
+    from core.methods.prompting import build_messages, content_free_messages
+
+    task = Task(kind="score", name="r", instruction="Rate it.")
+    choices = ["1", "2", "3", "4", "5"]
+    msgs = build_messages(task, "The kettle broke.\n\nAwful.", [("Summary", "Hates breakage.")], choices)
+    cf = content_free_messages(msgs)
+    assert cf is not None and cf[0] == msgs[0]
+    body, cf_body = msgs[-1]["content"], cf[-1]["content"]
+    assert "kettle" in body and "kettle" not in cf_body
+    assert "Input: N/A" in cf_body and "Hates breakage." in cf_body
+    assert body.rsplit("\n\n", 1)[1] == cf_body.rsplit("\n\n", 1)[1]  # the answer-format line is kept
+    assert content_free_messages([{"role": "user", "content": "no input line"}]) is None
