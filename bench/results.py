@@ -7,9 +7,11 @@ One command, no hand-typed figures::
 It runs, with the offline default backend (the embedded llama.cpp model) and a fresh workspace:
 
 1. **LaMP-3 style** on the five real users in ``../shared/data/lamp3_users`` (time split, last 20%
-   of each user's reviews are queries; the first ``--limit-per-user`` of them per user are run);
+   of each user's reviews are queries): the no-model baselines on every query, the six methods
+   and the baselines on the first ``--limit-per-user`` queries of each user (the embedded model
+   processes only a few hundred tokens per second on two cores);
 2. **LaMP-2 style tagging proxy** built from ``../shared/data/movielens_small``
-   (:mod:`core.evaluate.movielens`);
+   (:mod:`core.evaluate.movielens`), the same way (``--tag-limit-per-user``);
 3. **prompt tokens** of ``summary`` / ``bm25`` / ``rpm`` (:mod:`bench.tokens`) on both runs and on
    the project's sample reviews;
 
@@ -62,6 +64,8 @@ from core.store.workspace import Workspace  # noqa: E402
 MOVIELENS = ROOT / ".." / "shared" / "data" / "movielens_small"
 OUT_DIR = ROOT / ".inflow" / "results"
 DOC = ROOT / "docs" / "RESULTS.md"
+WARM = "reusing an earlier workspace (--reuse)"
+COLD = "from a cold workspace (no LLM or embedding cache)"
 METRIC_TITLES = {"mae": "MAE", "rmse": "RMSE", "accuracy": "Accuracy", "f1": "Macro-F1"}
 
 
@@ -133,8 +137,9 @@ def per_user_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, client: Any, embedder: Any,
-             settings: Any, limit_per_user: int | None, deadline: float, k: int) -> dict[str, Any]:
+def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
+             embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
+             k: int) -> dict[str, Any]:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
 
@@ -147,16 +152,26 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, clie
             print(f"\r  {name}: building user {uid}: {st} {done}/{total}          ", end="", file=sys.stderr,
                   flush=True)
 
-    result = evaluate(ws, history, queries, methods=list(METHOD_NAMES), client=client, embedder=embedder,
-                      settings=settings, limit_per_user=limit_per_user, k=k, progress=progress,
-                      cancel=lambda: time.perf_counter() > deadline, profile_progress=stage)
+    cancel = (lambda: time.perf_counter() > deadline) if deadline is not None else None
+    result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
+                      limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage)
     print(file=sys.stderr)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    slug = name.lower().replace(" ", "_")
+    slug = name.lower().replace(" ", "_").replace("-", "")
     export_json(result, OUT_DIR / f"{slug}.json")
     export_csv(result, OUT_DIR / f"{slug}_per_query.csv")
     export_metrics_csv(result, OUT_DIR / f"{slug}_metrics.csv")
     return result
+
+
+def throughput(ws: Workspace) -> dict[str, float]:
+    """Model calls, tokens and tokens/s of the uncached answering calls recorded in the workspace."""
+    calls = [t for t in ws.list_traces(stage="answer", limit=1_000_000) if not t["cache_hit"] and not t["error"]]
+    secs = sum(t["latency_ms"] or 0.0 for t in calls) / 1000.0
+    tin = sum(t["tokens_in"] or 0 for t in calls)
+    tout = sum(t["tokens_out"] or 0 for t in calls)
+    return {"calls": len(calls), "seconds": secs, "tokens_in": tin, "tokens_out": tout,
+            "tokens_per_s": (tin + tout) / secs if secs else math.nan}
 
 
 def backend_line(result: dict[str, Any]) -> str:
@@ -175,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     from core.stages.profile import PipelineSettings
 
     ap = argparse.ArgumentParser(description="Regenerate docs/RESULTS.md from real-data runs.")
-    ap.add_argument("--limit-per-user", type=int, default=20, help="LaMP-3 queries per user (default 20).")
-    ap.add_argument("--tag-limit-per-user", type=int, default=None, help="Tagging queries per user (default all).")
-    ap.add_argument("--token-limit-per-user", type=int, default=3,
-                    help="Sample-review queries per user for the token table (default 3).")
+    ap.add_argument("--limit-per-user", type=int, default=5,
+                    help="LaMP-3 queries per user answered by the methods (default 5).")
+    ap.add_argument("--tag-limit-per-user", type=int, default=4,
+                    help="Tagging queries per user answered by the methods (default 4).")
+    ap.add_argument("--token-limit-per-user", type=int, default=2,
+                    help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
     ap.add_argument("--budget-minutes", type=float, default=25.0, help="Stop runs before this (default 25).")
@@ -189,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
-    deadline_total = t_start + args.budget_minutes * 60.0
+    budget = args.budget_minutes * 60.0
     load_start = _loadavg()
     if not args.reuse:
         for suffix in ("", "-wal", "-shm"):
@@ -199,33 +216,39 @@ def main(argv: list[str] | None = None) -> int:
     embedder = make_embedder(args.embedder, workspace=ws)
     settings = PipelineSettings(embedder=args.embedder)
     timings: dict[str, float] = {}
+    common = {"client": client, "embedder": embedder, "settings": settings, "k": args.k}
 
-    print("LaMP-3 users...", file=sys.stderr)
     t = time.perf_counter()
+    print("LaMP-3 users: baselines on every held-out review (builds the profiles)...", file=sys.stderr)
     lamp_h, lamp_q = load_lamp3_users()
-    lamp = run_eval(ws, "LaMP-3 users", lamp_h, lamp_q, client=client, embedder=embedder, settings=settings,
-                    limit_per_user=args.limit_per_user, deadline=t_start + 0.62 * (deadline_total - t_start), k=args.k)
+    lamp_base = run_eval(ws, "LaMP-3 baselines", lamp_h, lamp_q, methods=[], limit_per_user=None, deadline=None,
+                         **common)
+    print("LaMP-3 users: methods...", file=sys.stderr)
+    lamp = run_eval(ws, "LaMP-3 methods", lamp_h, lamp_q, methods=list(METHOD_NAMES),
+                    limit_per_user=args.limit_per_user, deadline=t_start + 0.62 * budget, **common)
     timings["lamp3"] = time.perf_counter() - t
 
-    print("MovieLens tagging proxy...", file=sys.stderr)
     t = time.perf_counter()
+    print("MovieLens tagging proxy: baselines, then methods...", file=sys.stderr)
     tag_ds = build_tagging_dataset(MOVIELENS)
     tag_h, tag_q = split_last(tag_ds, 0.2)
-    tag = run_eval(ws, "MovieLens tags", tag_h, tag_q, client=client, embedder=embedder, settings=settings,
-                   limit_per_user=args.tag_limit_per_user, deadline=t_start + 0.9 * (deadline_total - t_start),
-                   k=args.k)
+    tag_base = run_eval(ws, "MovieLens baselines", tag_h, tag_q, methods=[], limit_per_user=None, deadline=None,
+                        **common)
+    tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(METHOD_NAMES),
+                   limit_per_user=args.tag_limit_per_user, deadline=t_start + 0.88 * budget, **common)
     timings["tagging"] = time.perf_counter() - t
 
-    print("Sample reviews (tokens)...", file=sys.stderr)
     t = time.perf_counter()
+    print("Sample reviews (prompt tokens)...", file=sys.stderr)
     s_h, s_q = load_sample_reviews()
     sample = run_tokens(ws, s_h, s_q, client=client, embedder=embedder, settings=settings,
-                        limit_per_user=args.token_limit_per_user, cancel=lambda: time.perf_counter() > deadline_total)
+                        limit_per_user=args.token_limit_per_user,
+                        cancel=lambda: time.perf_counter() > t_start + 0.97 * budget)
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
-    doc = render(args, lamp=lamp, lamp_queries=len(lamp_q), tag=tag, tag_queries=len(tag_q), tag_ds=tag_ds,
-                 sample=sample, ws=ws, timings=timings, total=total, load=(load_start, _loadavg()))
+    doc = render(args, lamp=lamp, lamp_base=lamp_base, tag=tag, tag_base=tag_base, tag_ds=tag_ds, sample=sample,
+                 ws=ws, timings=timings, total=total, load=(load_start, _loadavg()), speed=throughput(ws))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc, encoding="utf-8")
     ws.close()
@@ -240,14 +263,12 @@ def _stopped(result: dict[str, Any]) -> str:
     return ""
 
 
-def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_queries: int, tag: dict[str, Any],
-           tag_queries: int, tag_ds: Any, sample: dict[str, Any], ws: Workspace, timings: dict[str, float],
-           total: float, load: tuple[str, str]) -> str:
+def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[str, Any], tag: dict[str, Any],
+           tag_base: dict[str, Any], tag_ds: Any, sample: dict[str, Any], ws: Workspace, timings: dict[str, float],
+           total: float, load: tuple[str, str], speed: dict[str, float]) -> str:
     """Return the whole RESULTS.md text."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    tag_users = len(tag_ds.users)
     tag_labels = [len(u.items[0].meta["labels"]) for u in tag_ds.users]
-    lamp_users = len({q["user_id"] for q in lamp["per_query"]})
     out = [
         "# Results",
         "",
@@ -255,56 +276,80 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_queries: int,
         "from that command (result JSON and per-query CSV files land in `.inflow/results/`).",
         "",
         f"- Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}; load average (1/5/15 min) "
-        f"{load[0]} at the start and {load[1]} at the end (other work shared the machine).",
+        f"{load[0]} at the start and {load[1]} at the end.",
         f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, tagging "
-        f"{timings['tagging']:.0f} s, sample-review tokens {timings['tokens']:.0f} s), from a cold workspace"
-        f"{' (reused caches: --reuse)' if args.reuse else ' (no LLM or embedding cache)'}; time budget "
-        f"{args.budget_minutes:.0f} min.",
-        f"- Setup (both tasks): {backend_line(lamp)}. The embedded model is the offline default; being tiny, "
-        "the pipeline uses the deterministic stage implementations for it (lexicon features, keyword factor "
-        "names, template summary and paths) and constrains every answer to the valid scores / labels.",
+        f"{timings['tagging']:.0f} s, sample-review tokens {timings['tokens']:.0f} s), "
+        f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min.",
+        f"- Setup (every run): {backend_line(lamp)}. The embedded model is the offline default; being tiny, the "
+        "pipeline uses the deterministic stage implementations for it (lexicon features, keyword factor names, "
+        "template summary and paths) and constrains every answer to the valid scores / labels.",
+        f"- Model speed in this run: {speed['calls']} uncached answering calls, {speed['tokens_in']} prompt + "
+        f"{speed['tokens_out']} completion tokens in {speed['seconds']:.0f} s = **{_fmt(speed['tokens_per_s'], 0)} "
+        "tokens/s**. This is what caps how many queries the methods answer within the time budget "
+        "(`--limit-per-user`); the no-model baselines run on every held-out query.",
         "- Metrics as LaMP defines them (`core/evaluate/metrics.py`): MAE / RMSE for scores (a prediction that "
         "is not a number in 1-5 counts as the farther of 1 and 5 from the gold), accuracy / macro-F1 over the "
         "label set for labels. Best value per column in bold.",
         "",
         "## LaMP-3 style: five real users",
         "",
-        f"Data: `../shared/data/lamp3_users/user_histories.json` (5 users, reviews with 1-5 scores, LaMP-3 "
-        f"instruction). Time split: the last 20% of each user's reviews are queries ({lamp_queries} in all), "
-        f"the earlier 80% the history each profile is built from. For runtime, the first "
-        f"{args.limit_per_user} held-out reviews of each user are answered (`--limit-per-user "
-        f"{args.limit_per_user}`): **n = {lamp['n']} queries over {lamp_users} users**.{_stopped(lamp)}",
+        "Data: `../shared/data/lamp3_users/user_histories.json` (5 users, reviews with 1-5 scores, LaMP-3 "
+        "instruction). Time split: the last 20% of each user's reviews are the queries "
+        f"({lamp_base['n_planned']} in all), the earlier 80% the history each user's profile is built from.",
+        "",
+        f"### Methods and baselines on the first {args.limit_per_user} held-out reviews of each user "
+        f"(n = {lamp['n']})",
+        "",
+        f"`--limit-per-user {args.limit_per_user}` (for runtime).{_stopped(lamp)}",
         "",
         metric_table(lamp),
         "",
         per_user_table(lamp),
         "",
+        f"### Baselines on every held-out review (n = {lamp_base['n']})",
+        "",
+        metric_table(lamp_base),
+        "",
+        per_user_table(lamp_base),
+        "",
         "## LaMP-2 style tagging proxy: MovieLens tags",
         "",
-        f"Data: `../shared/data/movielens_small` (`tags.csv` with a header, `movies.csv` without one). Built by "
+        "Data: `../shared/data/movielens_small` (`tags.csv` with a header, `movies.csv` without one). Built by "
         "`core/evaluate/movielens.py`: input = movie title + genres, output = one tag; each user's label set is "
         "the tags they applied to at least 5 distinct movies (sizes "
         f"{', '.join(str(n) for n in tag_labels)}); a movie's label is the first of its tags in that set; users "
-        f"with at least 15 such movies ({tag_users} users, {sum(len(u.items) for u in tag_ds.users)} movies); "
-        f"movies in order of first tag; the last 20% per user are queries ({tag_queries}). Answers are "
-        f"constrained to the user's own label set; macro-F1 runs over the union ({len(tag.get('labels') or [])} "
-        f"labels). **n = {tag['n']} queries.**{_stopped(tag)}",
+        f"with at least 15 such movies ({len(tag_ds.users)} users, {sum(len(u.items) for u in tag_ds.users)} "
+        "movies); movies in order of first tag; the last 20% per user are the queries "
+        f"({tag_base['n_planned']}). Answers are constrained to the user's own label set (listed alphabetically); "
+        f"macro-F1 runs over the union ({len(tag_base.get('labels') or [])} labels).",
+        "",
+        f"### Methods and baselines on the first {args.tag_limit_per_user} held-out movies of each user "
+        f"(n = {tag['n']})",
+        "",
+        f"`--tag-limit-per-user {args.tag_limit_per_user}` (for runtime).{_stopped(tag)}",
         "",
         metric_table(tag),
         "",
         per_user_table(tag),
         "",
+        f"### Baselines on every held-out movie (n = {tag_base['n']})",
+        "",
+        metric_table(tag_base),
+        "",
+        per_user_table(tag_base),
+        "",
         "## Prompt tokens per query (`bench/tokens.py`)",
         "",
-        "Backend-reported prompt tokens of the answering call(s) of `summary`, `bm25` and `rpm`, and the summary "
-        "against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries).",
+        "Backend-reported prompt tokens of the answering call of `summary`, `bm25` and `rpm`, next to `zero` "
+        "(instruction and query only), and the summary against the raw history it condenses (POPI reports up "
+        "to 10x fewer tokens for summaries).",
         "",
         markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",
         markdown("MovieLens tags", tag, token_stats(tag), summary_vs_history(ws, tag)),
         "",
-        markdown(f"Sample reviews (`{SAMPLE.relative_to(ROOT)}`, first {args.token_limit_per_user} held-out "
-                 "reviews per user)", sample, token_stats(sample), summary_vs_history(ws, sample)),
+        markdown(f"Sample reviews (`{SAMPLE.relative_to(ROOT)}`, time split, first {args.token_limit_per_user} "
+                 "held-out reviews per user)", sample, token_stats(sample), summary_vs_history(ws, sample)),
         "",
         "## What the systems are",
         "",
@@ -315,9 +360,10 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_queries: int,
         "same BM25 retrieval as `bm25`; comparing the two shows whether feature-level retrieval finds "
         "reasoning-aligned history items independently of the LLM. A method's prediction is its parsed answer; "
         "`unparsed` counts answers that were not a valid score / label (scored as LaMP does); `errors` counts "
-        "failed calls.",
+        "failed calls; `most common prediction` shows how varied a system's answers are.",
         "",
-        "Regenerate with `python bench/results.py` (`make results`); `--help` lists the options.",
+        "Regenerate with `python bench/results.py` (`make results`); `--help` lists the options (e.g. "
+        "`--limit-per-user 20` for more LaMP-3 queries when time allows).",
         "",
     ]
     return "\n".join(out)

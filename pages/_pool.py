@@ -75,7 +75,8 @@ def pool_panel(c: AppContext, profile: Any) -> None:
         rows = rows_from_editor(edited.to_dict("records"))
         unsaved = rows != rows_from_editor(d["rows"])
         st.caption(("**Unsaved changes.** " if unsaved else "")
-                   + "Add rows at the bottom of the table, select rows and press the bin to delete them.")
+                   + "Add an entry with **+** (top right of the table) or in the empty last row; select rows by "
+                     "their left edge and press the bin to delete them. Blank ids are numbered on save.")
         b1, b2, b3 = st.columns(3)
         if b1.button("Save as this user's pool", type="primary", key="pool_save", width="stretch",
                      help="Validate and store the table; the pool method then uses it on every page and in the CLI."):

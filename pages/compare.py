@@ -64,7 +64,7 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
         # A history item is left out of its own retrieval; dataset queries are held out already.
         records = answer_all(c.ws, profile, methods, query=opt.input, client=c.client, embedder=c.embedder, k=k,
                              gold=opt.gold, disabled_items=[opt.item_id] if opt.item_id else [], progress=progress)
-        bar.progress(1.0, text="Done")
+        bar.empty()
         state["records"] = records
         state["request"] = (pick, tuple(methods), k)
 
@@ -81,17 +81,20 @@ if records:
         st.plotly_chart(token_bars_figure({n: r.answer.trace.tokens_in for n, r in ok.items()},
                                           title="Prompt tokens per method", height=280),
                         width="stretch", key="cmp_tokens")
-    cols = st.columns(min(3, max(1, len(records))))
-    for i, (name, rec) in enumerate(records.items()):
-        with cols[i % len(cols)].container(border=True):
+    items = list(records.items())
+    width = min(3, max(1, len(items)))
+    cells = [cell for start in range(0, len(items), width) for cell in st.columns(width)]  # aligned rows of cards
+    for cell, (name, rec) in zip(cells, items, strict=False):
+        with cell.container(border=True):
             st.markdown(f"**{name}**")
             if isinstance(rec, str):
                 st.error(rec)
                 continue
             st.metric("Answer", rec.answer.text or "—", help=None)
             tot = trace_totals(rec.answer.trace)
+            n_steps = int(tot["steps"])
             st.caption(f"{tot['tokens_in']} → {tot['tokens_out']} tokens · {tot['latency_ms']:.0f} ms · "
-                       f"{tot['steps']} steps · {error_text(rec.error)}")
+                       f"{n_steps} step{'' if n_steps == 1 else 's'} · {error_text(rec.error)}")
             st.caption(" → ".join(s.name for s in rec.answer.trace.steps))
             if st.button("Step through", key=f"cmp_open_{name}"):
                 ss[Keys.DRILL] = {"pick": pick, "query": opt.input, "gold": opt.gold, "method": name, "k": k}

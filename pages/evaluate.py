@@ -111,12 +111,18 @@ st.selectbox("Evaluation run", ids, format_func=labels.get, key="ev_run",
              on_change=lambda: ss.__setitem__(Keys.EVAL_ID, ss["ev_run"]))
 result = next(r["result"] for r in runs if r["id"] == ss[Keys.EVAL_ID])
 b = result.get("backend") or {}
-st.caption(f"Task {result.get('task')} · {result.get('n')} queries from {result.get('n_users')} users · backend "
+n_users = result.get("n_users")
+users_text = f"{n_users} user" + ("" if n_users == 1 else "s")
+st.caption(f"Task {result.get('task')} · {result.get('n')} queries from {users_text} · backend "
            f"{b.get('kind')} / {b.get('model')} · embedder {b.get('embedder')} · k={result.get('k')} · "
            f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
 
 st.subheader("Metrics")
-st.dataframe(pd.DataFrame(metric_rows(result)), hide_index=True, width="stretch")
+METRIC_COLUMNS = {"prompt_tokens_mean": "prompt tokens (mean)", "latency_ms_mean": "latency ms (mean)",
+                  "errors": "failed", "unparsed": "unparsed answers"}
+st.dataframe(pd.DataFrame(metric_rows(result)).rename(columns=METRIC_COLUMNS), hide_index=True, width="stretch")
+st.caption("Methods call the model; baselines need none: the majority answer, the user's own mean score or most "
+           "frequent label, and kNN over the items BM25 or feature-level retrieval finds.")
 metrics = list(result.get("metric_names") or [])
 if metrics:
     cols = st.columns(len(metrics))

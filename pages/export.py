@@ -1,4 +1,4 @@
-"""Export: profile JSON, a user bundle, traces, evaluation results and the current map selection."""
+"""Export: profile JSON, a user bundle, the prompt pool, traces, evaluation results and the current map selection."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from core.methods.pool_store import pool_payload
 from core.stages.profile import profile_to_json
 from core.ui_state import Keys
 from core.views.answering import answer_runs
@@ -19,6 +20,7 @@ from core.views.export_view import (
     user_bundle_bytes,
     workspace_bytes,
 )
+from core.views.pool_view import pool_in_use
 from pages._shared import ctx, get_profile, need_user
 
 c = ctx()
@@ -43,6 +45,12 @@ else:
                        partial(user_bundle_bytes, ws, profile),
                        file_name=f"{stem}_user.json", mime="application/json", key="ex_user",
                        width="stretch")
+    pool = pool_in_use(ws, profile)
+    which = "this user's own" if pool.stored else "default"
+    st.download_button(f"Prompt pool ({which}, {len(pool.entries)} entries, JSON)",
+                       lambda: json_bytes(pool_payload(pool.entries)),
+                       file_name=f"{stem}_pool.json", mime="application/json", key="ex_pool",
+                       help="The format `python -m core answer --pool FILE.json` and the Prompt pool panel import.")
 
 st.subheader("Traces")
 answers = answer_runs(ws, c.dataset_id, c.user_id)

@@ -1,7 +1,9 @@
 """``python -m core ablate``: re-run a method with one factor, one item or the summary removed.
 
 Prints whether and how the answer changed (score shift, label flip, or ROUGE-L of the new text to
-the original). With ``--all-factors`` every factor is removed in turn.
+the original). With ``--all-factors`` every factor is removed in turn. The ``pool`` method uses the
+user's stored prompt pool when there is one (stored with ``python -m core answer --pool FILE.json``);
+pool entries tied to a removed factor or item are left out with it.
 """
 
 from __future__ import annotations

@@ -146,6 +146,11 @@ def test_answer_pool_file_is_stored_used_and_reset(env, workspace, tmp_path, cap
                              "Screen is bright.", "--method", "pool", "--json")
     assert code == 0, err
     assert json.loads(out)["trace"]["steps"][0]["detail"]["pool_source"] == "stored"
+    code, out, err = run_cli(capsys, "ablate", "--workspace", str(workspace), "--user", "u1", "--query",
+                             "Screen is bright.", "--method", "pool", "--item", "b0", "--json")
+    assert code == 0, err
+    result = json.loads(out)["results"][0]
+    assert result["original"]["trace"]["steps"][0]["detail"]["pool_source"] == "stored"
     code, out, err = run_cli(capsys, "answer", "--workspace", str(workspace), "--user", "u1", "--query",
                              "Screen is bright.", "--method", "pool", "--pool-reset", "--json")
     assert code == 0, err

@@ -38,7 +38,8 @@ def _fields(exc: InputError) -> list[tuple[object, str | None]]:
 def test_validate_fills_ids_and_defaults():
     out = validate_entries([{"text": " Battery problems mean a low score. "},
                             {"id": "U1", "text": "Input: x\nResponse: 1", "kind": "DEMO", "item_id": "a"},
-                            {"id": "", "text": "Likes bright screens.", "kind": "instruction", "factor_id": float("nan")}])
+                            {"id": "", "text": "Likes bright screens.", "kind": "instruction",
+                             "factor_id": float("nan")}])
     assert [e.id for e in out] == ["U2", "U1", "U3"]  # generated ids skip the ones taken
     assert out[0] == PoolEntry("U2", "Battery problems mean a low score.", "instruction", None, None, "user")
     assert out[1].kind == "demo" and out[1].item_id == "a"

@@ -72,3 +72,6 @@ def test_pool_panel_edit_import_reset_and_trace(make_app):
     assert not at.exception
     assert _pool(at) is None and "In use: the default pool built from the profile" in texts(at)
     assert "press **Next step** to run it" in texts(at)
+    goto(at, "export")
+    labels = [str(d.proto.label) for d in at.get("download_button")]
+    assert any(label.startswith("Prompt pool (default, ") for label in labels)
