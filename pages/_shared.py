@@ -381,3 +381,13 @@ def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
         start_build(c)
         st.rerun()
     return None
+
+
+def user_state(key: str, profile: Any) -> dict[str, Any]:
+    """Return a page's plain session-state dict, emptied when the active dataset or user changes."""
+    state: dict[str, Any] = st.session_state.setdefault(key, {})
+    user_key = (profile.dataset_id, profile.user_id)
+    if state.get("user") != user_key:
+        state.clear()
+        state["user"] = user_key
+    return state

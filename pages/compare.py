@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +11,7 @@ from core.views.answering import AnswerRecord, answer_all, compare_rows, error_t
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, need_profile
+from pages._shared import ctx, need_profile, user_state
 
 c = ctx()
 st.title("Compare methods")
@@ -21,11 +19,7 @@ profile = need_profile(c)
 if profile is None:
     st.stop()
 ss = st.session_state
-state: dict[str, Any] = ss.setdefault(Keys.COMPARE, {})
-user_key = (profile.dataset_id, profile.user_id)
-if state.get("user") != user_key:
-    state.clear()
-    state["user"] = user_key
+state = user_state(Keys.COMPARE, profile)
 
 options = query_options(c.ws, profile)
 by_key = {o.key: o for o in options}

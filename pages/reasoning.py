@@ -18,7 +18,7 @@ from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
 from core.viz.trace_timeline import trace_timeline_figure
 from pages._pool import pool_panel
-from pages._shared import ctx, need_profile, show_problems
+from pages._shared import ctx, need_profile, show_problems, user_state
 
 c = ctx()
 st.title("Reasoning, step by step")
@@ -26,11 +26,7 @@ profile = need_profile(c)
 if profile is None:
     st.stop()
 ss = st.session_state
-state: dict[str, Any] = ss.setdefault(Keys.REASONING, {})
-user_key = (profile.dataset_id, profile.user_id)
-if state.get("user") != user_key:
-    state.clear()
-    state["user"] = user_key
+state = user_state(Keys.REASONING, profile)
 
 # A per-query drill-down sent from the Evaluate or Compare page: a known query is picked, others are typed in.
 drill = ss.pop(Keys.DRILL, None)
