@@ -154,7 +154,8 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
 
     cancel = (lambda: time.perf_counter() > deadline) if deadline is not None else None
     result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
-                      limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage)
+                      limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage,
+                      order="round_robin")
     print(file=sys.stderr)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     slug = name.lower().replace(" ", "_").replace("-", "")

@@ -29,6 +29,7 @@ import csv
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -42,11 +43,22 @@ from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import Workspace, stable_hash
 
+OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
+
 EvalProgress = Callable[[int, int], None]
 """``progress(done, total)``: queries finished so far, out of all."""
 
 CancelCheck = Callable[[], bool]
 """Returns True when the caller wants the run stopped (finished queries are kept)."""
+
+
+class _UserState:
+    """One user's built profile, pool and answer contexts (one per label set) during a run."""
+
+    def __init__(self, profile: Any, pool: Any) -> None:
+        self.profile = profile
+        self.pool = pool
+        self.contexts: dict[tuple[str, ...], tuple[AnswerContext, UserBaselines | None]] = {}
 
 
 def dataset_key(dataset: Dataset) -> str:
@@ -57,27 +69,33 @@ def dataset_key(dataset: Dataset) -> str:
     return f"{dataset.name}-{stable_hash(dataset.to_dict())[:10]}"
 
 
-def select_queries(queries: Sequence[Query], *, limit: int | None = None,
-                   limit_per_user: int | None = None) -> list[Query]:
+def select_queries(queries: Sequence[Query], *, limit: int | None = None, limit_per_user: int | None = None,
+                   order: str = "user") -> list[Query]:
     """Return the queries to run: the first ``limit_per_user`` of each user, then the first ``limit`` overall.
 
-    Queries without a gold are skipped; the result keeps each user's queries together (users in
-    order of first appearance, queries in their given order).
+    Queries without a gold are skipped. ``order="user"`` keeps each user's queries together (users
+    in order of first appearance, queries in their given order); ``order="round_robin"`` takes
+    every user's first query, then every user's second one, and so on, so a run stopped early
+    covers all users evenly.
+
+    Raises:
+        ValueError: Unknown ``order``.
     """
-    out: list[Query] = []
-    seen: dict[str, int] = {}
+    if order not in ("user", "round_robin"):
+        raise ValueError(f"order must be 'user' or 'round_robin', got {order!r}")
+    per_user: dict[str, list[Query]] = {}
     for q in queries:
         if q.gold is None:
             continue
-        if limit_per_user is not None and seen.get(q.user_id, 0) >= limit_per_user:
-            continue
-        seen[q.user_id] = seen.get(q.user_id, 0) + 1
-        out.append(q)
-    out = out[:limit] if limit is not None else out
-    first: dict[str, int] = {}
-    for n, q in enumerate(out):
-        first.setdefault(q.user_id, n)
-    return sorted(out, key=lambda q: first[q.user_id])  # stable: each user's queries together, in order
+        mine = per_user.setdefault(q.user_id, [])
+        if limit_per_user is None or len(mine) < limit_per_user:
+            mine.append(q)
+    if order == "user":
+        out = [q for mine in per_user.values() for q in mine]
+    else:
+        depth = max((len(m) for m in per_user.values()), default=0)
+        out = [mine[i] for i in range(depth) for mine in per_user.values() if i < len(mine)]
+    return out[:limit] if limit is not None else out
 
 
 def _prediction(task: Task, text: str, value: Any) -> str:
@@ -177,7 +195,7 @@ def _median(xs: Sequence[float]) -> float:
 def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str], client: Any,
              embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
-             cancel: CancelCheck | None = None, store: bool = True,
+             cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
@@ -197,6 +215,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         cancel: Checked before each query; True stops the run and keeps the finished queries.
         store: Store the result as an eval run (its id is returned as ``result["eval_id"]``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
+        order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
@@ -217,7 +236,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
 
     t0 = time.perf_counter()
     method_objs = {name: get_method(name) for name in methods}
-    chosen = select_queries(queries, limit=limit, limit_per_user=limit_per_user)
+    chosen = select_queries(queries, limit=limit, limit_per_user=limit_per_user, order=order)
     users = {u.id: u for u in dataset.users}
     missing = sorted({q.user_id for q in chosen if q.user_id not in users})
     if missing:
@@ -239,8 +258,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
 
     per_query: list[dict[str, Any]] = []
     profile_settings: dict[str, Any] | None = None
-    contexts: dict[tuple[str, tuple[str, ...]], tuple[AnswerContext, UserBaselines | None]] = {}
-    current_user: str | None = None
+    users_open: OrderedDict[str, _UserState] = OrderedDict()  # a few users' profiles and retrievers, LRU
     cancelled = False
     total = len(chosen)
     try:
@@ -248,9 +266,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
             if cancel is not None and cancel():
                 cancelled = True
                 break
-            if q.user_id != current_user:
-                contexts.clear()  # keep one user's retrievers in memory at a time
-                current_user = q.user_id
+            state = users_open.get(q.user_id)
+            if state is None:
 
                 def on_stage(stage: str, done: int, n: int, _uid: str = q.user_id) -> None:
                     if profile_progress is not None:
@@ -259,17 +276,22 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                 profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
                                         progress=on_stage)
                 profile_settings = profile_settings or dict(profile.settings)
+                state = _UserState(profile, load_pool(ws, dataset_id, q.user_id))
+                users_open[q.user_id] = state
+                while len(users_open) > OPEN_USERS:
+                    users_open.popitem(last=False)
+            users_open.move_to_end(q.user_id)
             qtask = _query_task(task, q)
-            key = (q.user_id, tuple(qtask.labels))
-            if key not in contexts:
-                ctx = AnswerContext(task=qtask, profile=profile, client=client, embedder=emb, k=k, run_id=run_id,
-                                    pool=load_pool(ws, dataset_id, q.user_id))
+            key = tuple(qtask.labels)
+            if key not in state.contexts:
+                ctx = AnswerContext(task=qtask, profile=state.profile, client=client, embedder=emb, k=k,
+                                    run_id=run_id, pool=state.pool)
                 base = None
                 if baselines:
                     retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}
-                    base = UserBaselines(qtask, profile.items, majority, retrievers, k=k)
-                contexts[key] = (ctx, base)
-            ctx, base = contexts[key]
+                    base = UserBaselines(qtask, state.profile.items, majority, retrievers, k=k)
+                state.contexts[key] = (ctx, base)
+            ctx, base = state.contexts[key]
             per_query.append(_run_query(q, qtask, ctx, method_objs, base))
             if progress is not None:
                 progress(len(per_query), total)

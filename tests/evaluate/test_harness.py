@@ -39,7 +39,7 @@ def run(fake_server: FakeOpenAIServer, tmp_path_factory, embedder: HashingEmbedd
     history, queries = split_last(rating_dataset(), 0.2)
     seen = []
     result = evaluate(ws, history, queries, methods=METHOD_NAMES, client=_client(fake_server, ws), embedder=embedder,
-                      settings=SETTINGS, k=3, progress=lambda d, t: seen.append((d, t)))
+                      settings=SETTINGS, k=3, progress=lambda d, t: seen.append((d, t)), order="round_robin")
     result["_progress"] = seen
     yield Run(ws, result, queries, history)
     ws.close()
@@ -53,6 +53,7 @@ def test_result_shape(run: Run):
     assert r["backend"]["kind"] == "openai" and r["backend"]["model"] == "fake-model"
     assert r["backend"]["extractor"] == "lexicon"
     assert r["_progress"][-1] == (4, 4)
+    assert [q["user_id"] for q in r["per_query"]] == ["ava", "ben", "ava", "ben"]  # round robin
     q = r["per_query"][0]
     assert set(q) >= {"id", "user_id", "gold", "predictions", "values", "tokens", "baselines"}
     assert set(q["predictions"]) == set(METHOD_NAMES)
@@ -117,6 +118,8 @@ def test_rerun_reuses_cache_and_cancel_keeps_finished(run: Run, fake_server: Fak
 def test_select_queries_limits():
     _, queries = split_last(rating_dataset(), 0.2)
     assert [q.user_id for q in select_queries(queries, limit_per_user=1)] == ["ava", "ben"]
+    assert [q.user_id for q in select_queries(queries, order="round_robin")] == ["ava", "ben", "ava", "ben"]
+    assert [q.user_id for q in select_queries(queries)] == ["ava", "ava", "ben", "ben"]
     assert len(select_queries(queries, limit=3)) == 3
 
 
