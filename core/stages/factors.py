@@ -9,6 +9,13 @@ This module turns cluster labels into :class:`~core.stages.types.Factor` records
 Factor ids: clusters are numbered ``F1, F2, ...`` by decreasing size (ties by the position of their
 first feature), so the same clustering always gives the same ids. Noise (label ``-1``) is the explicit
 factor :data:`~core.stages.types.NOISE_ID`, named "Unclustered", always present and listed last.
+
+Direction split (score tasks): an embedding places "worth every cent" and "not worth the price" close
+together, so a cluster can hold both the features that raised a user's scores and those that lowered
+them, and a presence-based influence then cancels out. :func:`split_by_direction` splits such a
+cluster in two when each side has at least the smallest cluster size of directed features, so every
+factor reads one way ("price: a bargain" vs "price: overpriced") and its influence is not averaged
+away. Neutral features stay with the larger side.
 """
 
 from __future__ import annotations
@@ -56,6 +63,43 @@ def factors_from_labels(feature_ids: list[str], labels: dict[str, int]) -> tuple
     return factors, assignments
 
 
+def split_by_direction(features: list[Feature], labels: dict[str, int], min_size: int) -> dict[str, int]:
+    """Split clusters that mix raised and lowered features into one cluster per direction.
+
+    Args:
+        features: The clustered features (their ``direction`` decides the side).
+        labels: ``{feature_id: label}`` from the clusterer, ``-1`` = noise.
+        min_size: Directed features each side needs for a split (the smallest cluster size).
+
+    Returns:
+        New labels: a split cluster keeps its label for its larger side (ties: raised) and
+        neutral features; the other side gets a new label after the largest existing one.
+
+    Examples:
+        >>> sides = {"r": "raised", "l": "lowered", "n": "neutral"}
+        >>> fs = [Feature(f"i{k}#0", f"i{k}", "p", "a", sides[d], 1.0, "e") for k, d in enumerate("rrlln")]
+        >>> sorted(split_by_direction(fs, {f.id: 0 for f in fs}, 2).items())
+        [('i0#0', 0), ('i1#0', 0), ('i2#0', 1), ('i3#0', 1), ('i4#0', 0)]
+    """
+    out = dict(labels)
+    by_label: dict[int, list[Feature]] = defaultdict(list)
+    for f in features:
+        lab = int(labels.get(f.id, -1))
+        if lab >= 0:
+            by_label[lab].append(f)
+    next_label = max((int(v) for v in labels.values()), default=-1) + 1
+    for lab in sorted(by_label):
+        raised = [f for f in by_label[lab] if f.direction == "raised"]
+        lowered = [f for f in by_label[lab] if f.direction == "lowered"]
+        if min(len(raised), len(lowered)) < max(1, min_size):
+            continue
+        minority = lowered if len(raised) >= len(lowered) else raised
+        for f in minority:
+            out[f.id] = next_label
+        next_label += 1
+    return out
+
+
 def set_centroids(factors: list[Factor], vectors: dict[str, np.ndarray] | None, decimals: int = 5) -> None:
     """Set each factor's centroid: the normalised mean embedding of its features (empty without vectors)."""
     for f in factors:
@@ -77,8 +121,8 @@ def order_factors(factors: list[Factor]) -> list[Factor]:
 
 
 def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,
-                  namer: Any | None = None,
-                  vectors: dict[str, np.ndarray] | None = None) -> tuple[list[Factor], dict[str, str]]:
+                  namer: Any | None = None, vectors: dict[str, np.ndarray] | None = None,
+                  split_min_size: int | None = None) -> tuple[list[Factor], dict[str, str]]:
     """Turn cluster labels into named factors with statistics and centroids.
 
     Args:
@@ -88,11 +132,15 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
         task: The task (for statistics).
         namer: An object with ``name_factors(factors, features, vectors)``; default :class:`KeywordNamer`.
         vectors: Unit embeddings by feature id (centroids, representative features).
+        split_min_size: Score tasks: split clusters mixing raised and lowered features when each
+            side has this many (:func:`split_by_direction`); None = no split.
 
     Returns:
         Factors (ordered by :func:`order_factors`) and ``{feature_id: factor_id}``.
     """
     by_id = {f.id: f for f in features}
+    if split_min_size is not None and task.kind == "score":
+        labels = split_by_direction(features, labels, split_min_size)
     factors, assignments = factors_from_labels([f.id for f in features], labels)
     with_stats(factors, by_id, items, task)
     (namer or KeywordNamer()).name_factors(factors, by_id, vectors)
@@ -103,8 +151,11 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
 def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], labels: dict[str, int],
                 items: list[Item], task: Task, *, namer: Any | None = None,
                 vectors: dict[str, np.ndarray] | None = None, dataset_id: str | None = None,
-                user_id: str | None = None) -> tuple[str, list[Factor], dict[str, str]]:
+                user_id: str | None = None,
+                split_min_size: int | None = None) -> tuple[str, list[Factor], dict[str, str]]:
     """Build the (uncurated) factors of a clustering, or reuse the stored ones.
+
+    ``split_min_size`` is passed to :func:`build_factors` (and is part of the run's parameters).
 
     Artifacts: ``factors`` (list of factor dicts) and ``assignments``.
 
@@ -112,7 +163,9 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
         The ``factors`` run id, the factors and the assignments.
     """
     namer = namer or KeywordNamer()
-    params = {"namer": namer.identity() if hasattr(namer, "identity") else type(namer).__name__}
+    params: dict[str, Any] = {"namer": namer.identity() if hasattr(namer, "identity") else type(namer).__name__}
+    if split_min_size is not None:
+        params["split_directions"] = int(split_min_size)
     found = ws.find_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
     if found is not None:
         return found["id"], *load_factors(ws, found["id"])
@@ -120,7 +173,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     if hasattr(namer, "run_id"):
         namer.run_id = run_id
     try:
-        factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors)
+        factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors,
+                                             split_min_size=split_min_size)
         ws.put_artifact(run_id, "factors", [factor_dict(f) for f in factors])
         ws.put_artifact(run_id, "assignments", assignments)
     except BaseException:

@@ -41,10 +41,17 @@ DOMAIN_VALENCE: dict[str, float] = {
     "sturdier": 1.5, "snapped": -1.5, "loose": -1.0, "rattling": -1.2, "survived": 1.2, "outlast": 1.5,
     "heavy-duty": 1.2, "tasteless": -1.5, "bland": -1.2, "stale": -1.5, "page-turner": 2.0, "unputdownable": 2.5,
     "split": -1.0, "loosened": -1.2, "worn": -0.8, "jams": -1.2, "jammed": -1.2,
+    # Domain nouns that VADER scores as sentiment words ("support" +1.7): here they name an aspect.
+    "support": 0.0, "supports": 0.0, "care": 0.0, "help": 0.0,
+    "ignored": -1.5, "unanswered": -1.5, "nightmare": -2.0, "painless": 1.5, "hassle": -1.0,
 }
 
 # Multi-word cues VADER cannot score; they are joined into one token carrying this valence.
 PHRASE_VALENCE: dict[str, float] = {
+    "never answered": -1.8, "never replied": -1.8, "never got back": -1.8, "never heard back": -1.8,
+    "never arrived": -1.8, "nobody answers": -1.8, "no one answers": -1.8, "on hold": -1.2, "to reply": -0.8,
+    "copy-paste answer": -1.2, "without solving": -1.5, "refused a return": -1.8, "closed my ticket": -1.0,
+    "walked me through": 1.2, "no questions asked": 1.2, "called me back": 1.2, "followed up": 1.0,
     "made to last": 2.0, "gave out": -1.8, "given out": -1.8, "give out": -1.5, "came loose": -1.5,
     "come loose": -1.5, "going strong": 2.0, "stopped working": -2.2, "quit working": -2.2, "fell apart": -2.2,
     "falls apart": -2.0, "falling apart": -2.0, "like new": 1.8, "holds up": 1.5, "held up": 1.5,

@@ -64,6 +64,8 @@ class PipelineSettings:
         namer: ``auto``, ``llm`` or ``keywords``.
         summarizer: ``auto``, ``llm`` or ``template``.
         paths: ``auto``, ``llm`` or ``template``.
+        split_directions: Score tasks: split a cluster that mixes features which raised and lowered
+            the score into one factor per direction (each side at least the smallest cluster size).
         seed: Random seed.
     """
 
@@ -77,6 +79,7 @@ class PipelineSettings:
     namer: str = "auto"
     summarizer: str = "auto"
     paths: str = "auto"
+    split_directions: bool = True
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,7 +352,9 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
     step("factors", 0)
     vectors = _vectors(all_feats, emb, (ws.path, fr_id, emb.name))
     fac_id, base, assign = run_factors(ws, cl_id, all_feats, labels, items, task, namer=make_namer(settings, client),
-                                       vectors=vectors, dataset_id=dataset_id, user_id=user_id)
+                                       vectors=vectors, dataset_id=dataset_id, user_id=user_id,
+                                       split_min_size=settings.hdbscan_min_cluster_size if settings.split_directions
+                                       else None)
     factors, assignments, log = _curate(ws, dataset_id, user_id, base, assign, by_id, items, task, vectors)
     step("factors", 1)
     step("summary", 0)

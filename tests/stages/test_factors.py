@@ -139,3 +139,39 @@ def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_p
     members = {p.feature(fid).aspect for fid in first.feature_ids}
     assert members == {"durability problems"}
     ws.close()
+
+
+def test_split_by_direction_separates_mixed_clusters_only_when_both_sides_are_big_enough():
+    from core.stages.factors import split_by_direction
+
+    def feats(pattern: str, item0: int = 0) -> list[Feature]:
+        sides = {"r": "raised", "l": "lowered", "n": "neutral"}
+        return [Feature(f"i{item0 + k}#0", f"i{item0 + k}", "p", "price", sides[c], 1.0, "e")
+                for k, c in enumerate(pattern)]
+
+    mixed, pure, small = feats("rrrlllln"), feats("rrrrr", 10), feats("rrrrl", 20)
+    labels = {**{f.id: 0 for f in mixed}, **{f.id: 1 for f in pure}, **{f.id: 2 for f in small}, "x#0": -1}
+    out = split_by_direction(mixed + pure + small, labels, 3)
+    assert {out[f.id] for f in mixed if f.direction == "lowered"} == {0}  # the larger side keeps the label
+    assert {out[f.id] for f in mixed if f.direction == "raised"} == {3}  # the other gets a new one
+    assert out["i7#0"] == 0  # neutral stays with the larger side
+    assert all(out[f.id] == 1 for f in pure) and all(out[f.id] == 2 for f in small)
+    assert out["x#0"] == -1
+
+
+def test_build_factors_splits_a_mixed_price_cluster_so_influence_is_not_averaged_away():
+    items, feats = [], []
+    for k in range(20):
+        good = k % 2 == 0
+        items.append(Item(f"i{k}", "x", "5" if good else "1"))
+        feats.append(Feature(f"i{k}#0", f"i{k}", "worth it" if good else "not worth it", "price",
+                             "raised" if good else "lowered", 1.0, "e"))
+    task = Task(kind="score")
+    labels = {f.id: 0 for f in feats}
+    merged, _ = build_factors(feats, labels, items, task)
+    split, _ = build_factors(feats, labels, items, task, split_min_size=5)
+    assert len([f for f in merged if not f.is_noise]) == 1
+    real = [f for f in split if not f.is_noise]
+    assert len(real) == 2
+    assert sorted(round(f.stats.influence, 6) for f in real) == [-4.0, 4.0]
+    assert all(f.stats.consistency == 1.0 for f in real)

@@ -1,4 +1,10 @@
-"""On the project's sample data, the reviewer who punishes breakage gets a durability-problems factor."""
+"""On the project's sample data, every reviewer's designed preference shows up as a clear factor.
+
+The generator (``sample_data/generate.py``) gives each reviewer one aspect that moves their ratings
+most: ava punishes breakage, ben judges value for money, chloe how customer service treats her, dev
+ease of use. The offline pipeline (lexicon features, hashing embedder) must find, for each, a factor
+on that aspect whose influence is significant (95% interval off zero) in the designed direction.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import pytest
 
 from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.profile import PipelineSettings, Profile, build_profile
 from core.store.workspace import Workspace
 
 
@@ -20,17 +26,57 @@ def _reviews(user: str) -> list[Item]:
     return [Item(r["review_id"], r["review_text"], r["rating"]) for r in rows if r["user_id"] == user]
 
 
-def test_durability_reviewer_gets_a_clearly_negative_durability_factor(tmp_path):
-    items = _reviews("ava")
+def _profile(tmp_path, user: str) -> Profile:
+    items = _reviews(user)
     if len(items) < 40:
-        pytest.skip("sample reviewer 'ava' not found")
+        pytest.skip(f"sample reviewer {user!r} not found")
     ws = Workspace(tmp_path / "ws.sqlite")
-    ws.add_dataset(Dataset("sample", Task(kind="score"), [User("ava", items)]))
-    p = build_profile(ws, "sample", "ava", client=None, embedder=HashingEmbedder(),
-                      settings=PipelineSettings(extractor="lexicon"))
+    ws.add_dataset(Dataset("sample", Task(kind="score"), [User(user, items)]))
+    try:
+        return build_profile(ws, "sample", user, client=None, embedder=HashingEmbedder(),
+                             settings=PipelineSettings(extractor="lexicon"))
+    finally:
+        ws.close()
+
+
+def _on_aspect(profile: Profile, cues: tuple[str, ...]) -> list:
+    """Factors most of whose features name one of ``cues`` in their aspect."""
+    out = []
+    for f in profile.factors:
+        if f.is_noise or not f.feature_ids:
+            continue
+        aspects = [profile.feature(fid).aspect for fid in f.feature_ids]
+        if sum(any(c in a for c in cues) for a in aspects) / len(aspects) >= 0.6:
+            out.append(f)
+    return out
+
+
+def test_durability_reviewer_gets_a_clearly_negative_durability_factor(tmp_path):
+    p = _profile(tmp_path, "ava")
     dura = [f for f in p.factors if not f.is_noise and "durability problems" in " ".join(f.keywords[:3])]
     assert dura, [f.name for f in p.factors]
     st = dura[0].stats
     assert st.influence < -1.5 and st.ci_high < 0
     assert dura[0].name in p.summary
-    ws.close()
+
+
+@pytest.mark.parametrize(("user", "cues"), [
+    ("ava", ("durability",)),
+    ("ben", ("price", "value")),
+    ("chloe", ("service",)),
+    ("dev", ("ease", "use")),
+])
+def test_each_reviewer_has_a_significant_factor_on_their_designed_aspect(tmp_path, user, cues):
+    p = _profile(tmp_path, user)
+    found = _on_aspect(p, cues)
+    assert found, [f.name for f in p.factors]
+    lowering = [f for f in found if f.stats.ci_high < 0 and f.stats.influence <= -1.0]
+    assert lowering, [(f.name, f.stats.influence, f.stats.ci_low, f.stats.ci_high) for f in found]
+    # the factor that lowers ratings reads one way: its features nearly all lowered the score
+    assert max(f.stats.consistency for f in lowering) >= 0.9
+
+
+def test_service_reviewer_is_also_lifted_by_good_service(tmp_path):
+    p = _profile(tmp_path, "chloe")
+    raising = [f for f in _on_aspect(p, ("service",)) if f.stats.ci_low > 0]
+    assert raising, [(f.name, f.stats.influence, f.stats.ci_low) for f in _on_aspect(p, ("service",))]
