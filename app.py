@@ -82,7 +82,9 @@ def _dataset_user() -> None:
     # The plain keys are the truth (pages may change them, e.g. an evaluation drill-down); the widgets follow.
     ss = st.session_state
     ws = open_workspace(ss[Keys.WORKSPACE_PATH])
-    datasets = {d["id"]: d for d in ws.list_datasets()}
+    # Datasets an evaluation stored for itself stay out of the list unless a drill-down opened one.
+    datasets = {d["id"]: d for d in ws.list_datasets()
+                if d["source"] != "evaluation" or d["id"] == ss.get(Keys.DATASET)}
     if not datasets:
         st.sidebar.info("No dataset yet: load one on the Upload page.")
         ss.pop(Keys.DATASET, None)

@@ -159,7 +159,8 @@ def dataset_caption(info: Mapping[str, Any]) -> str:
     else:
         kind = "text"
     q = f" · {info['n_queries']} queries" if info.get("n_queries") else ""
-    return f"{info['id']} · {kind} · {info['n_users']} users · {info['n_items']} items{q}"
+    src = " · evaluation" if info.get("source") == "evaluation" else ""
+    return f"{info['id']} · {kind} · {info['n_users']} users · {info['n_items']} items{q}{src}"
 
 
 def dataset_users(dataset: Dataset) -> list[tuple[str, int]]:

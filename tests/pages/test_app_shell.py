@@ -82,3 +82,23 @@ def test_new_and_open_workspace(make_app, tmp_path: Path):
     assert "reviews" in texts(at) or set(at.dataframe[0].value["dataset"]) == {"reviews", "movie_tags"}
     at.sidebar.button(key="sb_ws_new").click().run()
     assert "already exists" in " ".join(str(e.value) for e in at.sidebar.error)
+
+
+def test_datasets_an_evaluation_stored_stay_out_of_the_sidebar_unless_opened(make_app, tmp_path: Path):
+    from core.data.model import Dataset, Item, Task, User
+    from core.store.workspace import Workspace
+
+    ws_path = tmp_path / "evalds.sqlite"
+    at = make_app(ws_path)
+    at.run()
+    ws = Workspace(ws_path)
+    ws.add_dataset(Dataset("eval", Task(kind="score"), [User("u1", [Item("a", "fine", "4")])]),
+                   dataset_id="eval-abc123", source="evaluation")
+    ws.close()
+    at.run()
+    assert "eval-abc123" not in at.sidebar.selectbox(key="sb_dataset").options
+    at.session_state[Keys.DATASET] = "eval-abc123"  # what an evaluation drill-down does
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="sb_dataset").value == "eval-abc123"
+    assert "evaluation" in at.sidebar.selectbox(key="sb_dataset").format_func("eval-abc123")
