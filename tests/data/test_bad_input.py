@@ -281,3 +281,16 @@ def test_different_lamp_tasks_in_one_load():
     p = only(err.problems)
     located(p, "lamp3_reviews_questions.json", None, None)
     assert "is LaMP_3 but" in p.message and "lamp2_tags_questions.json is LaMP_2" in p.message
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.jsonl"])
+def test_json_nested_too_deeply_is_an_error_not_a_crash(write, name):
+    problems = fails([write(name, "[" * 100_000 + "\n")]).problems
+    assert problems and all(p.file.endswith(name) for p in problems)
+    assert any("nested too deeply" in p.message for p in problems), [str(p) for p in problems]
+
+
+def test_csv_cell_longer_than_csv_default_limit_loads(write):
+    long_review = "great value " * 20_000  # 240 000 characters, over csv's default 131 072
+    ds = load([write("long.csv", f"user,text,score\na,{long_review.strip()},5\na,short one,3\n")])
+    assert len(ds.dataset.users[0].items[0].input) > 200_000

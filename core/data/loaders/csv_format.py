@@ -76,6 +76,8 @@ def read_records(text: str, file: str, *, delimiter: str, log: ProblemLog) -> tu
     Raises:
         InputError: Broken CSV (e.g. an unclosed quote), with its line; or no data rows.
     """
+    # A cell may be as long as the file (the size limit bounds it), not only csv's default 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[Record] = []
     bad_rows = 0

@@ -30,6 +30,10 @@ def read_lines(text: str, file: str, log: ProblemLog) -> tuple[list[Record], int
             log.add(Problem(file, n, None, f"invalid JSON at line {n}, column {exc.colno}: {exc.msg}"))
             bad += 1
             continue
+        except RecursionError:
+            log.add(Problem(file, n, None, f"invalid JSON at line {n}: nested too deeply"))
+            bad += 1
+            continue
         if not isinstance(value, dict):
             log.add(Problem(file, n, None, f"expected a JSON object on each line, got {kind_of(value)}"))
             bad += 1
