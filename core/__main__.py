@@ -19,7 +19,12 @@ COMMANDS = {
     "answer": "Answer a query for a user with one method and print its trace.",
     "ablate": "Re-run a method with one factor, path or the summary removed.",
     "eval": "Score methods on a dataset with the LaMP metrics.",
+    "export": "Write the whole workspace, or one user, to one JSON file.",
+    "import": "Read a workspace or user export into a workspace.",
 }
+MODULES = {"export": ("transfer", "add_export_arguments", "run_export"),
+           "import": ("transfer", "add_import_arguments", "run_import")}
+"""Commands that share a module: name -> (module, arguments function, run function)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,15 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name != chosen:
             continue
+        module_name, add_fn, run_fn = MODULES.get(name, (name, "add_arguments", "run"))
         try:
-            module = importlib.import_module(f"core.cli.{name}")
+            module = importlib.import_module(f"core.cli.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"core.cli.{name}":
+            if exc.name != f"core.cli.{module_name}":
                 raise
             p.set_defaults(_missing=name)
             continue
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        getattr(module, add_fn)(p)
+        p.set_defaults(_run=getattr(module, run_fn))
     args = parser.parse_args(argv)
     if getattr(args, "_missing", None):
         print(f"command {args._missing!r} is not available in this build", file=sys.stderr)

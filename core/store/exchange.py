@@ -100,7 +100,11 @@ def import_workspace(ws: Workspace, path: str | Path) -> dict[str, int]:
 
 def export_user(ws: Workspace, dataset_id: str, user_id: str, path: str | Path,
                 profile: dict[str, Any] | None = None) -> Path:
-    """Write one user's history, summary versions, curation edits and (optionally) profile to JSON.
+    """Write one user's history, summary versions, curation edits, prompt pool and (optionally) profile to JSON.
+
+    The profile (factors, statistics, paths) is derived data, included for readers of the file;
+    :func:`import_user` restores what it is built from (history, edits, summary versions, pool), and
+    the next build reproduces it with the edits replayed.
 
     Args:
         ws: The workspace.
@@ -116,6 +120,7 @@ def export_user(ws: Workspace, dataset_id: str, user_id: str, path: str | Path,
         "dataset": ds.to_dict(),
         "summaries": ws.list_summary_versions(dataset_id, user_id),
         "edits": ws.list_edits(dataset_id, user_id, include_undone=True),
+        "pool": ws.get_pool(dataset_id, user_id),
         "profile": profile,
     }
     p = Path(path)
@@ -124,7 +129,7 @@ def export_user(ws: Workspace, dataset_id: str, user_id: str, path: str | Path,
 
 
 def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = None) -> tuple[str, str]:
-    """Load a file written by :func:`export_user`: the user's history, summary versions and edits.
+    """Load a file written by :func:`export_user`: the user's history, summary versions, edits and pool.
 
     Returns:
         ``(dataset_id, user_id)`` it was stored under.
@@ -158,4 +163,6 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
         eid = ws.add_edit(did, uid, e["op"], e["payload"])
         if e.get("undone"):
             ws.set_edit_undone(eid)
+    if isinstance(data.get("pool"), list):
+        ws.set_pool(did, uid, data["pool"])
     return did, uid

@@ -50,6 +50,8 @@ def test_import_rejects_foreign_files(tmp_path):
 
 def test_user_export_round_trip(tmp_path):
     a = _filled(tmp_path / "a.sqlite")
+    pool = [{"id": "p1", "kind": "snippet", "text": "Mention durability first."}]
+    a.set_pool("d", "u1", pool)
     out = export_user(a, "d", "u1", tmp_path / "u1.json", profile={"factors": []})
     b = Workspace(tmp_path / "b.sqlite")
     did, uid = import_user(b, out)
@@ -58,3 +60,4 @@ def test_user_export_round_trip(tmp_path):
     assert b.latest_summary("d", "u1")["text"] == "Hates breakage."
     assert b.list_edits("d", "u1")[0]["payload"] == {"factor": "F0", "name": "Durability"}
     assert json.loads(out.read_text())["profile"] == {"factors": []}
+    assert b.get_pool("d", "u1") == pool

@@ -1,0 +1,82 @@
+"""``python -m core export`` and ``python -m core import``: move a workspace or one user as one JSON file.
+
+``export --workspace W OUT.json`` writes the whole workspace (datasets, runs, edits, summary
+versions, caches, traces, evaluations); with ``--dataset D --user U`` it writes that user's history,
+summary versions, curation edits, prompt pool and built profile. ``import --workspace W FILE.json``
+reads either kind (told apart by the file's ``format``) into the workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.errors import InputError, Problem
+from core.store.exchange import EXPORT_FORMAT, export_user, export_workspace, import_user, import_workspace
+from core.store.workspace import Workspace
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``export`` command's arguments."""
+    parser.add_argument("out", metavar="OUT.json", help="file to write")
+    parser.add_argument("--workspace", required=True, help="workspace file")
+    parser.add_argument("--dataset", help="with --user: export one user of this dataset")
+    parser.add_argument("--user", help="export only this user (history, summaries, edits, pool, profile)")
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``import`` command's arguments."""
+    parser.add_argument("file", metavar="FILE.json", help="a workspace or user export")
+    parser.add_argument("--workspace", required=True, help="workspace file (created if missing)")
+    parser.add_argument("--dataset", help="user exports: store the user in this dataset (default: its own)")
+
+
+def _existing(path: str) -> Workspace:
+    if not Path(path).exists():
+        raise InputError(Problem(path, None, "workspace", "no such workspace file"))
+    return Workspace(path)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write the export; print what was written."""
+    ws = _existing(args.workspace)
+    try:
+        if args.user is None:
+            out = export_workspace(ws, args.out)
+            print(f"wrote workspace export {out}")
+            return 0
+        datasets = [d["id"] for d in ws.list_datasets() if args.user in ws.list_users(d["id"])]
+        dataset = args.dataset or (datasets[0] if len(datasets) == 1 else None)
+        if dataset is None or dataset not in datasets:
+            known = ", ".join(datasets) or "none"
+            raise InputError(Problem(args.workspace, None, "dataset",
+                                     f"user {args.user!r} is in datasets: {known}; name one with --dataset"))
+        from core.stages.profile import load_profile, profile_to_json
+
+        profile = load_profile(ws, dataset, args.user)
+        out = export_user(ws, dataset, args.user, args.out,
+                          profile=profile_to_json(profile) if profile is not None else None)
+        print(f"wrote user export {out} ({dataset}/{args.user}{'' if profile else ', not built yet'})")
+        return 0
+    finally:
+        ws.close()
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Read the file into the workspace; print what was imported."""
+    try:
+        kind = json.loads(Path(args.file).read_text(encoding="utf-8")).get("format")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise InputError(Problem(args.file, None, None, f"cannot read export: {exc}")) from None
+    ws = Workspace(args.workspace)
+    try:
+        if kind == EXPORT_FORMAT:
+            counts = import_workspace(ws, args.file)
+            print("imported " + ", ".join(f"{n} {t}" for t, n in counts.items() if n))
+        else:
+            did, uid = import_user(ws, args.file, dataset_id=args.dataset)
+            print(f"imported user {uid} into dataset {did}")
+        return 0
+    finally:
+        ws.close()
