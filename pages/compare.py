@@ -8,6 +8,7 @@ import streamlit as st
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
 from core.views.answering import AnswerRecord, answer_all, compare_rows, error_text
+from core.views.jobs import Job
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
@@ -46,21 +47,55 @@ if "pool" in methods:
     st.caption("The **pool** method uses " + (f"this user's own prompt pool ({len(stored_pool)} entries)"
                                               if stored_pool is not None else "the default pool built from the profile")
                + " — edit it on the **Reasoning step by step** page.")
-if st.button("Run all methods", type="primary", key="cmp_run", disabled=not methods):
+JOB_KEY = "_inflow_compare_job"
+job: Job | None = ss.get(JOB_KEY)
+running = job is not None and not job.done
+if st.button("Run all methods", type="primary", key="cmp_run", disabled=not methods or running):
     if c.client is None:
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")
     else:
-        bar = st.progress(0.0, text="Starting…")
-
-        def progress(name: str, done: int, total: int) -> None:
-            bar.progress(done / total if total else 1.0, text=f"{name} ({done}/{total})")
-
+        ws, client, embedder, query, gold = c.ws, c.client, c.embedder, opt.input, opt.gold
         # A history item is left out of its own retrieval; dataset queries are held out already.
-        records = answer_all(c.ws, profile, methods, query=opt.input, client=c.client, embedder=c.embedder, k=k,
-                             gold=opt.gold, disabled_items=[opt.item_id] if opt.item_id else [], progress=progress)
-        bar.empty()
-        state["records"] = records
-        state["request"] = (pick, tuple(methods), k)
+        held_out = [opt.item_id] if opt.item_id else []
+        chosen = list(methods)
+
+        def work(j: Job) -> dict:
+            return answer_all(ws, profile, chosen, query=query, client=client, embedder=embedder, k=k, gold=gold,
+                              disabled_items=held_out, progress=lambda name, d, t: j.report(d, t, name),
+                              cancel=j.cancelled)
+
+        ss[JOB_KEY] = Job(work, "compare").start()
+        ss["_inflow_compare_request"] = (state, (pick, tuple(chosen), k))
+        st.rerun()
+
+
+@st.fragment(run_every=0.5)
+def _progress_panel() -> None:
+    j: Job | None = st.session_state.get(JOB_KEY)
+    if j is None:
+        return
+    if not j.done:
+        p = j.progress
+        st.progress(p.fraction, text=f"Answering with {p.label or '…'} ({p.done}/{p.total})")
+        if st.button("Cancel", key="cmp_cancel", disabled=j.cancelled()):
+            j.cancel()
+        if j.cancelled():
+            st.caption("Cancelling after the method in flight; finished answers are kept.")
+    else:
+        st.rerun(scope="app")
+
+
+if running:
+    _progress_panel()
+elif job is not None:
+    ss.pop(JOB_KEY, None)
+    target, request = ss.pop("_inflow_compare_request", (state, None))
+    if job.error:
+        st.error(f"Answering failed: {job.error}")
+    else:
+        target["records"], target["request"] = job.result, request
+        if len(job.result) < len(request[1]):
+            st.warning(f"Cancelled: {len(job.result)} of {len(request[1])} methods answered and were kept.")
 
 records = state.get("records")
 if records:

@@ -139,10 +139,13 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
 
 def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: Any, embedder: Any,
                k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
-               progress: Callable[[str, int, int], None] | None = None) -> dict[str, AnswerRecord | str]:
+               progress: Callable[[str, int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> dict[str, AnswerRecord | str]:
     """Answer one query with several methods; a failing method gives its error message instead.
 
     ``disabled_items`` are left out of every method's retrieval (e.g. the history item being asked).
+    ``cancel`` is checked before each method: once it returns True the methods answered so far are
+    returned (the others are left out).
 
     Returns:
         ``{method: AnswerRecord or error message}`` in the given order.
@@ -153,6 +156,8 @@ def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query
     disabled_items = list(disabled_items)
     out: dict[str, AnswerRecord | str] = {}
     for n, name in enumerate(names):
+        if cancel is not None and cancel():
+            return out
         if progress:
             progress(name, n, len(names))
         try:

@@ -6,7 +6,7 @@ import os
 import time
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.pages.conftest import goto, texts
+from tests.pages.conftest import goto, texts, wait_build
 
 
 def test_cancel_keeps_finished_queries(make_app, monkeypatch):
@@ -37,3 +37,30 @@ def test_cancel_keeps_finished_queries(make_app, monkeypatch):
         assert result["cancelled"] and 2 <= result["n"] < result["n_planned"]
         stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result["eval_id"])["result"]
         assert stored["n"] == result["n"]
+
+
+def test_compare_can_be_cancelled_and_keeps_the_answered_methods(make_app, monkeypatch):
+    with FakeOpenAIServer(latency_s=0.4) as slow:
+        monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
+        at = make_app()
+        at.run()
+        goto(at, "compare")
+        at.button(key="build_profile_inline").click().run()
+        wait_build(at)
+        at.button(key="cmp_run").click().run()
+        job = at.session_state["_inflow_compare_job"]
+        deadline = time.time() + 300
+        while job.progress.done < 2 and not job.done and time.time() < deadline:
+            time.sleep(0.1)
+        at.run()
+        assert "Answering with" in str([p.proto for p in at.get("progress")])
+        at.button(key="cmp_cancel").click().run()
+        assert job.cancelled()
+        while "_inflow_compare_job" in at.session_state and time.time() < deadline:
+            time.sleep(0.3)
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "Cancelled:" in texts(at)
+        rows = at.dataframe[0].value
+        assert 2 <= len(rows) < 6
+        assert not rows["answer"].str.startswith("failed").any()

@@ -167,6 +167,11 @@ def test_sample_data_path_end_to_end(make_app):
     goto(at, "compare")
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    deadline = time.time() + 300
+    while "_inflow_compare_job" in at.session_state and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
     rows = at.dataframe[0].value
     assert list(rows["method"]) == ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
     assert not rows["answer"].str.startswith("failed").any()
