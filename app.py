@@ -7,6 +7,8 @@ status line naming the backend and the stage implementations in use.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from core.errors import InputError
@@ -136,12 +138,18 @@ def _backend_box() -> None:
         emb = st.selectbox("Embedder", kinds, index=kinds.index(ss[Keys.EMBEDDER]), key="sb_embedder",
                            help="minilm: offline all-MiniLM-L6-v2; hashing: fast lexical fallback.")
         ss[Keys.EMBEDDER] = emb
+        fresh = st.checkbox("Bypass the LLM cache", value=not current.use_cache, key="sb_no_cache",
+                            help="Send every call to the model and cache nothing (e.g. to measure latency or "
+                                 "sample again); off = identical calls are answered from the workspace cache.")
+        if fresh == current.use_cache:
+            ss[Keys.BACKEND] = replace(current, use_cache=not fresh)
 
 
 def _status(c: AppContext, warm: Job) -> None:
     warm_text = ("warm-up running" if not warm.done else f"warm-up failed: {warm.error}" if warm.error
                  else f"pipeline warm ({float(warm.result or 0):.1f} s)")
-    st.sidebar.caption(f"{c.status.line} · {warm_text}")
+    cache = "" if st.session_state[Keys.BACKEND].use_cache else " · LLM cache bypassed"
+    st.sidebar.caption(f"{c.status.line}{cache} · {warm_text}")
     for w in c.status.warnings:
         st.sidebar.warning(w, icon=":material/info:")
 

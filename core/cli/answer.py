@@ -36,6 +36,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
     parser.add_argument("--backend", choices=["local", "openai"], default=None,
                         help="Chat backend (default: $INFLOW_BACKEND, else local).")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="Bypass the LLM cache: every call goes to the model (also $INFLOW_NO_CACHE=1).")
     parser.add_argument("--stages", choices=["auto", "deterministic", "llm"], default=None,
                         help="Stage implementations when the profile must be built first (default: "
                              "$INFLOW_STAGES, else auto: LLM stages when the backend is capable).")
@@ -166,6 +168,8 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     settings = BackendSettings.from_env()
     if args.backend:
         settings.kind = args.backend
+    if getattr(args, "no_cache", False):
+        settings.use_cache = False
     client = make_client(settings, ws)
     profile = load_profile(ws, dataset_id, args.user)
     built = profile is None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.errors import InputError, Problem
+from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
 from core.stages.summary import summary_token_report
 from core.store.workspace import Workspace
@@ -34,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-id", default=None, help="id to store the dataset under (default: its name)")
     parser.add_argument("--backend", choices=["local", "openai"], default=None,
                         help="chat backend (default: $INFLOW_BACKEND, else local)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="Bypass the LLM cache: every call goes to the model (also $INFLOW_NO_CACHE=1).")
     parser.add_argument("--extractor", choices=["auto", "llm", "lexicon"], default="auto",
                         help="feature extractor (default auto: the LLM when the backend is capable, else lexicon)")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="hash",
@@ -47,9 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class ProgressBar:
     """A one-line progress display on a stream (redrawn in place on a terminal, one line per stage otherwise)."""
 
-    def __init__(self, stream: TextIO, label: str, width: int = 24) -> None:
-        """Create the display for one user."""
+    def __init__(self, stream: TextIO, label: str, width: int = 24, client: Any | None = None) -> None:
+        """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
         self.stream = stream
+        self.client = client
+        self._base = stats_snapshot(client)
         self.label = label
         self.width = width
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
@@ -70,11 +75,15 @@ class ProgressBar:
         if self.tty:
             filled = int(self.width * done / total) if total else 0
             bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}")
+            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self.llm_note()}")
             self.stream.flush()
         elif finished:
-            self.stream.write(f"{self.label} {stage}: {done}/{total}\n")
+            self.stream.write(f"{self.label} {stage}: {done}/{total}{self.llm_note()}\n")
             self.stream.flush()
+
+    def llm_note(self) -> str:
+        """The client's model calls, cache hits and failures since this display started."""
+        return activity_note(self.client, self._base)
 
     def _end_line(self) -> None:
         if self.tty and self._stage is not None:
@@ -124,8 +133,10 @@ def render_profile(profile: Profile) -> str:
 
 
 # -- backend ----------------------------------------------------------------------------------------------
-def make_cli_client(kind: str | None, ws: Workspace, *, required: bool) -> Any | None:
+def make_cli_client(kind: str | None, ws: Workspace, *, required: bool, use_cache: bool = True) -> Any | None:
     """Create the chat client for ``kind``; None when the local model is unavailable and not required.
+
+    ``use_cache=False`` (or ``$INFLOW_NO_CACHE=1``) bypasses the LLM cache.
 
     Raises:
         InputError: Bad or unreachable backend settings (or a missing local model when ``required``).
@@ -135,6 +146,7 @@ def make_cli_client(kind: str | None, ws: Workspace, *, required: bool) -> Any |
 
     settings = BackendSettings.from_env()
     settings.kind = (kind or settings.kind or "local")  # type: ignore[assignment]
+    settings.use_cache = settings.use_cache and use_cache
     try:
         return make_client(settings, ws)
     except InputError as exc:
@@ -164,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise InputError([Problem(args.paths[0], None, "user", f"no user {u!r} in the data") for u in missing])
         required = args.extractor == "llm"
-        client = make_cli_client(args.backend, ws, required=required)
+        client = make_cli_client(args.backend, ws, required=required, use_cache=not args.no_cache)
         embedder = make_embedder(EMBEDDERS[args.embedder])
         settings = PipelineSettings(extractor=args.extractor, embedder=args.embedder,
                                     hdbscan_min_cluster_size=args.min_cluster_size,
@@ -173,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         exported = []
         for user in users:
-            bar = ProgressBar(sys.stderr, f"[{user}]")
+            bar = ProgressBar(sys.stderr, f"[{user}]", client=client)
             try:
                 profile = build_profile(ws, dataset_id, user, client=client, embedder=embedder, settings=settings,
                                         progress=bar)

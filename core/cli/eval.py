@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
     parser.add_argument("--backend", choices=["local", "openai"], help="Chat backend (default: $INFLOW_BACKEND, "
                         "else local). openai uses $OPENAI_BASE_URL, $OPENAI_API_KEY and $INFLOW_MODEL.")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="Bypass the LLM cache: every call goes to the model (also $INFLOW_NO_CACHE=1).")
     parser.add_argument("--model", help="Model name for the openai backend (default $INFLOW_MODEL).")
     parser.add_argument("--base-url", help="Endpoint for the openai backend (default $OPENAI_BASE_URL).")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="minilm",
@@ -160,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         settings.model = args.model
     if args.base_url:
         settings.base_url = args.base_url
+    if args.no_cache:
+        settings.use_cache = False
     ws = Workspace(args.workspace)
     try:
         client = make_client(settings, ws)

@@ -78,6 +78,23 @@ class ClientStats:
     failures: int = 0
 
 
+def stats_snapshot(client: Any | None) -> tuple[int, int, int]:
+    """Return ``(model_calls, cache_hits, failures)`` of a client so far ((0, 0, 0) without one)."""
+    stats = getattr(client, "stats", None)
+    return (0, 0, 0) if stats is None else (stats.model_calls, stats.cache_hits, stats.failures)
+
+
+def activity_note(client: Any | None, since: tuple[int, int, int] = (0, 0, 0)) -> str:
+    """Return ``" · 12 model calls, 30 cache hits, 1 failed"`` since a snapshot ('' when there were none).
+
+    Progress displays (the CLI bar, the pages' ``st.progress`` labels) append it to their stage label.
+    """
+    calls, hits, failed = (now - then for now, then in zip(stats_snapshot(client), since, strict=True))
+    if not (calls or hits or failed):
+        return ""
+    return f" · {calls} model calls, {hits} cache hits, {failed} failed"
+
+
 @dataclass
 class _Attempt:
     """What one ``chat`` call has done so far (for its trace, whether it succeeds or fails)."""

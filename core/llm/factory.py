@@ -63,10 +63,12 @@ def make_client(settings: BackendSettings, workspace: Workspace | None, *, check
         settings: Backend settings.
         workspace: Cache and trace store (None: neither).
         check: Check that a remote endpoint is reachable first.
-        **client_kwargs: Passed to :class:`~core.llm.client.LLMClient` (``use_cache``, ``max_retries``...).
+        **client_kwargs: Passed to :class:`~core.llm.client.LLMClient` (``use_cache``, ``max_retries``...);
+            ``use_cache`` defaults to ``settings.use_cache``.
 
     Raises:
         InputError: Bad settings, unreachable endpoint, missing local model (field named).
     """
+    client_kwargs.setdefault("use_cache", settings.use_cache)
     return LLMClient(make_backend(settings, check=check), workspace,
                      max_concurrency=settings.max_concurrency, **client_kwargs)

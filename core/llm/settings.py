@@ -6,7 +6,8 @@ Environment variables read by :meth:`BackendSettings.from_env`:
 * ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``INFLOW_MODEL``: the OpenAI-compatible endpoint;
 * ``INFLOW_GGUF``: a GGUF file for the local backend;
 * ``INFLOW_MAX_CONCURRENCY``: calls in flight at once;
-* ``INFLOW_CONTEXT_LENGTH``: the model's context window in tokens.
+* ``INFLOW_CONTEXT_LENGTH``: the model's context window in tokens;
+* ``INFLOW_NO_CACHE``: ``1`` bypasses the LLM cache (every call goes to the model, nothing is cached).
 
 :func:`make_client` (from :mod:`core.llm.factory`) turns settings into a ready client.
 """
@@ -38,6 +39,7 @@ class BackendSettings:
         gguf_path: GGUF file for ``local``; None = ``$INFLOW_GGUF`` or the packaged SmolLM2.
         max_concurrency: Calls in flight at once; None = 8 remote, 1 local.
         context_length: Context window in tokens; None = 8192 remote (unknown, assumed), 2048 local.
+        use_cache: Read and write the workspace's LLM cache; False sends every call to the model.
     """
 
     kind: Literal["local", "openai"] = "local"
@@ -47,6 +49,7 @@ class BackendSettings:
     gguf_path: str | None = None
     max_concurrency: int | None = None
     context_length: int | None = None
+    use_cache: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendSettings:
@@ -61,18 +64,20 @@ class BackendSettings:
                    base_url=env.get("OPENAI_BASE_URL") or None, model=env.get("INFLOW_MODEL") or None,
                    api_key=env.get("OPENAI_API_KEY") or None, gguf_path=env.get("INFLOW_GGUF") or None,
                    max_concurrency=_env_int(env, "INFLOW_MAX_CONCURRENCY", "max_concurrency"),
-                   context_length=_env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"))
+                   context_length=_env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"),
+                   use_cache=(env.get("INFLOW_NO_CACHE") or "").strip().lower() not in ("1", "true", "yes", "on"))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data, without the API key."""
         return {"kind": self.kind, "base_url": self.base_url, "model": self.model, "gguf_path": self.gguf_path,
-                "max_concurrency": self.max_concurrency, "context_length": self.context_length}
+                "max_concurrency": self.max_concurrency, "context_length": self.context_length,
+                "use_cache": self.use_cache}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackendSettings:
         """Rebuild settings from :meth:`to_dict` output (the key, never stored, stays None)."""
         return cls(**{k: data.get(k) for k in ("base_url", "model", "gguf_path", "max_concurrency", "context_length")},
-                   kind=data.get("kind") or "local")
+                   kind=data.get("kind") or "local", use_cache=bool(data.get("use_cache", True)))
 
     def validate(self) -> None:
         """Check the settings without touching the network or loading a model.

@@ -94,8 +94,12 @@ def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any
     """
 
     def work(job: Job) -> Any:
+        from core.llm.client import activity_note, stats_snapshot
+
+        base = stats_snapshot(client)
         return build_cancellable(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings,
-                                 progress=lambda f, label: job.report(round(f * 1000), 1000, label),
+                                 progress=lambda f, label: job.report(round(f * 1000), 1000,
+                                                                      label + activity_note(client, base)),
                                  cancelled=job.cancelled)
 
     job = Job(work, f"build-{user_id}")

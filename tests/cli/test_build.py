@@ -77,3 +77,23 @@ def test_build_with_an_openai_compatible_backend(reviews_csv, tmp_path, capsys, 
     assert "extractor llm" in out and "Breakage" in out
     assert "Dislikes things that break (LLM summary)." in out
     assert b"sk-secret-cli-key" not in ws_path.read_bytes()
+
+
+def test_progress_bar_shows_model_calls_cache_hits_and_failures():
+    import io
+    from types import SimpleNamespace
+
+    from core.cli.build import ProgressBar
+
+    client = SimpleNamespace(stats=SimpleNamespace(model_calls=5, cache_hits=2, failures=0))
+    out = io.StringIO()
+    bar = ProgressBar(out, "[ava]", client=client)
+    bar("features", 0, 3)
+    client.stats.model_calls, client.stats.cache_hits, client.stats.failures = 8, 6, 1
+    bar("features", 3, 3)
+    bar.close()
+    text = out.getvalue()
+    assert "[ava] features: 3/3 · 3 model calls, 4 cache hits, 1 failed" in text  # counted since the bar began
+    quiet = io.StringIO()
+    ProgressBar(quiet, "[ben]")("paths", 2, 2)
+    assert quiet.getvalue() == "[ben] paths: 2/2\n"

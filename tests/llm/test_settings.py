@@ -99,3 +99,13 @@ def test_custom_server_needs_no_key(openai_server: FakeOpenAIServer, monkeypatch
     backend = OpenAIBackend(openai_server.base_url, None, "m")
     LLMClient(backend).chat(ChatRequest([{"role": "user", "content": "hi"}]))
     assert openai_server.calls()[0]["authorization"] == "Bearer no-key"
+
+
+def test_no_cache_environment_switch_reaches_the_client():
+    assert BackendSettings.from_env({}).use_cache is True
+    off = BackendSettings.from_env({"INFLOW_NO_CACHE": "1"})
+    assert off.use_cache is False and off.to_dict()["use_cache"] is False
+    assert BackendSettings.from_dict(off.to_dict()).use_cache is False
+    off.kind, off.base_url, off.model = "openai", "http://127.0.0.1:9/v1", "m"
+    assert make_client(off, None, check=False).use_cache is False
+    assert make_client(off, None, check=False, use_cache=True).use_cache is True

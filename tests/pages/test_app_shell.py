@@ -102,3 +102,16 @@ def test_datasets_an_evaluation_stored_stay_out_of_the_sidebar_unless_opened(mak
     assert not at.exception
     assert at.sidebar.selectbox(key="sb_dataset").value == "eval-abc123"
     assert "evaluation" in at.sidebar.selectbox(key="sb_dataset").format_func("eval-abc123")
+
+
+def test_cache_bypass_switch_reaches_the_client(make_app):
+    at = make_app()
+    at.run()
+    assert at.session_state[Keys.BACKEND].use_cache
+    at.sidebar.checkbox(key="sb_no_cache").check().run()
+    assert not at.exception
+    assert at.session_state[Keys.BACKEND].use_cache is False
+    assert "LLM cache bypassed" in " ".join(str(c.value) for c in at.sidebar.caption)
+    assert at.session_state["_inflow_ctx"].client.use_cache is False
+    at.sidebar.checkbox(key="sb_no_cache").uncheck().run()
+    assert at.session_state["_inflow_ctx"].client.use_cache is True
