@@ -4,7 +4,9 @@
 frequency of term t in factor c divided by c's total term count, ``A`` the average term count per
 factor and ``f(t)`` the frequency of t over all factors, the weight is
 ``tf(t, c) * log(1 + A / f(t))``. Terms are content words and adjacent content-word bigrams of the
-features' aspect and phrase. The offline name is the top 2-3 non-overlapping keywords.
+features' aspect and phrase. The offline name is the top 2-3 non-overlapping keywords among those
+shared by several of the factor's features (:func:`shared_keywords`): a word that one feature alone
+uses ("mine", "taste") can top c-TF-IDF in a small factor but says nothing about the group.
 
 A namer is any object with ``name(factors, features, vectors) -> factors`` (names, descriptions and
 keywords filled in); :class:`KeywordNamer` and :class:`LLMNamer` implement it.
@@ -82,6 +84,21 @@ def keyword_name(keywords: list[str], k: int = 3) -> str:
     return name[0].upper() + name[1:]
 
 
+def shared_keywords(keywords: list[str], texts: list[str], min_share: float = 0.15) -> list[str]:
+    """Return the keywords found in at least ``max(2, min_share * len(texts))`` of the texts, in order.
+
+    Falls back to ``keywords`` when none is shared that widely (e.g. a factor of two features).
+
+    Examples:
+        >>> shared_keywords(["mine", "broke"], ["mine broke", "it broke", "broke again"])
+        ['broke']
+    """
+    need = max(2, math.ceil(min_share * len(texts)))
+    sets = [set(terms(t)) for t in texts]
+    shared = [k for k in keywords if sum(k in s for s in sets) >= need]
+    return shared or keywords
+
+
 def representatives(factor: Factor, features: dict[str, Feature], vectors: dict[str, np.ndarray] | None,
                     n: int = N_REPRESENTATIVES, dedup: float = 0.92) -> list[Feature]:
     """Return up to ``n`` member features nearest the factor's centre, near-duplicates removed.
@@ -131,7 +148,7 @@ class KeywordNamer:
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this namer's output."""
-        return {"kind": "keywords", "version": 1}
+        return {"kind": "keywords", "version": 2}
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
                      vectors: dict[str, np.ndarray] | None = None) -> list[Factor]:
@@ -140,7 +157,8 @@ class KeywordNamer:
         for f in factors:
             if f.is_noise:
                 continue
-            f.name = keyword_name(f.keywords)
+            texts = [features[fid].text for fid in f.feature_ids if fid in features]
+            f.name = keyword_name(shared_keywords(f.keywords, texts))
             f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
         return factors
 

@@ -48,6 +48,29 @@ def ranked_factors(factors: list[Factor], limit: int = MAX_FACTORS) -> list[Fact
     return real[:limit]
 
 
+def is_significant(f: Factor) -> bool:
+    """True when a factor's 95% interval of influence excludes zero (True when it has no interval)."""
+    s = f.stats
+    if s.ci_low is None or s.ci_high is None:
+        return True
+    return s.ci_low > 0 or s.ci_high < 0
+
+
+def summary_factors(factors: list[Factor], task: Task, limit: int = MAX_FACTORS) -> list[Factor]:
+    """The factors a summary states: pinned ones, then (score tasks) those whose effect is significant.
+
+    Factors whose interval includes zero follow only when fewer than two significant ones exist, so
+    the summary does not assert effects the data cannot tell from chance.
+    """
+    ranked = ranked_factors(factors, len(factors))
+    if task.kind != "score":
+        return ranked[:limit]
+    sure = [f for f in ranked if f.pinned or is_significant(f)]
+    if len(sure) < 2:
+        sure += [f for f in ranked if f not in sure][: 2 - len(sure)]
+    return sure[:limit]
+
+
 def _quote(name: str) -> str:
     return f"\u201c{name}\u201d"
 
@@ -58,6 +81,9 @@ def _score_sentence(f: Factor, task: Task, noun: str) -> str:
     cov = f"{s.coverage:.0%} of {noun}"
     if infl is None:
         return f"Mentions {_quote(f.name)} in {cov}."
+    if not is_significant(f):
+        return (f"May {'raise' if infl > 0 else 'lower'} ratings when {_quote(f.name)} comes up "
+                f"({infl:+.1f} {unit(task)}, {cov}; not significant).")
     mag = abs(infl)
     if mag < 0.25:
         return f"Mentions {_quote(f.name)} often ({cov}) with little effect on ratings ({infl:+.1f} {unit(task)})."
@@ -92,7 +118,7 @@ class TemplateSummarizer:
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this summarizer's output."""
-        return {"kind": "template", "version": 1, "max_factors": self.max_factors}
+        return {"kind": "template", "version": 2, "max_factors": self.max_factors}
 
     def summarize(self, factors: list[Factor], items: list[Item], task: Task) -> str:
         """Return the summary text."""
@@ -111,7 +137,7 @@ class TemplateSummarizer:
                 parts.append(f"Most often answers '{top}' ({share:.0%} of {len(labels)} items).")
         else:
             parts.append(f"History of {len(items)} items.")
-        ranked = ranked_factors(factors, self.max_factors)
+        ranked = summary_factors(factors, task, self.max_factors)
         for f in ranked:
             if task.kind == "score":
                 sentence = _score_sentence(f, task, noun)

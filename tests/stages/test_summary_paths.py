@@ -84,3 +84,20 @@ def test_built_paths_cover_every_item_and_mostly_agree(built):
         assert path.text.endswith(f"rated {it.output}")
     share = sum(x.consistent for x in p.paths.values()) / len(p.paths)
     assert share > 0.5
+
+
+def test_template_summary_states_only_significant_effects_unless_too_few():
+    def factor(fid, name, infl, lo, hi, cov=0.3, pinned=False):
+        st = FactorStats(n_features=6, n_items=6, coverage=cov, influence=infl, ci_low=lo, ci_high=hi)
+        return Factor(id=fid, name=name, feature_ids=[f"{fid}#0"], stats=st, pinned=pinned)
+
+    items = [Item(f"i{k}", "x", str(1 + k % 5)) for k in range(10)]
+    strong = factor("F1", "Breakage", -1.8, -2.4, -1.2)
+    wide = factor("F2", "Colour", 1.5, -0.3, 3.3, cov=0.6)  # bigger |effect| * coverage, but not significant
+    sure = factor("F3", "Fast shipping", 0.8, 0.2, 1.4)
+    text = TemplateSummarizer().summarize([strong, wide, sure], items, SCORE)
+    assert "Breakage" in text and "Fast shipping" in text and "Colour" not in text
+    pinned = factor("F4", "Colour", 1.5, -0.3, 3.3, pinned=True)
+    assert "“Colour”" in TemplateSummarizer().summarize([strong, pinned], items, SCORE)  # pinned is always stated
+    only_weak = TemplateSummarizer().summarize([strong, wide], items, SCORE)
+    assert "May raise ratings when “Colour”" in only_weak and "not significant" in only_weak
