@@ -30,7 +30,7 @@ if not keys:
     st.stop()
 if state.get("pick") not in by_key:
     state["pick"] = keys[0]
-pick = st.selectbox("Query (held-out history item or dataset query)", keys, index=keys.index(state["pick"]),
+pick = st.selectbox("Query (history item, left out of retrieval, or dataset query)", keys, index=keys.index(state["pick"]),
                     format_func=lambda x: by_key[x].label, key="cmp_pick")
 state["pick"] = pick
 opt = by_key[pick]

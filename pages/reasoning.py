@@ -69,7 +69,7 @@ if source == "Pick a query" and options:
     if state.get("pick") not in by_key:
         state["pick"] = keys[0]
         ss.pop("w_rs_pick", None)
-    pick = st.selectbox("Held-out item or dataset query", keys, format_func=lambda k: by_key[k].label,
+    pick = st.selectbox("History item or dataset query", keys, format_func=lambda k: by_key[k].label,
                         key=_persist("pick", keys[0]), on_change=_keep, args=("pick",))
     opt = by_key[pick]
     query, gold, item_id = opt.input, opt.gold, opt.item_id
@@ -77,7 +77,9 @@ if source == "Pick a query" and options:
         st.write(query)
     if item_id:
         st.caption(f"History item {item_id} is left out of retrieval, so it cannot answer itself; the user's real "
-                   f"response (**{gold}**) is shown for comparison at the end.")
+                   f"response (**{gold}**) is shown for comparison at the end. It still counts in the factors' "
+                   "statistics and the summary: for a strict test use a dataset query or the **Evaluate** page, "
+                   "which builds each profile on earlier items only.")
 else:
     query = st.text_area("Your query", key=_persist("typed", ""), on_change=_keep, args=("typed",), height=100,
                          placeholder="e.g. Bought this blender last month. The jar cracked after two weeks…")
