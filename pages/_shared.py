@@ -7,6 +7,7 @@ to Streamlit (caching, session state, rendering problems and progress).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,33 @@ def user_state(key: str, profile: Any) -> dict[str, Any]:
         state.clear()
         state["user"] = user_key
     return state
+
+
+def job_panel(job_key: str, *, describe: Callable[[Job], str], cancel_key: str, cancelling: str,
+              every: float = 1.0) -> None:
+    """Show a background job's ``st.progress`` with a Cancel button, refreshed every ``every`` seconds.
+
+    When the job is done, the whole page reruns so it can show the result.
+
+    Args:
+        job_key: The session key holding the :class:`Job`.
+        describe: The progress bar's text for the job.
+        cancel_key: The Cancel button's key.
+        cancelling: The note shown once Cancel was pressed.
+        every: Refresh interval in seconds.
+    """
+
+    @st.fragment(run_every=every)
+    def panel() -> None:
+        j: Job | None = st.session_state.get(job_key)
+        if j is None:
+            return
+        if j.done:
+            st.rerun(scope="app")
+        st.progress(j.progress.fraction, text=describe(j))
+        if st.button("Cancel", key=cancel_key, disabled=j.cancelled()):
+            j.cancel()
+        if j.cancelled():
+            st.caption(cancelling)
+
+    panel()

@@ -12,7 +12,7 @@ from core.views.jobs import Job
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, need_profile, user_state
+from pages._shared import ctx, job_panel, need_profile, user_state
 
 c = ctx()
 st.title("Compare methods")
@@ -30,8 +30,8 @@ if not keys:
     st.stop()
 if state.get("pick") not in by_key:
     state["pick"] = keys[0]
-pick = st.selectbox("Query (history item, left out of retrieval, or dataset query)", keys, index=keys.index(state["pick"]),
-                    format_func=lambda x: by_key[x].label, key="cmp_pick")
+pick = st.selectbox("Query (history item, left out of retrieval, or dataset query)", keys,
+                    index=keys.index(state["pick"]), format_func=lambda x: by_key[x].label, key="cmp_pick")
 state["pick"] = pick
 opt = by_key[pick]
 with st.expander("Query text"):
@@ -69,24 +69,11 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
         st.rerun()
 
 
-@st.fragment(run_every=0.5)
-def _progress_panel() -> None:
-    j: Job | None = st.session_state.get(JOB_KEY)
-    if j is None:
-        return
-    if not j.done:
-        p = j.progress
-        st.progress(p.fraction, text=f"Answering with {p.label or '…'} ({p.done}/{p.total})")
-        if st.button("Cancel", key="cmp_cancel", disabled=j.cancelled()):
-            j.cancel()
-        if j.cancelled():
-            st.caption("Cancelling after the method in flight; finished answers are kept.")
-    else:
-        st.rerun(scope="app")
-
-
 if running:
-    _progress_panel()
+    job_panel(JOB_KEY, describe=lambda j: f"Answering with {j.progress.label or '…'} ({j.progress.done}/"
+                                          f"{j.progress.total})",
+              cancel_key="cmp_cancel", cancelling="Cancelling after the method in flight; finished answers are kept.",
+              every=0.5)
 elif job is not None:
     ss.pop(JOB_KEY, None)
     target, request = ss.pop("_inflow_compare_request", (state, None))

@@ -10,7 +10,7 @@ from core.ui_state import Keys
 from core.views.eval_view import drill_target, eval_inputs, metric_rows, per_query_rows
 from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
-from pages._shared import ctx, forget_profiles, need_user
+from pages._shared import ctx, forget_profiles, job_panel, need_user
 
 JOB_KEY = "_inflow_eval_job"
 
@@ -66,25 +66,10 @@ if start and not running:
         st.rerun()
 
 
-@st.fragment(run_every=1.0)
-def _progress_panel() -> None:
-    j: Job | None = st.session_state.get(JOB_KEY)
-    if j is None:
-        return
-    if not j.done:
-        p = j.progress
-        st.progress(p.fraction, text=f"Evaluating ({st.session_state.get('_inflow_eval_how', '')}): "
-                                     f"{p.label or 'starting…'}")
-        if st.button("Cancel", key="ev_cancel", disabled=j.cancelled()):
-            j.cancel()
-        if j.cancelled():
-            st.caption("Cancelling after the query in flight; finished queries are kept.")
-    else:
-        st.rerun(scope="app")
-
-
 if job is not None and not job.done:
-    _progress_panel()
+    job_panel(JOB_KEY, describe=lambda j: f"Evaluating ({ss.get('_inflow_eval_how', '')}): "
+                                          f"{j.progress.label or 'starting…'}",
+              cancel_key="ev_cancel", cancelling="Cancelling after the query in flight; finished queries are kept.")
 elif job is not None and job.done:
     ss.pop(JOB_KEY, None)
     if job.error:

@@ -9,6 +9,24 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.pages.conftest import goto, texts, wait_build
 
 
+def cancel_midway(at, job_key: str, cancel_key: str, progress_text: str, *, after: int = 2, timeout: float = 300):
+    """Wait until the page's job finished ``after`` items, press Cancel, wait for the page to settle; return the job."""
+    job = at.session_state[job_key]
+    deadline = time.time() + timeout
+    while job.progress.done < after and not job.done and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert progress_text in str([p.proto for p in at.get("progress")])
+    at.button(key=cancel_key).click().run()
+    assert job.cancelled()
+    while job_key in at.session_state and time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Cancelled:" in texts(at)
+    return job
+
+
 def test_cancel_keeps_finished_queries(make_app, monkeypatch):
     with FakeOpenAIServer(latency_s=0.25) as slow:
         monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
@@ -20,19 +38,7 @@ def test_cancel_keeps_finished_queries(make_app, monkeypatch):
         at.radio(key="ev_scope").set_value("all users")
         at.number_input(key="ev_limit_user").set_value(20)
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
-        job = at.session_state["_inflow_eval_job"]
-        deadline = time.time() + 300
-        while job.progress.done < 2 and not job.done and time.time() < deadline:
-            time.sleep(0.2)
-        at.run()
-        assert "Evaluating" in str([p.proto for p in at.get("progress")])
-        at.button(key="ev_cancel").click().run()
-        assert job.cancelled()
-        while "_inflow_eval_job" in at.session_state and time.time() < deadline:
-            time.sleep(0.5)
-            at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert "Cancelled:" in texts(at)
+        job = cancel_midway(at, "_inflow_eval_job", "ev_cancel", "Evaluating")
         result = job.result
         assert result["cancelled"] and 2 <= result["n"] < result["n_planned"]
         stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result["eval_id"])["result"]
@@ -48,19 +54,7 @@ def test_compare_can_be_cancelled_and_keeps_the_answered_methods(make_app, monke
         at.button(key="build_profile_inline").click().run()
         wait_build(at)
         at.button(key="cmp_run").click().run()
-        job = at.session_state["_inflow_compare_job"]
-        deadline = time.time() + 300
-        while job.progress.done < 2 and not job.done and time.time() < deadline:
-            time.sleep(0.1)
-        at.run()
-        assert "Answering with" in str([p.proto for p in at.get("progress")])
-        at.button(key="cmp_cancel").click().run()
-        assert job.cancelled()
-        while "_inflow_compare_job" in at.session_state and time.time() < deadline:
-            time.sleep(0.3)
-            at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert "Cancelled:" in texts(at)
+        cancel_midway(at, "_inflow_compare_job", "cmp_cancel", "Answering with")
         rows = at.dataframe[0].value
         assert 2 <= len(rows) < 6
         assert not rows["answer"].str.startswith("failed").any()
