@@ -17,7 +17,7 @@ It runs, with the offline default backend (the embedded llama.cpp model) and a f
 
 and writes the tables, the backend and model, the settings and the measured runtime to
 ``docs/RESULTS.md``. Result JSON and per-query CSV files go to ``.inflow/results/``. A time budget
-(``--budget-minutes``, default 25) stops a run early (finished queries are kept and the document
+(``--budget-minutes``, default 45) stops a run early (finished queries are kept and the document
 says so) rather than overrun.
 """
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
-    ap.add_argument("--budget-minutes", type=float, default=25.0, help="Stop runs before this (default 25).")
+    ap.add_argument("--budget-minutes", type=float, default=45.0, help="Stop runs before this (default 45).")
     ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "results.sqlite")
     ap.add_argument("--reuse", action="store_true", help="Keep the workspace (LLM and embedding caches) from a "
                     "previous run instead of starting cold.")
