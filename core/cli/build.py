@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feature embedder (default hash; minilm is semantic but slower)")
     parser.add_argument("--min-cluster-size", type=int, default=5, help="HDBSCAN min_cluster_size (default 5)")
     parser.add_argument("--min-samples", type=int, default=None, help="HDBSCAN min_samples (default: cluster size)")
+    parser.add_argument("--no-split-directions", action="store_true",
+                        help="keep clusters that mix features which raised and lowered the score as one factor")
     parser.add_argument("--json", action="store_true", help="print each profile as JSON instead of text")
 
 
@@ -180,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         embedder = make_embedder(EMBEDDERS[args.embedder])
         settings = PipelineSettings(extractor=args.extractor, embedder=args.embedder,
                                     hdbscan_min_cluster_size=args.min_cluster_size,
-                                    hdbscan_min_samples=args.min_samples)
+                                    hdbscan_min_samples=args.min_samples,
+                                    split_directions=not args.no_split_directions)
         print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
               file=sys.stderr)
         exported = []
