@@ -1,11 +1,13 @@
 """The sample-data path end to end in one session, with state surviving page switches.
 
-build -> map -> curate -> summary -> step-by-step answer -> compare -> evaluate -> export.
+upload (the sample reviews CSV as a new dataset) -> build -> map -> curate -> summary -> step-by-step answer
+-> compare -> evaluate -> export.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +17,13 @@ from tests.pages.conftest import goto, texts, wait_build
 pytestmark = pytest.mark.timeout(900)
 
 
+DATASET = "uploaded_reviews"  # the sample reviews, uploaded through the Upload page as a new dataset
+SAMPLE_CSV = Path(__file__).resolve().parents[2] / "sample_data" / "reviews.csv"
+
+
 def _profile(at):
     cache = at.session_state["_inflow_profiles"]
-    key = (at.session_state["_inflow_ctx"].ws.path, "reviews", "ava")
+    key = (at.session_state["_inflow_ctx"].ws.path, DATASET, "ava")
     return cache[key]
 
 
@@ -29,6 +35,18 @@ def test_sample_data_path_end_to_end(make_app):
     at = make_app()
     at.run()
     assert not at.exception
+
+    # -- upload -----------------------------------------------------------------------------------------
+    at.file_uploader(key="up_files").upload("reviews.csv", SAMPLE_CSV.read_bytes(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_input(key="up_name").input(DATASET)
+    at.button(key="up_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state[Keys.DATASET] == DATASET
+    table = at.dataframe[0].value.set_index("dataset")
+    assert table.loc[DATASET, "items"] == table.loc["reviews", "items"] > 200
+    at.sidebar.selectbox(key="sb_user").select("ava").run()
 
     # -- build and map ----------------------------------------------------------------------------------
     goto(at, "factor_map")
@@ -78,7 +96,7 @@ def test_sample_data_path_end_to_end(make_app):
     goto(at, "factors")
     page = texts(at)
     assert "move 3 features to a new factor “Hand picked”" in page
-    edit_id = at.session_state["_inflow_ctx"].ws.list_edits("reviews", "ava")[-1]["id"]
+    edit_id = at.session_state["_inflow_ctx"].ws.list_edits(DATASET, "ava")[-1]["id"]
     at.button(key=f"fc_undo_{edit_id}").click().run()
     assert not at.exception
     assert not [f for f in _profile(at).factors if f.name == "Hand picked"]
@@ -111,13 +129,13 @@ def test_sample_data_path_end_to_end(make_app):
 
     # -- summary editor ---------------------------------------------------------------------------------
     goto(at, "summary")
-    versions = at.session_state["_inflow_ctx"].ws.list_summary_versions("reviews", "ava")
+    versions = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")
     editor = [t for t in at.text_area if t.label == "Edit"][0]
     editor.input(versions[-1]["text"] + " They also like long walks.")
     at.text_input(key="sum_note").input("analyst note")
     at.button(key="sum_save").click().run()
     assert not at.exception
-    after = at.session_state["_inflow_ctx"].ws.list_summary_versions("reviews", "ava")
+    after = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")
     assert len(after) == len(versions) + 1 and after[-1]["source"] == "edited"
     assert "long walks" in _profile(at).summary
     diff = [c.value for c in at.code if "+++" in c.value]
