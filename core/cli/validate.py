@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="task kind instead of the inferred one")
     parser.add_argument("--score-range", nargs=2, type=float, metavar=("MIN", "MAX"), default=(1.0, 5.0),
                         help="score range with --task score (default 1 5)")
-    parser.add_argument("--max-mb", type=float, default=200.0, help="largest accepted file, in MB (default 200)")
+    parser.add_argument("--max-mb", type=float, default=None,
+                        help="largest accepted file, in MB (default $INFLOW_MAX_MB, else 200)")
     parser.add_argument("--max-errors", type=int, default=50, help="most problems reported (default 50)")
 
 
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     for source in plan_sources(args.paths):
         try:
             result = load(source.names, task=task, mapping=mapping, keep_valid=args.keep_valid,
-                          max_bytes=int(args.max_mb * 1024 * 1024), max_errors=args.max_errors)
+                          max_bytes=None if args.max_mb is None else int(args.max_mb * 1024 * 1024),
+                          max_errors=args.max_errors)
         except InputError as exc:
             log.extend(exc.problems, truncated=exc.truncated)
             continue

@@ -26,7 +26,7 @@ from core.data.loaders.json_format import parse_json_file
 from core.data.loaders.jsonl_format import parse_jsonl
 from core.data.loaders.lamp_format import OUTPUTS_SUFFIX, QUESTIONS_SUFFIX, parse_lamp, partner
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.source import DEFAULT_MAX_BYTES
+from core.data.loaders.source import default_max_bytes
 from core.data.model import Dataset, Task
 from core.data.tasks import infer_task
 from core.errors import InputError, Problem
@@ -238,7 +238,7 @@ def load(
     task: Task | None = None,
     mapping: Mapping[str, str] | None = None,
     keep_valid: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     max_errors: int = 50,
     name: str | None = None,
 ) -> LoadResult:
@@ -252,7 +252,7 @@ def load(
             timestamp); unmapped fields are auto-detected. LaMP files ignore it (their task fixes the keys).
         keep_valid: Keep the valid rows and return the problems instead of raising (still raises
             when nothing valid is left).
-        max_bytes: Largest accepted file size.
+        max_bytes: Largest accepted file size; None = ``$INFLOW_MAX_MB`` MB, else 200 MB.
         max_errors: Most problems collected; later ones only set ``truncated``.
         name: Dataset name; default: the first file's stem.
 
@@ -265,6 +265,8 @@ def load(
     log = ProblemLog(max_errors)
     if not paths:
         raise InputError(Problem("(no files)", None, None, "no files given"))
+    if max_bytes is None:
+        max_bytes = default_max_bytes()
     sources = plan_sources(paths)
     parsed: list[Parsed] = []
     for source in sources:

@@ -294,3 +294,18 @@ def test_csv_cell_longer_than_csv_default_limit_loads(write):
     long_review = "great value " * 20_000  # 240 000 characters, over csv's default 131 072
     ds = load([write("long.csv", f"user,text,score\na,{long_review.strip()},5\na,short one,3\n")])
     assert len(ds.dataset.users[0].items[0].input) > 200_000
+
+
+def test_size_limit_from_the_environment(write, monkeypatch):
+    from core.data.loaders.source import DEFAULT_MAX_BYTES, default_max_bytes
+
+    path = write("big2.csv", "user,text,score\n" + "a,xxxxxxxxxx,5\n" * 200)  # about 3 KB
+    assert default_max_bytes({}) == DEFAULT_MAX_BYTES == 200 * 1024 * 1024
+    monkeypatch.setenv("INFLOW_MAX_MB", "0.001")  # about 1 KB
+    p = only(fails([path]).problems)
+    assert "size limit" in p.message and "big2.csv" in str(p)
+    monkeypatch.setenv("INFLOW_MAX_MB", "lots")
+    bad = only(fails([path]).problems)
+    assert bad.field == "INFLOW_MAX_MB" and "positive number" in bad.message
+    monkeypatch.setenv("INFLOW_MAX_MB", "5")
+    assert load([path]).dataset.n_items == 200

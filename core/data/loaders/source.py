@@ -8,13 +8,36 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, Problem
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+ENV_MAX_MB = "INFLOW_MAX_MB"
+
+
+def default_max_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """Return the file size limit: ``$INFLOW_MAX_MB`` megabytes if set, else 200 MB.
+
+    Raises:
+        InputError: ``INFLOW_MAX_MB`` is not a positive number.
+    """
+    env = os.environ if environ is None else environ
+    raw = (env.get(ENV_MAX_MB) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not mb > 0 or mb != mb or mb == float("inf"):
+        raise InputError(Problem("settings", None, ENV_MAX_MB, f"{ENV_MAX_MB} must be a positive number of MB, "
+                                                                f"got {raw!r}"))
+    return int(mb * 1024 * 1024)
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
