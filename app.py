@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.llm.settings import BackendSettings
+from core.store.workspace import EVALUATION_SOURCE
 from core.ui_state import STAGE_MODES, Keys, check_workspace_path, dataset_caption, settings_from_form
 from core.views.jobs import Job
 from pages._shared import (
@@ -86,7 +87,7 @@ def _dataset_user() -> None:
     ws = open_workspace(ss[Keys.WORKSPACE_PATH])
     # Datasets an evaluation stored for itself stay out of the list unless a drill-down opened one.
     datasets = {d["id"]: d for d in ws.list_datasets()
-                if d["source"] != "evaluation" or d["id"] == ss.get(Keys.DATASET)}
+                if d["source"] != EVALUATION_SOURCE or d["id"] == ss.get(Keys.DATASET)}
     if not datasets:
         st.sidebar.info("No dataset yet: load one on the Upload page.")
         ss.pop(Keys.DATASET, None)

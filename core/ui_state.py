@@ -24,7 +24,7 @@ from core.data.model import Dataset
 from core.errors import InputError, Problem
 from core.llm.settings import BackendSettings
 from core.llm.types import Capabilities
-from core.store.workspace import Workspace
+from core.store.workspace import EVALUATION_SOURCE, Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKSPACE = REPO_ROOT / ".inflow" / "workspace.sqlite"
@@ -159,7 +159,7 @@ def dataset_caption(info: Mapping[str, Any]) -> str:
     else:
         kind = "text"
     q = f" · {info['n_queries']} queries" if info.get("n_queries") else ""
-    src = " · evaluation" if info.get("source") == "evaluation" else ""
+    src = " · evaluation" if info.get("source") == EVALUATION_SOURCE else ""
     return f"{info['id']} · {kind} · {info['n_users']} users · {info['n_items']} items{q}{src}"
 
 

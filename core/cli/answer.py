@@ -168,7 +168,7 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     settings = BackendSettings.from_env()
     if args.backend:
         settings.kind = args.backend
-    if getattr(args, "no_cache", False):
+    if args.no_cache:
         settings.use_cache = False
     client = make_client(settings, ws)
     profile = load_profile(ws, dataset_id, args.user)

@@ -46,13 +46,10 @@ def run_export(args: argparse.Namespace) -> int:
             out = export_workspace(ws, args.out)
             print(f"wrote workspace export {out}")
             return 0
-        datasets = [d["id"] for d in ws.list_datasets() if args.user in ws.list_users(d["id"])]
-        dataset = args.dataset or (datasets[0] if len(datasets) == 1 else None)
-        if dataset is None or dataset not in datasets:
-            known = ", ".join(datasets) or "none"
-            raise InputError(Problem(args.workspace, None, "dataset",
-                                     f"user {args.user!r} is in datasets: {known}; name one with --dataset"))
+        from core.cli.answer import resolve_dataset
         from core.stages.profile import load_profile, profile_to_json
+
+        dataset = resolve_dataset(ws, args.dataset, args.user)
 
         profile = load_profile(ws, dataset, args.user)
         out = export_user(ws, dataset, args.user, args.out,

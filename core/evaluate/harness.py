@@ -41,7 +41,7 @@ from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score,
 from core.evaluate.metrics import METRICS, metrics_for
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
-from core.store.workspace import Workspace, stable_hash
+from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
 
 OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
 
@@ -247,7 +247,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
     dataset_id = dataset_key(dataset)
     if not ws.has_dataset(dataset_id):
-        ws.add_dataset(dataset, dataset_id=dataset_id, source="evaluation")
+        ws.add_dataset(dataset, dataset_id=dataset_id, source=EVALUATION_SOURCE)
     params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
               "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,

@@ -27,6 +27,8 @@ from core.data.model import Dataset, Item, Query, Task, User
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 EXPORT_FORMAT = "inflow-workspace"
+EVALUATION_SOURCE = "evaluation"
+"""``source`` of the datasets an evaluation stores for itself (history split off a user's data)."""
 
 
 def stable_hash(obj: Any) -> str:

@@ -61,3 +61,10 @@ def test_bad_export_files_are_reported_not_raised(tmp_path, capsys):
     assert "not an Inflow user export" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "o.json"), "--workspace", str(tmp_path / "missing.sqlite")]) == 2
     assert "no such workspace file" in capsys.readouterr().err
+
+
+def test_user_export_names_the_problem_when_the_user_is_unknown(reviews_csv, tmp_path, capsys):  # noqa: F811
+    ws_path = _built(tmp_path, reviews_csv)
+    assert main(["export", str(tmp_path / "x.json"), "--workspace", str(ws_path), "--user", "nobody"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

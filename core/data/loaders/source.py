@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ def default_max_bytes(environ: Mapping[str, str] | None = None) -> int:
         mb = float(raw)
     except ValueError:
         mb = -1.0
-    if not mb > 0 or mb != mb or mb == float("inf"):
+    if not 0 < mb < math.inf:  # also rejects NaN
         raise InputError(Problem("settings", None, ENV_MAX_MB, f"{ENV_MAX_MB} must be a positive number of MB, "
                                                                 f"got {raw!r}"))
     return int(mb * 1024 * 1024)
