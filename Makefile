@@ -43,6 +43,7 @@ bench: install-test
 	$(PY) bench/embed_speed.py
 	$(PY) bench/factor_map.py
 	$(PY) bench/tokens.py
+	$(PY) bench/direction_split.py
 
 clean-venv:
 	rm -rf $(VENV)
