@@ -36,7 +36,7 @@ OTHER_CPU := NUMBA_CPU_NAME=generic OPENBLAS_CORETYPE=Prescott
 test: install-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest
-	$(OTHER_CPU) $(PY) -m pytest -q -m "not slow" tests/stages
+	$(OTHER_CPU) $(PY) -m pytest -q -m "not slow" tests/stages tests/cli/test_build.py
 
 lint: install-test
 	$(PY) -m ruff check .
