@@ -41,7 +41,7 @@ def test_sample_data_folder_is_valid(capsys, monkeypatch):
         "sample_data/lamp2_tags_questions.json + sample_data/lamp2_tags_outputs.json: lamp, 2 users, 98 items, "
         "2 queries, task label (15 labels) (LaMP_2)",
         "sample_data/lamp3_reviews_questions.json + sample_data/lamp3_reviews_outputs.json: lamp, 4 users, "
-        "306 items, 4 queries, task score 1-5 (LaMP_3)",
+        "338 items, 4 queries, task score 1-5 (LaMP_3)",
         "sample_data/movie_tags.csv: csv, 2 users, 100 items, 0 queries, task label (15 labels) (movie_tags)",
         "sample_data/reviews.csv: csv, 4 users, 342 items, 0 queries, task score 1-5 (reviews)",
     ]
