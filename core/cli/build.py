@@ -4,7 +4,9 @@ The files are loaded (any supported format), stored in the workspace as one data
 (or the ``--user`` ones) gets features, factors, a summary and reasoning paths. Progress goes to
 stderr; stdout gets, per user, the factors with coverage, influence (95% CI) or label lift, polarity,
 then the summary and its token count next to the raw history's. Stage results are stored and reused,
-so running the command again is fast, and an interrupted run resumes where it stopped.
+so running the command again is fast, and an interrupted run resumes where it stopped. Loading shows
+its progress too (bytes read, rows checked). A user that cannot be built (e.g. no history) is
+reported and skipped; the others are built and the exit code is 2.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
 from core.stages.summary import summary_token_report
+from core.store.files import open_workspace
 from core.store.workspace import Workspace
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
@@ -50,7 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- progress ---------------------------------------------------------------------------------------------
 class ProgressBar:
-    """A one-line progress display on a stream (redrawn in place on a terminal, one line per stage otherwise)."""
+    """A one-line progress display on a stream.
+
+    On a terminal the line is redrawn in place; otherwise each stage gets a line when it ends, and a
+    long stage also every :attr:`every` seconds, so a log is never silent for minutes.
+    """
+
+    every = 10.0
 
     def __init__(self, stream: TextIO, label: str, width: int = 24, client: Any | None = None) -> None:
         """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
@@ -63,6 +72,7 @@ class ProgressBar:
         self._stage: str | None = None
         self._last = 0.0
         self._start = time.perf_counter()
+        self._logged = self._start
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report progress of a stage."""
@@ -79,7 +89,8 @@ class ProgressBar:
             bar = "#" * filled + "-" * (self.width - filled)
             self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self.llm_note()}")
             self.stream.flush()
-        elif finished:
+        elif finished or now - self._logged >= self.every:
+            self._logged = now
             self.stream.write(f"{self.label} {stage}: {done}/{total}{self.llm_note()}\n")
             self.stream.flush()
 
@@ -166,9 +177,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_cluster_size < 2:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
-    result = load([Path(p) for p in args.paths])
+    bar = ProgressBar(sys.stderr, "[load]")
+    try:
+        result = load([Path(p) for p in args.paths], progress=bar)
+    finally:
+        bar.close()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     dataset = result.dataset
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args.workspace, create=True)
+    skipped: list[str] = []
     try:
         dataset_id = ws.add_dataset(dataset, dataset_id=args.dataset_id,
                                     source=", ".join(os.fspath(p) for p in args.paths))
@@ -192,6 +210,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 profile = build_profile(ws, dataset_id, user, client=client, embedder=embedder, settings=settings,
                                         progress=bar)
+            except InputError as exc:  # this user's problem (e.g. no history): report it, build the others
+                skipped.append(user)
+                for problem in exc.problems:
+                    print(f"skipped user {user}: {problem}", file=sys.stderr)
+                continue
             finally:
                 bar.close()
             if args.json:
@@ -203,4 +226,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(exported, ensure_ascii=False, indent=1))
     finally:
         ws.close()
+    if skipped:
+        print(f"{len(skipped)} of {len(users)} users not built: {', '.join(skipped[:20])}", file=sys.stderr)
+        return 2
     return 0
