@@ -102,10 +102,12 @@ class ProgressBar:
         if self.tty and self._stage is not None:
             self.stream.write("\n")
 
-    def close(self) -> None:
-        """Finish the display."""
+    def close(self, *, summary: bool = True) -> None:
+        """Finish the display (with ``summary``, a line saying how long it took)."""
         self._end_line()
         self._stage = None
+        if not summary:
+            return
         self.stream.write(f"{self.label} done in {time.perf_counter() - self._start:.1f} s\n")
         self.stream.flush()
 
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = load([Path(p) for p in args.paths], progress=bar)
     finally:
-        bar.close()
+        bar.close(summary=False)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     dataset = result.dataset

@@ -11,8 +11,8 @@ import errno
 import json
 import math
 import os
+import secrets
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     p = Path(path)
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        name = str(p.parent / f".{p.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 less the umask, like open()
+        tmp = name
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -169,7 +169,7 @@ def record_problems(rec: Record, file: str) -> list[Problem]:
 
 def long_number_message(value: LongNumber) -> str:
     """Say that an integer is too long to use."""
-    return (f"integer with {len(value.lstrip('-'))} digits ({clip(value, 20)}); at most {MAX_INT_DIGITS} digits "
+    return (f"integer with {len(value.lstrip('-'))} digits ({value[:12]}...); at most {MAX_INT_DIGITS} digits "
             "are accepted")
 
 
