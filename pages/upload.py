@@ -12,12 +12,12 @@ from core.data.loaders.records import FIELDS
 from core.errors import InputError
 from core.ui_state import Keys, dataset_caption, load_files, sample_choices
 from core.views.upload_view import (
+    UploadFolder,
     dataset_id_for,
     display_problem,
     explicit_mapping,
     guess_mapping,
     preview,
-    UploadFolder,
 )
 from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, show_problems
 

@@ -15,9 +15,9 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-import os
 from pathlib import Path
 
 from core.data.loaders.base import Parsed

@@ -41,12 +41,13 @@ def check_output(value: str, task: Task) -> tuple[str, str | None]:
         if not math.isfinite(x):
             return value, f"score {quote(value)} is not a number (expected {span})"
         if not task.score_min <= x <= task.score_max:
-            return value, f"score {quote(value)} is outside the task's range {span}"
+            return value, f"score {clip(value)} is outside the task's range {span}"
     elif task.kind == "label" and task.labels:
         by_lower = {label.lower(): label for label in task.labels}
         label = by_lower.get(value.lower())
         if label is None:
-            shown = ", ".join(clip(label, 40) for label in task.labels[:15]) + (", ..." if len(task.labels) > 15 else "")
+            shown = ", ".join(clip(label, 40) for label in task.labels[:15])
+            shown += ", ..." if len(task.labels) > 15 else ""
             return value, f"label {quote(value)} is not one of the task's labels ({shown})"
         return label, None
     return value, None

@@ -181,7 +181,8 @@ class _LampBuilder:
 
     def finish(self) -> None:
         for gid, (_output, row) in (self.golds or {}).items():
-            self.log.add(Problem(self.o_file or "", row, "id", f"gold id {quote(gid)} has no question in {self.q_file}"))
+            self.log.add(Problem(self.o_file or "", row, "id",
+                                 f"gold id {quote(gid)} has no question in {self.q_file}"))
 
 
 def lamp_from_data(

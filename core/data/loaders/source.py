@@ -209,7 +209,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _repair(value: Any) -> Any:
-    """Replace lone surrogates (``"\\ud800"`` escapes, which no UTF-8 text can hold) by U+FFFD."""
+    """Replace lone surrogates (from escapes like backslash-u-D800; UTF-8 text cannot hold them) by U+FFFD."""
     if isinstance(value, str):
         return _LONE_SURROGATE.sub("\ufffd", value) if not isinstance(value, LongNumber) else value
     if isinstance(value, list):
