@@ -65,7 +65,8 @@ def check_target(out: str | Path, *, force: bool = False, protect: str | Path | 
     if protect is not None:
         guarded = Path(protect).resolve()
         target = path.resolve()
-        if any(target == guarded.with_name(guarded.name + s) for s in _SIDE_FILES):
+        same = path.exists() and guarded.exists() and os.path.samefile(path, guarded)  # a hard link, too
+        if same or any(target == guarded.with_name(guarded.name + s) for s in _SIDE_FILES):
             raise InputError(Problem(name, None, None, "this is the workspace itself; writing the export there would "
                                                        "destroy it. Choose another file name"))
     if path.is_dir():

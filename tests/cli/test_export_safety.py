@@ -47,6 +47,8 @@ def test_export_onto_the_workspace_is_refused_even_with_force(ws_path, capsys):
         assert main(["export", str(ws_path), "--workspace", str(ws_path), *extra]) == 2
         assert "workspace itself" in capsys.readouterr().err
     assert main(["export", str(ws_path) + "-wal", "--workspace", str(ws_path), "--force"]) == 2
+    os.link(ws_path, ws_path.with_name("alias.sqlite"))
+    assert main(["export", str(ws_path.with_name("alias.sqlite")), "--workspace", str(ws_path), "--force"]) == 2
     _intact(ws_path)
 
 

@@ -90,7 +90,7 @@ def read_bytes(path: Path, file: str, max_bytes: int = DEFAULT_MAX_BYTES, *, lim
         InputError: Missing, not a regular file, a system file, unreadable, or too large.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise _open_problem(file, exc) from None
     with os.fdopen(fd, "rb", buffering=0) as fh:
