@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from core.ui_state import Keys
 from tests.pages.conftest import texts
 
@@ -99,3 +101,7 @@ def test_reruns_reuse_one_upload_folder_and_hostile_json_previews(make_app):
     err = " ".join(str(e.value) for e in at.error)
     assert "hostile.json:$[0]:note: integer with 5000 digits" in err
     assert "hostile.json:$[1]:score: key 'score' appears more than once" in err
+    path = folder.path
+    del folder, at  # the session ends: its state, and with it the folder, goes
+    gc.collect()
+    assert not path.exists()
