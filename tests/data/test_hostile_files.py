@@ -173,4 +173,5 @@ def test_build_skips_the_user_without_history_and_builds_the_others(write_json, 
     out, err = capsys.readouterr()
     assert code == 2
     assert ":$[0]:profile: empty profile" in err and "skipped user q1" in err
+    assert "[load] read KiB: 1/1" in err and "[load] check rows: 16/16" in err  # loading shows its progress
     assert "== user q2 (16 items" in out and "Traceback" not in err
