@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.data.loaders.source import repair_text
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
@@ -190,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
     ws = open_workspace(args.workspace, create=True)
     skipped: list[str] = []
     try:
-        dataset_id = ws.add_dataset(dataset, dataset_id=args.dataset_id,
-                                    source=", ".join(os.fspath(p) for p in args.paths))
+        dataset_id = ws.add_dataset(dataset, dataset_id=repair_text(args.dataset_id) if args.dataset_id else None,
+                                    source=repair_text(", ".join(os.fspath(p) for p in args.paths)))
         users = args.users or ws.list_users(dataset_id)
         known = set(ws.list_users(dataset_id))
         missing = [u for u in users if u not in known]

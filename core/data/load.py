@@ -27,7 +27,7 @@ from core.data.loaders.json_format import parse_json_file
 from core.data.loaders.jsonl_format import parse_jsonl
 from core.data.loaders.lamp_format import OUTPUTS_SUFFIX, QUESTIONS_SUFFIX, parse_lamp, partner
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.source import Progress, default_max_bytes, read_bytes
+from core.data.loaders.source import Progress, default_max_bytes, read_bytes, repair_text
 from core.data.model import Dataset, Task
 from core.data.tasks import infer_task
 from core.errors import InputError, Problem
@@ -230,7 +230,7 @@ def choose_task(parsed: Sequence[Parsed], name: str, log: ProblemLog) -> Task:
 def _dataset_name(sources: Sequence[Source]) -> str:
     if not sources:
         return "dataset"
-    stem = sources[0].path.name
+    stem = repair_text(sources[0].path.name)  # a file name need not be UTF-8; the name is stored
     for suffix in (QUESTIONS_SUFFIX, OUTPUTS_SUFFIX):
         if stem.lower().endswith(suffix):
             return stem[: -len(suffix)]

@@ -175,3 +175,13 @@ def test_build_skips_the_user_without_history_and_builds_the_others(write_json, 
     assert ":$[0]:profile: empty profile" in err and "skipped user q1" in err
     assert "[load] read KiB: 1/1" in err and "[load] check rows: 16/16" in err  # loading shows its progress
     assert "== user q2 (16 items" in out and "Traceback" not in err
+
+
+def test_a_file_name_that_is_not_utf8_loads_and_stores(tmp_path):
+    f = tmp_path / "\udcff\udcfe.csv"  # the bytes ff fe: a name Python can only hold with surrogates
+    f.write_text("text,score\ngood,5\nbad,1\n")
+    ds = load([f]).dataset
+    assert ds.name == "\ufffd\ufffd" and ds.users[0].id == "\ufffd\ufffd"
+    ws = Workspace(tmp_path / "w.sqlite")
+    ws.add_dataset(ds)  # no UnicodeEncodeError
+    ws.close()

@@ -2,8 +2,8 @@
 
 Case ``i`` is a pure function of ``(SEED, i)``: mutated CSV / JSON / JSONL / LaMP files (truncated,
 spliced, wrong quoting, NUL and control bytes, BOMs, UTF-16, Latin-1, huge integers, lone
-surrogates, repeated keys, NaN, deep nesting, megabyte cells, 20,000-column headers, random JSON
-shapes) and special files (FIFOs, links to devices and system files, link loops, dangling links,
+surrogates, repeated keys, NaN, non-UTF-8 file names, deep nesting, megabyte cells, 20,000-column
+headers, random JSON shapes) and special files (FIFOs, links to devices and system files, link loops, dangling links,
 folders with data names). :func:`run_case` puts a case through ``load`` (strict and keep-valid),
 ``validate``, the Upload preview and, when it loads, the workspace; anything but a result or an
 ``InputError`` propagates (a traceback is a failure).
@@ -154,11 +154,12 @@ def make_case(i: int, folder: Path) -> list[Path]:
         return _special(rng, folder, i)
     if family in (1, 2, 3):
         suffix, text = _text_seed(rng)
-        name = f"LaMP_3_c{i}{suffix}" if suffix == "_questions.json" else f"c{i}{suffix}"
+        odd = "\udcff\udcfe" if i % 5 == 0 else ""  # a file name that is not UTF-8 (bytes ff fe)
+        name = f"LaMP_3_c{i}{odd}{suffix}" if suffix == "_questions.json" else f"{odd}c{i}{suffix}"
         paths = _write(folder, name, _encode(rng, _mutate(rng, text)))
         if suffix == "_questions.json" and rng.random() < 0.5:
             out = _mutate(rng, json.dumps(OUTPUTS)) if rng.random() < 0.5 else json.dumps(OUTPUTS)
-            paths += _write(folder, f"LaMP_3_c{i}_outputs.json", out.encode("utf-8", "surrogatepass"))
+            paths += _write(folder, f"LaMP_3_c{i}{odd}_outputs.json", out.encode("utf-8", "surrogatepass"))
         return paths
     if family == 4:
         value = _random_json(rng)

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.data.loaders.base import Candidate, Parsed, Record
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.source import MAX_INT_DIGITS, LongNumber, duplicate_keys, kind_of
+from core.data.loaders.source import MAX_INT_DIGITS, LongNumber, duplicate_keys, kind_of, repair_text
 from core.errors import InputError, Problem, clip, quote
 
 FIELDS: tuple[str, ...] = ("user", "id", "input", "output", "timestamp")
@@ -228,6 +228,6 @@ def tabular_source(
     if not records and columns is None:
         return Parsed(files=(file,), format=format)  # every row was unreadable and is already reported
     fields = resolve_fields(columns_of(records) if columns is None else columns, mapping, file)
-    candidates = extract_candidates(records, fields, file=file, default_user=default_user, log=log)
+    candidates = extract_candidates(records, fields, file=file, default_user=repair_text(default_user), log=log)
     return Parsed(files=(file,), format=format, candidates=candidates, rows=len(records),
                   input_column=fields.input, output_column=fields.output)

@@ -208,10 +208,15 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def repair_text(text: str) -> str:
+    """Replace lone surrogates by U+FFFD, also those standing for the bytes of a file name that is not UTF-8."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _repair(value: Any) -> Any:
     """Replace lone surrogates (from escapes like backslash-u-D800; UTF-8 text cannot hold them) by U+FFFD."""
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value) if not isinstance(value, LongNumber) else value
+        return repair_text(value) if not isinstance(value, LongNumber) else value
     if isinstance(value, list):
         return [_repair(v) for v in value]
     if isinstance(value, dict):
