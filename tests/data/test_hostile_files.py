@@ -114,6 +114,9 @@ def test_repeated_keys_are_reported_not_silently_last_wins(write):
     q = write("LaMP_3_y_questions.json", '[{"id": "q1", "id": "q2", "input": "x", "profile": '
                                          '[{"id": "p1", "text": "ok", "score": "4"}]}]')
     located(only(fails([q]).problems), "LaMP_3_y_questions.json", "$[0]", "id")
+    write("LaMP_3_y_outputs.json", '{"task": "LaMP_3", "golds": [], "task": "LaMP_2"}')
+    problems = fails([q]).problems
+    assert any(p.file.endswith("LaMP_3_y_outputs.json") and p.row == "$" and p.field == "task" for p in problems)
 
 
 # -- short messages --------------------------------------------------------------------------------------------

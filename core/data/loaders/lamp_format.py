@@ -20,7 +20,7 @@ from typing import Any
 from core.data.loaders.base import Parsed, QueryCandidate, Record
 from core.data.loaders.problems import ProblemLog
 from core.data.loaders.records import FieldMap, extract_candidates, read_cell, record_problems
-from core.data.loaders.source import DEFAULT_MAX_BYTES, Progress, kind_of, parse_json, read_text
+from core.data.loaders.source import DEFAULT_MAX_BYTES, Progress, duplicate_keys, kind_of, parse_json, read_text
 from core.data.tasks import LAMP_SPECS, LampSpec, lamp_number
 from core.errors import InputError, Problem, quote
 
@@ -76,6 +76,8 @@ def _read_golds(data: Any, file: str, log: ProblemLog) -> tuple[dict[str, tuple[
     """Return ``{id: (output, json_path)}`` and the ``task`` named by an outputs file."""
     task = data.get("task") if isinstance(data, dict) else None
     golds = data.get("golds") if isinstance(data, dict) else data
+    for key in duplicate_keys(data):  # a second "task" or "golds" would silently replace the first
+        log.add(Problem(file, "$", key, f"key {quote(key)} appears more than once in the outputs file; keep one"))
     if not isinstance(golds, list):
         raise InputError(Problem(file, "$.golds", "golds", f"expected a list of {{id, output}} golds, got "
                                                            f"{kind_of(golds)}"))
