@@ -69,7 +69,7 @@ def check_target(out: str | Path, *, force: bool = False, protect: str | Path | 
         if same or any(target == guarded.with_name(guarded.name + s) for s in _SIDE_FILES):
             raise InputError(Problem(name, None, None, "this is the workspace itself; writing the export there would "
                                                        "destroy it. Choose another file name"))
-    if path.is_dir():
+    if path.is_dir() or name.endswith(("/", os.sep)):  # Path("out/") would silently write a file "out"
         raise InputError(Problem(name, None, None, "is a folder; give a file name, e.g. "
                                                    f"{os.path.join(name, 'export.json')}"))
     parent = path.parent

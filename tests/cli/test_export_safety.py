@@ -62,12 +62,14 @@ def test_existing_file_needs_force_and_is_replaced_atomically(ws_path, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json", "reviews.json", "ws.sqlite"]
 
 
-@pytest.mark.parametrize("target, words", [("folder", "is a folder"), ("missing/out.json", "does not exist")])
+@pytest.mark.parametrize("target, words", [("folder", "is a folder"), ("new/", "is a folder"),
+                                           ("missing/out.json", "does not exist")])
 def test_bad_targets_are_clear_messages(ws_path, tmp_path, capsys, target, words):
     (tmp_path / "folder").mkdir()
-    assert main(["export", str(tmp_path / target), "--workspace", str(ws_path)]) == 2
+    assert main(["export", f"{tmp_path}/{target}", "--workspace", str(ws_path)]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+    assert not (tmp_path / "new").exists()
 
 
 def test_full_disk_leaves_the_old_file_and_no_temp_file(ws_path, tmp_path, capsys, monkeypatch):
