@@ -94,6 +94,10 @@ def test_a_non_sqlite_workspace_is_a_clear_message(tmp_path, capsys, content):
     assert main(["export", str(tmp_path / "o.json"), "--workspace", str(fake)]) == 2
     assert "not an Inflow workspace" in capsys.readouterr().err
     assert main(["import", str(fake), "--workspace", str(fake)]) == 2
+    data = tmp_path / "r.csv"
+    data.write_text("text,score\ngood,5\n")
+    assert main(["build", str(data), "--workspace", str(fake)]) == 2
+    assert "not an Inflow workspace" in capsys.readouterr().err
     assert fake.read_bytes() == content  # untouched
 
 
