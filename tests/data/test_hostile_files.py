@@ -146,6 +146,10 @@ def test_progress_reports_bytes_read_and_rows_checked(write):
     checks = [s for s in seen if s[0] == "check rows"]
     assert reads and reads[-1][1] == reads[-1][2] == Path(f).stat().st_size // 1024
     assert [c[1] for c in checks] == [10_000, 20_000, 25_000] and checks[-1][2] == 25_000
+    small = write("s.csv", "text,score\ngood,5\n")
+    seen.clear()
+    load([small], progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert ("read KiB", 1, 1) in seen  # a file under 1 KiB still ends its read at 1/1
 
 
 # -- LaMP empty profile -------------------------------------------------------------------------------------------

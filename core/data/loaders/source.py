@@ -121,7 +121,7 @@ def read_bytes(path: Path, file: str, max_bytes: int = DEFAULT_MAX_BYTES, *, lim
             chunks.append(chunk)
             done += len(chunk)
             if progress is not None:
-                progress("read KiB", min(done // 1024, total_kib), total_kib)
+                progress("read KiB", total_kib if done >= size else min(done // 1024, total_kib), total_kib)
     if done > max_bytes and not limit_is_head:
         raise InputError(Problem(file, None, None, f"file is over the {_mb(max_bytes)} size limit (it grew "
                                                    "while being read); split it or raise the limit"))
