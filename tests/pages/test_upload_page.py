@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from core.ui_state import Keys
 from tests.pages.conftest import texts
 
@@ -79,3 +81,27 @@ def test_upload_lamp_pair(make_app):
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value.set_index("dataset")
     assert table.loc["lamp2_tags", "task"] == "label" and table.loc["lamp2_tags", "queries"] > 0
+
+
+def test_reruns_reuse_one_upload_folder_and_hostile_json_previews(make_app):
+    at = make_app()
+    at.run()
+    hostile = ('[{"user_id": "u\\ud800", "text": "half \\udfff", "score": 4, "note": ' + "9" * 5000 + "},"
+               ' {"user_id": "v", "text": "fine", "score": 3, "score": 5}]').encode()
+    at.file_uploader(key="up_files").upload("hostile.json", hostile, "application/json").run()
+    assert not at.exception, [e.value for e in at.exception]
+    folder = at.session_state[Keys.UPLOAD_FOLDER]
+    for _ in range(3):
+        at.run()
+    assert at.session_state[Keys.UPLOAD_FOLDER] is folder and folder.alive
+    assert sorted(p.name for p in folder.path.iterdir()) == ["hostile.json"]
+    assert at.dataframe[1].value["text"][0] == "half \ufffd"
+    at.button(key="up_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    err = " ".join(str(e.value) for e in at.error)
+    assert "hostile.json:$[0]:note: integer with 5000 digits" in err
+    assert "hostile.json:$[1]:score: key 'score' appears more than once" in err
+    path = folder.path
+    del folder, at  # the session ends: its state, and with it the folder, goes
+    gc.collect()
+    assert not path.exists()
