@@ -4,7 +4,9 @@ The files are loaded (any supported format), stored in the workspace as one data
 (or the ``--user`` ones) gets features, factors, a summary and reasoning paths. Progress goes to
 stderr; stdout gets, per user, the factors with coverage, influence (95% CI) or label lift, polarity,
 then the summary and its token count next to the raw history's. Stage results are stored and reused,
-so running the command again is fast, and an interrupted run resumes where it stopped.
+so running the command again is fast, and an interrupted run resumes where it stopped. Items,
+factor names, the summary or paths whose model call failed (or fell back) are listed on stderr after
+each user, and running the command again retries exactly those.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
 from core.stages.summary import summary_token_report
 from core.store.workspace import Workspace
+from core.views.build_view import failure_report
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
 
@@ -194,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
                                         progress=bar)
             finally:
                 bar.close()
+            heading, lines = failure_report(ws, profile)
+            if heading:
+                sys.stderr.write(f"[{user}] {heading}:\n" + "".join(f"  {line}\n" for line in lines))
             if args.json:
                 exported.append(profile_to_json(profile))
             else:
