@@ -409,8 +409,8 @@ def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
     if _pkey(c) in st.session_state.get(BUILD_NOTES, {}):
         show_build_note(c)
     else:
-        st.info(f"User **{safe(c.user_id)}** of **{safe(c.dataset_id)}** has no profile yet: build it to extract features, "
-                "cluster them into factors and write a summary and reasoning paths.")
+        st.info(f"User **{safe(c.user_id)}** of **{safe(c.dataset_id)}** has no profile yet: build it to extract "
+                "features, cluster them into factors and write a summary and reasoning paths.")
     if build_button and st.button("Build profile", type="primary", key="build_profile_inline"):
         start_build(c)
         st.rerun()

@@ -21,9 +21,9 @@ if not need_user(c):
     st.stop()
 ws = c.ws
 dataset = ws.get_dataset(c.dataset_id)
-st.caption(f"Dataset **{safe(c.dataset_id)}** · task {safe(dataset.task.name)} ({dataset.task.kind}). Each method answers every "
-           "query from a profile built on the user's earlier history; the model-free baselines run beside them. "
-           "Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
+st.caption(f"Dataset **{safe(c.dataset_id)}** · task {safe(dataset.task.name)} ({dataset.task.kind}). Each method "
+           "answers every query from a profile built on the user's earlier history; the model-free baselines run "
+           "beside them. Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
 
 # -- the run form ------------------------------------------------------------------------------------------------
 job: Job | None = ss.get(JOB_KEY)
@@ -99,7 +99,8 @@ b = result.get("backend") or {}
 n_users = result.get("n_users")
 users_text = f"{n_users} user" + ("" if n_users == 1 else "s")
 st.caption(f"Task {safe(result.get('task'))} · {result.get('n')} queries from {users_text} · backend "
-           f"{safe(b.get('kind'))} / {safe(b.get('model'))} · embedder {safe(b.get('embedder'))} · k={result.get('k')} · "
+           f"{safe(b.get('kind'))} / {safe(b.get('model'))} · embedder {safe(b.get('embedder'))} · "
+           f"k={result.get('k')} · "
            f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
 
 st.subheader("Metrics")

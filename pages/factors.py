@@ -20,7 +20,8 @@ profile = need_profile(c)
 if profile is None:
     st.stop()
 ss = st.session_state
-st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)}. Every edit is stored and replayed on rebuilds.")
+st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)}. Every edit is stored and replayed on "
+           "rebuilds.")
 
 
 def _edit(op_payload: tuple[str, dict]) -> None:

@@ -77,9 +77,9 @@ if source == "Pick a query" and options:
         st.markdown(safe(query))
     if item_id:
         st.caption(f"History item {safe(item_id)} is left out of retrieval, so it cannot answer itself; the user's "
-                   f"real response (**{safe(gold)}**) is shown for comparison at the end. It still counts in the factors' "
-                   "statistics and the summary: for a strict test use a dataset query or the **Evaluate** page, "
-                   "which builds each profile on earlier items only.")
+                   f"real response (**{safe(gold)}**) is shown for comparison at the end. It still counts in the "
+                   "factors' statistics and the summary: for a strict test use a dataset query or the **Evaluate** "
+                   "page, which builds each profile on earlier items only.")
 else:
     query = st.text_area("Your query", key=_persist("typed", ""), on_change=_keep, args=("typed",), height=100,
                          placeholder="e.g. Bought this blender last month. The jar cracked after two weeks…")

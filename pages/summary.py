@@ -21,8 +21,8 @@ ss = st.session_state
 ws = c.ws
 versions = ws.list_summary_versions(profile.dataset_id, profile.user_id)
 current = versions[-1] if versions else None
-st.caption(f"User **{safe(profile.user_id)}**. A concise description of what drives this user's responses, written from "
-           "the factors and their statistics. Every answer records which version it used.")
+st.caption(f"User **{safe(profile.user_id)}**. A concise description of what drives this user's responses, "
+           "written from the factors and their statistics. Every answer records which version it used.")
 
 left, right = st.columns([3, 2], gap="large")
 with left:

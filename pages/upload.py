@@ -37,8 +37,8 @@ if datasets:
                                 "source": d["source"] or ""} for d in datasets]),
                  hide_index=True, width="stretch")
     if c.dataset_id and c.user_id:
-        st.success(f"Active: **{safe(c.dataset_id)}**, user **{safe(c.user_id)}**. Next: see this user's factors on the map.",
-                   icon=":material/check_circle:")
+        st.success(f"Active: **{safe(c.dataset_id)}**, user **{safe(c.user_id)}**. Next: see this user's factors "
+                   "on the map.", icon=":material/check_circle:")
         maybe_auto_build(c)  # a sample user's first profile builds in the background while this page is read
         build_running(c)
         st.page_link("pages/factor_map.py", label="Open the factor map", icon=":material/scatter_plot:")

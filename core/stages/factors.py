@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from core.stages.failures import StageFailure, finish_stage, short
 from core.data.model import Item, Task
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.naming import KeywordNamer
 from core.stages.stats import strength, with_stats
 from core.stages.types import NOISE_ID, Factor, Feature

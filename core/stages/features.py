@@ -306,8 +306,8 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     or interrupt) is resumed: items already stored are skipped. A ``partial`` one (items whose model
     call failed, listed in its ``failures`` artifact) is continued in a new run: the stored items are
     copied, the failed ones extracted again. An extractor with a ``failures`` dict (the LLM extractor
-    with ``skip_failures``) has each failed item recorded instead of stored as featureless. Items are extracted in chunks of
-    ``chunk`` and each item's features are stored as artifact ``item:<id>`` as soon as its chunk
+    with ``skip_failures``) has each failed item recorded instead of stored as featureless. Items are
+    extracted in chunks of ``chunk`` and each item's features are stored as artifact ``item:<id>`` as soon as its chunk
     returns, so an interruption loses at most the chunk in flight (and the LLM client's cache keeps
     even those calls).
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from core.llm.fence import quote, quote_list, with_data_rule
 from core.errors import BackendError
+from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.text import content_words, truncate
 from core.stages.types import Factor, Feature

@@ -25,11 +25,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, create_model
 
-from core.llm.fence import quote, with_data_rule
-from core.stages.failures import StageFailure, finish_stage, short
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.stats import effect, user_mean
 from core.stages.summary import factors_digest, unit
 from core.stages.text import truncate

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from core.llm.fence import quote, with_data_rule
-from core.stages.failures import StageFailure, finish_stage, short
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.fence import quote, with_data_rule
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.stats import effect, strength, user_mean
 from core.stages.types import Factor
 from core.store.workspace import Workspace, stable_hash

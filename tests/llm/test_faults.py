@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 
 import pytest
@@ -37,7 +37,7 @@ def client(openai_server: FakeOpenAIServer, tmp_path):  # noqa: F811
 
 
 def test_parse_retry_after_reads_seconds_dates_and_milliseconds() -> None:
-    now = datetime(2026, 12, 2, 8, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 2, 8, 0, 0, tzinfo=UTC)
     assert parse_retry_after({"retry-after": "2"}) == 2.0
     assert parse_retry_after({"retry-after": " 1.5 "}) == 1.5
     assert parse_retry_after({"retry-after": "Wed, 02 Dec 2026 08:00:07 GMT"}, now=now) == 7.0
