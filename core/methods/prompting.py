@@ -243,8 +243,9 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     """Build the messages, shortening them until their estimated tokens fit ``budget``.
 
     The longest section is cut by a quarter (at a line break when there is one) until the prompt
-    fits; when every section is short (or there are none) the query is cut instead. Token counts
-    are the estimate of :func:`core.llm.tokens.count_message_tokens`.
+    fits; when every section is short (or there are none) the query is cut instead. "Short" is
+    ``MIN_SECTION_CHARS``, then, for tiny context windows, a fifth of it. Token counts are the
+    estimate of :func:`core.llm.tokens.count_message_tokens`.
 
     Returns:
         The messages and whether anything was cut.
@@ -252,19 +253,20 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     secs = [(t, b) for t, b in sections if b and b.strip()]
     q = query
     trimmed = False
-    for _ in range(60):
-        messages = build_messages(task, q, secs, choices, preamble=preamble)
-        if count_message_tokens(messages) <= budget:
-            return messages, trimmed
-        trimmed = True
-        longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
-        if longest is not None and len(secs[longest][1]) > MIN_SECTION_CHARS:
-            title, body = secs[longest]
-            secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
-        elif len(q) > MIN_SECTION_CHARS:
-            q = truncate(q, int(len(q) * 0.75))
-        else:
-            break
+    for floor in (MIN_SECTION_CHARS, MIN_SECTION_CHARS // 5):
+        for _ in range(60):
+            messages = build_messages(task, q, secs, choices, preamble=preamble)
+            if count_message_tokens(messages) <= budget:
+                return messages, trimmed
+            trimmed = True
+            longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
+            if longest is not None and len(secs[longest][1]) > floor:
+                title, body = secs[longest]
+                secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
+            elif len(q) > floor:
+                q = truncate(q, int(len(q) * 0.75))
+            else:
+                break
     return build_messages(task, q, secs, choices, preamble=preamble), trimmed
 
 

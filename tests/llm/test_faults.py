@@ -109,7 +109,7 @@ def test_identical_calls_in_flight_are_sent_once(client: LLMClient, openai_serve
 def test_a_follower_whose_leader_failed_calls_itself(client: LLMClient,
                                                      openai_server: FakeOpenAIServer) -> None:  # noqa: F811
     openai_server.latency_s = 0.2
-    openai_server.add_faults("400")  # the first request fails for good (400 is not retried)
+    openai_server.add_faults("401")  # the first request fails for good (401 is not retried)
     out: list[object] = []
     lead = threading.Thread(target=lambda: out.append(_try(client, "same")))
     lead.start()

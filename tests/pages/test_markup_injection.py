@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.ui_state import Keys
 from tests.pages.conftest import goto, wait_build
-from tests.pages.hostile import MARK, hostile_workspace
+from tests.pages.hostile import MARK, hostile_workspace, item_id, payloads, user_id
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -90,6 +90,18 @@ def check(at: AppTest, page: str) -> int:
     bad = {s[:120]: v for s in srcs if (v := violations(s))}
     assert not bad, (page, bad)
     return sum(MARK in s.lower() for s in srcs)
+
+
+@pytest.mark.parametrize("text", [*payloads(PIXEL), user_id(PIXEL), item_id(PIXEL), "a\\*b\\", "1) x", "***", "==="])
+def test_safe_text_reads_back_as_the_same_plain_text(text: str) -> None:
+    from pages._shared import safe
+
+    tokens = MD.parse(safe(text))
+    assert [t.type for t in tokens if t.type != "inline"] == ["paragraph_open", "paragraph_close"]
+    inline = next(t for t in tokens if t.type == "inline")
+    assert {c.type for c in inline.children} <= {"text", "softbreak"}
+    assert "".join("\n" if c.type == "softbreak" else c.content for c in inline.children) == text
+    assert not DIRECTIVE.search(safe(text))
 
 
 def test_no_page_renders_markup_from_the_data(app: AppTest) -> None:

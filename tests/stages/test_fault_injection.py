@@ -115,7 +115,8 @@ def breaking(prompt_has: dict[str, str], on: dict[str, bool]) -> Callable[[list[
     """
 
     def respond(messages: list[dict[str, Any]], fmt: Any) -> str:
-        system, user = messages[0]["content"], messages[-1]["content"]
+        system = messages[0]["content"]
+        user = next(m["content"] for m in messages if m["role"] == "user")  # the prompt, also when repairing
         if on["on"]:
             for marker, text in prompt_has.items():
                 if marker in system and text in user:
@@ -139,7 +140,8 @@ def test_failed_items_are_listed_and_a_rerun_retries_exactly_those(faulty) -> No
     zipper = {it.id for it in first.items if "zipper" in it.input}
     assert zipper
     heading, lines = failure_report(ws, first)
-    assert heading.startswith(f"{len(zipper)} model calls failed ({len(zipper)} left an item without features")
+    n = len(zipper)
+    assert heading.startswith(f"{n} model call") and f"({n} left an item without features" in heading
     assert {ln.split()[2] for ln in lines} == zipper and all(" failed: " in ln for ln in lines)
     assert all(not first.features[i] for i in zipper)
     assert all("after 2 repairs" in ln for ln in lines)  # retried (repaired) before it was given up

@@ -32,7 +32,7 @@ def item_text(user: str) -> str:
 def scripted(messages, fmt):
     """Answer like a capable model would, per stage."""
     system = messages[0]["content"]
-    user = messages[-1]["content"]
+    user = next(m["content"] for m in messages if m["role"] == "user")  # the prompt, also in a repair round trip
     name = _schema_name(fmt)
     if name == "ExtractedFeatures" or "response-influential" in system or "analyse one item" in system:
         text = item_text(user)
