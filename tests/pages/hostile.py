@@ -59,6 +59,7 @@ def hostile_workspace(path: Path, pixel: str) -> tuple[str, str]:
     items[0] = replace(items[0], id=item_id(pixel), input=items[0].input + " " + " ".join(attacks))
     for i, attack in enumerate(attacks, start=1):
         items[i * 3] = replace(items[i * 3], input=f"{attack}\n{items[i * 3].input}")
+    items[-1] = replace(items[-1], input="\n".join([items[-1].input, *attacks]))  # the pages' default query
     user = user_id(pixel)
     ws = Workspace(path)
     try:
@@ -69,8 +70,8 @@ def hostile_workspace(path: Path, pixel: str) -> tuple[str, str]:
         profile = apply_edit(ws, profile, *cv.rename(profile, factor.id, f"{attacks[1]} {attacks[4]}"))
         apply_edit(ws, profile, *cv.describe(profile, factor.id, f"{attacks[0]} {attacks[3]}"))
         edit_summary(ws, DATASET, user, " ".join(attacks))
-        ws.put_artifact(profile.run_ids["paths"], "failures", [StageFailure(
-            "paths", "path", item_id(pixel), "fell back", f"template path: {attacks[1]}").to_dict()])
+        ws.put_artifact(profile.run_ids["features"], "failures", [StageFailure(  # as a failed model call leaves
+            "features", "item", item_id(pixel), "failed", f"HTTP 500: {attacks[1]}").to_dict()])
     finally:
         ws.close()
     return DATASET, user
