@@ -7,7 +7,7 @@ Prints the requests sent against the calls needed (distinct prompts that got an 
 successful requests that were repeats (wasted), items left without features and whether each was
 listed as failed (a silent loss when not), 429 retries sooner than ``Retry-After``, and the time.
 
-Usage: ``python bench/faults.py [--items 200] [--rate 0.3] [--seed 17]``
+Usage: ``python bench/faults.py [--items 200] [--rate 0.3] [--seed 17] [--hold-429]``
 """
 
 from __future__ import annotations
@@ -38,9 +38,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--rate", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--hold-429", action="store_true",
+                        help="the server rejects every request while a Retry-After runs, like a real rate limiter")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(responder=scripted, hang_s=1.0,
-                                                               retry_after="1") as server:
+    def respond(messages, fmt):  # noqa: ANN001, ANN202 - a fake server responder
+        # a repair round trip is answered from its original prompt, like a model that corrects itself
+        return scripted([messages[0], next(m for m in messages if m["role"] == "user")], fmt)
+
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(responder=respond, hang_s=1.0,
+                                                               retry_after="1", hold_429=args.hold_429) as server:
         ws = Workspace(Path(tmp) / "ws.sqlite")
         ws.add_dataset(durability_dataset(n=args.items))
         client = LLMClient(OpenAIBackend(server.base_url, "sk-bench", "fake-model", timeout_s=0.3), ws,

@@ -8,7 +8,8 @@ call :meth:`LLMClient.chat` or :meth:`LLMClient.map`.
   call. ``use_cache=False`` bypasses reading *and* writing.
 * **Retries**: :class:`~core.llm.types.TransientBackendError` (timeouts, 429, 5xx, connection
   errors, malformed bodies) is retried with exponential backoff and jitter, never sooner than a
-  server's ``Retry-After`` (seconds or HTTP-date); when retries run out
+  server's ``Retry-After`` (seconds or HTTP-date), which also holds back every other call of the
+  client until it has passed (a rate limit is the endpoint's, not one call's); when retries run out
   a :class:`core.errors.BackendError` names the endpoint, status and message.
 * **Structured calls**: the pydantic model's JSON schema goes to the backend; the answer is
   validated with pydantic and, if invalid, asked for again (``schema_repairs`` times, default 2)
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import BackendError
 from core.llm.errors import EndpointError
-from core.llm.retry import RetryPolicy, call_with_retries
+from core.llm.retry import HoldOff, RetryPolicy, call_with_retries
 from core.llm.structured import (
     StructuredOutputError,
     json_schema_of,
@@ -52,6 +53,7 @@ from core.llm.types import (
     Progress,
     ProgressCallback,
     RawCompletion,
+    TransientBackendError,
 )
 from core.store.workspace import Workspace, stable_hash
 
@@ -152,6 +154,7 @@ class LLMClient:
         self.stats = ClientStats()
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._stats_lock = threading.Lock()
+        self._hold = HoldOff(self.policy.retry_after_max_s)  # a server's Retry-After holds every call of this client
         self._flight_lock = threading.Lock()
         self._in_flight: dict[str, threading.Event] = {}  # cache keys being asked right now (see _join_in_flight)
 
@@ -302,9 +305,15 @@ class LLMClient:
         req = replace(request, messages=att.messages)
 
         def once() -> RawCompletion:
+            self._hold.wait()
             with self._slots:
                 self._count(model_calls=1)
-                return self.backend.complete(req, schema)
+                try:
+                    return self.backend.complete(req, schema)
+                except TransientBackendError as exc:
+                    if exc.retry_after_s:
+                        self._hold.until(exc.retry_after_s)
+                    raise
 
         try:
             raw, retries = call_with_retries(once, self.policy, self.endpoint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -113,3 +114,41 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, endpoint: str, *
                                     retries=retries) from exc
             sleep(policy.delay(retries, getattr(exc, "retry_after_s", None)))
             retries += 1
+
+
+class HoldOff:
+    """A shared "not before" time: a server's ``Retry-After`` holds back every call that shares it.
+
+    A 429 with ``Retry-After`` is about the endpoint (or the key), not the one call that got it: the
+    other calls in flight would only be turned away too. :meth:`until` moves the time forward (never
+    back); :meth:`wait` sleeps until it has passed.
+
+    Args:
+        max_s: Cap on one hold-off.
+        clock: Monotonic clock (tests may pass a fake).
+        sleep: Sleep function (tests may pass a fake).
+    """
+
+    def __init__(self, max_s: float = 120.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """Create a hold-off that holds nothing yet."""
+        self.max_s = max_s
+        self._clock = clock
+        self._sleep = sleep
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def until(self, delay_s: float) -> None:
+        """Hold every call for ``delay_s`` seconds from now (capped), unless already held longer."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + min(max(0.0, delay_s), self.max_s))
+
+    def remaining(self) -> float:
+        """Seconds left before calls may go out (0 when not held)."""
+        with self._lock:
+            return max(0.0, self._not_before - self._clock())
+
+    def wait(self) -> None:
+        """Sleep until the hold-off has passed (it may be extended while sleeping)."""
+        while (left := self.remaining()) > 0:
+            self._sleep(left)

@@ -157,6 +157,8 @@ class FakeOpenAIServer:
         hang_s: How long a ``"timeout"`` fault sleeps before answering.
         embedding_dim: Dimension of ``/v1/embeddings`` vectors.
         retry_after: ``Retry-After`` header value sent with ``"429"`` faults (None: no header).
+        hold_429: Behave like a real rate limiter: after a ``"429"`` fault with a numeric ``retry_after``,
+            every request in the next ``retry_after`` seconds gets a 429 too (recorded as fault ``"429"``).
 
     Attributes:
         requests: Every request as ``{"path", "body", "authorization"}``, in arrival order.
@@ -165,7 +167,8 @@ class FakeOpenAIServer:
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "fake-model", responder: Responder | None = None,
                  reject_json_schema: bool = False, reject_json_object: bool = False, reject_max_tokens: bool = False,
-                 hang_s: float = 2.0, embedding_dim: int = 32, retry_after: str | None = None) -> None:
+                 hang_s: float = 2.0, embedding_dim: int = 32, retry_after: str | None = None,
+                 hold_429: bool = False) -> None:
         self.latency_s = latency_s
         self.model = model
         self.responder: Responder = responder or default_responder
@@ -175,6 +178,8 @@ class FakeOpenAIServer:
         self.hang_s = hang_s
         self.embedding_dim = embedding_dim
         self.retry_after = retry_after
+        self.hold_429 = hold_429
+        self._held_until = 0.0
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = ()
         self._rng = random.Random(0)
@@ -280,13 +285,18 @@ class FakeOpenAIServer:
                                   "at": time.monotonic()})
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            if self._faults:
-                fault: str | None = self._faults.popleft()
+            now = time.monotonic()
+            if now < self._held_until:
+                fault: str | None = "429"
+            elif self._faults:
+                fault = self._faults.popleft()
             elif self.fault_rate and self._rng.random() < self.fault_rate:
                 fault = self._rng.choice(self.fault_kinds)
             else:
                 fault = None
             self.requests[-1]["fault"] = fault
+            if fault == "429" and self.hold_429 and self.retry_after and self.retry_after.strip().isdigit():
+                self._held_until = max(self._held_until, now + float(self.retry_after))
             return fault
 
     def _leave(self) -> None:

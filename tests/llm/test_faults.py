@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from email.utils import formatdate
 
@@ -12,8 +13,8 @@ from pydantic import BaseModel
 from core.errors import BackendError
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
-from core.llm.retry import RetryPolicy, call_with_retries, parse_retry_after
-from core.llm.types import ChatRequest, TransientBackendError
+from core.llm.retry import HoldOff, RetryPolicy, call_with_retries, parse_retry_after
+from core.llm.types import Capabilities, ChatRequest, RawCompletion, TransientBackendError
 from core.stages.features import feature_schema
 from core.store.workspace import Workspace
 from tests.fakes.openai_server import SCHEMA_VIOLATION, FakeOpenAIServer, openai_server, openai_server_session  # noqa: F401
@@ -124,3 +125,53 @@ def _try(client: LLMClient, text: str) -> object:
         return client.chat(ask(text)).parsed
     except BackendError as exc:
         return exc
+
+
+def test_hold_off_moves_forward_only_and_waits_it_out() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    hold = HoldOff(max_s=10.0, clock=lambda: now[0], sleep=sleep)
+    hold.wait()
+    assert slept == []  # nothing held yet
+    hold.until(2.0)
+    hold.until(1.0)  # a shorter Retry-After never shortens the hold
+    hold.until(15.0)  # capped at max_s
+    assert hold.remaining() == 10.0
+    hold.wait()
+    assert sum(slept) == 10.0 and hold.remaining() == 0.0
+
+
+class _Limited:
+    """A backend whose first call is turned away with Retry-After 0.5 s; records when each call came."""
+
+    capabilities = Capabilities(backend="stub", model="stub")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.turned_away = threading.Event()
+
+    def cache_identity(self) -> dict[str, str]:
+        return {"kind": "stub"}
+
+    def complete(self, request: ChatRequest, json_schema: object) -> RawCompletion:
+        self.times.append(time.monotonic())
+        if len(self.times) == 1:
+            self.turned_away.set()
+            raise TransientBackendError("rate limited", status=429, retry_after_s=0.5)
+        return RawCompletion(text="ok")
+
+
+def test_a_retry_after_holds_every_call_of_the_client() -> None:
+    backend = _Limited()
+    client = LLMClient(backend, None, backoff_base_s=0.01)
+    first = threading.Thread(target=lambda: client.chat(ChatRequest([{"role": "user", "content": "a"}])))
+    first.start()
+    assert backend.turned_away.wait(5)
+    client.chat(ChatRequest([{"role": "user", "content": "b"}]))  # a different call, started after the 429
+    first.join()
+    assert len(backend.times) == 3 and min(backend.times[1:]) - backend.times[0] >= 0.45
