@@ -50,6 +50,7 @@ bench: install-test
 	$(PY) bench/factor_map.py
 	$(PY) bench/tokens.py
 	$(PY) bench/direction_split.py
+	$(PY) bench/faults.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -19,7 +19,7 @@ from core.views.upload_view import (
     guess_mapping,
     preview,
 )
-from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, show_problems
+from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, safe, show_problems
 
 c = ctx()
 ws = c.ws
@@ -36,8 +36,8 @@ if datasets:
                                 "source": d["source"] or ""} for d in datasets]),
                  hide_index=True, width="stretch")
     if c.dataset_id and c.user_id:
-        st.success(f"Active: **{c.dataset_id}**, user **{c.user_id}**. Next: see this user's factors on the map.",
-                   icon=":material/check_circle:")
+        st.success(f"Active: **{safe(c.dataset_id)}**, user **{safe(c.user_id)}**. Next: see this user's factors "
+                   "on the map.", icon=":material/check_circle:")
         maybe_auto_build(c)  # a sample user's first profile builds in the background while this page is read
         build_running(c)
         st.page_link("pages/factor_map.py", label="Open the factor map", icon=":material/scatter_plot:")
@@ -96,11 +96,11 @@ if files:
     columns: list[str] = []
     for p in paths:
         cols, rows, note = preview(p)
-        with st.expander(f"{p.name} · {note} · first {len(rows)} rows", expanded=len(paths) == 1):
+        with st.expander(f"{safe(p.name)} · {safe(note)} · first {len(rows)} rows", expanded=len(paths) == 1):
             if rows:
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             else:
-                st.warning(note)
+                st.warning(safe(note))
         if not columns and cols and "LaMP" not in note:
             columns, guessed = cols, guess_mapping(cols)
     mapping: dict[str, str] = {}
@@ -134,11 +134,11 @@ elif upload_folder is not None and upload_folder.alive:
 # -- the last load ------------------------------------------------------------------------------------------------
 last = st.session_state.get(Keys.UPLOAD, {}).get("last")
 if last:
-    st.subheader(f"Last load: {last['dataset']}")
+    st.subheader(f"Last load: {safe(last['dataset'])}")
     st.dataframe(pd.DataFrame(last["files"]), hide_index=True, width="stretch")
     if last["problems"]:
         more = "\n- … more problems not shown" if last["truncated"] else ""
-        st.warning("**Rows left out:**\n" + "\n".join(f"- `{p}`" for p in last["problems"]) + more)
+        st.warning("**Rows left out:**\n" + "\n".join(f"- {safe(p)}" for p in last["problems"]) + more)
     info = next((d for d in ws.list_datasets() if d["id"] == last["dataset"]), None)
     if info:
-        st.caption(dataset_caption(info))
+        st.caption(safe(dataset_caption(info)))

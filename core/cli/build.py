@@ -6,7 +6,9 @@ stderr; stdout gets, per user, the factors with coverage, influence (95% CI) or 
 then the summary and its token count next to the raw history's. Stage results are stored and reused,
 so running the command again is fast, and an interrupted run resumes where it stopped. Loading shows
 its progress too (bytes read, rows checked). A user that cannot be built (e.g. no history) is
-reported and skipped; the others are built and the exit code is 2.
+reported and skipped; the others are built and the exit code is 2. Items, factor names, the summary
+or paths whose model call failed (or fell back) are listed on stderr after each user, and running the
+command again retries exactly those.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.stages.profile import PipelineSettings, Profile, build_profile, profil
 from core.stages.summary import summary_token_report
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
+from core.views.build_view import failure_report
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
 
@@ -220,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             finally:
                 bar.close()
+            heading, lines = failure_report(ws, profile)
+            if heading:
+                sys.stderr.write(f"[{user}] {heading}:\n" + "".join(f"  {line}\n" for line in lines))
             if args.json:
                 exported.append(profile_to_json(profile))
             else:

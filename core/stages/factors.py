@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Item, Task
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.naming import KeywordNamer
 from core.stages.stats import strength, with_stats
 from core.stages.types import NOISE_ID, Factor, Feature
@@ -157,7 +158,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
 
     ``split_min_size`` is passed to :func:`build_factors` (and is part of the run's parameters).
 
-    Artifacts: ``factors`` (list of factor dicts) and ``assignments``.
+    Artifacts: ``factors`` (list of factor dicts) and ``assignments``; names that fell back to
+    keywords are listed in ``failures`` and make the run ``partial`` (see :mod:`core.stages.failures`).
 
     Returns:
         The ``factors`` run id, the factors and the assignments.
@@ -180,7 +182,10 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
-    ws.finish_run(run_id, "done")
+    names = {f.id: f.name for f in factors}
+    finish_stage(ws, run_id, [StageFailure("factors", "name", fid, "fell back",
+                                           short(f"keeps the keyword name {names.get(fid, '')!r}: {msg}"))
+                              for fid, msg in (getattr(namer, "failures", {}) or {}).items()])
     return run_id, factors, assignments
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from core.errors import BackendError
+from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.text import content_words, truncate
 from core.stages.types import Factor, Feature
@@ -188,7 +189,7 @@ _NAMER_SYSTEM = (
 class LLMNamer:
     """Name factors with a chat model, from the features nearest each factor's centre.
 
-    Falls back to the c-TF-IDF name for a factor whose call fails.
+    Falls back to the c-TF-IDF name for a factor whose call fails (listed in :attr:`failures`).
 
     Args:
         client: An :class:`core.llm.client.LLMClient`.
@@ -202,6 +203,7 @@ class LLMNamer:
         self.client = client
         self.n_representatives = n_representatives
         self.run_id: str | None = None
+        self.failures: dict[str, str] = {}  # {factor id: why it kept its keyword name} of the last call
 
     def identity(self) -> dict[str, Any]:
         """Return the model identity and prompt version."""
@@ -211,12 +213,15 @@ class LLMNamer:
 
     def request(self, factor: Factor, rep: list[Feature], others: list[Factor]) -> ChatRequest:
         """Build the naming request of one factor."""
-        lines = "\n".join(f"- {f.aspect}: {f.phrase} ({f.direction})" for f in rep)
-        contrast = "\n".join(f"- {', '.join(o.keywords[:5])}" for o in others if not o.is_noise and o.keywords)
+        # every piece of data is fenced as a JSON string (core.llm.fence)
+        lines = "\n".join(f"- aspect {quote(f.aspect)}, phrase {quote(f.phrase)}, direction {quote(f.direction)}"
+                          for f in rep)
+        contrast = "\n".join(f"- {quote_list(o.keywords[:5])}" for o in others if not o.is_noise and o.keywords)
         user = (f"Features of this group (nearest its centre):\n{lines}\n\n"
-                f"Distinctive keywords: {', '.join(factor.keywords[:8])}\n\n"
+                f"Distinctive keywords: {quote_list(factor.keywords[:8])}\n\n"
                 f"Other groups, for contrast (their keywords):\n{contrast or '- none'}")
-        return ChatRequest(messages=[{"role": "system", "content": _NAMER_SYSTEM}, {"role": "user", "content": user}],
+        return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_NAMER_SYSTEM)},
+                                     {"role": "user", "content": user}],
                            schema=FactorName, max_tokens=160, stage="factors", run_id=self.run_id)
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
@@ -229,8 +234,10 @@ class LLMNamer:
             rep = representatives(f, features, vectors, n=self.n_representatives)
             reqs.append(self.request(f, rep, [o for o in factors if o.id != f.id]))
         results = self.client.map(reqs) if reqs else []
+        self.failures = {}
         for f, res in zip(targets, results, strict=True):
             if isinstance(res, BackendError) or res.parsed is None:
+                self.failures[f.id] = str(res) if isinstance(res, BackendError) else "no structured output"
                 continue
             name = " ".join(str(res.parsed.name).split())[:60]
             desc = " ".join(str(res.parsed.description).split())[:240]

@@ -133,9 +133,9 @@ def test_failed_repair_raises_and_is_traced(client: LLMClient, workspace: Worksp
     openai_server.responder = lambda m, f: "no json here"
     with pytest.raises(BackendError) as err:
         client.chat(ask("x", run_id="r1"))
-    assert "Rating" in str(err.value) and openai_server.chat_calls == 2
+    assert "Rating" in str(err.value) and openai_server.chat_calls == 3  # the call and two repairs
     [trace] = workspace.list_traces("r1")
-    assert "after one repair" in trace["error"] and trace["output"] == "no json here"
+    assert "after 2 repairs" in trace["error"] and trace["output"] == "no json here"
     assert workspace.cache_size() == 0  # failures are never cached
 
 

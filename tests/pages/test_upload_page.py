@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from core.ui_state import Keys
-from tests.pages.conftest import texts
+from tests.pages.conftest import shown, texts
 
 BAD_CSV = b"user_id,review_text,rating\nu1,Great thing,5\nu1,Broke fast,seven\nu1,,3\nu1,Fine,4\nu2,Lovely,4\n"
 
@@ -23,7 +23,7 @@ def test_upload_lists_problems_then_keeps_valid_rows(make_app):
     assert at.text_input(key="up_name").value == "my_reviews"
     at.button(key="up_load").click().run()
     assert not at.exception
-    err = " ".join(str(e.value) for e in at.error)
+    err = " ".join(shown(str(e.value)) for e in at.error)
     assert "my_reviews.csv:2:rating: score 'seven' is not a number" in err
     assert "my_reviews.csv:3:review_text: empty text" in err
     assert "/tmp" not in err  # the upload folder is not shown
