@@ -98,7 +98,7 @@ def test_reruns_reuse_one_upload_folder_and_hostile_json_previews(make_app):
     assert at.dataframe[1].value["text"][0] == "half \ufffd"
     at.button(key="up_load").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    err = " ".join(str(e.value) for e in at.error)
+    err = " ".join(shown(str(e.value)) for e in at.error)
     assert "hostile.json:$[0]:note: integer with 5000 digits" in err
     assert "hostile.json:$[1]:score: key 'score' appears more than once" in err
     path = folder.path
