@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli.engine_args import UsersLine, add_engine_arguments, make_cli_engine
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-split-directions", action="store_true",
                         help="keep clusters that mix features which raised and lowered the score as one factor")
     parser.add_argument("--json", action="store_true", help="print each profile as JSON instead of text")
+    add_engine_arguments(parser)
 
 
 # -- progress ---------------------------------------------------------------------------------------------
@@ -166,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_cluster_size < 2:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
+    engine = make_cli_engine(args)
     result = load([Path(p) for p in args.paths])
     dataset = result.dataset
     ws = Workspace(args.workspace)
@@ -186,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
                                     split_directions=not args.no_split_directions)
         print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
               file=sys.stderr)
+        if engine.name != "local":  # the local path stays the per-user loop below, with stage progress bars
+            return _run_on_engine(args, engine, ws, dataset_id, users, client, settings)
         exported = []
         for user in users:
             bar = ProgressBar(sys.stderr, f"[{user}]", client=client)
@@ -204,3 +209,48 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ws.close()
     return 0
+
+
+def _run_on_engine(args: argparse.Namespace, engine: Any, ws: Workspace, dataset_id: str, users: list[str],
+                   client: Any | None, settings: PipelineSettings) -> int:
+    """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
+
+    Returns:
+        0 when every user was built, 1 when some failed, 130 when cancelled (Ctrl-C).
+    """
+    from core.engine.budget import BudgetLimits
+    from core.engine.work import WorkSpec, backend_spec
+    from core.stages.profile import load_profile
+
+    spec = WorkSpec(dataset_id=dataset_id, backend=backend_spec(client), embedder=EMBEDDERS[args.embedder],
+                    pipeline=settings.to_dict())
+    limits = BudgetLimits.from_env(client.max_concurrency if client is not None else 1)
+    line = UsersLine(sys.stderr)
+    try:
+        report = engine.run(ws, spec, users, limits=limits, progress=line)
+    finally:
+        line.close()
+    b = report.budget
+    print(f"{report.engine} engine, {report.workers} workers: {report.progress.line()}; mean calls in flight "
+          f"while busy {b.mean_in_flight:.2f} of {limits.max_in_flight}", file=sys.stderr)
+    exported = []
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            print(f"user {outcome.user_id} failed: {outcome.error}", file=sys.stderr)
+        if outcome.status != "done":
+            continue
+        profile = load_profile(ws, dataset_id, outcome.user_id)
+        if profile is None:  # cannot happen after a done build; say so rather than skip silently
+            print(f"user {outcome.user_id}: built, but its profile cannot be reopened", file=sys.stderr)
+            continue
+        if args.json:
+            exported.append(profile_to_json(profile))
+        else:
+            print(render_profile(profile))
+            print()
+    if args.json:
+        print(json.dumps(exported, ensure_ascii=False, indent=1))
+    if report.cancelled:
+        print("cancelled; finished users are saved in the workspace", file=sys.stderr)
+        return 130
+    return 1 if report.failed() else 0

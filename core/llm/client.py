@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import BackendError
 from core.llm.errors import EndpointError
+from core.llm.limits import CallLimiter, limited_call
 from core.llm.retry import RetryPolicy, call_with_retries
 from core.llm.structured import (
     StructuredOutputError,
@@ -122,6 +123,8 @@ class LLMClient:
         timeout_s: Per-attempt timeout passed to the backend (a request's own ``timeout_s`` wins).
         use_cache: Read and write the workspace cache.
         backoff_base_s: First retry delay; doubles per retry, jittered.
+        limiter: A budget shared with other clients (e.g. every Ray worker's), asked before each
+            request (see :mod:`core.llm.limits`); None: this client's own bound only.
 
     Examples:
         >>> from core.llm.openai_backend import OpenAIBackend  # doctest: +SKIP
@@ -131,7 +134,7 @@ class LLMClient:
 
     def __init__(self, backend: ChatBackend, workspace: Workspace | None = None, *,
                  max_concurrency: int | None = None, max_retries: int = 4, timeout_s: float = 60.0,
-                 use_cache: bool = True, backoff_base_s: float = 0.5) -> None:
+                 use_cache: bool = True, backoff_base_s: float = 0.5, limiter: CallLimiter | None = None) -> None:
         """Create the client."""
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -144,6 +147,7 @@ class LLMClient:
         self.use_cache = use_cache
         self.endpoint = endpoint_of(backend)
         self.stats = ClientStats()
+        self.limiter = limiter
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._stats_lock = threading.Lock()
 
@@ -258,6 +262,9 @@ class LLMClient:
         def once() -> RawCompletion:
             with self._slots:
                 self._count(model_calls=1)
+                if self.limiter is not None:  # one budget across clients: ask it for a slot too
+                    return limited_call(self.limiter, lambda: self.backend.complete(req, schema),
+                                        count_message_tokens(req.messages))
                 return self.backend.complete(req, schema)
 
         try:
