@@ -99,7 +99,7 @@ def one_user(n_items: int, concurrency: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--users", type=int, default=500, help="synthetic users (0: only --one-user)")
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -110,6 +110,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.one_user:
         one_user(args.one_user, args.concurrency)
+    if args.users < 1:
+        return
     from core.engine.ray_engine import RayEngine
 
     data = population(args.users, args.items)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -202,7 +204,7 @@ class LLMFeatureExtractor:
             req = feature_request(item, task, max_features=self.max_features)
             req.run_id = self.run_id
             requests.append(req)
-        self.failures = {}
+        failures: dict[str, str] = {}
 
         def on_progress(p: Any) -> None:
             if progress:
@@ -214,11 +216,12 @@ class LLMFeatureExtractor:
             if isinstance(res, BackendError):
                 if not self.skip_failures:
                     raise res
-                self.failures[item.id] = str(res)
+                failures[item.id] = str(res)
                 out[item.id] = []
                 continue
             parsed = res.parsed.model_dump() if res.parsed is not None else {"features": []}
             out[item.id] = validate_features(item, parsed.get("features", []), task, max_features=self.max_features)
+        self.failures = failures  # replaced whole: run_features extracts two chunks at once
         return out
 
 
@@ -327,22 +330,35 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     base = len(items) - len(todo)
     if progress:
         progress(base, len(items))
+    batches = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]
+    done_per_batch = [0] * len(batches)
+    lock = threading.Lock()
+
+    def sub(k: int) -> FeatureProgress:
+        def report(done_n: int, _total: int) -> None:
+            with lock:
+                done_per_batch[k] = done_n
+                total_done = base + sum(done_per_batch)
+            if progress:
+                progress(total_done, len(items))
+        return report
+
+    # Two chunks in flight: the next chunk's calls take the slots the current chunk's last calls leave
+    # idle, so the endpoint stays busy across chunk boundaries; chunks are still stored one by one, in order.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="features")
     try:
-        for start in range(0, len(todo), chunk):
-            batch = todo[start:start + chunk]
-
-            def sub(done_n: int, _total: int, _base: int = base + start) -> None:
-                if progress:
-                    progress(_base + done_n, len(items))
-
-            out = extractor.extract(batch, task, progress=sub)
+        futures = [pool.submit(extractor.extract, batch, task, progress=sub(k)) for k, batch in enumerate(batches)]
+        for batch, fut in zip(batches, futures, strict=True):
+            out = fut.result()
             with ws.transaction():  # one write per chunk
                 for it in batch:
                     fs = out.get(it.id, [])
                     ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
                     feats[it.id] = fs
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         ws.finish_run(run_id, "failed")
         raise
+    pool.shutdown(wait=True)
     ws.finish_run(run_id, "done")
     return run_id, {it.id: feats.get(it.id, []) for it in items}

@@ -359,19 +359,26 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
     factors, assignments, log = _curate(ws, dataset_id, user_id, base, assign, by_id, items, task, vectors)
     step("factors", 1)
     step("summary", 0)
-    # The summary and the paths both read only the factors: the summary's call runs beside the paths' calls,
-    # so the endpoint is not left idle while the one summary call is answered.
+    # The summary and the paths both read only the factors: the summary's one call runs beside the paths'
+    # calls (started once they are under way), so the endpoint never waits on it alone.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary") as beside:
-        summary = beside.submit(run_summary, ws, fac_id, factors, items, task, make_summarizer(settings, client),
-                                dataset_id=dataset_id, user_id=user_id)
+        summary: list[Any] = []
+
+        def start_summary() -> None:
+            if not summary:
+                summary.append(beside.submit(run_summary, ws, fac_id, factors, items, task,
+                                             make_summarizer(settings, client), dataset_id=dataset_id,
+                                             user_id=user_id))
 
         def path_progress(done: int, total: int) -> None:
+            start_summary()
             step("paths", done, total)
 
         writer = make_path_writer(settings, client)
         pa_id, paths = run_paths(ws, fac_id, items, feats, factors, assignments, task, writer, dataset_id=dataset_id,
                                  user_id=user_id, progress=path_progress)
-        sm_id, text, version = summary.result()
+        start_summary()
+        sm_id, text, version = summary[0].result()
     text, version = _latest_summary(ws, dataset_id, user_id, (text, version))
     step("summary", 1)
     run_ids = {"features": fr_id, "projection": proj.run_id, "clustering": cl_id, "factors": fac_id,

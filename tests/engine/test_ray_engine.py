@@ -151,7 +151,9 @@ def test_a_killed_driver_resumes_with_finished_users_kept(ray_instance, endpoint
     cmd = [sys.executable, "-m", "core", "build", str(data), "--workspace", str(ws_path), "--backend", "openai",
            "--engine", "ray", "--num-cpus", "1", "--min-cluster-size", "4", "--embedder", "hash"]
     env = {**os.environ, "INFLOW_MAX_CONCURRENCY": "2", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # its own session, so the kill takes the local Ray processes it started with it (none outlive the test)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     first_done = None
     deadline = time.monotonic() + 120
     while first_done is None and time.monotonic() < deadline and proc.poll() is None:
@@ -162,12 +164,12 @@ def test_a_killed_driver_resumes_with_finished_users_kept(ray_instance, endpoint
                 if profiles:
                     first_done = profiles[0]["user_id"]
     assert first_done is not None, proc.stderr.read() if proc.poll() is not None else "no user finished in time"
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     with Workspace(ws_path) as ws:
         kept = {r["id"] for r in ws.list_runs(user_id=first_done)}
         assert len(ws.list_runs("profile")) < 3  # killed mid-run
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
     assert done.returncode == 0, done.stderr
     with Workspace(ws_path) as ws:
         assert {r["user_id"] for r in ws.list_runs("profile")} == set(USERS)
