@@ -76,7 +76,7 @@ class BudgetActor:
                     return lease
                 try:
                     await asyncio.wait_for(cond.wait(), timeout=wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def release(self, lease: int, tokens: int) -> None:
@@ -219,7 +219,8 @@ class RayEngine:
                 ray.init(**kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise InputError(Problem("settings", None, "address",
-                                         f"cannot start or join Ray at {self.address or 'a local instance'}: {exc}"))
+                                         f"cannot start or join Ray at {self.address or 'a local instance'}: {exc}")
+                                 ) from None
         return ray
 
     def workers(self, ray: Any) -> int:
