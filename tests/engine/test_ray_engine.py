@@ -182,3 +182,33 @@ def _hashing():
     from core.embed.hashing import HashingEmbedder
 
     return HashingEmbedder()
+
+
+def test_evaluation_on_ray_scores_like_the_local_harness(ray_instance, endpoint, tmp_path):
+    from core.data.model import split_last
+    from core.engine.base import EngineRun
+    from core.evaluate.harness import evaluate
+    from tests.engine.conftest import SETTINGS
+
+    history, queries = split_last(population(("ava", "bob"), n_items=15), 0.2)
+    results = {}
+    for name in ("local", "ray"):
+        ws = Workspace(tmp_path / f"{name}.sqlite")
+        client = make_client(endpoint, ws)
+        run = None
+        if name == "ray":
+            seen = []
+            run = EngineRun(RayEngine(), spec_for(client, dataset_id=""), BudgetLimits(4), progress=seen.append)
+        results[name] = evaluate(ws, history, queries, methods=["zero", "summary"], client=client,
+                                 embedder=_hashing(), settings=SETTINGS, limit_per_user=2, engine=run)
+        ws.close()
+    local, remote = results["local"], results["ray"]
+    assert remote["n"] == local["n"] == 4 and not remote["cancelled"]
+    strip = [{k: v for k, v in r.items() if k != "latency_ms"} for r in local["per_query"]]
+    assert [{k: v for k, v in r.items() if k != "latency_ms"} for r in remote["per_query"]] == strip
+    for table in ("methods", "baselines"):
+        for system, m in local[table].items():
+            assert {k: v for k, v in remote[table][system].items() if k != "latency_ms_mean"} == \
+                {k: v for k, v in m.items() if k != "latency_ms_mean"}
+    assert remote["engine"]["done"] == 2 and remote["engine"]["failures"] == {}
+    assert seen[-1].done == 2
