@@ -18,6 +18,7 @@ calls in flight while any call runs, against the goal of 0.9 x C.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -79,6 +80,22 @@ def show(label: str, report: EngineReport, concurrency: int, latency: float) -> 
           f"(max {b.max_seen}); {p.elapsed_s / max(1, p.done):.3f} s per user")
 
 
+def _import_stages() -> int:
+    import core.engine.work  # noqa: F401
+    import core.stages.profile  # noqa: F401
+
+    time.sleep(0.5)  # long enough that each worker gets one
+    return os.getpid()
+
+
+def warm_up(engine: Any) -> None:
+    """Start Ray and have every worker process import the stage code once."""
+    ray = engine.connect()
+    task = ray.remote(_import_stages).options(num_cpus=engine.worker_cpus)
+    pids = set(ray.get([task.remote() for _ in range(engine.workers(ray))]))
+    print(f"ray: {len(pids)} worker processes warmed up", file=sys.stderr)
+
+
 def one_user(n_items: int, concurrency: int) -> None:
     """Measure the calls kept in flight inside one user's build."""
     latency = 0.1
@@ -130,8 +147,12 @@ def main() -> None:
         ray_ws = Workspace(Path(tmp) / "ray.sqlite")
         ray_ws.add_dataset(data, dataset_id="scale")
         engine = RayEngine(num_cpus=args.num_cpus, worker_cpus=args.worker_cpus)
-        engine.connect()  # start Ray before the clock: its start-up is not the engine's throughput
+        warm_up(engine)  # start Ray and its workers before the clock: start-up is not the engine's throughput
         show("ray", engine.run(ray_ws, spec, users, limits=limits), args.concurrency, args.latency)
+        rows = ray_ws.list_traces(limit=10**9)
+        made = [r for r in rows if not r["cache_hit"] and not r["error"]]
+        tokens = sum((r["tokens_in"] or 0) + (r["tokens_out"] or 0) for r in made) / max(1, len(made))
+        print(f"per user: {len(made) / len(users):.1f} model calls, {tokens:.0f} tokens per call (in + out)")
         if local_ws is not None:
             start = time.perf_counter()
             same = sum(fingerprint(local_ws, u) == fingerprint(ray_ws, u) for u in users)

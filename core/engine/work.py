@@ -13,6 +13,7 @@ sent to the model, and what the worker computes goes back with its rows.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.store.shards import Shard, load_seed, new_rows
-from core.store.workspace import Workspace
+from core.store.workspace import Workspace, stable_hash
 
 
 class CacheSource(Protocol):
@@ -104,14 +105,30 @@ class UserResult:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
+_BACKENDS: dict[str, Any] = {}  # one backend per worker process and endpoint: its HTTP client is made once
+_BACKENDS_LOCK = threading.Lock()
+
+
 def worker_client(spec: WorkSpec, ws: Workspace, limiter: Any | None) -> Any | None:
-    """Create the worker's LLM client from the spec (no reachability check: the driver made one)."""
+    """Create the worker's LLM client for one user (no reachability check: the driver made one).
+
+    The backend (and its HTTP connection pool) is shared by every user this process works on; the
+    client, with its cache and traces in the user's scratch workspace, is new per user.
+    """
     if spec.backend is None:
         return None
-    from core.llm.factory import make_client
+    from core.llm.client import LLMClient
+    from core.llm.factory import make_backend
     from core.llm.settings import BackendSettings
 
-    return make_client(BackendSettings.from_dict(spec.backend), ws, check=False, limiter=limiter)
+    settings = BackendSettings.from_dict(spec.backend)
+    key = stable_hash(spec.backend)
+    with _BACKENDS_LOCK:
+        if key not in _BACKENDS:
+            _BACKENDS[key] = make_backend(settings, check=False)
+        backend = _BACKENDS[key]
+    return LLMClient(backend, ws, max_concurrency=settings.max_concurrency, use_cache=settings.use_cache,
+                     limiter=limiter)
 
 
 def _scratch(spec: WorkSpec, seed: Shard, source: CacheSource | None, limiter: Any | None) -> tuple[Workspace, Any,
