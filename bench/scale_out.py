@@ -2,6 +2,7 @@
 
     python bench/scale_out.py [--users 500] [--items 20] [--latency 0.2] [--concurrency 8]
                               [--num-cpus 2] [--worker-cpus 0.5] [--skip-local] [--one-user 200]
+                              [--cpu-users 10]
 
 The loopback OpenAI-compatible server (a child process) adds latency L to every call and answers
 like a capable model (features with evidence, factor names, paths, a summary), so every stage of
@@ -12,7 +13,10 @@ every user's features, factors (names, members, statistics), summary and paths a
 between the engines, and that a second Ray run makes 0 model calls.
 
 ``--one-user N`` first measures one N-item user's build alone (L = 0.1 s, C as given): the mean
-calls in flight while any call runs, against the goal of 0.9 x C.
+calls in flight while any call runs, against the goal of 0.9 x C. ``--cpu-users N`` first measures
+the compute per user (everything but waiting on the model) on N users at 0 ms latency. ``--users 0``
+runs only these. The figures in docs/SCALE.md come from
+``python bench/scale_out.py --users 500 --one-user 200 --cpu-users 10``.
 """
 
 from __future__ import annotations
@@ -114,6 +118,22 @@ def one_user(n_items: int, concurrency: int) -> None:
         ws.close()
 
 
+def cpu_cost(n_users: int, n_items: int) -> None:
+    """Seconds per user of everything but waiting on the model: builds against a 0-latency server."""
+    with tempfile.TemporaryDirectory() as tmp, ServerProcess(latency_s=0.0, responder=RESPONDER) as server:
+        ws = Workspace(Path(tmp) / "cpu.sqlite")
+        ws.add_dataset(population(n_users + 1, n_items), dataset_id="scale")
+        client = client_for(server.base_url, ws, 8)
+        spec = WorkSpec("scale", backend_spec(client), "hashing", SETTINGS.to_dict())
+        users = [u.id for u in population(n_users + 1, n_items).users]
+        LocalEngine().run(ws, spec, users[:1], limits=BudgetLimits(8), client=client, embedder=HashingEmbedder())
+        report = LocalEngine().run(ws, spec, users[1:], limits=BudgetLimits(8), client=client,
+                                   embedder=HashingEmbedder())
+        print(f"compute per user ({n_items} items, 0 ms model latency, after one warm-up user): "
+              f"{report.progress.elapsed_s / n_users:.3f} s over {n_users} users")
+        ws.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=500, help="synthetic users (0: only --one-user)")
@@ -124,9 +144,13 @@ def main() -> None:
     parser.add_argument("--worker-cpus", type=float, default=0.5, help="CPUs each user's Ray task reserves")
     parser.add_argument("--skip-local", action="store_true", help="only the Ray engine (no identity check)")
     parser.add_argument("--one-user", type=int, default=0, metavar="N", help="first measure one N-item user")
+    parser.add_argument("--cpu-users", type=int, default=0, metavar="N",
+                        help="first measure the compute per user on N users (0 ms model latency)")
     args = parser.parse_args()
     if args.one_user:
         one_user(args.one_user, args.concurrency)
+    if args.cpu_users:
+        cpu_cost(args.cpu_users, args.items)
     if args.users < 1:
         return
     from core.engine.ray_engine import RayEngine

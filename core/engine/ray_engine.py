@@ -202,6 +202,7 @@ class RayEngine:
         self.worker_cpus = worker_cpus
         self.object_store_mb = object_store_mb
         self.max_attempts = max_attempts
+        self._pending: dict[Any, str] = {}  # the running users' tasks (cancelled on Ctrl-C)
 
     def connect(self) -> Any:
         """Start or join Ray (once per process) and return the module."""
@@ -247,6 +248,10 @@ class RayEngine:
         task = ray.remote(run_user_task).options(num_cpus=self.worker_cpus, max_retries=0)
         try:
             return self._drive(ray, ws, spec, list(users), task, budget, cache, queries, progress, cancel)
+        except KeyboardInterrupt:  # Ctrl-C on the CLI: stop the running users too (finished ones are stored)
+            for ref in self._pending:
+                ray.cancel(ref, force=True)
+            raise
         finally:
             ray.kill(budget)
             ray.kill(cache)
@@ -262,6 +267,7 @@ class RayEngine:
         outcomes = {u: UserOutcome(u, "cancelled") for u in users}
         todo: deque[str] = deque(users)
         pending: dict[Any, str] = {}
+        self._pending = pending
         cancelled = False
         last_report = 0.0
 
