@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -105,3 +106,25 @@ def test_two_clients_share_one_budget(openai_server: FakeOpenAIServer, tmp_path)
     assert openai_server.chat_calls == 12
     assert 2 <= openai_server.max_in_flight <= 3  # each client alone allows 3: together still 3
     assert budget.stats().calls == 12
+
+
+def test_a_429_seen_by_one_client_holds_back_the_other(openai_server: FakeOpenAIServer, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("core.llm.limits.DEFAULT_429_PAUSE_S", 0.3)
+    budget = LocalBudget(BudgetLimits(max_in_flight=4))
+    backend = OpenAIBackend(openai_server.base_url, "sk-test", "fake-model", timeout_s=5.0)
+    first = LLMClient(backend, None, limiter=budget, backoff_base_s=0.001)
+    second = LLMClient(backend, None, limiter=budget, backoff_base_s=0.001)
+    openai_server.add_faults("429")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(first.chat(ChatRequest([{"role": "user",
+                                                                                     "content": "a"}]))))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while budget.stats().pauses == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    start = time.monotonic()
+    second.chat(ChatRequest([{"role": "user", "content": "b"}]))  # asks within the pause: waits for it
+    waited = time.monotonic() - start
+    worker.join()
+    assert budget.stats().pauses == 1 and results[0].retries == 1
+    assert waited > 0.1  # its own retry policy never saw the 429; the shared budget held it back
