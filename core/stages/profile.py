@@ -370,17 +370,24 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
                                              make_summarizer(settings, client), dataset_id=dataset_id,
                                              user_id=user_id))
 
+        def finish_summary() -> tuple[str, str, int]:
+            start_summary()
+            if len(summary) == 1:
+                summary.append(summary[0].result())
+                step("summary", 1)
+            return summary[1]
+
         def path_progress(done: int, total: int) -> None:
             start_summary()
+            if done >= total:  # stages are reported in order: the summary is done before the last path
+                finish_summary()
             step("paths", done, total)
 
         writer = make_path_writer(settings, client)
         pa_id, paths = run_paths(ws, fac_id, items, feats, factors, assignments, task, writer, dataset_id=dataset_id,
                                  user_id=user_id, progress=path_progress)
-        start_summary()
-        sm_id, text, version = summary[0].result()
+        sm_id, text, version = finish_summary()
     text, version = _latest_summary(ws, dataset_id, user_id, (text, version))
-    step("summary", 1)
     run_ids = {"features": fr_id, "projection": proj.run_id, "clustering": cl_id, "factors": fac_id,
                "summary": sm_id, "paths": pa_id}
     full_settings = {**settings.to_dict(), "extractor_kind": extractor_kind, "embedder_name": emb.name,
