@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,34 @@ def import_ray() -> Any:
         raise InputError(Problem("settings", None, "engine", "the ray engine needs Ray: pip install "
                                                              "'ray>=2.40,<3' (it is in requirements.txt)")) from None
     return ray
+
+
+def init_ray(ray: Any, kwargs: dict[str, Any]) -> None:
+    """Call ``ray.init``; off the main thread (a page's job), from a thread that lives as long as the process.
+
+    A local Ray instance's GCS and raylet are tied to the thread that started them (Linux's
+    parent-death signal is per thread): started from a job's thread they would die when the job
+    ends, and the process would then abort. A daemon "owner" thread that never returns keeps them up.
+    """
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**kwargs)
+        return
+    started, failure = threading.Event(), []
+
+    def own() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+        finally:
+            started.set()
+        if not failure:
+            threading.Event().wait()  # never returns: Ray's processes live as long as this thread
+
+    threading.Thread(target=own, name="ray-owner", daemon=True).start()
+    started.wait()
+    if failure:
+        raise failure[0]
 
 
 class BudgetActor:
@@ -217,7 +246,7 @@ class RayEngine:
             else:
                 kwargs["address"] = self.address
             try:
-                ray.init(**kwargs)
+                init_ray(ray, kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise InputError(Problem("settings", None, "address",
                                          f"cannot start or join Ray at {self.address or 'a local instance'}: {exc}")
