@@ -171,6 +171,8 @@ def test_a_killed_driver_resumes_with_finished_users_kept(ray_instance, endpoint
         assert len(ws.list_runs("profile")) < 3  # killed mid-run
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
     assert done.returncode == 0, done.stderr
+    assert "users 3/3 (3 done, 0 failed" in done.stderr and "ray engine, 1 workers" in done.stderr
+    assert all(f"== user {u} (" in done.stdout for u in USERS)
     with Workspace(ws_path) as ws:
         assert {r["user_id"] for r in ws.list_runs("profile")} == set(USERS)
         runs = ws.list_runs(user_id=first_done)
@@ -212,3 +214,27 @@ def test_evaluation_on_ray_scores_like_the_local_harness(ray_instance, endpoint,
                 {k: v for k, v in m.items() if k != "latency_ms_mean"}
     assert remote["engine"]["done"] == 2 and remote["engine"]["failures"] == {}
     assert seen[-1].done == 2
+
+
+def test_eval_cli_on_ray_writes_the_engine_report(ray_instance, endpoint, tmp_path, capsys):
+    import csv
+    import json
+
+    from core.__main__ import main
+
+    data = tmp_path / "pop.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["user_id", "review_id", "review_text", "rating"])
+        for u in population(("ava", "bob"), n_items=12).users:
+            for it in u.items:
+                w.writerow([u.id, it.id, it.input, it.output])
+    out = tmp_path / "result.json"
+    code = main(["eval", "--data", str(data), "--split", "last:0.2", "--methods", "zero", "--engine", "ray",
+                 "--embedder", "hash", "--backend", "openai", "--limit-per-user", "1", "--extractor", "lexicon",
+                 "--workspace", str(tmp_path / "ws.sqlite"), "--json", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["n"] == 2 and result["engine"]["engine"] == "ray" and result["engine"]["done"] == 2
+    assert "users 2/2 (2 done, 0 failed" in err
