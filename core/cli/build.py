@@ -216,7 +216,7 @@ def _run_on_engine(args: argparse.Namespace, engine: Any, ws: Workspace, dataset
     """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
 
     Returns:
-        0 when every user was built, 1 when some failed, 130 when cancelled (Ctrl-C).
+        0 when every user was built, 1 when some failed (Ctrl-C stops the run: see :mod:`core.__main__`).
     """
     from core.engine.budget import BudgetLimits
     from core.engine.work import WorkSpec, backend_spec
@@ -250,7 +250,4 @@ def _run_on_engine(args: argparse.Namespace, engine: Any, ws: Workspace, dataset
             print()
     if args.json:
         print(json.dumps(exported, ensure_ascii=False, indent=1))
-    if report.cancelled:
-        print("cancelled; finished users are saved in the workspace", file=sys.stderr)
-        return 130
     return 1 if report.failed() else 0
