@@ -292,7 +292,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     users_open.popitem(last=False)
             users_open.move_to_end(q.user_id)
             qtask = _query_task(task, q)
-            ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority if baselines else None, baselines)
+            ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
             per_query.append(_run_query(q, qtask, ctx, method_objs, base))
             if progress is not None:
                 progress(len(per_query), total)
