@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.cli.engine_args import UsersLine, add_engine_arguments, make_cli_engine
+from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         if engine.name != "local":  # the local path stays the per-user loop below, with stage progress bars
             return _run_on_engine(args, engine, ws, dataset_id, users, client, settings)
+        budget_local_client(client)
         exported = []
         for user in users:
             bar = ProgressBar(sys.stderr, f"[{user}]", client=client)

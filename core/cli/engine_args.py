@@ -35,6 +35,28 @@ def make_cli_engine(args: argparse.Namespace) -> Any:
     return make_engine("ray", address=args.address, num_cpus=args.num_cpus, worker_cpus=args.worker_cpus)
 
 
+def budget_local_client(client: Any | None, environ: dict[str, str] | None = None) -> Any | None:
+    """Give the client of the local path a budget when ``INFLOW_MAX_RPM`` / ``INFLOW_MAX_TPM`` are set.
+
+    The engines hold these limits themselves; this makes them hold for today's local loop too.
+
+    Returns:
+        The :class:`core.engine.budget.LocalBudget` attached, or None (no client, or no limit set).
+
+    Raises:
+        core.errors.InputError: A limit that is not a positive integer (the variable is named).
+    """
+    from core.engine.budget import BudgetLimits, LocalBudget
+
+    if client is None:
+        return None
+    limits = BudgetLimits.from_env(client.max_concurrency, environ)
+    if limits.rpm is None and limits.tpm is None:
+        return None
+    client.limiter = LocalBudget(limits)
+    return client.limiter
+
+
 class UsersLine:
     """Progress over users on a stream: redrawn in place on a terminal, a line every few seconds otherwise."""
 

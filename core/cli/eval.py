@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli.engine_args import UsersLine, add_engine_arguments, make_cli_engine
+from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.errors import InputError, Problem
 
 DEFAULT_WORKSPACE = ".inflow/eval.sqlite"
@@ -201,6 +201,7 @@ def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, embedder_k
     """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
     if args.engine == "local":
         make_cli_engine(args)  # checks that no Ray-only option was given
+        budget_local_client(client)
         return None
     from core.engine.base import EngineRun
     from core.engine.budget import BudgetLimits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ from core.embed.hashing import HashingEmbedder
 from core.engine import make_engine
 from core.engine.work import embedder_kind
 from core.errors import InputError
+from core.llm.types import ChatRequest
 from core.stages.profile import PipelineSettings
 from core.views.eval_view import configured_engine_run
 from tests.engine.conftest import make_client
@@ -54,3 +56,16 @@ def test_only_rebuildable_embedders_go_to_workers():
     assert embedder_kind(SimpleNamespace(name="minilm-l6-v2-int8")) == "minilm"
     with pytest.raises(ValueError, match="cannot be rebuilt"):
         embedder_kind(SimpleNamespace(name="counting"))
+
+
+def test_rate_limits_hold_on_the_local_path_too(endpoint):
+    from core.cli.engine_args import budget_local_client
+
+    client = make_client(endpoint, None)
+    assert budget_local_client(client, {}) is None and client.limiter is None
+    budget = budget_local_client(client, {"INFLOW_MAX_RPM": "2"})
+    assert client.limiter is budget and budget.state.limits.rpm == 2
+    for text in ("a", "b"):
+        client.chat(ChatRequest([{"role": "user", "content": text}]))
+    assert budget.stats().calls == 2
+    assert budget.state.try_acquire("probe", 1, time.monotonic())[0] is None  # a third must wait
