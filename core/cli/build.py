@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
               file=sys.stderr)
         if engine.name != "local":  # the local path stays the per-user loop below, with stage progress bars
-            return _run_on_engine(args, engine, ws, dataset_id, users, client, settings)
+            return _run_on_engine(engine, ws, dataset_id, users, client, embedder, settings, as_json=args.json)
         budget_local_client(client)
         exported = []
         for user in users:
@@ -212,28 +212,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_on_engine(args: argparse.Namespace, engine: Any, ws: Workspace, dataset_id: str, users: list[str],
-                   client: Any | None, settings: PipelineSettings) -> int:
+def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: Any | None,
+                   embedder: Any, settings: PipelineSettings, *, as_json: bool) -> int:
     """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
 
     Returns:
         0 when every user was built, 1 when some failed (Ctrl-C stops the run: see :mod:`core.__main__`).
     """
-    from core.engine.budget import BudgetLimits
-    from core.engine.work import WorkSpec, backend_spec
+    from dataclasses import replace
+
+    from core.engine import prepare_run
     from core.stages.profile import load_profile
 
-    spec = WorkSpec(dataset_id=dataset_id, backend=backend_spec(client), embedder=EMBEDDERS[args.embedder],
-                    pipeline=settings.to_dict())
-    limits = BudgetLimits.from_env(client.max_concurrency if client is not None else 1)
+    run = prepare_run(engine, client, embedder, settings)
     line = UsersLine(sys.stderr)
     try:
-        report = engine.run(ws, spec, users, limits=limits, progress=line)
+        report = engine.run(ws, replace(run.spec, dataset_id=dataset_id), users, limits=run.limits, progress=line)
     finally:
         line.close()
     b = report.budget
     print(f"{report.engine} engine, {report.workers} workers: {report.progress.line()}; mean calls in flight "
-          f"while busy {b.mean_in_flight:.2f} of {limits.max_in_flight}", file=sys.stderr)
+          f"while busy {b.mean_in_flight:.2f} of {run.limits.max_in_flight}", file=sys.stderr)
     exported = []
     for outcome in report.outcomes:
         if outcome.status == "failed":
@@ -244,11 +243,11 @@ def _run_on_engine(args: argparse.Namespace, engine: Any, ws: Workspace, dataset
         if profile is None:  # cannot happen after a done build; say so rather than skip silently
             print(f"user {outcome.user_id}: built, but its profile cannot be reopened", file=sys.stderr)
             continue
-        if args.json:
+        if as_json:
             exported.append(profile_to_json(profile))
         else:
             print(render_profile(profile))
             print()
-    if args.json:
+    if as_json:
         print(json.dumps(exported, ensure_ascii=False, indent=1))
     return 1 if report.failed() else 0

@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         kind = EMBEDDERS[args.embedder]
         embedder = make_embedder(kind, workspace=ws)
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
-        run_on = _engine_run(args, client, embedder, kind, pipeline)
+        run_on = _engine_run(args, client, embedder, pipeline)
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
                           baselines=not args.no_baselines, progress=None if args.quiet or run_on else _bar,
@@ -197,16 +197,14 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result["cancelled"] else 0
 
 
-def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, embedder_kind: str, pipeline: Any) -> Any:
+def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, pipeline: Any) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
     if args.engine == "local":
         make_cli_engine(args)  # checks that no Ray-only option was given
         budget_local_client(client)
         return None
-    from core.engine.base import EngineRun
-    from core.engine.budget import BudgetLimits
-    from core.engine.work import WorkSpec, backend_spec
+    from core.engine import prepare_run
 
-    spec = WorkSpec(dataset_id="", backend=backend_spec(client), embedder=embedder_kind, pipeline=pipeline.to_dict())
-    return EngineRun(make_cli_engine(args), spec, BudgetLimits.from_env(client.max_concurrency), client=client,
-                     embedder=embedder, progress=None if args.quiet else UsersLine(sys.stderr))
+    run = prepare_run(make_cli_engine(args), client, embedder, pipeline)
+    run.progress = None if args.quiet else UsersLine(sys.stderr)
+    return run

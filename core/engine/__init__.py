@@ -11,7 +11,7 @@ from typing import Any
 from core.engine.base import ENGINES, Engine, EngineProgress, EngineReport, UserOutcome
 from core.errors import InputError, Problem
 
-__all__ = ["ENGINES", "Engine", "EngineProgress", "EngineReport", "UserOutcome", "make_engine"]
+__all__ = ["ENGINES", "Engine", "EngineProgress", "EngineReport", "UserOutcome", "make_engine", "prepare_run"]
 
 
 def make_engine(name: str, *, address: str | None = None, **ray_options: Any) -> Engine:
@@ -36,3 +36,25 @@ def make_engine(name: str, *, address: str | None = None, **ray_options: Any) ->
 
         return RayEngine(address, **ray_options)
     raise InputError(Problem("arguments", None, "engine", f"unknown engine {name!r}; use one of {', '.join(ENGINES)}"))
+
+
+def prepare_run(engine: Engine, client: Any | None, embedder: Any, settings: Any, *,
+                environ: dict[str, str] | None = None) -> Any:
+    """Return the :class:`core.engine.base.EngineRun` for the driver's client, embedder and pipeline settings.
+
+    The one place that turns what the CLI and the pages hold into what workers need: the backend
+    without its key, the embedder's kind, the pipeline settings, and the budget (calls in flight
+    from the client, ``INFLOW_MAX_RPM`` / ``INFLOW_MAX_TPM`` from the environment).
+
+    Raises:
+        InputError: A limit that is not a positive integer (the variable is named).
+        ValueError: An embedder a worker cannot rebuild.
+    """
+    from core.engine.base import EngineRun
+    from core.engine.budget import BudgetLimits
+    from core.engine.work import WorkSpec, backend_spec, embedder_kind
+
+    spec = WorkSpec(dataset_id="", backend=backend_spec(client), embedder=embedder_kind(embedder),
+                    pipeline=settings.to_dict())
+    limits = BudgetLimits.from_env(client.max_concurrency if client is not None else 1, environ)
+    return EngineRun(engine, spec, limits, client=client, embedder=embedder)

@@ -103,17 +103,11 @@ def configured_engine_run(client: Any, embedder: Any, settings: Any, *,
     """
     import os
 
-    from core.engine import make_engine
-    from core.engine.base import EngineRun
-    from core.engine.budget import BudgetLimits
-    from core.engine.work import WorkSpec, backend_spec, embedder_kind
+    from core.engine import make_engine, prepare_run
 
     env = os.environ if environ is None else environ
     name = (env.get("INFLOW_ENGINE") or "local").strip().lower()
     if name == "local":
         return None
     engine = make_engine(name, address=env.get("INFLOW_RAY_ADDRESS") or None)
-    spec = WorkSpec(dataset_id="", backend=backend_spec(client), embedder=embedder_kind(embedder),
-                    pipeline=settings.to_dict())
-    limits = BudgetLimits.from_env(client.max_concurrency if client is not None else 1, dict(env))
-    return EngineRun(engine, spec, limits, client=client, embedder=embedder)
+    return prepare_run(engine, client, embedder, settings, environ=dict(env))
