@@ -51,6 +51,7 @@ bench: install-test
 	$(PY) bench/tokens.py
 	$(PY) bench/direction_split.py
 	$(PY) bench/faults.py
+	$(PY) bench/scale_out.py --users 500 --one-user 200 --cpu-users 10
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import InputError
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
-from core.views.eval_view import drill_target, eval_inputs, metric_rows, per_query_rows
+from core.views.eval_view import configured_engine_run, drill_target, eval_inputs, metric_rows, per_query_rows
 from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
 from pages._shared import ctx, forget_profiles, job_panel, need_user, safe
@@ -48,6 +49,11 @@ if start and not running:
         history, queries, how = eval_inputs(dataset, c.dataset_id, fraction=fraction, user_ids=users)
         settings = c.pipeline_settings()
         client, embedder = c.client, c.embedder
+        try:
+            run_on = configured_engine_run(client, embedder, settings)  # $INFLOW_ENGINE=ray: a Ray task per user
+        except (InputError, ValueError) as exc:
+            st.error(f"The configured engine cannot run: {exc}")
+            st.stop()
 
         def work(j: Job) -> dict:
             from core.evaluate.harness import evaluate
@@ -56,10 +62,12 @@ if start and not running:
                 p = j.progress
                 j.report(p.done, p.total or len(queries), f"building {uid}: {stage} {done}/{total}")
 
+            if run_on is not None:  # progress over users: done / failed / calls / cache hits / calls per second
+                run_on.progress = lambda p: j.report(p.finished, p.total, f"{run_on.engine.name}: {p.line()}")
             return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                             settings=settings, limit_per_user=int(limit_user), k=int(k),
                             progress=lambda d, t: j.report(d, t, f"{d}/{t} queries"), cancel=j.cancelled,
-                            profile_progress=on_profile)
+                            profile_progress=on_profile, engine=run_on)
 
         ss[JOB_KEY] = Job(work, "evaluation").start()
         ss["_inflow_eval_how"] = how
@@ -76,6 +84,8 @@ elif job is not None and job.done:
         st.error(f"The evaluation failed: {safe(job.error)}")
     else:
         ss[Keys.EVAL_ID] = job.result.get("eval_id")
+        for user, reason in (job.result.get("engine") or {}).get("failures", {}).items():
+            st.warning(f"User {user} could not be evaluated: {reason}")
         if job.result.get("cancelled"):
             st.warning(f"Cancelled: {job.result['n']} of {job.result['n_planned']} queries finished and were kept.")
         else:

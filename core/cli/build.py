@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.data.loaders.source import repair_text
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
@@ -53,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-split-directions", action="store_true",
                         help="keep clusters that mix features which raised and lowered the score as one factor")
     parser.add_argument("--json", action="store_true", help="print each profile as JSON instead of text")
+    add_engine_arguments(parser)
 
 
 # -- progress ---------------------------------------------------------------------------------------------
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_cluster_size < 2:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
+    engine = make_cli_engine(args)
     bar = ProgressBar(sys.stderr, "[load]")
     try:
         result = load([Path(p) for p in args.paths], progress=bar)
@@ -210,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
                                     split_directions=not args.no_split_directions)
         print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
               file=sys.stderr)
+        if engine.name != "local":  # the local path stays the per-user loop below, with stage progress bars
+            return _run_on_engine(engine, ws, dataset_id, users, client, embedder, settings, as_json=args.json)
+        budget_local_client(client)
         exported = []
         for user in users:
             bar = ProgressBar(sys.stderr, f"[{user}]", client=client)
@@ -239,3 +245,44 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(skipped)} of {len(users)} users not built: {', '.join(skipped[:20])}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: Any | None,
+                   embedder: Any, settings: PipelineSettings, *, as_json: bool) -> int:
+    """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
+
+    Returns:
+        0 when every user was built, 1 when some failed (Ctrl-C stops the run: see :mod:`core.__main__`).
+    """
+    from dataclasses import replace
+
+    from core.engine import prepare_run
+    from core.stages.profile import load_profile
+
+    run = prepare_run(engine, client, embedder, settings)
+    line = UsersLine(sys.stderr)
+    try:
+        report = engine.run(ws, replace(run.spec, dataset_id=dataset_id), users, limits=run.limits, progress=line)
+    finally:
+        line.close()
+    b = report.budget
+    print(f"{report.engine} engine, {report.workers} workers: {report.progress.line()}; mean calls in flight "
+          f"while busy {b.mean_in_flight:.2f} of {run.limits.max_in_flight}", file=sys.stderr)
+    exported = []
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            print(f"user {outcome.user_id} failed: {outcome.error}", file=sys.stderr)
+        if outcome.status != "done":
+            continue
+        profile = load_profile(ws, dataset_id, outcome.user_id)
+        if profile is None:  # cannot happen after a done build; say so rather than skip silently
+            print(f"user {outcome.user_id}: built, but its profile cannot be reopened", file=sys.stderr)
+            continue
+        if as_json:
+            exported.append(profile_to_json(profile))
+        else:
+            print(render_profile(profile))
+            print()
+    if as_json:
+        print(json.dumps(exported, ensure_ascii=False, indent=1))
+    return 1 if report.failed() else 0

@@ -18,6 +18,7 @@ import argparse
 import sys
 from typing import Any
 
+from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.errors import InputError, Problem
 
 DEFAULT_WORKSPACE = ".inflow/eval.sqlite"
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="json_out", metavar="OUT.json", help="Write the result JSON here.")
     parser.add_argument("--csv", dest="csv_out", metavar="OUT.csv", help="Write per-query predictions as CSV here.")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+    add_engine_arguments(parser)
 
 
 def parse_split(text: str) -> float:
@@ -170,9 +172,16 @@ def run(args: argparse.Namespace) -> int:
         kind = EMBEDDERS[args.embedder]
         embedder = make_embedder(kind, workspace=ws)
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
+        run_on = _engine_run(args, client, embedder, pipeline)
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
-                          baselines=not args.no_baselines, progress=None if args.quiet else _bar)
+                          baselines=not args.no_baselines, progress=None if args.quiet or run_on else _bar,
+                          engine=run_on)
+        if run_on is not None:
+            if isinstance(run_on.progress, UsersLine):
+                run_on.progress.close()
+            for user, reason in result["engine"]["failures"].items():
+                print(f"user {user} failed: {reason}", file=sys.stderr)
         print(format_table(result))
         if result["cancelled"]:
             print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",
@@ -186,3 +195,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ws.close()
     return 130 if result["cancelled"] else 0
+
+
+def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, pipeline: Any) -> Any:
+    """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
+    if args.engine == "local":
+        make_cli_engine(args)  # checks that no Ray-only option was given
+        budget_local_client(client)
+        return None
+    from core.engine import prepare_run
+
+    run = prepare_run(make_cli_engine(args), client, embedder, pipeline)
+    run.progress = None if args.quiet else UsersLine(sys.stderr)
+    return run

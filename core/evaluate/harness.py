@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
@@ -42,6 +42,9 @@ from core.evaluate.metrics import METRICS, metrics_for
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
+
+if TYPE_CHECKING:
+    from core.engine.base import EngineRun
 
 OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
 
@@ -196,7 +199,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
-             profile_progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
+             profile_progress: Callable[[str, str, int, int], None] | None = None,
+             engine: EngineRun | None = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -216,6 +220,9 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         store: Store the result as an eval run (its id is returned as ``result["eval_id"]``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
+        engine: Run each user's build and answering as one unit of an engine (e.g. a Ray task per user,
+            see :mod:`core.engine`); ``progress`` then counts the queries of finished users, and
+            ``profile_progress`` is not called. None: query by query in this process.
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
@@ -262,7 +269,10 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     cancelled = False
     total = len(chosen)
     try:
-        for q in chosen:
+        if engine is not None:  # one unit of work per user, spread by the engine (see core.engine)
+            per_query, cancelled, profile_settings = _run_on_engine(
+                engine, ws, dataset_id, chosen, methods, k, baselines, majority, run_id, cancel, progress)
+        for q in ([] if engine is not None else chosen):  # the local, query-by-query path
             if cancel is not None and cancel():
                 cancelled = True
                 break
@@ -282,16 +292,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     users_open.popitem(last=False)
             users_open.move_to_end(q.user_id)
             qtask = _query_task(task, q)
-            key = tuple(qtask.labels)
-            if key not in state.contexts:
-                ctx = AnswerContext(task=qtask, profile=state.profile, client=client, embedder=emb, k=k,
-                                    run_id=run_id, pool=state.pool)
-                base = None
-                if baselines:
-                    retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}
-                    base = UserBaselines(qtask, state.profile.items, majority, retrievers, k=k)
-                state.contexts[key] = (ctx, base)
-            ctx, base = state.contexts[key]
+            ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
             per_query.append(_run_query(q, qtask, ctx, method_objs, base))
             if progress is not None:
                 progress(len(per_query), total)
@@ -310,10 +311,84 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
         "run_id": run_id,
     }
+    if engine is not None and engine.report is not None:
+        result["engine"] = engine.report.to_dict()
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
     if store:
         result["eval_id"] = ws.add_eval_run(params, result)
     return result
+
+
+def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run_id: str | None,
+              majority: str | None, baselines: bool) -> tuple[AnswerContext, UserBaselines | None]:
+    """Return (creating once per label set) a user's answer context and baselines for a query's task."""
+    key = tuple(qtask.labels)
+    if key not in state.contexts:
+        ctx = AnswerContext(task=qtask, profile=state.profile, client=client, embedder=emb, k=k,
+                            run_id=run_id, pool=state.pool)
+        base = None
+        if baselines:
+            retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}
+            base = UserBaselines(qtask, state.profile.items, majority, retrievers, k=k)
+        state.contexts[key] = (ctx, base)
+    return state.contexts[key]
+
+
+def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: Sequence[Query], *,
+                        methods: Sequence[str], client: Any, embedder: Any, settings: Any, k: int, baselines: bool,
+                        majority: str | None, run_id: str | None,
+                        cancel: CancelCheck | None = None) -> list[dict[str, Any]]:
+    """Build (or reuse) one user's profile and answer their queries: an engine's unit of evaluation work.
+
+    Returns:
+        One per-query record per answered query (see :func:`evaluate`), in the given order.
+    """
+    from core.methods.pool_store import load_pool
+    from core.stages.profile import build_profile
+
+    emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
+    task = ws.get_dataset(dataset_id, user_ids=[]).task
+    method_objs = {name: get_method(name) for name in methods}
+    profile = build_profile(ws, dataset_id, user_id, client=client, embedder=emb, settings=settings)
+    state = _UserState(profile, load_pool(ws, dataset_id, user_id))
+    records = []
+    for q in queries:
+        if cancel is not None and cancel():
+            break
+        qtask = _query_task(task, q)
+        ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
+        records.append(_run_query(q, qtask, ctx, method_objs, base))
+    return records
+
+
+def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
+                   k: int, baselines: bool, majority: str | None, run_id: str, cancel: CancelCheck | None,
+                   progress: EvalProgress | None) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
+    """Answer each user's queries as one engine unit; return the records (in query order), cancelled, settings.
+
+    The engine's report is left in ``run.report`` (users that failed are listed there with the reason).
+    """
+    from dataclasses import replace as replace_spec
+
+    from core.stages.profile import load_profile
+
+    by_user: dict[str, list[Query]] = {}
+    for q in chosen:
+        by_user.setdefault(q.user_id, []).append(q)
+    spec = replace_spec(run.spec, dataset_id=dataset_id, eval={"methods": list(methods), "k": k,
+                                                               "baselines": baselines, "majority": majority,
+                                                               "run_id": run_id})
+    report = run.engine.run(ws, spec, list(by_user), limits=run.limits, client=run.client, embedder=run.embedder,
+                            queries=by_user, progress=run.progress, cancel=cancel)
+    run.report = report
+    by_id = {(r["id"], r["user_id"]): r for o in report.outcomes for r in o.records}
+    records = [by_id[q.id, q.user_id] for q in chosen if (q.id, q.user_id) in by_id]
+    if progress is not None:
+        progress(len(records), len(chosen))
+    done = next((o.user_id for o in report.outcomes if o.status == "done"), None)
+    profile = load_profile(ws, dataset_id, done) if done is not None else None
+    cancelled = report.cancelled or any(o.status == "cancelled" for o in report.outcomes)
+    return records, cancelled, dict(profile.settings) if profile is not None else None
 
 
 def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import BackendError
 from core.llm.errors import EndpointError
+from core.llm.limits import CallLimiter, limited_call
 from core.llm.retry import HoldOff, RetryPolicy, call_with_retries
 from core.llm.structured import (
     StructuredOutputError,
@@ -129,6 +130,8 @@ class LLMClient:
         backoff_base_s: First retry delay; doubles per retry, jittered (a server's ``Retry-After`` wins).
         schema_repairs: Round trips asking again, with the validation error, for a structured reply
             that does not match its schema; after them the call fails.
+        limiter: A budget shared with other clients (e.g. every Ray worker's), asked before each
+            request (see :mod:`core.llm.limits`); None: this client's own bound only.
 
     Examples:
         >>> from core.llm.openai_backend import OpenAIBackend  # doctest: +SKIP
@@ -138,7 +141,8 @@ class LLMClient:
 
     def __init__(self, backend: ChatBackend, workspace: Workspace | None = None, *,
                  max_concurrency: int | None = None, max_retries: int = 4, timeout_s: float = 60.0,
-                 use_cache: bool = True, backoff_base_s: float = 0.5, schema_repairs: int = 2) -> None:
+                 use_cache: bool = True, backoff_base_s: float = 0.5, schema_repairs: int = 2,
+                 limiter: CallLimiter | None = None) -> None:
         """Create the client."""
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -152,6 +156,7 @@ class LLMClient:
         self.use_cache = use_cache
         self.endpoint = endpoint_of(backend)
         self.stats = ClientStats()
+        self.limiter = limiter
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._stats_lock = threading.Lock()
         self._hold = HoldOff(self.policy.retry_after_max_s)  # a server's Retry-After holds every call of this client
@@ -309,6 +314,9 @@ class LLMClient:
             with self._slots:
                 self._count(model_calls=1)
                 try:
+                    if self.limiter is not None:  # one budget across clients: ask it for a slot too
+                        return limited_call(self.limiter, lambda: self.backend.complete(req, schema),
+                                            count_message_tokens(req.messages))
                     return self.backend.complete(req, schema)
                 except TransientBackendError as exc:
                     if exc.retry_after_s:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -175,7 +177,7 @@ class LLMFeatureExtractor:
             :attr:`failures`); when False the first failure raises :class:`core.errors.BackendError`.
 
     Attributes:
-        failures: ``{item_id: message}`` of the last :meth:`extract` call.
+        failures: ``{item_id: message}`` of the items whose latest :meth:`extract` call failed.
     """
 
     name = "llm"
@@ -186,6 +188,7 @@ class LLMFeatureExtractor:
         self.max_features = max_features
         self.skip_failures = skip_failures
         self.failures: dict[str, str] = {}
+        self._failures_lock = threading.Lock()
         self.run_id: str | None = None
 
     def identity(self) -> dict[str, Any]:
@@ -206,7 +209,7 @@ class LLMFeatureExtractor:
             req = feature_request(item, task, max_features=self.max_features)
             req.run_id = self.run_id
             requests.append(req)
-        self.failures = {}
+        failures: dict[str, str] = {}
 
         def on_progress(p: Any) -> None:
             if progress:
@@ -218,18 +221,23 @@ class LLMFeatureExtractor:
             if isinstance(res, BackendError):
                 if not self.skip_failures:
                     raise res
-                self.failures[item.id] = str(res)
+                failures[item.id] = str(res)
                 out[item.id] = []
                 continue
             if res.parsed is None:  # a structured call always parses; never turn its absence into "no features"
                 if not self.skip_failures:
                     raise BackendError(Problem(str(getattr(self.client, "endpoint", "llm")), None, None,
                                                 "no structured output"))
-                self.failures[item.id] = "no structured output"
+                failures[item.id] = "no structured output"
                 out[item.id] = []
                 continue
             out[item.id] = validate_features(item, res.parsed.model_dump()["features"], task,
                                              max_features=self.max_features)
+        # run_features extracts two chunks at once: each call updates only its own items' entries
+        with self._failures_lock:
+            for item in items:
+                self.failures.pop(item.id, None)
+            self.failures.update(failures)
         return out
 
 
@@ -351,16 +359,28 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     base = len(items) - len(todo)
     if progress:
         progress(base, len(items))
+    batches = [todo[start:start + chunk] for start in range(0, len(todo), chunk)]
+    done_per_batch = [0] * len(batches)
+    lock = threading.Lock()
+
+    def sub(k: int) -> FeatureProgress:
+        def report(done_n: int, _total: int) -> None:
+            with lock:
+                done_per_batch[k] = done_n
+                total_done = base + sum(done_per_batch)
+            if progress:
+                progress(total_done, len(items))
+        return report
+
+    # Two chunks in flight: the next chunk's calls take the slots the current chunk's last calls leave
+    # idle, so the endpoint stays busy across chunk boundaries; chunks are still stored one by one, in order.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="features")
     try:
-        for start in range(0, len(todo), chunk):
-            batch = todo[start:start + chunk]
-
-            def sub(done_n: int, _total: int, _base: int = base + start) -> None:
-                if progress:
-                    progress(_base + done_n, len(items))
-
-            out = extractor.extract(batch, task, progress=sub)
-            failed: dict[str, str] = dict(getattr(extractor, "failures", {}) or {})
+        futures = [pool.submit(extractor.extract, batch, task, progress=sub(k)) for k, batch in enumerate(batches)]
+        for batch, fut in zip(batches, futures, strict=True):
+            out = fut.result()
+            reported: dict[str, str] = dict(getattr(extractor, "failures", {}) or {})
+            failed = {it.id: reported[it.id] for it in batch if it.id in reported}
             with ws.transaction():  # one write per chunk
                 for it in batch:
                     if it.id in failed:  # not stored: the next build extracts exactly these again
@@ -370,8 +390,10 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
                     ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
                     feats[it.id] = fs
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         ws.finish_run(run_id, "failed")
         raise
+    pool.shutdown(wait=True)
     if failures and len(failures) == len(items):  # nothing worked: the endpoint is down, not a few items
         ws.finish_run(run_id, "failed")
         raise BackendError(Problem(str(getattr(getattr(extractor, "client", None), "endpoint", "llm")), None, None,

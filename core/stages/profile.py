@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -361,17 +362,35 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
     factors, assignments, log = _curate(ws, dataset_id, user_id, base, assign, by_id, items, task, vectors)
     step("factors", 1)
     step("summary", 0)
-    sm_id, text, version = run_summary(ws, fac_id, factors, items, task, make_summarizer(settings, client),
-                                       dataset_id=dataset_id, user_id=user_id)
+    # The summary and the paths both read only the factors: the summary's one call runs beside the paths'
+    # calls (started once they are under way), so the endpoint never waits on it alone.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary") as beside:
+        summary: list[Any] = []
+
+        def start_summary() -> None:
+            if not summary:
+                summary.append(beside.submit(run_summary, ws, fac_id, factors, items, task,
+                                             make_summarizer(settings, client), dataset_id=dataset_id,
+                                             user_id=user_id))
+
+        def finish_summary() -> tuple[str, str, int]:
+            start_summary()
+            if len(summary) == 1:
+                summary.append(summary[0].result())
+                step("summary", 1)
+            return summary[1]
+
+        def path_progress(done: int, total: int) -> None:
+            start_summary()
+            if done >= total:  # stages are reported in order: the summary is done before the last path
+                finish_summary()
+            step("paths", done, total)
+
+        writer = make_path_writer(settings, client)
+        pa_id, paths = run_paths(ws, fac_id, items, feats, factors, assignments, task, writer, dataset_id=dataset_id,
+                                 user_id=user_id, progress=path_progress)
+        sm_id, text, version = finish_summary()
     text, version = _latest_summary(ws, dataset_id, user_id, (text, version))
-    step("summary", 1)
-
-    def path_progress(done: int, total: int) -> None:
-        step("paths", done, total)
-
-    writer = make_path_writer(settings, client)
-    pa_id, paths = run_paths(ws, fac_id, items, feats, factors, assignments, task, writer, dataset_id=dataset_id,
-                             user_id=user_id, progress=path_progress)
     run_ids = {"features": fr_id, "projection": proj.run_id, "clustering": cl_id, "factors": fac_id,
                "summary": sm_id, "paths": pa_id}
     full_settings = {**settings.to_dict(), "extractor_kind": extractor_kind, "embedder_name": emb.name,

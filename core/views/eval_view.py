@@ -88,3 +88,26 @@ def drill_target(ws: Workspace, result: dict[str, Any], query_id: str, method: s
             if it.id == row["id"]:
                 return {**base, "pick": f"i:{it.id}", "query": it.input, "item_id": it.id}
     return None
+
+
+def configured_engine_run(client: Any, embedder: Any, settings: Any, *,
+                          environ: dict[str, str] | None = None) -> Any | None:
+    """Return the engine the pages evaluate with, from ``$INFLOW_ENGINE`` and ``$INFLOW_RAY_ADDRESS``.
+
+    ``INFLOW_ENGINE=ray`` runs each user's build and answering as a Ray task (``INFLOW_RAY_ADDRESS``:
+    ``auto`` or ``ray://host:port``; unset starts a local Ray instance); unset or ``local`` returns
+    None: the page answers query by query in the app's process, as always.
+
+    Raises:
+        core.errors.InputError: An unknown engine name, or limits that are not integers (variable named).
+    """
+    import os
+
+    from core.engine import make_engine, prepare_run
+
+    env = os.environ if environ is None else environ
+    name = (env.get("INFLOW_ENGINE") or "local").strip().lower()
+    if name == "local":
+        return None
+    engine = make_engine(name, address=env.get("INFLOW_RAY_ADDRESS") or None)
+    return prepare_run(engine, client, embedder, settings, environ=dict(env))

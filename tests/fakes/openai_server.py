@@ -444,17 +444,20 @@ class ServerProcess:
 
     Args:
         latency_s: Server latency per request.
+        responder: ``"module:function"`` of a responder (see :class:`FakeOpenAIServer`), imported in the child.
     """
 
-    def __init__(self, latency_s: float = 0.0) -> None:
+    def __init__(self, latency_s: float = 0.0, responder: str | None = None) -> None:
         self.latency_s = latency_s
+        self.responder = responder  # "module:function", imported in the child
         self.base_url = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServerProcess:
         root = Path(__file__).resolve().parents[2]
+        extra = ["--responder", self.responder] if self.responder else []
         self._proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_server", "--latency",
-                                       str(self.latency_s)], cwd=root, stdin=subprocess.PIPE,
+                                       str(self.latency_s), *extra], cwd=root, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         self.base_url = self._proc.stdout.readline().strip()
@@ -477,8 +480,15 @@ class ServerProcess:
 def _main() -> None:
     parser = argparse.ArgumentParser(description="Serve the fake OpenAI API until stdin closes.")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--responder", default=None, help="module:function answering chat requests")
     args = parser.parse_args()
-    with FakeOpenAIServer(latency_s=args.latency) as server:
+    responder = None
+    if args.responder:
+        import importlib
+
+        module, _, name = args.responder.partition(":")
+        responder = getattr(importlib.import_module(module), name)
+    with FakeOpenAIServer(latency_s=args.latency, responder=responder) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()
 
