@@ -113,6 +113,9 @@ class Factor:
         stats: Statistics computed from the data.
         pinned: Kept by the analyst across rebuilds and always shown to methods.
         centroid: Mean unit embedding of its features (for retrieval weighting), may be empty.
+        subfactors: The finer level this factor was merged from (see :mod:`core.stages.reduce`): one
+            ``{"id", "name", "keywords", "feature_ids", "joined"}`` per fine cluster, ``joined`` True
+            for the Unclustered features that joined it as nearest; empty when it has no finer level.
     """
 
     id: str
@@ -123,6 +126,7 @@ class Factor:
     stats: FactorStats = field(default_factory=FactorStats)
     pinned: bool = False
     centroid: list[float] = field(default_factory=list)
+    subfactors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_noise(self) -> bool:
