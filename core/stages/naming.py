@@ -8,6 +8,14 @@ features' aspect and phrase. The offline name is the top 2-3 non-overlapping key
 shared by several of the factor's features (:func:`shared_keywords`): a word that one feature alone
 uses ("mine", "taste") can top c-TF-IDF in a small factor but says nothing about the group.
 
+**Phrase names** (:func:`phrase_name`): a name is made of *phrases*, not single keywords. The
+candidates are the 2-3 word runs of the member features' phrases that start and end on a content
+word and hold at least one word that is neither a stop word, a sentiment word (VADER's lexicon) nor
+a filler word (:data:`FILLER`); they are ranked by the same c-TF-IDF, computed over phrases, and must
+be shared by at least two members. The name is the factor's dominant aspect (when most members name
+one category, e.g. "romance") followed by its most distinctive phrase ("Romance: fall in love"), or
+the two most distinctive phrases. A single filler or sentiment word is never a name.
+
 A namer is any object with ``name(factors, features, vectors) -> factors`` (names, descriptions and
 keywords filled in); :class:`KeywordNamer` and :class:`LLMNamer` implement it.
 """
@@ -24,7 +32,8 @@ from pydantic import BaseModel, Field
 
 from core.errors import BackendError
 from core.llm.types import ChatRequest
-from core.stages.text import content_words, truncate
+from core.stages.aspects import ASPECTS
+from core.stages.text import STOP_WORDS, content_words, truncate, words
 from core.stages.types import Factor, Feature
 
 N_KEYWORDS = 10
@@ -99,6 +108,117 @@ def shared_keywords(keywords: list[str], texts: list[str], min_share: float = 0.
     return shared or keywords
 
 
+# Words that carry no topic of their own in a review (discourse markers, vague verbs and quantities).
+FILLER = frozenset("""meanwhile anyway however although thinks think thought says said came come comes happened
+happen happens another others find found felt feel feels seem seems seemed kind sort type part whole great good
+bad better best worse worst nice pretty lot little much many several first last next new old time times day days
+year years people person someone everyone thing stuff review reviews read reading book books product item star
+stars gave give overall definitely probably actually certainly simply truly totally absolutely""".split())
+
+
+@lru_cache(maxsize=1)
+def sentiment_words() -> frozenset[str]:
+    """Return VADER's lexicon words (loaded once): a name made only of these says nothing about a topic."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return frozenset(SentimentIntensityAnalyzer().lexicon)
+
+
+def _topical(word: str) -> bool:
+    return len(word) >= 3 and word not in STOP_WORDS and word not in FILLER and word not in sentiment_words()
+
+
+@lru_cache(maxsize=200_000)
+def phrase_terms(text: str) -> tuple[str, ...]:
+    """Return the candidate name phrases of a text: 2-3 word runs, content words at both ends, one topical word.
+
+    Examples:
+        >>> phrase_terms("they fall in love slowly")
+        ('fall in love', 'love slowly')
+    """
+    ws = words(text)
+    out: list[str] = []
+    for n in (2, 3):
+        for i in range(len(ws) - n + 1):
+            run = ws[i:i + n]
+            if run[0] in STOP_WORDS or run[-1] in STOP_WORDS or len(run[0]) < 3 or len(run[-1]) < 3:
+                continue
+            if n == 3 and run[1] not in STOP_WORDS:
+                continue  # three content words: the two bigrams inside say it already
+            if len(set(run)) < n or not any(_topical(w) for w in run):
+                continue
+            out.append(" ".join(run))
+    return tuple(dict.fromkeys(out))
+
+
+def _category(feature: Feature) -> str | None:
+    """The feature's aspect when it names a category (a lexicon aspect, or a word not taken from its phrase)."""
+    aspect = feature.aspect.lower().strip()
+    base = aspect.removesuffix(" problems")
+    if not base:
+        return None
+    if base in ASPECTS:
+        return base
+    if set(words(base)) & set(words(feature.phrase)) or not any(_topical(w) for w in words(base)):
+        return None  # the offline extractor's fallback aspect is a word of the clause itself
+    return base
+
+
+def dominant_aspect(members: list[Feature], min_share: float = 0.5) -> str | None:
+    """Return the category named by at least ``min_share`` of the members, or None."""
+    cats = Counter(c for c in (_category(f) for f in members) if c)
+    if not cats or not members:
+        return None
+    cat, n = cats.most_common(1)[0]
+    return cat if n >= min_share * len(members) else None
+
+
+def phrase_weights(factors: list[Factor], features: dict[str, Feature]) -> dict[str, dict[str, float]]:
+    """Return c-TF-IDF weights of the phrase terms (:func:`phrase_terms`) per factor, noise included as a class."""
+    docs = {f.id: [features[fid].phrase for fid in f.feature_ids if fid in features] for f in factors}
+    counts = {c: Counter(t for text in texts for t in phrase_terms(text)) for c, texts in docs.items()}
+    total: Counter[str] = Counter()
+    for cnt in counts.values():
+        total.update(cnt)
+    sizes = [sum(cnt.values()) for cnt in counts.values() if cnt]
+    avg = sum(sizes) / len(sizes) if sizes else 0.0
+    return {c: {t: (n / (sum(cnt.values()) or 1)) * math.log(1.0 + avg / total[t]) for t, n in cnt.items()}
+            for c, cnt in counts.items()}
+
+
+def phrase_name(members: list[Feature], weights: dict[str, float], max_chars: int = 44) -> str | None:
+    """Return a name made of phrases (see the module docstring), or None when no phrase is shared.
+
+    Args:
+        members: The factor's features.
+        weights: The factor's phrase c-TF-IDF weights (:func:`phrase_weights`).
+        max_chars: Longest name.
+    """
+    sets = [set(phrase_terms(f.phrase)) for f in members]
+    need = max(2, math.ceil(0.03 * len(members)))
+    ranked = [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+              if sum(t in s for s in sets) >= need]
+    chosen: list[str] = []
+    for t in ranked:
+        if any(set(t.split()) & set(c.split()) for c in chosen):
+            continue
+        chosen.append(t)
+        if len(chosen) == 2:
+            break
+    aspect = dominant_aspect(members)
+    if aspect and chosen:
+        top = next((t for t in chosen if not set(words(aspect)) & set(t.split())), chosen[0])
+        name = f"{aspect}: {top}" if top != chosen[0] or not set(words(aspect)) & set(top.split()) else top
+    elif aspect:
+        name = aspect
+    elif chosen:
+        name = chosen[0] if len(chosen) < 2 or len(", ".join(chosen)) > max_chars else ", ".join(chosen)
+    else:
+        return None
+    name = truncate(name, max_chars)
+    return name[0].upper() + name[1:]
+
+
 def representatives(factor: Factor, features: dict[str, Feature], vectors: dict[str, np.ndarray] | None,
                     n: int = N_REPRESENTATIVES, dedup: float = 0.92) -> list[Feature]:
     """Return up to ``n`` member features nearest the factor's centre, near-duplicates removed.
@@ -148,17 +268,22 @@ class KeywordNamer:
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this namer's output."""
-        return {"kind": "keywords", "version": 2}
+        return {"kind": "keywords", "version": 3}
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
                      vectors: dict[str, np.ndarray] | None = None) -> list[Factor]:
-        """Fill in keywords, names and descriptions; the noise factor keeps its name."""
+        """Fill in keywords, names (phrases, else shared keywords) and descriptions; the noise factor keeps its name."""
         assign_keywords(factors, features)
+        weights = phrase_weights(factors, features)
         for f in factors:
             if f.is_noise:
                 continue
-            texts = [features[fid].text for fid in f.feature_ids if fid in features]
-            f.name = keyword_name(shared_keywords(f.keywords, texts))
+            members = [features[fid] for fid in f.feature_ids if fid in features]
+            name = phrase_name(members, weights.get(f.id, {}))
+            if name is None:
+                topical = [k for k in f.keywords if any(_topical(w) for w in k.split())] or f.keywords
+                name = keyword_name(shared_keywords(topical, [m.text for m in members]))
+            f.name = name
             f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
         return factors
 

@@ -26,6 +26,8 @@ class Feature:
             for label tasks; ``"neutral"`` for text tasks.
         strength: 0..1, how strongly it drove the response.
         evidence: A span quoted from the item's input.
+        extracted_direction: The extractor's direction when it disagreed with the item's response
+            relative to the user's usual one (see :mod:`core.stages.directions`), else empty.
     """
 
     id: str
@@ -35,6 +37,7 @@ class Feature:
     direction: str
     strength: float
     evidence: str
+    extracted_direction: str = ""
 
     @property
     def text(self) -> str:
@@ -53,7 +56,8 @@ class Feature:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Feature:
         """Build from :meth:`to_dict` output."""
-        return cls(**{k: d[k] for k in ("id", "item_id", "phrase", "aspect", "direction", "strength", "evidence")})
+        return cls(**{k: d[k] for k in ("id", "item_id", "phrase", "aspect", "direction", "strength", "evidence")},
+                   extracted_direction=str(d.get("extracted_direction") or ""))
 
 
 @dataclass
