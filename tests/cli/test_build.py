@@ -74,7 +74,7 @@ def test_build_with_an_openai_compatible_backend(reviews_csv, tmp_path, capsys, 
                  "--min-cluster-size", "4"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "extractor llm" in out and "Breakage" in out
+    assert "extractor llm" in out and "Broken parts" in out
     assert "Dislikes things that break (LLM summary)." in out
     assert b"sk-secret-cli-key" not in ws_path.read_bytes()
 
