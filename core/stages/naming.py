@@ -10,7 +10,7 @@ uses ("mine", "taste") can top c-TF-IDF in a small factor but says nothing about
 
 **Phrase names** (:func:`phrase_name`): a name is made of *phrases*, not single keywords. The
 candidates are the 2-3 word runs of the member features' phrases that start and end on a content
-word and hold at least one word that is neither a stop word, a sentiment word (VADER's lexicon) nor
+word that is not a filler word, and hold at least one word that is neither a stop word, a sentiment word (VADER's lexicon) nor
 a filler word (:data:`FILLER`); they are ranked by the same c-TF-IDF, computed over phrases, and must
 be shared by at least two members. The name is the factor's dominant aspect (when most members name
 one category, e.g. "romance") followed by its most distinctive phrase ("Romance: fall in love"), or
@@ -113,7 +113,8 @@ FILLER = frozenset("""meanwhile anyway however although thinks think thought say
 happen happens another others find found felt feel feels seem seems seemed kind sort type part whole great good
 bad better best worse worst nice pretty lot little much many several first last next new old time times day days
 year years people person someone everyone thing stuff review reviews read reading book books product item star
-stars gave give overall definitely probably actually certainly simply truly totally absolutely""".split())
+stars gave give overall definitely probably actually certainly simply truly totally absolutely extremely highly
+completely fairly especially incredibly somewhat""".split())
 
 
 @lru_cache(maxsize=1)
@@ -134,15 +135,15 @@ def phrase_terms(text: str) -> tuple[str, ...]:
 
     Examples:
         >>> phrase_terms("they fall in love slowly")
-        ('fall in love', 'love slowly')
+        ('love slowly', 'fall in love')
     """
     ws = words(text)
     out: list[str] = []
     for n in (2, 3):
         for i in range(len(ws) - n + 1):
             run = ws[i:i + n]
-            if run[0] in STOP_WORDS or run[-1] in STOP_WORDS or len(run[0]) < 3 or len(run[-1]) < 3:
-                continue
+            if any(w in STOP_WORDS or w in FILLER or len(w) < 3 for w in (run[0], run[-1])):
+                continue  # "kind of story", "great story": a filler end adds nothing to the topical word
             if n == 3 and run[1] not in STOP_WORDS:
                 continue  # three content words: the two bigrams inside say it already
             if len(set(run)) < n or not any(_topical(w) for w in run):
@@ -280,9 +281,12 @@ class KeywordNamer:
                 continue
             members = [features[fid] for fid in f.feature_ids if fid in features]
             name = phrase_name(members, weights.get(f.id, {}))
-            if name is None:
-                topical = [k for k in f.keywords if any(_topical(w) for w in k.split())] or f.keywords
+            topical = [k for k in f.keywords if any(_topical(w) for w in k.split())]
+            if name is None and topical:
                 name = keyword_name(shared_keywords(topical, [m.text for m in members]))
+            if name is None:  # nothing topical at all: the members' most common phrase says more than filler
+                common = Counter(m.phrase.lower() for m in members).most_common(1)
+                name = truncate(common[0][0], 44).capitalize() if common else "Unnamed factor"
             f.name = name
             f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
         return factors
@@ -320,8 +324,8 @@ def _same_word(a: str, b: str) -> bool:
 def name_support(name: str, members: list[Feature]) -> list[str]:
     """Return the topical words of ``name`` that some member's phrase, aspect or evidence contains.
 
-    A name is *supported* when this list is not empty; only words that are not stop, filler or
-    sentiment words count, so "Good stuff" is never supported.
+    A name is *supported* when this list is not empty; stop and filler words do not count, so "Good
+    stuff" is never supported.
 
     Examples:
         >>> fs = [Feature("i#0", "i", "the strap broke", "durability", "lowered", 1.0, "The strap broke")]
@@ -329,7 +333,8 @@ def name_support(name: str, members: list[Feature]) -> list[str]:
         (['broken', 'straps'], [])
     """
     vocab = {w for f in members for w in words(f"{f.aspect} {f.phrase} {f.evidence}")}
-    return [w for w in dict.fromkeys(words(name)) if _topical(w) and any(_same_word(w, v) for v in vocab)]
+    return [w for w in dict.fromkeys(words(name))
+            if len(w) >= 3 and w not in STOP_WORDS and w not in FILLER and any(_same_word(w, v) for v in vocab)]
 
 
 class LLMNamer:

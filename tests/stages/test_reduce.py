@@ -1,0 +1,105 @@
+"""Reducing fine clusters to a handful of factors (Ward, direction-aware) and bounding the Unclustered share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.stages.profile import PipelineSettings, build_profile, recluster
+from core.stages.reduce import FactorReducer, subfactor_groups
+from core.stages.types import Feature
+from core.store.workspace import Workspace
+from tests.stages.conftest import CountingEmbedder, GivenExtractor, varied_features
+
+
+def _feats(n: int, direction: str = "raised", start: int = 0) -> list[Feature]:
+    return [Feature(f"i{start + k}#0", f"i{start + k}", "p", "a", direction, 1.0, "e") for k in range(n)]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def test_ward_merges_fine_clusters_of_the_same_topic():
+    rng = np.random.default_rng(0)
+    topics = np.eye(8)[:3]
+    feats, labels, vectors = [], {}, {}
+    for t in range(3):  # three topics, four fine clusters each, five features per fine cluster
+        for c in range(4):
+            for f in _feats(5, start=len(feats)):
+                feats.append(f)
+                labels[f.id] = t * 4 + c
+                vectors[f.id] = _unit(topics[t] + 0.15 * rng.normal(size=8))
+    r = FactorReducer(n_factors=3, max_unclustered=1.0).reduce(feats, labels, vectors)
+    coarse_of_topic = [{r.parents[t * 4 + c] for c in range(4)} for t in range(3)]
+    assert all(len(s) == 1 for s in coarse_of_topic)  # each topic became one factor
+    assert len(set().union(*coarse_of_topic)) == 3  # and the topics stayed apart
+    groups = subfactor_groups(r)
+    assert sorted(len(g) for g in groups.values()) == [4, 4, 4]  # four sub-factors each
+    # no merging asked: every fine cluster stays a factor
+    same = FactorReducer(n_factors=0, max_unclustered=1.0).reduce(feats, labels, vectors)
+    assert same.labels == labels and not subfactor_groups(same)
+
+
+def test_opposite_directions_stay_apart_unless_the_weight_is_zero():
+    a, b = _unit(np.array([1.0, 0.0, 0.0])), _unit(np.array([1.0, 0.5, 0.0]))  # b is near a (cos 0.89)
+    up, down, other = _feats(6, "raised"), _feats(6, "lowered", 6), _feats(6, "raised", 12)
+    labels = {**{f.id: 0 for f in up}, **{f.id: 1 for f in down}, **{f.id: 2 for f in other}}
+    vectors = {**{f.id: a for f in up + down}, **{f.id: b for f in other}}
+    with_dir = FactorReducer(n_factors=2, max_unclustered=1.0).reduce(up + down + other, labels, vectors)
+    assert with_dir.parents[0] == with_dir.parents[2] != with_dir.parents[1]  # raised "a" joins raised "b"
+    without = FactorReducer(n_factors=2, max_unclustered=1.0, direction_weight=0.0).reduce(up + down + other, labels,
+                                                                                          vectors)
+    assert without.parents[0] == without.parents[1] != without.parents[2]  # identical centroids merge first
+
+
+def test_outliers_join_when_close_and_the_unclustered_share_is_bounded():
+    rng = np.random.default_rng(1)
+    base = _unit(np.array([1.0, 0.0, 0.0, 0.0]))
+    clustered = _feats(10)
+    close = _feats(3, start=10)
+    far = _feats(17, start=13)
+    feats = clustered + close + far
+    labels = {**{f.id: 0 for f in clustered}, **{f.id: -1 for f in close + far}}
+    vectors = {f.id: base for f in clustered}
+    vectors.update({f.id: _unit(base + 0.1 * rng.normal(size=4)) for f in close})
+    vectors.update({f.id: _unit(np.array([0.0, *rng.normal(size=3)])) for f in far})
+    only_close = FactorReducer(n_factors=5, max_unclustered=1.0).reduce(feats, labels, vectors)
+    assert only_close.joined == {f.id for f in close}
+    bounded = FactorReducer(n_factors=5, max_unclustered=1 / 3).reduce(feats, labels, vectors)
+    noise = [fid for fid, lab in bounded.labels.items() if lab < 0]
+    assert len(noise) == 10  # 30 features: at most a third left, the least similar ones
+    assert {f.id for f in close} <= bounded.joined
+    groups = subfactor_groups(bounded)
+    assert groups[0][-1][0] == "joined" and len(groups[0][-1][1]) == 10
+    with pytest.raises(ValueError):
+        FactorReducer(max_unclustered=1.5)
+
+
+def test_built_profile_has_at_most_n_factors_with_sub_factors_and_recluster_changes_the_count(tmp_path, monkeypatch):
+    import core.stages.profile as profile_mod
+
+    ds, feats = varied_features()
+    monkeypatch.setattr(profile_mod, "choose_extractor", lambda client, prefer=None: GivenExtractor(feats))
+    ws = Workspace(tmp_path / "ws.sqlite")
+    ws.add_dataset(ds)
+    emb = CountingEmbedder()
+    fine = build_profile(ws, "varied", "val", client=None, embedder=emb,
+                         settings=PipelineSettings(hdbscan_min_cluster_size=4, n_factors=0))
+    n_fine = sum(1 for f in fine.factors if not f.is_noise)
+    assert n_fine > 2 and not any(f.subfactors for f in fine.factors)
+    coarse = recluster(ws, fine, min_cluster_size=4, embedder=emb, n_factors=2)
+    real = [f for f in coarse.factors if not f.is_noise]
+    assert len(real) == 2
+    assert coarse.run_ids["clustering"] == fine.run_ids["clustering"]  # same HDBSCAN run, only factors redone
+    assert coarse.settings["n_factors"] == 2
+    total = sum(len(f.feature_ids) for f in coarse.factors)
+    assert len(coarse.factor("noise").feature_ids) <= total / 3
+    with_subs = [f for f in real if f.subfactors]
+    assert with_subs
+    for f in with_subs:
+        assert all(s["id"].startswith(f"{f.id}.") and set(s["feature_ids"]) <= set(f.feature_ids)
+                   for s in f.subfactors)
+        assert sum(len(s["feature_ids"]) for s in f.subfactors) == len(f.feature_ids)
+        assert all(s["name"] for s in f.subfactors)
+    ws.close()
