@@ -12,8 +12,9 @@ user's usual score. :class:`DirectionCheck` compares the two on score tasks:
 * a directed feature (raised / lowered) of an off-the-usual item *disagrees* when it points the
   other way than the item's score moved;
 * a disagreeing feature keeps the extractor's direction in ``extracted_direction``; with
-  ``correct=True`` (the sentiment-lexicon extractor) its direction becomes the data's, and a
-  lexicon aspect's " problems" suffix follows it; a model-written direction is only counted.
+  ``correct=True`` (the sentiment-lexicon extractor) its direction becomes the data's (its aspect
+  and phrase stay as extracted, so its embedding and the projection do not move); a model-written
+  direction is only counted.
 
 Label and text tasks are not checked (there is no "usual" direction of a label).
 """
@@ -25,10 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core.data.model import Item, Task
-from core.stages.aspects import ASPECTS
 from core.stages.types import Feature
-
-PROBLEMS = " problems"
 
 
 @dataclass(frozen=True)
@@ -82,17 +80,9 @@ class DirectionCheck:
             if f.direction in ("raised", "lowered") and f.direction != want:
                 f = replace(f, extracted_direction=f.direction)
                 if correct:
-                    f = replace(f, direction=want, aspect=_aspect_for(f.aspect, want))
+                    f = replace(f, direction=want)
             out.append(f)
         return out
-
-
-def _aspect_for(aspect: str, direction: str) -> str:
-    """The lexicon names a known aspect "<aspect> problems" when it lowered the score: keep that in step."""
-    base = aspect.removesuffix(PROBLEMS)
-    if base not in ASPECTS:
-        return aspect
-    return base + PROBLEMS if direction == "lowered" else base
 
 
 def direction_report(features: list[Feature]) -> dict[str, int]:

@@ -32,7 +32,7 @@ import numpy as np
 from core.data.model import Item, Task
 from core.stages.naming import KeywordNamer
 from core.stages.reduce import Reduction, subfactor_groups
-from core.stages.stats import strength, with_stats
+from core.stages.stats import StatsData, strength, with_stats
 from core.stages.types import NOISE_ID, Factor, Feature
 from core.store.workspace import Workspace
 
@@ -125,6 +125,20 @@ def order_factors(factors: list[Factor]) -> list[Factor]:
     return real + noise
 
 
+def fine_effects(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task) -> dict[int, float]:
+    """Return each cluster's influence over the standard deviation of the user's scores (score tasks; else empty)."""
+    if task.kind != "score":
+        return {}
+    data = StatsData(items, task)
+    scores = data.scores[~np.isnan(data.scores)]
+    spread = float(scores.std()) if scores.size > 1 and float(scores.std()) > 0 else 1.0
+    groups: dict[int, list[Feature]] = defaultdict(list)
+    for f in features:
+        if labels.get(f.id, -1) >= 0:
+            groups[labels[f.id]].append(f)
+    return {lab: float(data.stats(members).influence or 0.0) / spread for lab, members in groups.items()}
+
+
 def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[str, Feature],
                    vectors: dict[str, np.ndarray] | None = None) -> None:
     """Attach each factor's fine clusters as ``subfactors``, named with c-TF-IDF across all fine clusters.
@@ -173,7 +187,8 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
     if split_min_size is not None and task.kind == "score":
         labels = split_by_direction(features, labels, split_min_size)
     # 2. merge into a handful of factors and bound the Unclustered share
-    reduction = reducer.reduce(features, labels, vectors) if reducer is not None else None
+    reduction = (reducer.reduce(features, labels, vectors, fine_effects(features, labels, items, task))
+                 if reducer is not None else None)
     if reduction is not None:
         labels = reduction.labels
     # 3. factors with statistics, names and centroids; the fine level as sub-factors

@@ -114,7 +114,7 @@ happen happens another others find found felt feel feels seem seems seemed kind 
 bad better best worse worst nice pretty lot little much many several first last next new old time times day days
 year years people person someone everyone thing stuff review reviews read reading book books product item star
 stars gave give overall definitely probably actually certainly simply truly totally absolutely extremely highly
-completely fairly especially incredibly somewhat""".split())
+completely fairly especially incredibly somewhat may might shall""".split())
 
 
 @lru_cache(maxsize=1)

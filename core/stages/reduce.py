@@ -7,10 +7,14 @@ documents to the nearest topic when close enough). :class:`FactorReducer` does b
 fine level as each factor's sub-factors:
 
 1. **Merge**: the fine clusters are merged agglomeratively with Ward's criterion (the pair whose
-   merge adds least within-cluster variance first) until at most ``n_factors`` remain. A feature
+   merge adds least within-cluster variance first) until at most ``n_factors`` remain: first only
+   clusters that name the same aspect and push the same way (two "customer service" clusters that
+   raised the score), then any pair. A feature
    counts as its unit embedding plus one more coordinate, its direction sign (raised +1, lowered -1)
-   times ``sqrt(direction_weight) / 2``: clusters whose features pushed the response opposite ways
-   are kept apart unless nothing closer is left, so a merged factor still reads one way. Ward (rather
+   times ``sqrt(direction_weight) / 2``, and one for its cluster's effect (influence over the
+   user's score spread) times ``effect_weight``: clusters whose features pushed the response
+   opposite ways, or by very different amounts, are kept apart unless nothing closer is left, so a
+   merged factor still reads one way. Ward (rather
    than merging the closest centroids) keeps one growing cluster from swallowing the rest, since the
    cost of a merge grows with the sizes merged.
 2. **Outliers**: a noise feature joins the factor with the highest ``cos(feature, centroid) -
@@ -25,6 +29,7 @@ cached projection and clustering.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +39,9 @@ from core.stages.types import Feature
 
 DEFAULT_N_FACTORS = 12
 DEFAULT_MAX_UNCLUSTERED = 1 / 3
-DEFAULT_OUTLIER_SIMILARITY = 0.5
+DEFAULT_OUTLIER_SIMILARITY = 0.6
 DIRECTION_WEIGHT = 1.0
+EFFECT_WEIGHT = 0.5
 
 
 @dataclass
@@ -80,7 +86,7 @@ class FactorReducer:
 
     def __init__(self, n_factors: int = DEFAULT_N_FACTORS, max_unclustered: float = DEFAULT_MAX_UNCLUSTERED,
                  outlier_similarity: float = DEFAULT_OUTLIER_SIMILARITY,
-                 direction_weight: float = DIRECTION_WEIGHT) -> None:
+                 direction_weight: float = DIRECTION_WEIGHT, effect_weight: float = EFFECT_WEIGHT) -> None:
         """Create the reducer."""
         if n_factors < 0:
             raise ValueError("n_factors must be 0 (no merging) or more")
@@ -90,21 +96,25 @@ class FactorReducer:
         self.max_unclustered = float(max_unclustered)
         self.outlier_similarity = float(outlier_similarity)
         self.direction_weight = float(direction_weight)
+        self.effect_weight = float(effect_weight)
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this reducer's output."""
-        return {"kind": "ward", "version": 1, "n_factors": self.n_factors,
+        return {"kind": "ward", "version": 4, "n_factors": self.n_factors,
                 "max_unclustered": round(self.max_unclustered, 4), "outlier_similarity": self.outlier_similarity,
-                "direction_weight": self.direction_weight}
+                "direction_weight": self.direction_weight, "effect_weight": self.effect_weight}
 
-    def reduce(self, features: list[Feature], labels: dict[str, int],
-               vectors: dict[str, np.ndarray] | None) -> Reduction:
+    def reduce(self, features: list[Feature], labels: dict[str, int], vectors: dict[str, np.ndarray] | None,
+               effects: dict[int, float] | None = None) -> Reduction:
         """Merge clusters and join outliers; see the module docstring.
 
         Args:
             features: The clustered features (their direction gives the polarity).
             labels: Fine label per feature id, ``-1`` = noise.
-            vectors: Unit embeddings by feature id; without them nothing is merged or joined.
+            vectors: Unit embeddings by feature id; without them (for half the features or more)
+                nothing is merged or joined.
+            effects: Each fine cluster's effect on the response in units of the user's spread (e.g.
+                its influence over the standard deviation of the user's scores); None = no effect term.
         """
         fine = {f.id: int(labels.get(f.id, -1)) for f in features}
         out = dict(fine)
@@ -125,7 +135,9 @@ class FactorReducer:
                 sizes[lab] += 1
         live = [lab for lab in fine_labels if sizes[lab]]
         if self.n_factors and len(live) > self.n_factors:
-            parents.update(self._merge(live, sums, signs, sizes))
+            keys = _aspect_keys(features, fine, signs, sizes)
+            eff = {lab: float((effects or {}).get(lab) or 0.0) for lab in live}
+            parents.update(self._merge(live, sums, signs, sizes, keys, eff))
         for fid, lab in fine.items():
             if lab >= 0:
                 out[fid] = parents[lab]
@@ -134,16 +146,23 @@ class FactorReducer:
             out[fid] = lab
         return Reduction(out, parents, fine, set(joined))
 
-    def _merge(self, live: list[int], sums: dict[int, np.ndarray], signs: dict[int, float],
-               sizes: dict[int, int]) -> dict[int, int]:
-        """Merge the closest pair (Ward) until ``n_factors`` clusters remain; return ``{fine: coarse}``."""
+    def _merge(self, live: list[int], sums: dict[int, np.ndarray], signs: dict[int, float], sizes: dict[int, int],
+               keys: dict[int, tuple[str, int] | None], effects: dict[int, float]) -> dict[int, int]:
+        """Merge the closest pair (Ward) until ``n_factors`` clusters remain; return ``{fine: coarse}``.
+
+        Two passes: first only pairs with the same aspect key (:func:`_aspect_keys`), then any pair.
+        """
         labs = list(live)
         alpha = np.sqrt(self.direction_weight) / 2.0
         # a feature is its unit embedding plus its direction sign scaled by alpha, as one more coordinate
-        s = np.column_stack([np.stack([sums[lab] for lab in labs]), [alpha * signs[lab] for lab in labs]])
+        # ... and its cluster's effect scaled by effect_weight (sums: times the cluster's size)
+        s = np.column_stack([np.stack([sums[lab] for lab in labs]), [alpha * signs[lab] for lab in labs],
+                             [self.effect_weight * effects[lab] * sizes[lab] for lab in labs]])
         n = np.array([float(sizes[lab]) for lab in labs])
         alive = np.ones(len(labs), dtype=bool)
         members = {i: [labs[i]] for i in range(len(labs))}
+        key_list = [keys.get(lab) for lab in labs]
+        same = np.array([[a is not None and a == b for b in key_list] for a in key_list], dtype=bool)
 
         def ward_row(i: int) -> np.ndarray:
             mu = s / n[:, None]
@@ -153,19 +172,26 @@ class FactorReducer:
             return d
 
         dist = np.stack([ward_row(i) for i in range(len(labs))])
-        while int(alive.sum()) > self.n_factors:
-            i, j = divmod(int(np.argmin(dist)), dist.shape[1])
-            # the larger cluster absorbs the smaller (ties: the lower index), so coarse ids follow big clusters
-            keep, gone = (i, j) if (n[i], -i) >= (n[j], -j) else (j, i)
-            s[keep] += s[gone]
-            n[keep] += n[gone]
-            alive[gone] = False
-            members[keep].extend(members.pop(gone))
-            dist[gone, :] = np.inf
-            dist[:, gone] = np.inf
-            row = ward_row(keep)
-            dist[keep, :] = row
-            dist[:, keep] = row
+        for restrict in (True, False):
+            while int(alive.sum()) > self.n_factors:
+                cand = np.where(same, dist, np.inf) if restrict else dist
+                flat = int(np.argmin(cand))
+                i, j = divmod(flat, dist.shape[1])
+                if not np.isfinite(cand[i, j]):
+                    break
+                # the larger cluster absorbs the smaller (ties: the lower index), so coarse ids follow big clusters
+                keep, gone = (i, j) if (n[i], -i) >= (n[j], -j) else (j, i)
+                s[keep] += s[gone]
+                n[keep] += n[gone]
+                alive[gone] = False
+                members[keep].extend(members.pop(gone))
+                same[gone, :] = False
+                same[:, gone] = False
+                dist[gone, :] = np.inf
+                dist[:, gone] = np.inf
+                row = ward_row(keep)
+                dist[keep, :] = row
+                dist[:, keep] = row
         return {lab: labs[k] for k, group in members.items() for lab in group}
 
     def _join_outliers(self, usable: list[Feature], labels: dict[str, int],
@@ -197,6 +223,26 @@ class FactorReducer:
             joined[noise[k].id] = coarse[int(best[k])]
             n_noise -= 1
         return joined
+
+
+def _aspect_keys(features: list[Feature], fine: dict[str, int], signs: dict[int, float],
+                 sizes: dict[int, int]) -> dict[int, tuple[str, int] | None]:
+    """Return each fine cluster's ``(aspect, direction sign)`` when most of its features name one aspect, else None.
+
+    Clusters with the same key are merged first: two clusters about "customer service" that both
+    raised the score belong together before either joins a cluster about another aspect.
+    """
+    counts: dict[int, Counter[str]] = {}
+    for f in features:
+        lab = fine.get(f.id, -1)
+        if lab >= 0:
+            counts.setdefault(lab, Counter())[f.aspect.strip().lower()] += 1
+    out: dict[int, tuple[str, int] | None] = {}
+    for lab, cnt in counts.items():
+        aspect, k = cnt.most_common(1)[0]
+        pol = signs.get(lab, 0.0) / max(1, sizes.get(lab, 0))
+        out[lab] = (aspect, int(np.sign(round(pol, 6)))) if aspect and k * 2 > sum(cnt.values()) else None
+    return out
 
 
 def subfactor_groups(reduction: Reduction) -> dict[int, list[tuple[str, list[str]]]]:
