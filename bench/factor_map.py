@@ -208,7 +208,8 @@ def main() -> None:
                       f"process {res['wall_s']:6.1f} s (imports {res['import_s']:.1f} s) | "
                       f"cold build {c['total_s']:6.1f} s {c['stages_s']} | "
                       f"warm build {w['total_s']:6.1f} s {w['stages_s']} | "
-                      f"recluster {res['recluster_s']:.2f} s ({w['n_factors']} -> {res['recluster_factors']} factors) | "
+                      f"recluster {res['recluster_s']:.2f} s "
+                      f"({w['n_factors']} -> {res['recluster_factors']} factors) | "
                       f"factor count 6: {res['refactor_s']:.2f} s ({res['refactor_factors']} factors)",
                       flush=True)
     if args.json:

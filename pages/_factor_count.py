@@ -26,9 +26,9 @@ def factor_count_control(c: AppContext, profile: Any, key: str) -> None:
                   help="Re-cluster the cached projection: no re-embedding, no new features."):
         with st.spinner("Re-clustering…"):
             try:
-                new = recluster(c.ws, profile, min_cluster_size=int(profile.settings.get("hdbscan_min_cluster_size", 5)),
-                                min_samples=profile.settings.get("hdbscan_min_samples"), embedder=c.embedder,
-                                client=c.client, n_factors=n)
+                mcs = int(profile.settings.get("hdbscan_min_cluster_size", 5))
+                new = recluster(c.ws, profile, min_cluster_size=mcs, embedder=c.embedder, client=c.client,
+                                min_samples=profile.settings.get("hdbscan_min_samples"), n_factors=n)
             except InputError as exc:
                 show_problems(exc, "Re-cluster failed")
             else:

@@ -1,4 +1,4 @@
-"""Checking feature directions against the data: did the item's response go up or down for this user?
+"""Checking feature directions against the data: did the item's response go up or down for this user.
 
 A feature's direction says whether it *raised* or *lowered* the user's response. The offline
 extractor takes it from the clause's sentiment, which misreads plot summaries ("her mother died" in

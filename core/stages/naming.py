@@ -10,11 +10,12 @@ uses ("mine", "taste") can top c-TF-IDF in a small factor but says nothing about
 
 **Phrase names** (:func:`phrase_name`): a name is made of *phrases*, not single keywords. The
 candidates are the 2-3 word runs of the member features' phrases that start and end on a content
-word that is not a filler word, and hold at least one word that is neither a stop word, a sentiment word (VADER's lexicon) nor
-a filler word (:data:`FILLER`); they are ranked by the same c-TF-IDF, computed over phrases, and must
-be shared by at least two members. The name is the factor's dominant aspect (when most members name
-one category, e.g. "romance") followed by its most distinctive phrase ("Romance: fall in love"), or
-the two most distinctive phrases. A single filler or sentiment word is never a name.
+word that is not a filler word (:data:`FILLER`), and hold at least one word that is neither a stop
+word, a sentiment word (VADER's lexicon) nor a filler word; they are ranked by the same c-TF-IDF,
+computed over phrases, and must be shared by at least two members (and 3% of them). The name is
+the factor's dominant aspect (when most members name one category, e.g. "romance") followed by its
+most distinctive phrase ("Romance: fall in love"), or the two most distinctive phrases. A single
+filler or sentiment word is never a name.
 
 A namer is any object with ``name(factors, features, vectors) -> factors`` (names, descriptions and
 keywords filled in); :class:`KeywordNamer` and :class:`LLMNamer` implement it.

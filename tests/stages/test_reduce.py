@@ -12,8 +12,8 @@ from core.store.workspace import Workspace
 from tests.stages.conftest import CountingEmbedder, GivenExtractor, varied_features
 
 
-def _feats(n: int, direction: str = "raised", start: int = 0) -> list[Feature]:
-    return [Feature(f"i{start + k}#0", f"i{start + k}", "p", "a", direction, 1.0, "e") for k in range(n)]
+def _feats(n: int, direction: str = "raised", start: int = 0, aspect: str = "a") -> list[Feature]:
+    return [Feature(f"i{start + k}#0", f"i{start + k}", "p", aspect, direction, 1.0, "e") for k in range(n)]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def test_ward_merges_fine_clusters_of_the_same_topic():
 
 def test_opposite_directions_stay_apart_unless_the_weight_is_zero():
     a, b = _unit(np.array([1.0, 0.0, 0.0])), _unit(np.array([1.0, 0.5, 0.0]))  # b is near a (cos 0.89)
-    up, down, other = _feats(6, "raised"), _feats(6, "lowered", 6), _feats(6, "raised", 12)
+    up, down, other = _feats(6, "raised", 0, "x"), _feats(6, "lowered", 6, "y"), _feats(6, "raised", 12, "z")
     labels = {**{f.id: 0 for f in up}, **{f.id: 1 for f in down}, **{f.id: 2 for f in other}}
     vectors = {**{f.id: a for f in up + down}, **{f.id: b for f in other}}
     with_dir = FactorReducer(n_factors=2, max_unclustered=1.0).reduce(up + down + other, labels, vectors)
@@ -51,6 +51,23 @@ def test_opposite_directions_stay_apart_unless_the_weight_is_zero():
     without = FactorReducer(n_factors=2, max_unclustered=1.0, direction_weight=0.0).reduce(up + down + other, labels,
                                                                                           vectors)
     assert without.parents[0] == without.parents[1] != without.parents[2]  # identical centroids merge first
+
+
+def test_same_aspect_and_direction_merge_first_and_effects_keep_clusters_apart():
+    a, b = _unit(np.array([1.0, 0.0, 0.0])), _unit(np.array([0.0, 1.0, 0.0]))
+    s1, s2, near = _feats(6, "raised", 0, "service"), _feats(6, "raised", 6, "service"), _feats(6, "raised", 12, "x")
+    labels = {**{f.id: 0 for f in s1}, **{f.id: 1 for f in s2}, **{f.id: 2 for f in near}}
+    vectors = {**{f.id: a for f in s1 + near}, **{f.id: b for f in s2}}  # "near" sits on s1, s2 far away
+    r = FactorReducer(n_factors=2, max_unclustered=1.0).reduce(s1 + s2 + near, labels, vectors)
+    assert r.parents[0] == r.parents[1] != r.parents[2]  # the two "service" clusters first
+    # without aspects to go by: the effect term decides between two equally near clusters
+    p1, p2, p3 = _feats(6, "raised", 0, "p"), _feats(6, "raised", 6, "q"), _feats(6, "raised", 12, "r")
+    labels = {**{f.id: 0 for f in p1}, **{f.id: 1 for f in p2}, **{f.id: 2 for f in p3}}
+    vectors = {**{f.id: a for f in p1}, **{f.id: _unit(a + 0.3 * b) for f in p2 + p3}}
+    feats = p1 + p2 + p3
+    small_effect = FactorReducer(n_factors=2, max_unclustered=1.0).reduce(feats, labels, vectors,
+                                                                         effects={0: 0.1, 1: 2.0, 2: 0.1})
+    assert small_effect.parents[0] == small_effect.parents[2] != small_effect.parents[1]
 
 
 def test_outliers_join_when_close_and_the_unclustered_share_is_bounded():
