@@ -28,7 +28,7 @@ def test_fewer_factors_on_a_click_then_a_sub_factor_split_off(make_app):
     goto(at, "factors")
     assert "of the features are Unclustered" in texts(at)
     runs = len(at.session_state["_inflow_ctx"].ws.list_runs("projection"))
-    at.slider(key="fc_n_factors").set_value(2)
+    at.slider(key="fc_n_factors").set_value(2).run()
     at.button(key="fc_apply_n_factors").click().run()
     assert not at.exception, [e.value for e in at.exception]
     profile = _profile(at)
