@@ -136,7 +136,7 @@ def fine_effects(features: list[Feature], labels: dict[str, int], items: list[It
     for f in features:
         if labels.get(f.id, -1) >= 0:
             groups[labels[f.id]].append(f)
-    return {lab: float(data.stats(members).influence or 0.0) / spread for lab, members in groups.items()}
+    return {lab: float(data.influence(members) or 0.0) / spread for lab, members in groups.items()}
 
 
 def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[str, Feature],

@@ -196,10 +196,9 @@ def phrase_name(members: list[Feature], weights: dict[str, float], max_chars: in
         weights: The factor's phrase c-TF-IDF weights (:func:`phrase_weights`).
         max_chars: Longest name.
     """
-    sets = [set(phrase_terms(f.phrase)) for f in members]
+    shared = Counter(t for f in members for t in set(phrase_terms(f.phrase)))  # members using each phrase
     need = max(2, math.ceil(0.03 * len(members)))
-    ranked = [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
-              if sum(t in s for s in sets) >= need]
+    ranked = [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])) if shared[t] >= need]
     chosen: list[str] = []
     for t in ranked:
         if any(set(t.split()) & set(c.split()) for c in chosen):
