@@ -15,8 +15,9 @@ and clustered once; then the factors are made twice from that same clustering:
 
 Per user it reports factors, the Unclustered share, names that are a single word, and the
 **coherence** of each factor's name with its members: the mean, over the name's words (stop and
-filler words left out), of the NPMI between "the review contains the word" and "the review has a
-feature in the factor" over the user's reviews, ``log(p(w, F) / (p(w) p(F))) / -log p(w, F)``
+filler words left out), of the NPMI between "the review contains the word or a form of it" (the
+same 5-letter-prefix rule as the LLM name check, :func:`core.stages.naming.same_word`) and "the
+review has a feature in the factor" over the user's reviews, ``log(p(w, F) / (p(w) p(F))) / -log p(w, F)``
 (-1 when they never meet, 0 when independent, 1 when they always go together); a user's figure is
 the mean over their factors. It also times a re-cluster with another factor count on the cached
 projection, and counts the lexicon directions that disagreed with the item's score relative to the
@@ -68,9 +69,24 @@ def npmi(n_both: int, n_word: int, n_factor: int, n: int) -> float:
     return math.log(p_both / ((n_word / n) * (n_factor / n))) / -math.log(p_both)
 
 
+def word_forms(ws: list[str]) -> tuple[set[str], set[str], set[str]]:
+    """Index a document's words for :func:`has_form`: 5-letter prefixes of long words, and the 3- and 4-letter words."""
+    return ({w[:5] for w in ws if len(w) >= 5}, {w for w in ws if len(w) == 3}, {w for w in ws if len(w) == 4})
+
+
+def has_form(word: str, forms: tuple[set[str], set[str], set[str]]) -> bool:
+    """True when the document has a word ``v`` with ``same_word(word, v)`` (checked in a few set look-ups)."""
+    long5, short3, short4 = forms
+    if len(word) >= 5:
+        return word[:5] in long5 or word[:3] in short3 or word[:4] in short4
+    if len(word) == 4:
+        return word in short4 or word[:3] in short3 or any(p.startswith(word) for p in long5)
+    return word in short3 or any(p.startswith(word) for p in long5) or any(p.startswith(word) for p in short4)
+
+
 def coherence(profile: Profile, names: dict[str, str]) -> float | None:
     """Mean over factors of the mean NPMI of the name's words with the factor's reviews (see the module docstring)."""
-    docs = {it.id: set(words(it.input)) for it in profile.items}
+    docs = {it.id: word_forms(words(it.input)) for it in profile.items}
     n = len(docs)
     scores = []
     for f in profile.factors:
@@ -79,7 +95,7 @@ def coherence(profile: Profile, names: dict[str, str]) -> float | None:
         touched = {profile.feature(fid).item_id for fid in f.feature_ids}
         per_word = []
         for w in name_words(names[f.id]):
-            has = {d for d, ws in docs.items() if w in ws}
+            has = {d for d, forms in docs.items() if has_form(w, forms)}
             per_word.append(npmi(len(has & touched), len(has), len(touched), n))
         if per_word:
             scores.append(statistics.fmean(per_word))

@@ -166,13 +166,26 @@ def _category(feature: Feature) -> str | None:
     return base
 
 
-def dominant_aspect(members: list[Feature], min_share: float = 0.5) -> str | None:
-    """Return the category named by at least ``min_share`` of the members, or None."""
+def _mentions(members: list[Feature], aspect: str) -> int:
+    """Members whose own phrase or evidence uses a word of ``aspect`` (or a form of it)."""
+    cue = [w for w in words(aspect) if _topical(w) or w not in STOP_WORDS]
+    return sum(1 for f in members if any(same_word(w, v) for w in cue for v in words(f"{f.phrase} {f.evidence}")))
+
+
+def dominant_aspect(members: list[Feature], min_share: float = 0.5, min_mentions: float = 0.2) -> str | None:
+    """Return the category named by at least ``min_share`` of the members, or None.
+
+    The category must also be a word the members use: at least ``min_mentions`` of them say it (or
+    a form of it) in their phrase or evidence, so a lexicon category matched through other cues
+    ("length" from "pages") does not name a group whose reviews never say it.
+    """
     cats = Counter(c for c in (_category(f) for f in members) if c)
     if not cats or not members:
         return None
     cat, n = cats.most_common(1)[0]
-    return cat if n >= min_share * len(members) else None
+    if n < min_share * len(members) or _mentions(members, cat) < min_mentions * len(members):
+        return None
+    return cat
 
 
 def phrase_weights(factors: list[Factor], features: dict[str, Feature]) -> dict[str, dict[str, float]]:
@@ -188,17 +201,20 @@ def phrase_weights(factors: list[Factor], features: dict[str, Feature]) -> dict[
             for c, cnt in counts.items()}
 
 
-def phrase_name(members: list[Feature], weights: dict[str, float], max_chars: int = 44) -> str | None:
+def phrase_name(members: list[Feature], weights: dict[str, float], max_chars: int = 44,
+                taken: set[str] | frozenset[str] = frozenset()) -> str | None:
     """Return a name made of phrases (see the module docstring), or None when no phrase is shared.
 
     Args:
         members: The factor's features.
         weights: The factor's phrase c-TF-IDF weights (:func:`phrase_weights`).
         max_chars: Longest name.
+        taken: Phrases already naming other factors (skipped, so two factors never share a name).
     """
     shared = Counter(t for f in members for t in set(phrase_terms(f.phrase)))  # members using each phrase
     need = max(2, math.ceil(0.03 * len(members)))
-    ranked = [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])) if shared[t] >= need]
+    ranked = [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+              if shared[t] >= need and t not in taken]
     chosen: list[str] = []
     for t in ranked:
         if any(set(t.split()) & set(c.split()) for c in chosen):
@@ -269,24 +285,32 @@ class KeywordNamer:
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this namer's output."""
-        return {"kind": "keywords", "version": 3}
+        return {"kind": "keywords", "version": 5}
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
                      vectors: dict[str, np.ndarray] | None = None) -> list[Factor]:
         """Fill in keywords, names (phrases, else shared keywords) and descriptions; the noise factor keeps its name."""
         assign_keywords(factors, features)
         weights = phrase_weights(factors, features)
+        taken: set[str] = set()  # phrases naming a factor already: larger factors (listed first) pick first
+        used: set[str] = set()
         for f in factors:
             if f.is_noise:
                 continue
             members = [features[fid] for fid in f.feature_ids if fid in features]
-            name = phrase_name(members, weights.get(f.id, {}))
-            topical = [k for k in f.keywords if any(_topical(w) for w in k.split())]
+            name = phrase_name(members, weights.get(f.id, {}), taken=taken)
+            # keywords the members themselves say (a lexicon category can top c-TF-IDF without being said)
+            topical = [k for k in f.keywords if any(_topical(w) for w in k.split()) and _mentions(members, k) >= 2]
             if name is None and topical:
                 name = keyword_name(shared_keywords(topical, [m.text for m in members]))
             if name is None:  # nothing topical at all: the members' most common phrase says more than filler
                 common = Counter(m.phrase.lower() for m in members).most_common(1)
                 name = truncate(common[0][0], 44).capitalize() if common else "Unnamed factor"
+            extra = next((k for k in topical if k.lower() not in name.lower()), None)
+            if name.lower() in used and extra:  # the same category twice: tell them apart by a keyword
+                name = f"{name}, {extra}"
+            used.add(name.lower())
+            taken.update(t for t in phrase_terms(name.lower()))
             f.name = name
             f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
         return factors
@@ -315,7 +339,7 @@ _NAMER_SYSTEM = (
 )
 
 
-def _same_word(a: str, b: str) -> bool:
+def same_word(a: str, b: str) -> bool:
     """True when two words share a prefix of at least ``min(5, shorter length)`` letters ("broken" ~ "broke")."""
     n = min(5, len(a), len(b))
     return n >= 3 and a[:n] == b[:n]
@@ -334,7 +358,7 @@ def name_support(name: str, members: list[Feature]) -> list[str]:
     """
     vocab = {w for f in members for w in words(f"{f.aspect} {f.phrase} {f.evidence}")}
     return [w for w in dict.fromkeys(words(name))
-            if len(w) >= 3 and w not in STOP_WORDS and w not in FILLER and any(_same_word(w, v) for v in vocab)]
+            if len(w) >= 3 and w not in STOP_WORDS and w not in FILLER and any(same_word(w, v) for v in vocab)]
 
 
 class LLMNamer:
