@@ -45,7 +45,7 @@ from core.data.load import load  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.stages.directions import direction_report  # noqa: E402
-from core.stages.naming import FILLER, keyword_name, shared_keywords  # noqa: E402
+from core.stages.naming import FILLER, has_form, keyword_name, shared_keywords, word_forms  # noqa: E402
 from core.stages.profile import PipelineSettings, Profile, build_profile, recluster  # noqa: E402
 from core.stages.text import STOP_WORDS, words  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
@@ -69,24 +69,9 @@ def npmi(n_both: int, n_word: int, n_factor: int, n: int) -> float:
     return math.log(p_both / ((n_word / n) * (n_factor / n))) / -math.log(p_both)
 
 
-def word_forms(ws: list[str]) -> tuple[set[str], set[str], set[str]]:
-    """Index a document's words for :func:`has_form`: 5-letter prefixes of long words, and the 3- and 4-letter words."""
-    return ({w[:5] for w in ws if len(w) >= 5}, {w for w in ws if len(w) == 3}, {w for w in ws if len(w) == 4})
-
-
-def has_form(word: str, forms: tuple[set[str], set[str], set[str]]) -> bool:
-    """True when the document has a word ``v`` with ``same_word(word, v)`` (checked in a few set look-ups)."""
-    long5, short3, short4 = forms
-    if len(word) >= 5:
-        return word[:5] in long5 or word[:3] in short3 or word[:4] in short4
-    if len(word) == 4:
-        return word in short4 or word[:3] in short3 or any(p.startswith(word) for p in long5)
-    return word in short3 or any(p.startswith(word) for p in long5) or any(p.startswith(word) for p in short4)
-
-
 def coherence(profile: Profile, names: dict[str, str]) -> float | None:
     """Mean over factors of the mean NPMI of the name's words with the factor's reviews (see the module docstring)."""
-    docs = {it.id: word_forms(words(it.input)) for it in profile.items}
+    docs = {it.id: word_forms(it.input) for it in profile.items}
     n = len(docs)
     scores = []
     for f in profile.factors:

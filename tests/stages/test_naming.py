@@ -106,3 +106,15 @@ def test_two_unsupported_answers_keep_the_offline_phrase_name(client):
     assert factors[0].name == offline and "zipper" in offline.lower()
     assert factors[0].description != "Airships."
     assert namer.rejected == {"F1": ["Zeppelin dreams", "Zeppelin dreams"]}
+
+
+def test_word_form_index_agrees_with_same_word():
+    import random
+
+    from core.stages.naming import has_form, same_word, word_forms
+
+    rng = random.Random(0)
+    vocab = ["".join(rng.choice("abc") for _ in range(rng.randint(3, 7))) for _ in range(300)]
+    for _ in range(2000):
+        doc, w = rng.sample(vocab, 20), rng.choice(vocab)
+        assert has_form(w, word_forms(" ".join(doc))) == any(same_word(w, v) for v in doc), (w, doc)
