@@ -24,7 +24,7 @@ factor up to a bounded share; each factor keeps its fine clusters as named ``sub
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ from core.stages.naming import KeywordNamer
 from core.stages.reduce import Reduction, subfactor_groups
 from core.stages.stats import StatsData, strength, with_stats
 from core.stages.types import NOISE_ID, Factor, Feature
-from core.store.workspace import Workspace
+from core.store.workspace import Workspace, stable_hash
 
 NOISE_NAME = "Unclustered"
 NOISE_DESCRIPTION = "Features that fit no factor."
@@ -139,6 +139,34 @@ def fine_effects(features: list[Feature], labels: dict[str, int], items: list[It
     return {lab: float(data.influence(members) or 0.0) / spread for lab, members in groups.items()}
 
 
+_FINE_NAMES: OrderedDict[str, dict[int, tuple[str, list[str]]]] = OrderedDict()
+_FINE_NAMES_SIZE = 8
+
+
+def fine_cluster_names(fine: dict[str, int], features: dict[str, Feature],
+                       vectors: dict[str, np.ndarray] | None = None) -> dict[int, tuple[str, list[str]]]:
+    """Name every fine cluster (phrase names, c-TF-IDF among the fine clusters): ``{label: (name, keywords)}``.
+
+    The last few results are kept in memory by the clusters' content, so changing the factor count
+    (which merges the same fine clusters differently) does not name them again.
+    """
+    parts: dict[int, list[str]] = defaultdict(list)
+    for fid, lab in fine.items():
+        if lab >= 0 and fid in features:
+            parts[lab].append(fid)
+    key = stable_hash([[lab, [(fid, features[fid].text) for fid in ids]] for lab, ids in sorted(parts.items())])
+    if key in _FINE_NAMES:
+        _FINE_NAMES.move_to_end(key)
+        return _FINE_NAMES[key]
+    subs = [Factor(id=f"fine{lab}", name="", feature_ids=ids) for lab, ids in sorted(parts.items())]
+    KeywordNamer().name_factors(subs, features, vectors, describe=False)
+    out = {lab: (sub.name, sub.keywords[:6]) for lab, sub in zip(sorted(parts), subs, strict=True)}
+    _FINE_NAMES[key] = out
+    while len(_FINE_NAMES) > _FINE_NAMES_SIZE:
+        _FINE_NAMES.popitem(last=False)
+    return out
+
+
 def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[str, Feature],
                    vectors: dict[str, np.ndarray] | None = None) -> None:
     """Attach each factor's fine clusters as ``subfactors``, named with c-TF-IDF across all fine clusters.
@@ -147,19 +175,18 @@ def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[s
     factor form a last sub-factor named "Joined from Unclustered" with ``joined`` True.
     """
     by_first = {fid: f for f in factors if not f.is_noise for fid in f.feature_ids}
-    parts: list[tuple[Factor, Factor, bool]] = []
+    names = fine_cluster_names(reduction.fine, features, vectors)
+    for f in factors:
+        f.subfactors = []
     for groups in subfactor_groups(reduction).values():
         parent = by_first.get(groups[0][1][0])
         if parent is None:
             continue
         for n, (key, fids) in enumerate(groups, 1):
-            parts.append((parent, Factor(id=f"{parent.id}.{n}", name="", feature_ids=list(fids)), key == "joined"))
-    KeywordNamer().name_factors([sub for _, sub, _ in parts], features, vectors)
-    for f in factors:
-        f.subfactors = []
-    for parent, sub, joined in parts:
-        parent.subfactors.append({"id": sub.id, "name": "Joined from Unclustered" if joined else sub.name,
-                                  "keywords": sub.keywords[:6], "feature_ids": sub.feature_ids, "joined": joined})
+            joined = key == "joined"
+            name, keywords = ("Joined from Unclustered", []) if joined else names.get(int(key), ("", []))
+            parent.subfactors.append({"id": f"{parent.id}.{n}", "name": name, "keywords": list(keywords),
+                                      "feature_ids": list(fids), "joined": joined})
 
 
 def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,

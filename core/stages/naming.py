@@ -198,10 +198,16 @@ def has_form(word: str, forms: Forms) -> bool:
     return word in short3 or any(p.startswith(word) for p in (*long5, *short4))
 
 
-def _mentions(members: list[Feature], aspect: str) -> int:
-    """Members whose own phrase or evidence uses a word of ``aspect`` (or a form of it)."""
+def _mentions(members: list[Feature], aspect: str, enough: float = math.inf) -> int:
+    """Members whose own phrase or evidence uses a word of ``aspect`` (or a form of it), counted up to ``enough``."""
     cue = [w for w in words(aspect) if w not in STOP_WORDS]
-    return sum(1 for f in members if any(has_form(w, word_forms(f"{f.phrase} {f.evidence}")) for w in cue))
+    n = 0
+    for f in members:
+        if any(has_form(w, word_forms(f"{f.phrase} {f.evidence}")) for w in cue):
+            n += 1
+            if n >= enough:
+                break
+    return n
 
 
 def dominant_aspect(members: list[Feature], min_share: float = 0.5, min_mentions: float = 0.2) -> str | None:
@@ -215,7 +221,8 @@ def dominant_aspect(members: list[Feature], min_share: float = 0.5, min_mentions
     if not cats or not members:
         return None
     cat, n = cats.most_common(1)[0]
-    if n < min_share * len(members) or _mentions(members, cat) < min_mentions * len(members):
+    need = min_mentions * len(members)
+    if n < min_share * len(members) or _mentions(members, cat, enough=need) < need:
         return None
     return cat
 
@@ -320,8 +327,11 @@ class KeywordNamer:
         return {"kind": "keywords", "version": 5}
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
-                     vectors: dict[str, np.ndarray] | None = None) -> list[Factor]:
-        """Fill in keywords, names (phrases, else shared keywords) and descriptions; the noise factor keeps its name."""
+                     vectors: dict[str, np.ndarray] | None = None, *, describe: bool = True) -> list[Factor]:
+        """Fill in keywords, names (phrases, else shared keywords) and descriptions; the noise factor keeps its name.
+
+        ``describe=False`` leaves descriptions alone (sub-factors show none).
+        """
         assign_keywords(factors, features)
         weights = phrase_weights(factors, features)
         taken: set[str] = set()  # phrases naming a factor already: larger factors (listed first) pick first
@@ -344,7 +354,8 @@ class KeywordNamer:
             used.add(name.lower())
             taken.update(t for t in phrase_terms(name.lower()))
             f.name = name
-            f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
+            if describe:
+                f.description = _describe(representatives(f, features, vectors, n=3), len(f.feature_ids))
         return factors
 
 
@@ -354,12 +365,8 @@ def _said_keywords(factor: Factor, members: list[Feature]) -> list[str]:
     for k in factor.keywords:
         if not any(_topical(w) for w in k.split()):
             continue
-        said = 0
-        for m in members:
-            said += _mentions([m], k)
-            if said >= 2:
-                out.append(k)
-                break
+        if _mentions(members, k, enough=2) >= 2:
+            out.append(k)
     return out
 
 

@@ -29,7 +29,7 @@ cached projection and clustering.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,11 +232,11 @@ def _aspect_keys(features: list[Feature], fine: dict[str, int], signs: dict[int,
     Clusters with the same key are merged first: two clusters about "customer service" that both
     raised the score belong together before either joins a cluster about another aspect.
     """
-    counts: dict[int, Counter[str]] = {}
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
     for f in features:
         lab = fine.get(f.id, -1)
         if lab >= 0:
-            counts.setdefault(lab, Counter())[f.aspect.strip().lower()] += 1
+            counts[lab][f.aspect.strip().lower()] += 1
     out: dict[int, tuple[str, int] | None] = {}
     for lab, cnt in counts.items():
         aspect, k = cnt.most_common(1)[0]
