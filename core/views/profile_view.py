@@ -99,7 +99,11 @@ def factor_rows(profile: Profile) -> list[dict[str, Any]]:
 
 
 def factor_feature_rows(profile: Profile, factor_id: str) -> list[dict[str, Any]]:
-    """Return the features of one factor with their item's response, for a drill-down table."""
+    """Return the features of one factor with their item's response, for a drill-down table.
+
+    ``checked`` names the extractor's direction when it disagreed with the item's score relative to
+    the user's usual one (see :mod:`core.stages.directions`).
+    """
     factor = next((f for f in profile.factors if f.id == factor_id), None)
     if factor is None:
         return []
@@ -111,6 +115,7 @@ def factor_feature_rows(profile: Profile, factor_id: str) -> list[dict[str, Any]
         if f is None:
             continue
         rows.append({"feature": f.phrase, "aspect": f.aspect, "direction": f.direction,
+                     "checked": f"extracted {f.extracted_direction}" if f.extracted_direction else "",
                      "strength": round(float(f.strength), 2), "evidence": f.evidence, "item": f.item_id,
                      "response": responses.get(f.item_id, ""), "id": f.id})
     return rows
