@@ -35,7 +35,7 @@ def test_build_prints_factors_summary_and_token_counts(reviews_csv, tmp_path, ca
     assert code == 0, err
     assert "== user ava (36 items" in out
     first = out.splitlines()[2]  # the strongest factor
-    assert "durability" in first.lower() and "influence -3." in first and "[-" in first
+    assert "broke" in first.lower() and "influence -3." in first and "[-" in first
     assert "Summary v1 (" in out and "tokens of raw history" in out
     assert "[ava] features" in err and "done in" in err
     assert "bob" not in out
@@ -97,3 +97,24 @@ def test_progress_bar_shows_model_calls_cache_hits_and_failures():
     quiet = io.StringIO()
     ProgressBar(quiet, "[ben]")("paths", 2, 2)
     assert quiet.getvalue() == "[ben] paths: 2/2\n"
+
+
+def test_build_factors_flag_caps_the_factor_count(reviews_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INFLOW_BACKEND", "local")
+    ws_path = tmp_path / "ws.sqlite"
+    args = ["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "ava", "--extractor", "lexicon",
+            "--min-cluster-size", "2", "--json"]
+    assert main([*args, "--factors", "0"]) == 0
+    fine = json.loads(capsys.readouterr().out)[0]
+    n_fine = sum(1 for f in fine["factors"] if f["id"] != "noise")
+    assert n_fine > 2 and fine["settings"]["n_factors"] == 0
+    assert main([*args, "--factors", "2"]) == 0
+    coarse = json.loads(capsys.readouterr().out)[0]
+    real = [f for f in coarse["factors"] if f["id"] != "noise"]
+    assert len(real) == 2 and coarse["settings"]["n_factors"] == 2
+    assert any(len(f["subfactors"]) >= 2 for f in real)
+    assert main([*args[:-1], "--factors", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Unclustered: " in out and "% of the features" in out and "Direction check: " in out
+    assert main([*args, "--factors", "-1"]) == 2
+    assert "--factors" in capsys.readouterr().err
