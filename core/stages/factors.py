@@ -210,9 +210,12 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
         Factors (ordered by :func:`order_factors`) and ``{feature_id: factor_id}``.
     """
     by_id = {f.id: f for f in features}
-    # 1. direction split at the fine level, so merged factors are built from one-way clusters
+    # 1. direction split at the fine level, so merged factors are built from one-way clusters; with a
+    #    reducer half the smallest cluster size is enough per side, as step 2 puts small one-way
+    #    clusters back with their own kind
     if split_min_size is not None and task.kind == "score":
-        labels = split_by_direction(features, labels, split_min_size)
+        side = max(2, (split_min_size + 1) // 2) if reducer is not None else split_min_size
+        labels = split_by_direction(features, labels, side)
     # 2. merge into a handful of factors and bound the Unclustered share
     reduction = (reducer.reduce(features, labels, vectors, fine_effects(features, labels, items, task))
                  if reducer is not None else None)

@@ -7,9 +7,10 @@ documents to the nearest topic when close enough). :class:`FactorReducer` does b
 fine level as each factor's sub-factors:
 
 1. **Merge**: the fine clusters are merged agglomeratively with Ward's criterion (the pair whose
-   merge adds least within-cluster variance first) until at most ``n_factors`` remain: first only
-   clusters that name the same aspect and push the same way (two "customer service" clusters that
-   raised the score), then any pair. A feature
+   merge adds least within-cluster variance first). First every pair of clusters that name the same
+   aspect and push the same way, by their features' direction and by their effect (two "customer
+   service" clusters that raised the score are one factor with two sub-factors); then any pair,
+   until at most ``n_factors`` remain. A feature
    counts as its unit embedding plus one more coordinate, its direction sign (raised +1, lowered -1)
    times ``sqrt(direction_weight) / 2``, and one for its cluster's effect (influence over the
    user's score spread) times ``effect_weight``: clusters whose features pushed the response
@@ -42,6 +43,7 @@ DEFAULT_MAX_UNCLUSTERED = 1 / 3
 DEFAULT_OUTLIER_SIMILARITY = 0.6
 DIRECTION_WEIGHT = 1.0
 EFFECT_WEIGHT = 0.5
+EFFECT_DEAD_ZONE = 0.25  # in units of the user's score spread: smaller effects count as none
 
 
 @dataclass
@@ -100,7 +102,7 @@ class FactorReducer:
 
     def identity(self) -> dict[str, Any]:
         """Return what identifies this reducer's output."""
-        return {"kind": "ward", "version": 4, "n_factors": self.n_factors,
+        return {"kind": "ward", "version": 7, "n_factors": self.n_factors,
                 "max_unclustered": round(self.max_unclustered, 4), "outlier_similarity": self.outlier_similarity,
                 "direction_weight": self.direction_weight, "effect_weight": self.effect_weight}
 
@@ -134,9 +136,9 @@ class FactorReducer:
                 signs[lab] += f.sign
                 sizes[lab] += 1
         live = [lab for lab in fine_labels if sizes[lab]]
-        if self.n_factors and len(live) > self.n_factors:
-            keys = _aspect_keys(features, fine, signs, sizes)
+        if self.n_factors and len(live) > 1:
             eff = {lab: float((effects or {}).get(lab) or 0.0) for lab in live}
+            keys = _aspect_keys(features, fine, signs, sizes, eff)
             parents.update(self._merge(live, sums, signs, sizes, keys, eff))
         for fid, lab in fine.items():
             if lab >= 0:
@@ -147,10 +149,11 @@ class FactorReducer:
         return Reduction(out, parents, fine, set(joined))
 
     def _merge(self, live: list[int], sums: dict[int, np.ndarray], signs: dict[int, float], sizes: dict[int, int],
-               keys: dict[int, tuple[str, int] | None], effects: dict[int, float]) -> dict[int, int]:
+               keys: dict[int, tuple[str, int, int] | None], effects: dict[int, float]) -> dict[int, int]:
         """Merge the closest pair (Ward) until ``n_factors`` clusters remain; return ``{fine: coarse}``.
 
-        Two passes: first only pairs with the same aspect key (:func:`_aspect_keys`), then any pair.
+        Two passes: first every pair with the same aspect key (:func:`_aspect_keys`), however many
+        clusters that leaves, then any pair until ``n_factors`` remain.
         """
         labs = list(live)
         alpha = np.sqrt(self.direction_weight) / 2.0
@@ -173,7 +176,9 @@ class FactorReducer:
 
         dist = np.stack([ward_row(i) for i in range(len(labs))])
         for restrict in (True, False):
-            while int(alive.sum()) > self.n_factors:
+            # pass 1 merges every same-key pair (a factor is an aspect read one way; its fine clusters
+            # become sub-factors), pass 2 any pair while more than n_factors remain
+            while int(alive.sum()) > (1 if restrict else self.n_factors):
                 cand = np.where(same, dist, np.inf) if restrict else dist
                 flat = int(np.argmin(cand))
                 i, j = divmod(flat, dist.shape[1])
@@ -225,12 +230,15 @@ class FactorReducer:
         return joined
 
 
-def _aspect_keys(features: list[Feature], fine: dict[str, int], signs: dict[int, float],
-                 sizes: dict[int, int]) -> dict[int, tuple[str, int] | None]:
-    """Return each fine cluster's ``(aspect, direction sign)`` when most of its features name one aspect, else None.
+def _aspect_keys(features: list[Feature], fine: dict[str, int], signs: dict[int, float], sizes: dict[int, int],
+                 effects: dict[int, float]) -> dict[int, tuple[str, int, int] | None]:
+    """Return each fine cluster's ``(aspect, direction sign, effect sign)`` when most of its features name one aspect.
 
     Clusters with the same key are merged first: two clusters about "customer service" that both
-    raised the score belong together before either joins a cluster about another aspect.
+    raised the score belong together before either joins a cluster about another aspect. The effect
+    sign (0 within :data:`EFFECT_DEAD_ZONE` of the user's spread) keeps apart same-aspect clusters
+    whose features carry no direction but whose items went opposite ways. Clusters without a
+    majority aspect get None (they merge in the second pass only).
     """
     counts: dict[int, Counter[str]] = defaultdict(Counter)
     for f in features:
@@ -241,7 +249,10 @@ def _aspect_keys(features: list[Feature], fine: dict[str, int], signs: dict[int,
     for lab, cnt in counts.items():
         aspect, k = cnt.most_common(1)[0]
         pol = signs.get(lab, 0.0) / max(1, sizes.get(lab, 0))
-        out[lab] = (aspect, int(np.sign(round(pol, 6)))) if aspect and k * 2 > sum(cnt.values()) else None
+        eff = effects.get(lab, 0.0)
+        eff_sign = 0 if abs(eff) < EFFECT_DEAD_ZONE else int(np.sign(eff))
+        out[lab] = ((aspect, int(np.sign(round(pol, 6))), eff_sign) if aspect and k * 2 > sum(cnt.values())
+                    else None)
     return out
 
 
