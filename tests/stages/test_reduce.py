@@ -25,8 +25,8 @@ def test_ward_merges_fine_clusters_of_the_same_topic():
     topics = np.eye(8)[:3]
     feats, labels, vectors = [], {}, {}
     for t in range(3):  # three topics, four fine clusters each, five features per fine cluster
-        for c in range(4):
-            for f in _feats(5, start=len(feats)):
+        for c in range(4):  # no aspect is shared by most of a cluster's features: Ward alone decides
+            for f in _feats(5, start=len(feats), aspect=f"t{t}c{c}"):
                 feats.append(f)
                 labels[f.id] = t * 4 + c
                 vectors[f.id] = _unit(topics[t] + 0.15 * rng.normal(size=8))
@@ -36,6 +36,10 @@ def test_ward_merges_fine_clusters_of_the_same_topic():
     assert len(set().union(*coarse_of_topic)) == 3  # and the topics stayed apart
     groups = subfactor_groups(r)
     assert sorted(len(g) for g in groups.values()) == [4, 4, 4]  # four sub-factors each
+    # the same aspect and direction: one factor whatever the count allows
+    same_aspect = [Feature(f.id, f.item_id, f.phrase, "service", f.direction, 1.0, "e") for f in feats[:20]]
+    one = FactorReducer(n_factors=10, max_unclustered=1.0).reduce(same_aspect, labels, vectors)
+    assert len({one.parents[c] for c in range(4)}) == 1
     # no merging asked: every fine cluster stays a factor
     same = FactorReducer(n_factors=0, max_unclustered=1.0).reduce(feats, labels, vectors)
     assert same.labels == labels and not subfactor_groups(same)
