@@ -45,6 +45,7 @@ bench: install-test
 	$(PY) bench/tokens.py
 	$(PY) bench/direction_split.py
 	$(PY) bench/factor_quality.py
+	$(PY) bench/sample_seeds.py
 
 clean-venv:
 	rm -rf $(VENV)
