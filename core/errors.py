@@ -10,6 +10,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+QUOTE_LIMIT = 200
+"""Most characters of a cell quoted in a message (a 1 MB cell must not become 1 MB of stderr)."""
+MESSAGE_LIMIT = 1000
+"""Most characters of any problem message (and of its file/row/field parts); a last guard."""
+
+
+def clip(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Cut ``text`` to ``limit`` characters, saying how long it was: ``"abc... (1048576 characters)"``."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """Quote a value from the data for a message, like ``repr``, but at most ``limit`` characters of it."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -26,6 +46,15 @@ class Problem:
     row: int | str | None
     field: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        """Bound every part: a message quoting a whole cell or header stays readable."""
+        object.__setattr__(self, "file", clip(str(self.file), MESSAGE_LIMIT))
+        if isinstance(self.row, str):
+            object.__setattr__(self, "row", clip(self.row, MESSAGE_LIMIT))
+        if self.field is not None:
+            object.__setattr__(self, "field", clip(str(self.field), QUOTE_LIMIT))
+        object.__setattr__(self, "message", clip(self.message, MESSAGE_LIMIT))
 
     def __str__(self) -> str:
         """Render as ``file:row:field: message`` (empty parts kept, so the shape is fixed)."""

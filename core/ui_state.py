@@ -51,6 +51,7 @@ class Keys:
     EVAL_ID = "inflow_eval_id"
     DRILL = "inflow_drill"  # a per-query row sent from Evaluate to the step-by-step page
     UPLOAD = "inflow_upload"
+    UPLOAD_FOLDER = "inflow_upload_folder"  # UploadFolder: this session's copies of the uploaded files
 
 
 def default_workspace_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -7,6 +7,7 @@ to Streamlit (caching, session state, rendering problems and progress).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,7 +226,7 @@ def start_build(c: AppContext, *, title: str | None = None, deterministic: bool 
     key = _pkey(c)
     job = start_build_job(c.ws, str(c.dataset_id), str(c.user_id), client=c.client, embedder=c.embedder,
                           settings=c.pipeline_settings(deterministic=deterministic))
-    st.session_state.setdefault(BUILD_JOBS, {})[key] = (job, title or f"Building the profile of **{c.user_id}**")
+    st.session_state.setdefault(BUILD_JOBS, {})[key] = (job, title or f"Building the profile of **{safe(c.user_id)}**")
     st.session_state.setdefault(BUILD_NOTES, {}).pop(key, None)
     return job
 
@@ -246,7 +247,7 @@ def maybe_auto_build(c: AppContext) -> bool:
         return False
     tried.add(key)
     start_build(c, deterministic=True,
-                title=f"First visit: building the profile of sample user **{c.user_id}** (deterministic stages, "
+                title=f"First visit: building the profile of sample user **{safe(c.user_id)}** (deterministic stages, "
                       f"{c.embedder_kind} embeddings)")
     return True
 
@@ -277,7 +278,7 @@ def build_running(c: AppContext) -> bool:
     elif isinstance(job.exception, InputError):
         notes[key] = ("problems", job.exception)
     elif job.exception is not None:
-        notes[key] = ("error", f"The build failed: {job.error}")
+        notes[key] = ("error", f"The build failed: {safe(job.error)}")
     else:
         set_profile(c, job.result)
     return False
@@ -316,6 +317,36 @@ def _build_panel(key: tuple[str, str | None, str | None]) -> None:
         st.caption("Cancelling at the next step; what is finished stays stored.")
 
 
+# -- text from the data -------------------------------------------------------------------------------------
+_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def safe(text: Any) -> str:
+    """Return text from the data (texts, ids, names, summaries, model output) escaped for any Markdown slot.
+
+    Every Markdown-rendering call (``st.markdown``, ``st.caption``, ``st.info``, widget and expander
+    labels...) gets data only through this. Each ASCII punctuation character is backslash-escaped
+    (CommonMark shows an escaped character as itself), so nothing from the data can become a
+    heading, list, link, image (no fetch of a remote address), code, table, LaTeX (``$``),
+    Streamlit colour or icon directive (``:red[...]``, ``:material/...:``) or HTML.
+    """
+    return _MD_PUNCT.sub(r"\\\1", str(text))
+
+
+def show_failures(c: AppContext, profile: Any) -> None:
+    """Show which items, factor names, summary or paths of the profile's build failed or fell back (if any)."""
+    from core.views.build_view import failure_report
+
+    heading, lines = failure_report(c.ws, profile)
+    if not heading:
+        return
+    with st.expander(f"{heading.capitalize()}.", icon=":material/warning:"):
+        st.text("\n".join(lines))  # plain text: item ids and endpoint messages are data
+        if st.button("Build again", key="failures_rebuild", help="Cached calls are free; only these go to the model."):
+            start_build(c, title=f"Retrying the failed calls of **{safe(c.user_id)}**")
+            st.rerun()
+
+
 # -- small widgets ------------------------------------------------------------------------------------------
 def show_problems(exc: InputError, title: str = "Problems", *, folder: Path | None = None) -> None:
     """Show an InputError's problems as ``file:row:field: message`` lines (no traceback).
@@ -324,7 +355,7 @@ def show_problems(exc: InputError, title: str = "Problems", *, folder: Path | No
     """
     from core.views.upload_view import display_problem
 
-    lines = "\n".join(f"- `{display_problem(p, folder)}`" for p in exc.problems)
+    lines = "\n".join(f"- {safe(display_problem(p, folder))}" for p in exc.problems)
     more = "\n- … more problems not shown" if getattr(exc, "truncated", False) else ""
     st.error(f"**{title}:**\n{lines}{more}")
 
@@ -370,6 +401,7 @@ def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
     profile = get_profile(c)
     if profile is not None:
         show_build_note(c, clear=True)
+        show_failures(c, profile)
         return profile
     if maybe_auto_build(c):
         build_running(c)
@@ -377,8 +409,8 @@ def need_profile(c: AppContext, *, build_button: bool = True) -> Any | None:
     if _pkey(c) in st.session_state.get(BUILD_NOTES, {}):
         show_build_note(c)
     else:
-        st.info(f"User **{c.user_id}** of **{c.dataset_id}** has no profile yet: build it to extract features, "
-                "cluster them into factors and write a summary and reasoning paths.")
+        st.info(f"User **{safe(c.user_id)}** of **{safe(c.dataset_id)}** has no profile yet: build it to extract "
+                "features, cluster them into factors and write a summary and reasoning paths.")
     if build_button and st.button("Build profile", type="primary", key="build_profile_inline"):
         start_build(c)
         st.rerun()

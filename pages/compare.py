@@ -12,7 +12,7 @@ from core.views.jobs import Job
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, job_panel, need_profile, user_state
+from pages._shared import ctx, job_panel, need_profile, safe, user_state
 
 c = ctx()
 st.title("Compare methods")
@@ -35,7 +35,7 @@ pick = st.selectbox("Query (history item, left out of retrieval, or dataset quer
 state["pick"] = pick
 opt = by_key[pick]
 with st.expander("Query text"):
-    st.write(opt.input)
+    st.markdown(safe(opt.input))
 col1, col2 = st.columns([3, 1])
 methods = col1.multiselect("Methods", METHOD_NAMES, default=state.get("methods", METHOD_NAMES), key="cmp_methods")
 state["methods"] = methods
@@ -78,7 +78,7 @@ elif job is not None:
     ss.pop(JOB_KEY, None)
     target, request = ss.pop("_inflow_compare_request", (state, None))
     if job.error:
-        st.error(f"Answering failed: {job.error}")
+        st.error(f"Answering failed: {safe(job.error)}")
     else:
         target["records"], target["request"] = job.result, request
         if len(job.result) < len(request[1]):
@@ -90,7 +90,7 @@ if records:
         st.caption("The selection changed since this run: press **Run all methods** to refresh.")
     st.subheader("Side by side")
     if opt.gold:
-        st.caption(f"True response: **{opt.gold}**")
+        st.caption(f"True response: **{safe(opt.gold)}**")
     st.dataframe(pd.DataFrame(compare_rows(records)), hide_index=True, width="stretch")
     ok = {n: r for n, r in records.items() if isinstance(r, AnswerRecord)}
     if ok:
@@ -104,14 +104,14 @@ if records:
         with cell.container(border=True):
             st.markdown(f"**{name}**")
             if isinstance(rec, str):
-                st.error(rec)
+                st.error(safe(rec))
                 continue
-            st.metric("Answer", rec.answer.text or "—", help=None)
+            st.metric("Answer", safe(rec.answer.text) or "—", help=None)
             tot = trace_totals(rec.answer.trace)
             n_steps = int(tot["steps"])
             st.caption(f"{tot['tokens_in']} → {tot['tokens_out']} tokens · {tot['latency_ms']:.0f} ms · "
-                       f"{n_steps} step{'' if n_steps == 1 else 's'} · {error_text(rec.error)}")
-            st.caption(" → ".join(s.name for s in rec.answer.trace.steps))
+                       f"{n_steps} step{'' if n_steps == 1 else 's'} · {safe(error_text(rec.error))}")
+            st.caption(" → ".join(safe(s.name) for s in rec.answer.trace.steps))
             if st.button("Step through", key=f"cmp_open_{name}"):
                 ss[Keys.DRILL] = {"pick": pick, "query": opt.input, "gold": opt.gold, "method": name, "k": k}
                 st.switch_page("pages/reasoning.py")

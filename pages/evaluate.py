@@ -10,7 +10,7 @@ from core.ui_state import Keys
 from core.views.eval_view import drill_target, eval_inputs, metric_rows, per_query_rows
 from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
-from pages._shared import ctx, forget_profiles, job_panel, need_user
+from pages._shared import ctx, forget_profiles, job_panel, need_user, safe
 
 JOB_KEY = "_inflow_eval_job"
 
@@ -21,9 +21,9 @@ if not need_user(c):
     st.stop()
 ws = c.ws
 dataset = ws.get_dataset(c.dataset_id)
-st.caption(f"Dataset **{c.dataset_id}** · task {dataset.task.name} ({dataset.task.kind}). Each method answers every "
-           "query from a profile built on the user's earlier history; the model-free baselines run beside them. "
-           "Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
+st.caption(f"Dataset **{safe(c.dataset_id)}** · task {safe(dataset.task.name)} ({dataset.task.kind}). Each method "
+           "answers every query from a profile built on the user's earlier history; the model-free baselines run "
+           "beside them. Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
 
 # -- the run form ------------------------------------------------------------------------------------------------
 job: Job | None = ss.get(JOB_KEY)
@@ -73,7 +73,7 @@ if job is not None and not job.done:
 elif job is not None and job.done:
     ss.pop(JOB_KEY, None)
     if job.error:
-        st.error(f"The evaluation failed: {job.error}")
+        st.error(f"The evaluation failed: {safe(job.error)}")
     else:
         ss[Keys.EVAL_ID] = job.result.get("eval_id")
         if job.result.get("cancelled"):
@@ -98,8 +98,9 @@ result = next(r["result"] for r in runs if r["id"] == ss[Keys.EVAL_ID])
 b = result.get("backend") or {}
 n_users = result.get("n_users")
 users_text = f"{n_users} user" + ("" if n_users == 1 else "s")
-st.caption(f"Task {result.get('task')} · {result.get('n')} queries from {users_text} · backend "
-           f"{b.get('kind')} / {b.get('model')} · embedder {b.get('embedder')} · k={result.get('k')} · "
+st.caption(f"Task {safe(result.get('task'))} · {result.get('n')} queries from {users_text} · backend "
+           f"{safe(b.get('kind'))} / {safe(b.get('model'))} · embedder {safe(b.get('embedder'))} · "
+           f"k={result.get('k')} · "
            f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
 
 st.subheader("Metrics")

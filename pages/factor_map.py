@@ -14,7 +14,7 @@ from core.views.profile_view import factor_bars, factor_order, factor_rows, map_
 from core.viz.factor_map import COLOR_BY, factor_map_figure
 from core.viz.factor_stats import factor_stats_figure
 from pages._factor_count import factor_count_control
-from pages._shared import ctx, keep, need_profile, set_profile, show_problems, start_build, wkey
+from pages._shared import ctx, keep, need_profile, safe, set_profile, show_problems, start_build, wkey
 
 c = ctx()
 st.title("Factor map")
@@ -22,7 +22,7 @@ profile = need_profile(c)
 if profile is None:
     st.stop()
 ss = st.session_state
-st.caption(f"User **{profile.user_id}** · {profile_caption(profile)} · features by "
+st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)} · features by "
            f"{profile.settings.get('extractor_kind', '?')}, embedded with {profile.settings.get('embedder_name', '?')}")
 factor_count_control(c, profile, "fm")
 

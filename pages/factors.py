@@ -13,7 +13,7 @@ from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors, subfactor_rows
 from pages._factor_count import factor_count_control
-from pages._shared import ctx, need_profile, persisted, set_profile, show_problems, start_build
+from pages._shared import ctx, need_profile, persisted, safe, set_profile, show_problems, start_build
 
 c = ctx()
 st.title("Factors")
@@ -21,7 +21,8 @@ profile = need_profile(c)
 if profile is None:
     st.stop()
 ss = st.session_state
-st.caption(f"User **{profile.user_id}** · {profile_caption(profile)}. Every edit is stored and replayed on rebuilds.")
+st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)}. Every edit is stored and replayed on "
+           "rebuilds.")
 factor_count_control(c, profile, "fc")
 
 
@@ -51,8 +52,8 @@ else:
     f = profile.factor(fid)
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.markdown(f"**{f.name}** — {f.description or '_no description_'}")
-        st.caption("Keywords: " + (", ".join(f.keywords[:8]) or "—"))
+        st.markdown(f"**{safe(f.name)}** — {safe(f.description) or '_no description_'}")
+        st.caption("Keywords: " + (safe(", ".join(f.keywords[:8])) or "—"))
         with st.form(f"fc_rename_{fid}", border=False):
             new_name = st.text_input("Name", value=f.name)
             new_desc = st.text_input("Description", value=f.description)
@@ -133,6 +134,7 @@ for e in reversed(edits):
     col1, col2 = st.columns([5, 1])
     when = time.strftime("%H:%M:%S", time.localtime(e["created_at"]))
     text = cv.describe_edit(e, names_now)
+    text, state = safe(text), safe(state)  # factor names and skip reasons come from the data
     col1.markdown(f"`#{e['id']}` {when} · {'~~' + text + '~~' if e['undone'] else text} · _{state}_")
     if e["undone"]:
         if col2.button("Redo", key=f"fc_redo_{e['id']}", width="stretch"):
@@ -147,5 +149,5 @@ st.markdown("**Rebuild** runs the pipeline again (reusing every stage whose inpu
             "the edits above on the new clustering.")
 if st.button("Rebuild profile", key="fc_rebuild"):
     c.pipeline_overrides = dict(ss.get(Keys.PIPELINE, {}))
-    start_build(c, title=f"Rebuilding the profile of **{c.user_id}** (the edits above are replayed)")
+    start_build(c, title=f"Rebuilding the profile of **{safe(c.user_id)}** (the edits above are replayed)")
     st.rerun()

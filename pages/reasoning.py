@@ -18,7 +18,7 @@ from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
 from core.viz.trace_timeline import trace_timeline_figure
 from pages._pool import pool_panel
-from pages._shared import ctx, need_profile, show_problems, user_state
+from pages._shared import ctx, need_profile, safe, show_problems, user_state
 
 c = ctx()
 st.title("Reasoning, step by step")
@@ -74,12 +74,12 @@ if source == "Pick a query" and options:
     opt = by_key[pick]
     query, gold, item_id = opt.input, opt.gold, opt.item_id
     with st.expander("Query text", expanded=False):
-        st.write(query)
+        st.markdown(safe(query))
     if item_id:
-        st.caption(f"History item {item_id} is left out of retrieval, so it cannot answer itself; the user's real "
-                   f"response (**{gold}**) is shown for comparison at the end. It still counts in the factors' "
-                   "statistics and the summary: for a strict test use a dataset query or the **Evaluate** page, "
-                   "which builds each profile on earlier items only.")
+        st.caption(f"History item {safe(item_id)} is left out of retrieval, so it cannot answer itself; the user's "
+                   f"real response (**{safe(gold)}**) is shown for comparison at the end. It still counts in the "
+                   "factors' statistics and the summary: for a strict test use a dataset query or the **Evaluate** "
+                   "page, which builds each profile on earlier items only.")
 else:
     query = st.text_area("Your query", key=_persist("typed", ""), on_change=_keep, args=("typed",), height=100,
                          placeholder="e.g. Bought this blender last month. The jar cracked after two weeks…")
@@ -146,10 +146,10 @@ def _render_output(value: Any, fallback: str) -> None:
                      width="stretch")
     elif isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
         for key, text in value.items():
-            st.markdown(f"**{key.capitalize()}**")
-            st.markdown(text or "_none_")
+            st.markdown(f"**{safe(key.capitalize())}**")
+            st.markdown(safe(text) or "_none_")
     elif isinstance(value, str):
-        st.markdown(f"> {value}" if value else "_empty_")
+        st.markdown(f"> {safe(value)}" if value else "_empty_")
     elif fallback:
         st.code(fallback, language="json")
 
@@ -159,7 +159,7 @@ POOL_KEYS = ("entries", "candidates", "pool_size", "pool_source", "reranker", "r
 
 def _render_pool_step(card: StepCard) -> None:
     tables = pool_step_tables(card.detail, {f.id: f.name for f in profile.factors})
-    st.caption(tables["caption"])
+    st.caption(safe(tables["caption"]))
     text_col = {"text": st.column_config.TextColumn(width="large")}
     if tables["chosen"]:
         st.markdown(f"The {len(tables['chosen'])} entries prepended to the prompt, best first:")
@@ -179,7 +179,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
     with st.container(border=True):
         tok = f" · tokens {card.tokens_in} → {card.tokens_out}" if (card.tokens_in or card.tokens_out) else ""
         badge = ":green[:material/check_circle:]" if card.status == "ok" else ":red[:material/error:]"
-        st.markdown(f"#### {card.title}")
+        st.markdown(f"#### {safe(card.title)}")
         st.caption(f"{badge} {card.kind_title} · {card.latency_ms:.0f} ms{tok}")
         if card.kind == "features":
             st.markdown("The query's response-influential features, extracted the same way as the history's:")
@@ -197,7 +197,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                 st.dataframe(pd.DataFrame(card.matched), hide_index=True, width="stretch")
             removed = card.detail.get("removed")
             if removed:
-                st.caption(f"Left out: {', '.join(removed)}")
+                st.caption(f"Left out: {safe(', '.join(removed))}")
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")
@@ -207,7 +207,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                 st.dataframe(frame[cols].round(3), hide_index=True, width="stretch")
             if card.paths:
                 st.markdown("Reasoning paths of the retrieved items:")
-                st.markdown("\n".join(f"- {p}" for p in card.paths))
+                st.markdown("\n".join(f"- {safe(p)}" for p in card.paths))
             if not card.factors and not card.paths:
                 _render_output(step.output, card.output_text)
         else:  # llm / rewrite
@@ -218,9 +218,9 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                     st.code(str(system), language=None, wrap_lines=True)
                 st.caption("User")
                 st.code(card.input_text, language=None, wrap_lines=True)
-            st.markdown(f"**Output:** `{card.output_text}`")
+            st.markdown(f"**Output:** {safe(card.output_text)}")
             if card.detail.get("error"):
-                st.warning(card.detail["error"])
+                st.warning(safe(card.detail["error"]))
         extra = {k2: v for k2, v in card.detail.items() if k2 not in ("system", "raw", "removed", *POOL_KEYS)}
         if extra:
             with st.expander("Details"):
@@ -259,12 +259,12 @@ if record is not None and not stale:
     if shown >= n:
         st.subheader("Answer")
         a1, a2, a3, a4 = st.columns(4)
-        a1.metric("Answer", record.answer.text or "—")
-        a2.metric("True response", record.gold or "—")
+        a1.metric("Answer", safe(record.answer.text) or "—")
+        a2.metric("True response", safe(record.gold or "") or "—")
         a3.metric("Error", error_text(record.error))
         a4.metric("Tokens in → out", f"{totals['tokens_in']} → {totals['tokens_out']}")
         st.caption(f"{totals['steps']} steps · {totals['latency_ms']:.0f} ms · summary version "
-                   f"{trace.summary_version if trace.summary_version is not None else '—'} · run {record.run_id}")
+                   f"{trace.summary_version if trace.summary_version is not None else '—'} · run {safe(record.run_id)}")
     else:
         st.caption(f"Step {shown} of {n}. Press **Next step** to continue, or **Play** to run through the rest.")
 
@@ -284,8 +284,10 @@ if record is not None and not stale:
             d_col.markdown("**Retrieved items and the summary**")
             half = (len(factors) + 1) // 2
             off_f = [f.id for i, f in enumerate(factors)
-                     if (f_col1 if i < half else f_col2).checkbox(f"{f.name} ({f.id})", key=f"rs_off_f_{f.id}")]
-            off_d = [d.id for d in docs if d_col.checkbox(f"{d.id} (score {d.score:.2f})", key=f"rs_off_d_{d.id}")]
+                     if (f_col1 if i < half else f_col2).checkbox(f"{safe(f.name)} ({safe(f.id)})",
+                                                                   key=f"rs_off_f_{f.id}")]
+            off_d = [d.id for d in docs if d_col.checkbox(f"{safe(d.id)} (score {d.score:.2f})",
+                                                          key=f"rs_off_d_{d.id}")]
             no_summary = d_col.checkbox("The preference summary", key="rs_off_summary")
             go = st.form_submit_button("Re-run with these removed")
         if go:
@@ -311,9 +313,9 @@ if record is not None and not stale:
         ab_state = state.get("ablation")
         if ab_state:
             x1, x2, x3 = st.columns(3)
-            x1.metric("Original answer", record.answer.text)
+            x1.metric("Original answer", safe(record.answer.text))
             delta = f"{ab_state['shift']:+.2f}" if ab_state.get("shift") is not None else None
-            x2.metric("Answer without " + ", ".join(ab_state["removed"]), ab_state["answer"], delta=delta)
+            x2.metric("Answer without " + safe(", ".join(ab_state["removed"])), safe(ab_state["answer"]), delta=delta)
             x3.metric("Changed", "yes" if ab_state["changed"] else "no")
         if st.button("Ablate each factor in turn", key="rs_ablate_all"):
             from core.methods.ablation import ablate_all_factors

@@ -10,7 +10,7 @@ from core.llm.tokens import count_tokens
 from core.stages.summary import edit_summary, summary_token_report
 from core.views.summary_view import diff_stats, unified_summary_diff, version_label
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, need_profile, set_profile, show_problems
+from pages._shared import ctx, need_profile, safe, set_profile, show_problems
 
 c = ctx()
 st.title("Preference summary")
@@ -21,13 +21,13 @@ ss = st.session_state
 ws = c.ws
 versions = ws.list_summary_versions(profile.dataset_id, profile.user_id)
 current = versions[-1] if versions else None
-st.caption(f"User **{profile.user_id}**. A concise description of what drives this user's responses, written from "
-           "the factors and their statistics. Every answer records which version it used.")
+st.caption(f"User **{safe(profile.user_id)}**. A concise description of what drives this user's responses, "
+           "written from the factors and their statistics. Every answer records which version it used.")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader(f"Current: v{current['version']}" if current else "Current")
-    st.info(profile.summary or "_empty_")
+    st.info(safe(profile.summary) or "_empty_")
     # The editor starts from the current version; a new version resets it.
     editor_key = f"sum_editor_v{current['version'] if current else 0}"
     text = st.text_area("Edit", value=profile.summary, height=180, key=editor_key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +12,14 @@ from core.data.loaders.records import FIELDS
 from core.errors import InputError
 from core.ui_state import Keys, dataset_caption, load_files, sample_choices
 from core.views.upload_view import (
+    UploadFolder,
     dataset_id_for,
     display_problem,
     explicit_mapping,
     guess_mapping,
     preview,
-    save_uploads,
 )
-from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, show_problems
+from pages._shared import build_running, ctx, forget_profiles, maybe_auto_build, safe, show_problems
 
 c = ctx()
 ws = c.ws
@@ -37,8 +36,8 @@ if datasets:
                                 "source": d["source"] or ""} for d in datasets]),
                  hide_index=True, width="stretch")
     if c.dataset_id and c.user_id:
-        st.success(f"Active: **{c.dataset_id}**, user **{c.user_id}**. Next: see this user's factors on the map.",
-                   icon=":material/check_circle:")
+        st.success(f"Active: **{safe(c.dataset_id)}**, user **{safe(c.user_id)}**. Next: see this user's factors "
+                   "on the map.", icon=":material/check_circle:")
         maybe_auto_build(c)  # a sample user's first profile builds in the background while this page is read
         build_running(c)
         st.page_link("pages/factor_map.py", label="Open the factor map", icon=":material/scatter_plot:")
@@ -56,7 +55,9 @@ def _report(result: LoadResult, dataset_id: str, folder: Path | None = None) -> 
     rows = [{"file": Path(f.file).name, "format": f.format, "users": f.users, "items": f.items, "queries": f.queries,
              "rows read": f.rows, "skipped": f.skipped} for f in result.files]
     st.session_state[Keys.UPLOAD] = {**st.session_state.get(Keys.UPLOAD, {}), "last": {
-        "dataset": dataset_id, "files": rows, "problems": [display_problem(p, folder) for p in result.problems],
+        "dataset": dataset_id, "files": rows,
+        "problems": [display_problem(p, folder) for p in result.problems]
+        + [f"warning: {display_problem(p, folder)}" for p in result.warnings],
         "truncated": result.truncated}}
 
 
@@ -85,18 +86,21 @@ else:
 st.subheader("Upload files")
 files = st.file_uploader("CSV, TSV, JSON, JSONL or a LaMP pair (*_questions.json + *_outputs.json)",
                          type=["csv", "tsv", "json", "jsonl", "ndjson"], accept_multiple_files=True, key="up_files")
+upload_folder: UploadFolder | None = st.session_state.get(Keys.UPLOAD_FOLDER)
 if files:
-    folder = Path(st.session_state.setdefault("_upload_dir", tempfile.mkdtemp(prefix="inflow-upload-")))
-    paths = save_uploads([(f.name, f.getvalue()) for f in files], folder)
+    if upload_folder is None or not upload_folder.alive:  # one folder per session, not one per rerun
+        upload_folder = st.session_state[Keys.UPLOAD_FOLDER] = UploadFolder()
+    folder = upload_folder.path
+    paths = upload_folder.replace([(f.name, f.getvalue()) for f in files])
     guessed: dict[str, str | None] = {}
     columns: list[str] = []
     for p in paths:
         cols, rows, note = preview(p)
-        with st.expander(f"{p.name} · {note} · first {len(rows)} rows", expanded=len(paths) == 1):
+        with st.expander(f"{safe(p.name)} · {safe(note)} · first {len(rows)} rows", expanded=len(paths) == 1):
             if rows:
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             else:
-                st.warning(note)
+                st.warning(safe(note))
         if not columns and cols and "LaMP" not in note:
             columns, guessed = cols, guess_mapping(cols)
     mapping: dict[str, str] = {}
@@ -124,15 +128,17 @@ if files:
             _report(result, did, folder)
             _activate(did)
             st.rerun()
+elif upload_folder is not None and upload_folder.alive:
+    upload_folder.replace([])  # the files were taken off the uploader: their copies go too
 
 # -- the last load ------------------------------------------------------------------------------------------------
 last = st.session_state.get(Keys.UPLOAD, {}).get("last")
 if last:
-    st.subheader(f"Last load: {last['dataset']}")
+    st.subheader(f"Last load: {safe(last['dataset'])}")
     st.dataframe(pd.DataFrame(last["files"]), hide_index=True, width="stretch")
     if last["problems"]:
         more = "\n- … more problems not shown" if last["truncated"] else ""
-        st.warning("**Rows left out:**\n" + "\n".join(f"- `{p}`" for p in last["problems"]) + more)
+        st.warning("**Rows left out:**\n" + "\n".join(f"- {safe(p)}" for p in last["problems"]) + more)
     info = next((d for d in ws.list_datasets() if d["id"] == last["dataset"]), None)
     if info:
-        st.caption(dataset_caption(info))
+        st.caption(safe(dataset_caption(info)))

@@ -193,8 +193,10 @@ REVIEWERS: tuple[Reviewer, ...] = (
                           "shipping": 0.15, "design": 0.2},
              {"Outdoor": 3, "Kitchen": 2, "Fitness": 2, "Home": 1, "Office": 1, "Electronics": 1}, 96, "measured",
              date(2019, 3, 4)),
-    # Price-sensitive: judges everything by value for money.
-    Reviewer("ben", 3.4, {"durability": 0.35, "price": 1.8, "service": 0.25, "ease": 0.3, "performance": 0.7,
+    # Price-sensitive: judges everything by value for money. The weight is 2.3 (not 1.8 like the others' key
+    # aspects) because value cues are spread over many phrasings: at 1.8 the value factor's influence
+    # ranged -0.88..-1.39 across CPUs, too near the noise; at 2.3 it is -1.79 on every CPU tried.
+    Reviewer("ben", 3.4, {"durability": 0.35, "price": 2.3, "service": 0.25, "ease": 0.3, "performance": 0.7,
                           "shipping": 0.2, "design": 0.15},
              {"Electronics": 3, "Kitchen": 2, "Office": 2, "Home": 1, "Fitness": 1, "Outdoor": 1}, 84, "blunt",
              date(2020, 1, 12)),
@@ -203,10 +205,11 @@ REVIEWERS: tuple[Reviewer, ...] = (
                             "shipping": 0.6, "design": 0.2},
              {"Home": 3, "Kitchen": 3, "Electronics": 1, "Office": 1, "Fitness": 1, "Outdoor": 1}, 72, "story",
              date(2019, 9, 20)),
-    # Wants things easy to set up and use.
+    # Wants things easy to set up and use. 90 reviews (not 58): with fewer, the ease factor's 95% interval
+    # touched zero on some CPUs, because the ease cues are split over several small clusters.
     Reviewer("dev", 3.5, {"durability": 0.3, "price": 0.3, "service": 0.3, "ease": 1.7, "performance": 0.8,
                           "shipping": 0.15, "design": 0.35},
-             {"Electronics": 3, "Office": 2, "Fitness": 2, "Home": 2, "Kitchen": 1, "Outdoor": 1}, 58, "casual",
+             {"Electronics": 3, "Office": 2, "Fitness": 2, "Home": 2, "Kitchen": 1, "Outdoor": 1}, 90, "casual",
              date(2021, 2, 2)),
 )
 
@@ -355,7 +358,7 @@ NEEDS = {"Kitchen": ("our small apartment kitchen", "weekend cooking", "meal pre
 
 CLOSERS = {
     5: ("would buy again.", "highly recommend.", "no regrets at all.", "really happy with it.",
-        "this one's a keeper."),
+        "this one's a keeper.", "glad I bought it."),
     4: ("happy with it overall.", "recommended, with small reservations.", "a solid choice.",
         "I'd buy it again."),
     3: ("it does the job, nothing more.", "mixed feelings.", "okay, but I'd look around first.",

@@ -22,6 +22,7 @@ from core.methods.context import AnswerContext
 from core.methods.pool_store import load_pool, read_pool_file, reset_pool, save_pool, validate_entries
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
+from core.store.files import open_workspace
 from core.store.workspace import Workspace
 
 
@@ -155,7 +156,7 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     pool_rows = read_pool_file(pool_file) if pool_file else None
     if pool_rows is not None:
         validate_entries(pool_rows, source=str(pool_file))  # before any build: a bad file costs nothing
-    ws = Workspace(path)
+    ws = open_workspace(path, create=False)  # a folder or a non-SQLite file: a message, not a traceback
     dataset_id = resolve_dataset(ws, args.dataset, args.user)
     if pool_rows is not None:
         stored = save_pool(ws, dataset_id, args.user, pool_rows, source=str(pool_file))

@@ -4,7 +4,11 @@ The files are loaded (any supported format), stored in the workspace as one data
 (or the ``--user`` ones) gets features, factors, a summary and reasoning paths. Progress goes to
 stderr; stdout gets, per user, the factors with coverage, influence (95% CI) or label lift, polarity,
 then the summary and its token count next to the raw history's. Stage results are stored and reused,
-so running the command again is fast, and an interrupted run resumes where it stopped.
+so running the command again is fast, and an interrupted run resumes where it stopped. Loading shows
+its progress too (bytes read, rows checked). A user that cannot be built (e.g. no history) is
+reported and skipped; the others are built and the exit code is 2. Items, factor names, the summary
+or paths whose model call failed (or fell back) are listed on stderr after each user, and running the
+command again retries exactly those.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.data.loaders.source import repair_text
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
 from core.stages.reduce import DEFAULT_N_FACTORS
 from core.stages.summary import summary_token_report
+from core.store.files import open_workspace
 from core.store.workspace import Workspace
+from core.views.build_view import failure_report
 from core.views.profile_view import direction_note, unclustered_share
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
@@ -55,7 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- progress ---------------------------------------------------------------------------------------------
 class ProgressBar:
-    """A one-line progress display on a stream (redrawn in place on a terminal, one line per stage otherwise)."""
+    """A one-line progress display on a stream.
+
+    On a terminal the line is redrawn in place; otherwise each stage gets a line when it ends, and a
+    long stage also every :attr:`every` seconds, so a log is never silent for minutes.
+    """
+
+    every = 10.0
 
     def __init__(self, stream: TextIO, label: str, width: int = 24, client: Any | None = None) -> None:
         """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
@@ -68,6 +81,7 @@ class ProgressBar:
         self._stage: str | None = None
         self._last = 0.0
         self._start = time.perf_counter()
+        self._logged = self._start
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report progress of a stage."""
@@ -84,7 +98,8 @@ class ProgressBar:
             bar = "#" * filled + "-" * (self.width - filled)
             self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self.llm_note()}")
             self.stream.flush()
-        elif finished:
+        elif finished or now - self._logged >= self.every:
+            self._logged = now
             self.stream.write(f"{self.label} {stage}: {done}/{total}{self.llm_note()}\n")
             self.stream.flush()
 
@@ -96,10 +111,12 @@ class ProgressBar:
         if self.tty and self._stage is not None:
             self.stream.write("\n")
 
-    def close(self) -> None:
-        """Finish the display."""
+    def close(self, *, summary: bool = True) -> None:
+        """Finish the display (with ``summary``, a line saying how long it took)."""
         self._end_line()
         self._stage = None
+        if not summary:
+            return
         self.stream.write(f"{self.label} done in {time.perf_counter() - self._start:.1f} s\n")
         self.stream.flush()
 
@@ -176,12 +193,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
     if args.n_factors < 0:
         raise InputError(Problem("--factors", None, None, "must be 0 (one factor per cluster) or more"))
-    result = load([Path(p) for p in args.paths])
-    dataset = result.dataset
-    ws = Workspace(args.workspace)
+    bar = ProgressBar(sys.stderr, "[load]")
     try:
-        dataset_id = ws.add_dataset(dataset, dataset_id=args.dataset_id,
-                                    source=", ".join(os.fspath(p) for p in args.paths))
+        result = load([Path(p) for p in args.paths], progress=bar)
+    finally:
+        bar.close(summary=False)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    dataset = result.dataset
+    ws = open_workspace(args.workspace, create=True)
+    skipped: list[str] = []
+    try:
+        dataset_id = ws.add_dataset(dataset, dataset_id=repair_text(args.dataset_id) if args.dataset_id else None,
+                                    source=repair_text(", ".join(os.fspath(p) for p in args.paths)))
         users = args.users or ws.list_users(dataset_id)
         known = set(ws.list_users(dataset_id))
         missing = [u for u in users if u not in known]
@@ -202,8 +226,16 @@ def run(args: argparse.Namespace) -> int:
             try:
                 profile = build_profile(ws, dataset_id, user, client=client, embedder=embedder, settings=settings,
                                         progress=bar)
+            except InputError as exc:  # this user's problem (e.g. no history): report it, build the others
+                skipped.append(user)
+                for problem in exc.problems:
+                    print(f"skipped user {user}: {problem}", file=sys.stderr)
+                continue
             finally:
                 bar.close()
+            heading, lines = failure_report(ws, profile)
+            if heading:
+                sys.stderr.write(f"[{user}] {heading}:\n" + "".join(f"  {line}\n" for line in lines))
             if args.json:
                 exported.append(profile_to_json(profile))
             else:
@@ -213,4 +245,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(exported, ensure_ascii=False, indent=1))
     finally:
         ws.close()
+    if skipped:
+        print(f"{len(skipped)} of {len(users)} users not built: {', '.join(skipped[:20])}", file=sys.stderr)
+        return 2
     return 0

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from core.llm.factory import make_client
     from core.llm.settings import BackendSettings
     from core.stages.profile import PipelineSettings
-    from core.store.workspace import Workspace
+    from core.store.files import open_workspace
 
     methods = parse_methods(args.methods)
     for name in ("limit", "limit_per_user"):
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         settings.base_url = args.base_url
     if args.no_cache:
         settings.use_cache = False
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args.workspace, create=True)  # a folder or a non-SQLite file: a message
     try:
         client = make_client(settings, ws)
         kind = EMBEDDERS[args.embedder]

@@ -3,7 +3,8 @@
 ``export --workspace W OUT.json`` writes the whole workspace (datasets, runs, edits, summary
 versions, caches, traces, evaluations); with ``--dataset D --user U`` it writes that user's history,
 summary versions, curation edits, prompt pool and built profile. ``import --workspace W FILE.json``
-reads either kind (told apart by the file's ``format``) into the workspace.
+reads either kind (told apart by the file's ``format``) into the workspace. An export never replaces
+the workspace itself, nor an existing file without ``--force``, and is written atomically.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from core.data.loaders.source import default_max_bytes, read_text
 from core.errors import InputError, Problem
 from core.store.exchange import EXPORT_FORMAT, export_user, export_workspace, import_user, import_workspace
-from core.store.workspace import Workspace
+from core.store.files import check_target, open_workspace
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +25,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", required=True, help="workspace file")
     parser.add_argument("--dataset", help="with --user: export one user of this dataset")
     parser.add_argument("--user", help="export only this user (history, summaries, edits, pool, profile)")
+    parser.add_argument("--force", action="store_true", help="replace OUT.json when it exists")
 
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,15 +35,10 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="user exports: store the user in this dataset (default: its own)")
 
 
-def _existing(path: str) -> Workspace:
-    if not Path(path).exists():
-        raise InputError(Problem(path, None, "workspace", "no such workspace file"))
-    return Workspace(path)
-
-
 def run_export(args: argparse.Namespace) -> int:
-    """Write the export; print what was written."""
-    ws = _existing(args.workspace)
+    """Write the export (atomically; never onto the workspace, nor an existing file without --force)."""
+    check_target(args.out, force=args.force, protect=args.workspace)
+    ws = open_workspace(args.workspace, create=False)
     try:
         if args.user is None:
             out = export_workspace(ws, args.out)
@@ -62,11 +60,13 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Read the file into the workspace; print what was imported."""
+    # The loaders' reader: regular files only, size-capped (a FIFO or /dev/zero cannot hang or fill memory).
+    text = read_text(Path(args.file), args.file, default_max_bytes())
     try:
-        kind = json.loads(Path(args.file).read_text(encoding="utf-8")).get("format")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        kind = json.loads(text).get("format")
+    except (ValueError, RecursionError, AttributeError) as exc:
         raise InputError(Problem(args.file, None, None, f"cannot read export: {exc}")) from None
-    ws = Workspace(args.workspace)
+    ws = open_workspace(args.workspace, create=True)
     try:
         if kind == EXPORT_FORMAT:
             counts = import_workspace(ws, args.file)

@@ -2,12 +2,14 @@
 
 Each file (or LaMP questions + outputs pair) is loaded on its own, so every one gets its own task
 and counts. Counts go to stdout, one line per source; problems go to stderr as
-``file:row:field: message`` lines and the exit code is 2. Exit 0 means every file is valid.
+``file:row:field: message`` lines and the exit code is 2. Exit 0 means every file is valid;
+warnings (e.g. a LaMP question with an empty profile) go to stderr as ``warning: file:row:field: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core.data.load import FileCounts, LoadResult, load, plan_sources
 from core.data.loaders.problems import ProblemLog
@@ -88,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         for counts in result.files:
             print(describe(counts, result))
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         log.extend(result.problems, truncated=result.truncated)
     if log:
         raise log.error()

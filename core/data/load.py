@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from core.data.loaders.json_format import parse_json_file
 from core.data.loaders.jsonl_format import parse_jsonl
 from core.data.loaders.lamp_format import OUTPUTS_SUFFIX, QUESTIONS_SUFFIX, parse_lamp, partner
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.source import default_max_bytes
+from core.data.loaders.source import Progress, default_max_bytes, read_bytes, repair_text
 from core.data.model import Dataset, Task
 from core.data.tasks import infer_task
 from core.errors import InputError, Problem
@@ -63,8 +64,9 @@ class Source:
         """All files of the source, as the user named them (load these to load just this source)."""
         return [self.file] + ([self.outputs_file] if self.outputs_file else [])
 
-    def parse(self, *, mapping: Mapping[str, str] | None, log: ProblemLog, max_bytes: int) -> Parsed:
-        """Parse the source (row problems go to ``log``).
+    def parse(self, *, mapping: Mapping[str, str] | None, log: ProblemLog, max_bytes: int,
+              progress: Progress | None = None) -> Parsed:
+        """Parse the source (row problems go to ``log``; bytes read go to ``progress``).
 
         Raises:
             InputError: A file-level problem.
@@ -72,8 +74,10 @@ class Source:
         if self.problem is not None:
             raise InputError(self.problem)
         if self.format == "lamp":
-            return parse_lamp(self.path, self.file, self.outputs, self.outputs_file, log=log, max_bytes=max_bytes)
-        return _PARSERS[self.format](self.path, self.file, mapping=mapping, log=log, max_bytes=max_bytes)
+            return parse_lamp(self.path, self.file, self.outputs, self.outputs_file, log=log, max_bytes=max_bytes,
+                              progress=progress)
+        return _PARSERS[self.format](self.path, self.file, mapping=mapping, log=log, max_bytes=max_bytes,
+                                     progress=progress)
 
 
 @dataclass(frozen=True)
@@ -110,12 +114,15 @@ class LoadResult:
         problems: Problems found (non-empty only with ``keep_valid=True``).
         files: Per-source counts, in load order.
         truncated: True when more problems existed than ``max_errors``.
+        warnings: Things worth saying that do not make the data invalid (a LaMP question with an
+            empty profile: that user has no history).
     """
 
     dataset: Dataset
     problems: list[Problem] = field(default_factory=list)
     files: list[FileCounts] = field(default_factory=list)
     truncated: bool = False
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -125,11 +132,15 @@ class LoadResult:
 
 def _sniff_format(path: Path) -> str:
     try:
-        with path.open("rb") as fh:
-            head = fh.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
-    except OSError:
-        return "csv"  # the parser reports the unreadable file
+        head = read_bytes(path, str(path), 1024, limit_is_head=True).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except InputError:
+        return "csv"  # the parser reports the unreadable (or special) file
     return "json" if head[:1] in (b"{", b"[") else "csv"
+
+
+def _key(path: Path) -> str:
+    """Identity of a file for de-duplication (``Path.resolve`` raises on a symlink loop; this does not)."""
+    return os.path.realpath(path)
 
 
 def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
@@ -139,7 +150,7 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
         (path, display name) pairs.
     """
     out: list[tuple[Path, str]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for raw in paths:
         path = Path(raw)
         members = [(path, str(raw))]
@@ -147,7 +158,7 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
             files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
             members = [(p, str(p)) for p in files] or members
         for p, name in members:
-            key = p.resolve()
+            key = _key(p)
             if key not in seen:
                 seen.add(key)
                 out.append((p, name))
@@ -166,7 +177,7 @@ def plan_sources(paths: Sequence[str | Path]) -> list[Source]:
         its ``problem``.
     """
     files = _expand(paths)
-    given = {p.resolve(): name for p, name in files}
+    given = {_key(p): name for p, name in files}
     sources: list[Source] = []
     for path, name in files:
         low = path.name.lower()
@@ -175,10 +186,10 @@ def plan_sources(paths: Sequence[str | Path]) -> list[Source]:
             sources.append(Source("none", path, name, problem=Problem(
                 name, None, None, "folder holds no .csv, .tsv, .jsonl or .json files")))
         elif low.endswith(QUESTIONS_SUFFIX) and other is not None:
-            o_name = given.get(other.resolve()) or (str(Path(name).with_name(other.name)) if other.is_file() else None)
+            o_name = given.get(_key(other)) or (str(Path(name).with_name(other.name)) if other.is_file() else None)
             sources.append(Source("lamp", path, name, other if o_name else None, o_name))
         elif low.endswith(OUTPUTS_SUFFIX) and other is not None:
-            if other.resolve() in given:
+            if _key(other) in given:
                 continue  # handled with its questions file
             if other.is_file():
                 sources.append(Source("lamp", other, str(Path(name).with_name(other.name)), path, name))
@@ -219,7 +230,7 @@ def choose_task(parsed: Sequence[Parsed], name: str, log: ProblemLog) -> Task:
 def _dataset_name(sources: Sequence[Source]) -> str:
     if not sources:
         return "dataset"
-    stem = sources[0].path.name
+    stem = repair_text(sources[0].path.name)  # a file name need not be UTF-8; the name is stored
     for suffix in (QUESTIONS_SUFFIX, OUTPUTS_SUFFIX):
         if stem.lower().endswith(suffix):
             return stem[: -len(suffix)]
@@ -241,6 +252,7 @@ def load(
     max_bytes: int | None = None,
     max_errors: int = 50,
     name: str | None = None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Load files (any mix of the supported formats) into one dataset.
 
@@ -255,6 +267,8 @@ def load(
         max_bytes: Largest accepted file size; None = ``$INFLOW_MAX_MB`` MB, else 200 MB.
         max_errors: Most problems collected; later ones only set ``truncated``.
         name: Dataset name; default: the first file's stem.
+        progress: Called with ``(stage, done, total)``: ``"read KiB"`` while each file is read,
+            then ``"check rows"`` while rows are checked (a large file is not silent for long).
 
     Returns:
         The dataset, the problems (empty unless ``keep_valid``) and per-source counts.
@@ -271,15 +285,16 @@ def load(
     parsed: list[Parsed] = []
     for source in sources:
         try:
-            parsed.append(source.parse(mapping=mapping, log=log, max_bytes=max_bytes))
+            parsed.append(source.parse(mapping=mapping, log=log, max_bytes=max_bytes, progress=progress))
         except InputError as exc:
             log.extend(exc.problems)
     ds_name = name or _dataset_name(sources)
     the_task = task or choose_task(parsed, ds_name, log)
-    assembled = assemble(parsed, the_task, log)
+    assembled = assemble(parsed, the_task, log, progress=progress)
     dataset = Dataset(name=ds_name, task=the_task, users=assembled.users, queries=assembled.queries)
     files = [_counts(p, assembled.kept_items[p.file], assembled.kept_queries[p.file],
                      len(assembled.users_by_file[p.file])) for p in parsed]
     if log and (not keep_valid or not (dataset.n_items or dataset.queries)):
         raise log.error()
-    return LoadResult(dataset=dataset, problems=list(log.problems), files=files, truncated=log.truncated)
+    return LoadResult(dataset=dataset, problems=list(log.problems), files=files, truncated=log.truncated,
+                      warnings=list(log.warnings))

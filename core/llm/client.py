@@ -7,12 +7,16 @@ call :meth:`LLMClient.chat` or :meth:`LLMClient.map`.
   max_tokens, messages and the JSON schema. Re-running a stage over the same inputs makes no model
   call. ``use_cache=False`` bypasses reading *and* writing.
 * **Retries**: :class:`~core.llm.types.TransientBackendError` (timeouts, 429, 5xx, connection
-  errors, malformed bodies) is retried with exponential backoff and jitter; when retries run out
+  errors, malformed bodies) is retried with exponential backoff and jitter, never sooner than a
+  server's ``Retry-After`` (seconds or HTTP-date), which also holds back every other call of the
+  client until it has passed (a rate limit is the endpoint's, not one call's); when retries run out
   a :class:`core.errors.BackendError` names the endpoint, status and message.
 * **Structured calls**: the pydantic model's JSON schema goes to the backend; the answer is
-  validated with pydantic and, if invalid, asked for once more with the validation error appended.
+  validated with pydantic and, if invalid, asked for again (``schema_repairs`` times, default 2)
+  with the validation error appended; a reply that still does not validate fails the call.
 * **Concurrency**: at most ``max_concurrency`` backend calls run at once, across ``map`` and any
-  threads calling ``chat``.
+  threads calling ``chat``; identical calls in flight at the same time are sent once (the others
+  wait and read the answer from the cache).
 * **Traces**: every call (cache hits and failures too) is written to the workspace.
 * **Extra**: a backend's ``RawCompletion.extra`` (e.g. the local backend's ``choice_scores``) is
   merged into ``ChatResult.extra``, cached with the answer, and put in the trace's ``parsed``
@@ -31,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import BackendError
 from core.llm.errors import EndpointError
-from core.llm.retry import RetryPolicy, call_with_retries
+from core.llm.retry import HoldOff, RetryPolicy, call_with_retries
 from core.llm.structured import (
     StructuredOutputError,
     json_schema_of,
@@ -49,6 +53,7 @@ from core.llm.types import (
     Progress,
     ProgressCallback,
     RawCompletion,
+    TransientBackendError,
 )
 from core.store.workspace import Workspace, stable_hash
 
@@ -121,7 +126,9 @@ class LLMClient:
         max_retries: Retries of a transient fault before giving up.
         timeout_s: Per-attempt timeout passed to the backend (a request's own ``timeout_s`` wins).
         use_cache: Read and write the workspace cache.
-        backoff_base_s: First retry delay; doubles per retry, jittered.
+        backoff_base_s: First retry delay; doubles per retry, jittered (a server's ``Retry-After`` wins).
+        schema_repairs: Round trips asking again, with the validation error, for a structured reply
+            that does not match its schema; after them the call fails.
 
     Examples:
         >>> from core.llm.openai_backend import OpenAIBackend  # doctest: +SKIP
@@ -131,7 +138,7 @@ class LLMClient:
 
     def __init__(self, backend: ChatBackend, workspace: Workspace | None = None, *,
                  max_concurrency: int | None = None, max_retries: int = 4, timeout_s: float = 60.0,
-                 use_cache: bool = True, backoff_base_s: float = 0.5) -> None:
+                 use_cache: bool = True, backoff_base_s: float = 0.5, schema_repairs: int = 2) -> None:
         """Create the client."""
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -141,11 +148,15 @@ class LLMClient:
         self.max_concurrency = max_concurrency or (DEFAULT_LOCAL_CONCURRENCY if local else DEFAULT_REMOTE_CONCURRENCY)
         self.policy = RetryPolicy(max_retries=max_retries, backoff_base_s=backoff_base_s)
         self.timeout_s = timeout_s
+        self.schema_repairs = max(0, int(schema_repairs))
         self.use_cache = use_cache
         self.endpoint = endpoint_of(backend)
         self.stats = ClientStats()
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._stats_lock = threading.Lock()
+        self._hold = HoldOff(self.policy.retry_after_max_s)  # a server's Retry-After holds every call of this client
+        self._flight_lock = threading.Lock()
+        self._in_flight: dict[str, threading.Event] = {}  # cache keys being asked right now (see _join_in_flight)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -161,7 +172,7 @@ class LLMClient:
 
         Raises:
             core.errors.BackendError: Retries ran out, the endpoint refused the call, or the output
-                did not match the schema after one repair (endpoint, status and message named).
+                did not match the schema after the repairs (endpoint, status and message named).
         """
         return self._call(request)
 
@@ -225,11 +236,48 @@ class LLMClient:
         schema = json_schema_of(request.schema) if request.schema else None
         key = self._cache_key(request, schema)
         cached = self._cache_read(key, request)
+        owned = False
+        if cached is None:
+            leader, owned = self._join_in_flight(key)
+            if leader is not None:  # the same call is in flight in another thread: its answer lands in the cache
+                leader.wait()
+                cached = self._cache_read(key, request)
         if cached is not None:
             cached.latency_ms = (time.perf_counter() - start) * 1000
             self._count(cache_hits=1)
             cached.trace_id = self._trace(request, request.messages, cached, error=None)
             return cached
+        try:
+            return self._call_model(request, schema, key, start)
+        finally:
+            if owned:
+                self._leave_in_flight(key)
+
+    def _join_in_flight(self, key: str) -> tuple[threading.Event | None, bool]:
+        """Claim ``key`` for this thread, or return the event of the thread already calling it.
+
+        Returns ``(None, True)`` when this thread claimed the key (it must call :meth:`_leave_in_flight`),
+        ``(event, False)`` when another thread holds it, and ``(None, False)`` without a cache.
+
+        Identical requests in one batch (two items with the same text) then cost one model call, not one
+        each: the followers wait and read the leader's answer from the cache. A follower whose leader
+        failed makes the call itself. Only with a cache: without one the followers would have nothing to read.
+        """
+        if not (self.use_cache and self.workspace is not None):
+            return None, False
+        with self._flight_lock:
+            leader = self._in_flight.get(key)
+            if leader is None:
+                self._in_flight[key] = threading.Event()
+            return leader, leader is None
+
+    def _leave_in_flight(self, key: str) -> None:
+        with self._flight_lock:
+            event = self._in_flight.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def _call_model(self, request: ChatRequest, schema: dict[str, Any] | None, key: str, start: float) -> ChatResult:
         req = replace(request, timeout_s=request.timeout_s or self.timeout_s)
         att = _Attempt(messages=request.messages)
         try:
@@ -247,7 +295,8 @@ class LLMClient:
                             tokens_out=att.tokens_out, latency_ms=(time.perf_counter() - start) * 1000,
                             retries=att.retries,
                             extra={"tokens_estimated": att.estimated, "repaired": att.repaired, **att.extra})
-        self._cache_write(key, result)
+        if request.schema is not None or result.text.strip():  # an empty free-text reply is asked for again next time
+            self._cache_write(key, result)
         result.trace_id = self._trace(request, att.messages, result, error=None)
         return result
 
@@ -256,9 +305,15 @@ class LLMClient:
         req = replace(request, messages=att.messages)
 
         def once() -> RawCompletion:
+            self._hold.wait()
             with self._slots:
                 self._count(model_calls=1)
-                return self.backend.complete(req, schema)
+                try:
+                    return self.backend.complete(req, schema)
+                except TransientBackendError as exc:
+                    if exc.retry_after_s:
+                        self._hold.until(exc.retry_after_s)
+                    raise
 
         try:
             raw, retries = call_with_retries(once, self.policy, self.endpoint)
@@ -277,20 +332,27 @@ class LLMClient:
             att.tokens_out += count_tokens(raw.text)
 
     def _validate(self, request: ChatRequest, schema: dict[str, Any] | None, att: _Attempt) -> None:
-        """Parse ``att.text`` into the request's schema, with one repair round trip on failure."""
+        """Parse ``att.text`` into the request's schema, with up to ``schema_repairs`` repair round trips.
+
+        A reply that does not validate (missing fields included: no schema field has a default that
+        would let ``{"wrong": 1}`` through) is a failed attempt, never an empty result: it is asked
+        for again with the validation error, and when the repairs run out the call fails.
+        """
         assert request.schema is not None
-        try:
-            att.parsed = parse_structured(att.text or "", request.schema)
-            return
-        except StructuredOutputError as exc:
-            att.messages = repair_messages(request.messages, att.text or "", str(exc))
-            att.repaired = True
-        self._complete(request, schema, att)
-        try:
-            att.parsed = parse_structured(att.text or "", request.schema)
-        except StructuredOutputError as exc:
-            raise EndpointError(self.endpoint, None, f"output does not match schema {schema_name(request.schema)} "
-                                                     f"after one repair: {exc}", retries=att.retries) from exc
+        for repair in range(self.schema_repairs + 1):
+            try:
+                att.parsed = parse_structured(att.text or "", request.schema)
+                return
+            except StructuredOutputError as exc:
+                if repair == self.schema_repairs:
+                    raise EndpointError(self.endpoint, None,
+                                        f"output does not match schema {schema_name(request.schema)} after "
+                                        f"{repair} repair{'s' if repair != 1 else ''}: {exc}",
+                                        retries=att.retries) from exc
+                # Repair from the original conversation, not the last repair: the prompt stays one turn long.
+                att.messages = repair_messages(request.messages, att.text or "", str(exc))
+                att.repaired = True
+            self._complete(request, schema, att)
 
     # -- cache, trace, stats ----------------------------------------------------------------------
     def _cache_read(self, key: str, request: ChatRequest) -> ChatResult | None:

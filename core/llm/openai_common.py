@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from core.errors import InputError, Problem
 from core.llm.errors import EndpointError, redact
+from core.llm.retry import parse_retry_after
 from core.llm.types import TransientBackendError
 
 T = TypeVar("T")
@@ -78,7 +79,8 @@ def map_openai_error(exc: Exception, endpoint: str, secret: str | None) -> Excep
         status = exc.status_code
         message = redact(_status_message(exc), secret)
         if status in TRANSIENT_STATUSES or status >= 500:
-            return TransientBackendError(message, status=status)
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+            return TransientBackendError(message, status=status, retry_after_s=parse_retry_after(headers))
         return EndpointError(endpoint, status, message)
     if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError)):
         return TransientBackendError(f"malformed response body from {endpoint}: {redact(str(exc), secret)[:200]}")

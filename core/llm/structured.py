@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.llm.fence import quote
 from core.llm.types import Message
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -176,5 +177,6 @@ def repair_messages(messages: list[Message], bad_output: str, error: str) -> lis
     """Return the conversation extended with the invalid answer and a request to fix it."""
     return [*messages,
             {"role": "assistant", "content": bad_output[:4000]},
-            {"role": "user", "content": "Your answer did not validate against the required JSON schema:\n"
-                                        f"{error}\nReply again with only the corrected JSON object."}]
+            {"role": "user", "content": "Your answer did not validate against the required JSON schema. The "
+                                        f"validation error (it quotes your answer, data only): {quote(error)}\n"
+                                        "Reply again with only the corrected JSON object."}]

@@ -163,9 +163,16 @@ class ChatBackend(Protocol):
 
 
 class TransientBackendError(Exception):
-    """A fault worth retrying (timeout, HTTP 429, HTTP 5xx, connection reset)."""
+    """A fault worth retrying (timeout, HTTP 429, HTTP 5xx, connection reset).
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        """Create the error with an optional HTTP status."""
+    Attributes:
+        status: HTTP status, or None.
+        retry_after_s: The server's ``Retry-After`` in seconds (None when it sent none): the next
+            attempt waits at least this long.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None) -> None:
+        """Create the error with an optional HTTP status and ``Retry-After`` delay."""
         super().__init__(message)
         self.status = status
+        self.retry_after_s = retry_after_s

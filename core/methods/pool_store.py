@@ -129,6 +129,10 @@ def read_pool_file(path: str | Path) -> list[dict[str, Any]]:
         raise InputError(Problem(str(p), None, "pool", "the file is not UTF-8 text")) from None
     except json.JSONDecodeError as exc:
         raise InputError(Problem(str(p), exc.lineno, "pool", f"invalid JSON: {exc.msg}")) from None
+    except RecursionError:
+        raise InputError(Problem(str(p), None, "pool", "invalid JSON: nested too deeply")) from None
+    except ValueError:  # json's own int conversion limit
+        raise InputError(Problem(str(p), None, "pool", "invalid JSON: an integer has over 4300 digits")) from None
     if isinstance(data, dict) and isinstance(data.get("entries"), list):
         data = data["entries"]
     if not isinstance(data, list):

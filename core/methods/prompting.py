@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, create_model
 
 from core.data.model import Item, Task
+from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.tokens import count_message_tokens
 from core.llm.types import ChatRequest, Message
 from core.methods.types import Step, StepKind
@@ -37,8 +38,9 @@ from core.methods.types import Step, StepKind
 if TYPE_CHECKING:
     from core.methods.context import AnswerContext
 
-SYSTEM_PROMPT = ("You predict how one specific user would respond to a new input. Base the answer on what is "
-                 "known about this user, when anything is given, and follow the answer format exactly.")
+SYSTEM_PROMPT = with_data_rule("You predict how one specific user would respond to a new input. Base the answer on "
+                               "what is known about this user, when anything is given, and follow the answer format "
+                               "exactly.")
 MAX_ENUM_SCORES = 101  # wider integer ranges are asked for as a plain number
 MAX_ENUM_LABELS = 200
 MAX_QUERY_CHARS = 3000
@@ -112,8 +114,8 @@ def answer_format(task: Task, choices: list[str] | None) -> str:
     """Return the one-line answer format put at the end of the prompt."""
     if choices and task.kind == "score":
         return f"Answer with only the score, one of: {', '.join(choices)}."
-    if choices:
-        return "Answer with only the label, exactly one of: " + ", ".join(choices) + "."
+    if choices:  # labels come from the data: fenced like any other data
+        return "Answer with only the label, exactly one of: " + quote_list(choices) + "."
     if task.kind == "score":
         return f"Answer with only a number from {_fmt_num(task.score_min)} to {_fmt_num(task.score_max)}."
     return "Answer with only the response text, in one or two short sentences, nothing else."
@@ -221,13 +223,17 @@ def build_messages(task: Task, query: str, sections: list[tuple[str, str]], choi
         choices: The closed answer set, if any.
         preamble: Extra text put before the query (e.g. a draft to rewrite).
 
+    Every section body and the query are user data, each fenced as one JSON string
+    (:func:`core.llm.fence.quote`), so nothing in them can end the section, forge a heading or an
+    ``Input:`` / response line; the system prompt says the fenced text is data.
+
     Returns:
         A system message and one user message.
     """
-    parts = [f"## {title}\n{body.strip()}" for title, body in sections if body and body.strip()]
+    parts = [f"## {title}\n{quote(body.strip())}" for title, body in sections if body and body.strip()]
     if preamble:
         parts.append(preamble.strip())
-    parts.append(f"## Task\n{default_instruction(task)}\n\nInput: {truncate(query, MAX_QUERY_CHARS)}")
+    parts.append(f"## Task\n{default_instruction(task)}\n\nInput: {quote(truncate(query, MAX_QUERY_CHARS))}")
     parts.append(answer_format(task, choices))
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
 
@@ -237,8 +243,9 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     """Build the messages, shortening them until their estimated tokens fit ``budget``.
 
     The longest section is cut by a quarter (at a line break when there is one) until the prompt
-    fits; when every section is short (or there are none) the query is cut instead. Token counts
-    are the estimate of :func:`core.llm.tokens.count_message_tokens`.
+    fits; when every section is short (or there are none) the query is cut instead. "Short" is
+    ``MIN_SECTION_CHARS``, then, for tiny context windows, a fifth of it. Token counts are the
+    estimate of :func:`core.llm.tokens.count_message_tokens`.
 
     Returns:
         The messages and whether anything was cut.
@@ -246,19 +253,20 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     secs = [(t, b) for t, b in sections if b and b.strip()]
     q = query
     trimmed = False
-    for _ in range(60):
-        messages = build_messages(task, q, secs, choices, preamble=preamble)
-        if count_message_tokens(messages) <= budget:
-            return messages, trimmed
-        trimmed = True
-        longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
-        if longest is not None and len(secs[longest][1]) > MIN_SECTION_CHARS:
-            title, body = secs[longest]
-            secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
-        elif len(q) > MIN_SECTION_CHARS:
-            q = truncate(q, int(len(q) * 0.75))
-        else:
-            break
+    for floor in (MIN_SECTION_CHARS, MIN_SECTION_CHARS // 5):
+        for _ in range(60):
+            messages = build_messages(task, q, secs, choices, preamble=preamble)
+            if count_message_tokens(messages) <= budget:
+                return messages, trimmed
+            trimmed = True
+            longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
+            if longest is not None and len(secs[longest][1]) > floor:
+                title, body = secs[longest]
+                secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
+            elif len(q) > floor:
+                q = truncate(q, int(len(q) * 0.75))
+            else:
+                break
     return build_messages(task, q, secs, choices, preamble=preamble), trimmed
 
 
@@ -309,8 +317,8 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
     head, sep, rest = body.rpartition("\n\nInput: ")
     if not sep:
         return None
-    _, fsep, fmt = rest.rpartition("\n\n")  # the query has no blank lines: truncate() collapses them
-    return [*messages[:-1], {"role": "user", "content": f"{head}{sep}{CONTENT_FREE_INPUT}{fsep}{fmt}"}]
+    _, fsep, fmt = rest.rpartition("\n\n")  # the fenced query has no line breaks at all
+    return [*messages[:-1], {"role": "user", "content": f"{head}{sep}{quote(CONTENT_FREE_INPUT)}{fsep}{fmt}"}]
 
 
 def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",

@@ -7,6 +7,7 @@ answers stay in the trace (``llm`` then ``retrieve`` then ``rewrite``); the rewr
 
 from __future__ import annotations
 
+from core.llm.fence import quote
 from core.methods.bm25 import EXAMPLES_TITLE
 from core.methods.context import AnswerContext
 from core.methods.prompting import call_answer
@@ -35,7 +36,7 @@ class ReflectMethod:
             context, query, [(SUMMARY_TITLE, summary),
                              (EXAMPLES_TITLE, examples_section(context, docs))],
             kind="rewrite", name="Rewrite the generic answer for this user",
-            preamble=DRAFT_TEMPLATE.format(draft=draft.text or "(no answer)"),
+            preamble=DRAFT_TEMPLATE.format(draft=quote(draft.text) if draft.text else "(no answer)"),
             detail={"draft": draft.text, "draft_value": draft.value, "summary_version": version})
         rewrite.step.detail["changed"] = rewrite_changed(draft.value, rewrite.value)
         return Answer(text=rewrite.text, value=rewrite.value,

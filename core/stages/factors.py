@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Item, Task
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.naming import KeywordNamer
 from core.stages.reduce import Reduction, subfactor_groups
 from core.stages.stats import StatsData, strength, with_stats
@@ -241,7 +242,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     ``split_min_size`` and ``reducer`` are passed to :func:`build_factors` (and are part of the run's
     parameters).
 
-    Artifacts: ``factors`` (list of factor dicts) and ``assignments``.
+    Artifacts: ``factors`` (list of factor dicts) and ``assignments``; names that fell back to
+    keywords are listed in ``failures`` and make the run ``partial`` (see :mod:`core.stages.failures`).
 
     Returns:
         The ``factors`` run id, the factors and the assignments.
@@ -266,7 +268,10 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
-    ws.finish_run(run_id, "done")
+    names = {f.id: f.name for f in factors}
+    finish_stage(ws, run_id, [StageFailure("factors", "name", fid, "fell back",
+                                           short(f"keeps the keyword name {names.get(fid, '')!r}: {msg}"))
+                              for fid, msg in (getattr(namer, "failures", {}) or {}).items()])
     return run_id, factors, assignments
 
 

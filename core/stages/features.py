@@ -26,8 +26,10 @@ from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError, InputError, Problem
+from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.directions import DirectionCheck
+from core.stages.failures import PARTIAL, StageFailure, finish_stage, short
 from core.stages.text import locate_evidence, truncate
 from core.stages.types import Feature
 from core.store.workspace import Workspace
@@ -86,7 +88,8 @@ def feature_schema(directions: tuple[str, ...]) -> type[BaseModel]:
         strength=(float, Field(description="0..1, how strongly it drove the response")),
         evidence=(str, Field(description="An exact quote from the item text")),
     )
-    return create_model("ExtractedFeatures", features=(list[item_model], Field(default_factory=list)))
+    # ``features`` is required (no default): a reply like {"wrong": 1} must fail validation, not pass as "no features".
+    return create_model("ExtractedFeatures", features=(list[item_model], Field(...)))
 
 
 _SYSTEM = (
@@ -116,15 +119,16 @@ def feature_request(item: Item, task: Task, *, max_features: int = MAX_FEATURES)
         max_features: Most features to ask for.
     """
     response = item.output.strip()
-    known = f"The user's response: {response}" if response else \
+    known = f"The user's response: {quote(response)}" if response else \
         "The user's response is not known yet; list the features most likely to influence it."
-    user = "\n".join([
-        f"Task: {task.instruction or task.name} ({task.kind})",
-        f"Item text:\n<<<\n{truncate(item.input, PROMPT_CHARS)}\n>>>",
+    user = "\n".join([  # every piece of data is fenced as a JSON string (core.llm.fence)
+        f"Task: {quote(task.instruction or task.name)} ({task.kind})",
+        f"Item text: {quote(truncate(item.input, PROMPT_CHARS))}",
         known,
         f"List at most {max_features} features. {_direction_help(task)}",
     ])
-    return ChatRequest(messages=[{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}],
+    return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_SYSTEM)},
+                                 {"role": "user", "content": user}],
                        schema=feature_schema(directions_for(task)), max_tokens=120 + 90 * max_features,
                        temperature=0.0, stage="features")
 
@@ -218,8 +222,15 @@ class LLMFeatureExtractor:
                 self.failures[item.id] = str(res)
                 out[item.id] = []
                 continue
-            parsed = res.parsed.model_dump() if res.parsed is not None else {"features": []}
-            out[item.id] = validate_features(item, parsed.get("features", []), task, max_features=self.max_features)
+            if res.parsed is None:  # a structured call always parses; never turn its absence into "no features"
+                if not self.skip_failures:
+                    raise BackendError(Problem(str(getattr(self.client, "endpoint", "llm")), None, None,
+                                                "no structured output"))
+                self.failures[item.id] = "no structured output"
+                out[item.id] = []
+                continue
+            out[item.id] = validate_features(item, res.parsed.model_dump()["features"], task,
+                                             max_features=self.max_features)
         return out
 
 
@@ -294,8 +305,11 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     """Run (or reuse, or resume) feature extraction for one user.
 
     A finished run with the same extractor identity and data is reused. An unfinished one (a crash
-    or interrupt) is resumed: items already stored are skipped. Items are extracted in chunks of
-    ``chunk`` and each item's features are stored as artifact ``item:<id>`` as soon as its chunk
+    or interrupt) is resumed: items already stored are skipped. A ``partial`` one (items whose model
+    call failed, listed in its ``failures`` artifact) is continued in a new run: the stored items are
+    copied, the failed ones extracted again. An extractor with a ``failures`` dict (the LLM extractor
+    with ``skip_failures``) has each failed item recorded instead of stored as featureless. Items are
+    extracted in chunks of ``chunk`` and each item's features are stored as artifact ``item:<id>`` as soon as its chunk
     returns, so an interruption loses at most the chunk in flight (and the LLM client's cache keeps
     even those calls).
 
@@ -323,11 +337,21 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
             progress(len(items), len(items))
         return done["id"], {it.id: feats.get(it.id, []) for it in items}
     latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None)
-    run_id = latest["id"] if latest is not None else ws.start_run("features", params, dataset_id=dataset_id,
-                                                                    user_id=user_id)
+    if latest is not None and latest["status"] == PARTIAL:
+        # A finished run with failed items: a new run (so the later stages rebuild on the completed
+        # features) that starts from the items that worked; exactly the failed ones are extracted again.
+        kept = load_features(ws, latest["id"])
+        run_id = ws.start_run("features", params, dataset_id=dataset_id, user_id=user_id)
+        with ws.transaction():
+            for item_id, fs in kept.items():
+                ws.put_artifact(run_id, f"item:{item_id}", [f.to_dict() for f in fs])
+    else:
+        run_id = latest["id"] if latest is not None else ws.start_run("features", params, dataset_id=dataset_id,
+                                                                        user_id=user_id)
     if hasattr(extractor, "run_id"):
         extractor.run_id = run_id
     feats = load_features(ws, run_id)
+    failures: list[StageFailure] = []
     todo = [it for it in items if it.id not in feats]
     base = len(items) - len(todo)
     if progress:
@@ -341,13 +365,21 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
                     progress(_base + done_n, len(items))
 
             out = extractor.extract(batch, task, progress=sub)
+            failed: dict[str, str] = dict(getattr(extractor, "failures", {}) or {})
             with ws.transaction():  # one write per chunk
                 for it in batch:
+                    if it.id in failed:  # not stored: the next build extracts exactly these again
+                        failures.append(StageFailure("features", "item", it.id, "failed", short(failed[it.id])))
+                        continue
                     fs = check.apply(it, task, out.get(it.id, []), correct=extractor.name == "lexicon")
                     ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
                     feats[it.id] = fs
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
-    ws.finish_run(run_id, "done")
+    if failures and len(failures) == len(items):  # nothing worked: the endpoint is down, not a few items
+        ws.finish_run(run_id, "failed")
+        raise BackendError(Problem(str(getattr(getattr(extractor, "client", None), "endpoint", "llm")), None, None,
+                                   f"every item's feature call failed; the first: {failures[0].message}"))
+    finish_stage(ws, run_id, failures)
     return run_id, {it.id: feats.get(it.id, []) for it in items}

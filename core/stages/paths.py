@@ -27,7 +27,9 @@ from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.stats import effect, user_mean
 from core.stages.summary import factors_digest, unit
 from core.stages.text import truncate
@@ -215,7 +217,7 @@ def path_schema(directions: tuple[str, ...]) -> type[BaseModel]:
     """Return the pydantic model of a model-written path."""
     hop = create_model("PathHop", feature_id=(str, ...),
                        direction=(Literal[directions], ...))  # type: ignore[valid-type]
-    return create_model("PathOut", hops=(list[hop], Field(default_factory=list)), text=(str, ...))
+    return create_model("PathOut", hops=(list[hop], Field(...)), text=(str, ...))  # required: see feature_schema
 
 
 class LLMPathWriter:
@@ -223,7 +225,7 @@ class LLMPathWriter:
 
     The model picks hops by feature id; each hop's factor is the feature's actual assignment (a model
     cannot re-assign features), and its claimed direction is checked by :func:`check_path`. Items
-    whose call fails get the template path.
+    whose call fails get the template path (listed in :attr:`failures`).
 
     Args:
         client: An :class:`core.llm.client.LLMClient`.
@@ -235,6 +237,7 @@ class LLMPathWriter:
         """Create the writer."""
         self.client = client
         self.run_id: str | None = None
+        self.failures: dict[str, str] = {}  # {item id: why it got the template path} of the last call
 
     def identity(self) -> dict[str, Any]:
         """Return the model identity and prompt version."""
@@ -249,10 +252,13 @@ class LLMPathWriter:
         lines = []
         for f in feats:
             fac = by_id.get(assignments.get(f.id, ""))
-            lines.append(f"- [{f.id}] {f.aspect}: {f.phrase} -> factor {hop_label(fac, task) if fac else 'none'}")
-        user = (f"Item: {truncate(item.input, 600)}\nResponse: {response_text(item, task)}\n"
-                f"Features (id, aspect: phrase -> factor):\n" + "\n".join(lines))
-        return ChatRequest(messages=[{"role": "system", "content": _PATH_SYSTEM}, {"role": "user", "content": user}],
+            lines.append(f"- id {quote(f.id)}, aspect {quote(f.aspect)}, phrase {quote(f.phrase)} -> factor "
+                         f"{quote(hop_label(fac, task)) if fac else 'none'}")
+        # every piece of data is fenced as a JSON string (core.llm.fence)
+        user = (f"Item: {quote(truncate(item.input, 600))}\nResponse: {quote(response_text(item, task))}\n"
+                f"Features (id, aspect, phrase -> factor):\n" + "\n".join(lines))
+        return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_PATH_SYSTEM)},
+                                     {"role": "user", "content": user}],
                            schema=path_schema(directions_for(task)), max_tokens=260, stage="paths", run_id=self.run_id)
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
@@ -271,8 +277,10 @@ class LLMPathWriter:
 
         results = self.client.map(reqs, progress=on_progress) if reqs else []
         out = dict(template)
+        self.failures = {}
         for item, res in zip(todo, results, strict=True):
             if isinstance(res, BackendError) or res.parsed is None:
+                self.failures[item.id] = str(res) if isinstance(res, BackendError) else "no structured output"
                 continue
             feats = {f.id: f for f in features[item.id]}
             steps = []
@@ -297,7 +305,8 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
     """Write (or reuse) the reasoning paths for the curated factors (artifact ``paths``: ``{item_id: path}``).
 
     Model-written paths are cached call by call by the LLM client, so an interrupted run loses no
-    model call.
+    model call. Items whose call failed (template path used) are listed in the run's ``failures``
+    and make it ``partial``, so the next build asks the model for exactly those again.
 
     Returns:
         The ``paths`` run id and the paths by item id.
@@ -317,7 +326,8 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
-    ws.finish_run(run_id, "done")
+    finish_stage(ws, run_id, [StageFailure("paths", "path", iid, "fell back", short(f"template path: {msg}"))
+                              for iid, msg in (getattr(writer, "failures", {}) or {}).items()])
     return run_id, paths
 
 

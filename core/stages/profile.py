@@ -28,6 +28,7 @@ from core.stages.curation import OPS, apply_edits, factor_ref, kmeans_split
 from core.stages.factors import load_factors, order_factors, run_factors, set_centroids
 from core.stages.features import (
     FeatureExtractor,
+    LLMFeatureExtractor,
     choose_extractor,
     is_capable,
     items_digest,
@@ -324,6 +325,8 @@ def build_profile(ws: Workspace, dataset_id: str, user_id: str, *, client: Any |
     task, items = _task_items(ws, dataset_id, user_id)
     emb = _cached(embedder, ws)
     extractor = choose_extractor(client, settings.extractor)
+    if isinstance(extractor, LLMFeatureExtractor):
+        extractor.skip_failures = True  # a failed item is recorded (run_features) and retried by the next build
 
     def feat_progress(done: int, total: int) -> None:
         if progress:

@@ -12,8 +12,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.fence import quote, with_data_rule
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
+from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.stats import effect, strength, user_mean
 from core.stages.types import Factor
 from core.store.workspace import Workspace, stable_hash
@@ -165,7 +167,7 @@ def factor_lines(factors: list[Factor], task: Task, limit: int = 12) -> str:
             bits.append(f"top label {s.top_label} (lift {s.lift.get(s.top_label, 1.0):.1f}x)")
         bits.append(f"polarity {s.polarity:+.2f}")
         pin = " [pinned]" if f.pinned else ""
-        lines.append(f"- {f.name}{pin}: {f.description} ({'; '.join(bits)})")
+        lines.append(f"- {quote(f.name)}{pin}: {quote(f.description)} ({'; '.join(bits)})")  # data fenced
     return "\n".join(lines)
 
 
@@ -201,9 +203,11 @@ class LLMSummarizer:
         """Build the summary request."""
         head = TemplateSummarizer(max_factors=0).summarize([], items, task)
         head = head.replace(" No recurring factor was found yet.", "")
-        user = (f"Task: {task.instruction or task.name} ({task.kind})\n{head}\n\nFactors (strongest first):\n"
-                f"{factor_lines(factors, task) or '- none'}\n\nWrite the summary in at most {self.max_words} words.")
-        return ChatRequest(messages=[{"role": "system", "content": _SUMMARY_SYSTEM}, {"role": "user", "content": user}],
+        user = (f"Task: {quote(task.instruction or task.name)} ({task.kind})\nOverview: {quote(head)}\n\n"
+                f"Factors (strongest first):\n{factor_lines(factors, task) or '- none'}\n\n"
+                f"Write the summary in at most {self.max_words} words.")
+        return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_SUMMARY_SYSTEM)},
+                                     {"role": "user", "content": user}],
                            max_tokens=int(self.max_words * 2.2) + 40, stage="summary", run_id=self.run_id)
 
     def summarize(self, factors: list[Factor], items: list[Item], task: Task) -> str:
@@ -225,7 +229,8 @@ def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items
                 summarizer: Summarizer, *, dataset_id: str, user_id: str) -> tuple[str, str, int]:
     """Generate the summary (a new ``generated`` version), or reuse the run for the same factors.
 
-    When an LLM summarizer's call fails, the template summary is stored instead (artifact ``fallback``).
+    When an LLM summarizer's call fails, the template summary is stored instead (artifact ``fallback``,
+    and a ``failures`` entry that makes the run ``partial``: the next build asks the model again).
 
     Returns:
         The ``summary`` run id, the text and its version number.
@@ -254,7 +259,8 @@ def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items
     except BaseException:
         ws.finish_run(run_id, "failed")
         raise
-    ws.finish_run(run_id, "done")
+    finish_stage(ws, run_id, [StageFailure("summary", "summary", "summary", "fell back",
+                                           short(f"template summary: {fallback}"))] if fallback else [])
     return run_id, text, version
 
 

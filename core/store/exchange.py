@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, Problem
+from core.store.files import write_json_atomic
 from core.store.schema import SCHEMA_VERSION
 from core.store.workspace import EXPORT_FORMAT, Workspace
 
@@ -54,10 +55,12 @@ def workspace_to_dict(ws: Workspace) -> dict[str, Any]:
 
 
 def export_workspace(ws: Workspace, path: str | Path) -> Path:
-    """Write the whole workspace to one JSON file and return its path."""
-    p = Path(path)
-    p.write_text(json.dumps(workspace_to_dict(ws), ensure_ascii=False), encoding="utf-8")
-    return p
+    """Write the whole workspace to one JSON file (atomically, strict JSON) and return its path.
+
+    Raises:
+        InputError: The file cannot be written (see :func:`core.store.files.write_bytes_atomic`).
+    """
+    return write_json_atomic(path, workspace_to_dict(ws))
 
 
 def import_workspace(ws: Workspace, path: str | Path) -> dict[str, int]:
@@ -113,6 +116,9 @@ def export_user(ws: Workspace, dataset_id: str, user_id: str, path: str | Path,
         path: Output file.
         profile: A JSON-ready profile (factors, summary, paths) to include, e.g. from
             ``core.stages.profile.profile_to_json``.
+
+    Raises:
+        InputError: The file cannot be written (see :func:`core.store.files.write_bytes_atomic`).
     """
     ds = ws.get_dataset(dataset_id, user_ids=[user_id])
     out = {
@@ -123,9 +129,7 @@ def export_user(ws: Workspace, dataset_id: str, user_id: str, path: str | Path,
         "pool": ws.get_pool(dataset_id, user_id),
         "profile": profile,
     }
-    p = Path(path)
-    p.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
-    return p
+    return write_json_atomic(path, out, indent=1)  # NaN in item metadata becomes null: strict JSON
 
 
 def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = None) -> tuple[str, str]:

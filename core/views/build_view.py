@@ -158,3 +158,30 @@ def auto_build_allowed(ws: Workspace, dataset_id: str | None, user_id: str | Non
         return False
     info = next((d for d in ws.list_datasets() if d["id"] == dataset_id), None)
     return info is not None and is_sample_dataset(info) and user_id in ws.list_users(dataset_id)
+
+
+def failure_report(ws: Workspace, profile: Profile, *, limit: int = 50) -> tuple[str, list[str]]:
+    """Return what a profile's build could not do with the model: a heading and one line per failure.
+
+    Read from the workspace (each stage run's ``failures``, see :mod:`core.stages.failures`), so
+    the CLI right after a build and a page opened later say the same. ``("", [])`` when nothing
+    failed or fell back.
+
+    Args:
+        ws: The workspace.
+        profile: The built or loaded profile (its ``run_ids`` name the stage runs).
+        limit: Most lines returned (a last line says how many more there are).
+    """
+    from core.stages.failures import profile_failures
+
+    failures = profile_failures(ws, profile.run_ids)
+    if not failures:
+        return "", []
+    n_failed = sum(f.outcome == "failed" for f in failures)
+    heading = (f"{len(failures)} model call{'s' if len(failures) != 1 else ''} failed ({n_failed} left an item "
+               f"without features, {len(failures) - n_failed} fell back to a deterministic stand-in); "
+               "building again retries exactly these")
+    lines = [f.line() for f in failures[:limit]]
+    if len(failures) > limit:
+        lines.append(f"… and {len(failures) - limit} more")
+    return heading, lines

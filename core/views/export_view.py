@@ -5,31 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.store.files import json_safe
 from core.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from core.stages.profile import Profile
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def json_bytes(obj: Any) -> bytes:
     """Render JSON-ready data as indented UTF-8 JSON (NaN and infinities become ``null``)."""
-    return json.dumps(_clean(obj), ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    return json.dumps(json_safe(obj), ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
 
 def csv_bytes(rows: Sequence[dict[str, Any]]) -> bytes:

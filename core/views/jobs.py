@@ -3,10 +3,16 @@
 A page starts a :class:`Job` in a thread and keeps it in the session; a fragment polls
 :attr:`Job.progress` and shows ``st.progress``; "Cancel" sets the job's cancel flag, which the work
 checks between items, so finished items are kept. The work never touches Streamlit.
+
+Every started job is registered until it ends, and :func:`stop_all` (run at interpreter exit) cancels
+the live ones and waits for them. Why: a job is a daemon thread, and a daemon thread still inside
+native code (numba's UMAP, a C++ thread pool) while the interpreter finalises makes the process abort
+with "terminate called without an active exception" (SIGABRT) instead of exiting with 0.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import traceback
@@ -58,6 +64,8 @@ class Job:
         """Start the thread and return the job."""
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._run, name=f"inflow-{self.name}", daemon=True)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         self._thread.start()
         return self
 
@@ -70,6 +78,8 @@ class Job:
             self.traceback = traceback.format_exc()
         finally:
             self.finished_at = time.time()
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
 
     def report(self, done: int, total: int, label: str = "") -> None:
         """Record progress (called by the work)."""
@@ -105,3 +115,35 @@ class Job:
         if self._thread is not None:
             self._thread.join(timeout)
         return self.done
+
+
+_LIVE: set[Job] = set()
+_LIVE_LOCK = threading.Lock()
+
+# How long interpreter exit waits for running jobs in all (seconds). A cancelled job stops after its
+# item in flight; the warm-up (a small UMAP) needs a few seconds warm, longer while numba compiles.
+STOP_TIMEOUT = 300.0
+
+
+def live_jobs() -> list[Job]:
+    """Return the jobs that started and have not finished yet."""
+    with _LIVE_LOCK:
+        return list(_LIVE)
+
+
+def stop_all(timeout: float = STOP_TIMEOUT) -> list[Job]:
+    """Cancel every live job and wait for them, within ``timeout`` seconds in all.
+
+    Returns:
+        The jobs still running when the time ran out (empty when all stopped).
+    """
+    jobs = live_jobs()
+    for job in jobs:
+        job.cancel()
+    deadline = time.monotonic() + timeout
+    for job in jobs:
+        job.wait(max(0.0, deadline - time.monotonic()))
+    return [j for j in jobs if j.running]
+
+
+atexit.register(stop_all)

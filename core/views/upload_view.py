@@ -6,14 +6,21 @@ import csv
 import io
 import json
 import re
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from core.data.loaders.records import ALIASES, FIELDS, norm
-from core.errors import Problem
+from core.data.loaders.source import loads_json, read_bytes
+from core.errors import InputError, Problem
 
 PREVIEW_ROWS = 20
+PREVIEW_COLUMNS = 200
+"""Most columns previewed (and offered in the mapping form); the loader still reads them all."""
+PREVIEW_CHARS = 1000
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -34,6 +41,42 @@ def save_uploads(files: Iterable[tuple[str, bytes]], folder: Path) -> list[Path]
     return out
 
 
+class UploadFolder:
+    """One session's upload folder: made once, its files replaced by each upload, removed with the session.
+
+    The folder is deleted when :meth:`remove` is called, when this object is garbage-collected
+    (Streamlit drops a session's state when the session ends), or when the process exits.
+
+    Args:
+        root: Where to make the folder (default: the system temp folder).
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="inflow-upload-", dir=root))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), ignore_errors=True)
+
+    @property
+    def alive(self) -> bool:
+        """True until the folder is removed."""
+        return self._finalizer.alive and self.path.is_dir()
+
+    def replace(self, files: Iterable[tuple[str, bytes]]) -> list[Path]:
+        """Make the folder hold exactly these ``(name, bytes)`` files; return their paths."""
+        files = list(files)
+        keep = {safe_name(name) for name, _ in files}
+        for old in self.path.iterdir():
+            if old.name not in keep:
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+        return save_uploads(files, self.path)
+
+    def remove(self) -> None:
+        """Delete the folder now."""
+        self._finalizer()
+
+
 def _decode(data: bytes) -> str:
     for enc in ("utf-8-sig", "utf-8"):
         try:
@@ -43,9 +86,18 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: (json.dumps(v, ensure_ascii=False)[:200] if isinstance(v, (list, dict)) else v)
-            for k, v in record.items()}
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)[:200]
+    if isinstance(value, str):
+        return value[:PREVIEW_CHARS]  # a 1 MB cell is not sent to the browser whole
+    return value
+
+
+def _flat(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        return {"value": _cell(record)}
+    return {str(k)[:PREVIEW_CHARS]: _cell(v) for k, v in list(record.items())[:PREVIEW_COLUMNS]}
 
 
 def preview(path: Path, n: int = PREVIEW_ROWS) -> tuple[list[str], list[dict[str, Any]], str]:
@@ -54,37 +106,39 @@ def preview(path: Path, n: int = PREVIEW_ROWS) -> tuple[list[str], list[dict[str
     CSV/TSV, JSON Lines, JSON lists of records, ``{user: [items]}`` JSON and LaMP files are shown as
     rows; anything unreadable gives no rows and a note saying why (the loader reports the details).
     """
-    try:
-        text = _decode(path.read_bytes()[: 2_000_000])
-    except OSError as exc:
-        return [], [], f"cannot read: {exc}"
+    try:  # the loaders' reader (regular files only), cut at 2 MB: a preview never reads a whole big file
+        text = _decode(read_bytes(path, path.name, 2_000_000, limit_is_head=True))
+    except InputError as exc:
+        return [], [], f"cannot read: {exc.problems[0].message}"
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv") or text.lstrip()[:1] not in ("[", "{"):
             dialect = "excel-tab" if suffix == ".tsv" else "excel"
             reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-            rows = [dict(r) for _, r in zip(range(n), reader, strict=False)]
-            return list(reader.fieldnames or []), rows, "CSV"
+            rows = [_flat({k if isinstance(k, str) else "(extra)": v for k, v in r.items()})
+                    for _, r in zip(range(n), reader, strict=False)]
+            return [str(c)[:PREVIEW_CHARS] for c in (reader.fieldnames or [])[:PREVIEW_COLUMNS]], rows, "CSV"
         if suffix in (".jsonl", ".ndjson"):
-            rows = [_flat(json.loads(line)) for line in text.splitlines()[: n * 2] if line.strip()][:n]
+            rows = [_flat(loads_json(line)) for line in text.splitlines()[: n * 2] if line.strip()][:n]
             return _columns(rows), rows, "JSON Lines"
-        data = json.loads(text)
-    except (json.JSONDecodeError, csv.Error, ValueError) as exc:
+        data = loads_json(text)  # as the loaders parse it: same surrogate repair, no int-size crash
+    except (json.JSONDecodeError, csv.Error, ValueError, RecursionError) as exc:
         return [], [], f"not readable yet: {exc}"
     if isinstance(data, list):
-        rows = [_flat(r) if isinstance(r, dict) else {"value": r} for r in data[:n]]
-        note = "LaMP file" if rows and ("profile" in data[0] or "golds" in str(data[:1])) else "JSON list of records"
+        rows = [_flat(r) for r in data[:n]]
+        note = "LaMP file" if rows and isinstance(data[0], dict) and "profile" in data[0] else "JSON list of records"
         return _columns(rows), rows, note
     if isinstance(data, dict):
         if "golds" in data:
-            rows = [_flat(r) for r in (data.get("golds") or [])[:n]]
-            return _columns(rows), rows, f"LaMP outputs ({data.get('task', '')})"
+            golds = data.get("golds")
+            rows = [_flat(r) for r in (golds if isinstance(golds, list) else [])[:n]]
+            return _columns(rows), rows, f"LaMP outputs ({str(data.get('task', ''))[:40]})"
         rows = []
         for user, items in data.items():
             for it in items if isinstance(items, list) else []:
                 if len(rows) >= n:
                     break
-                rows.append({"user": user, **(_flat(it) if isinstance(it, dict) else {"value": it})})
+                rows.append({"user": user[:PREVIEW_CHARS], **_flat(it)})
         return _columns(rows), rows, "JSON {user: [items]}"
     return [], [], "JSON with no records"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from core.viz.palette import LOWERED_COLOR, NEUTRAL_COLOR, NOISE_COLOR, RAISED_COLOR, diverging, qualitative
+from core.viz.text import plain
 
 NOISE_NAME = "Unclustered"
 COLOR_BY: tuple[str, ...] = ("factor", "response", "polarity")
@@ -54,10 +55,11 @@ class MapPoint:
 
 
 def _wrap(text: str, width: int = 60, limit: int = 180) -> str:
-    """Shorten ``text`` to ``limit`` characters and break it into ``<br>``-joined lines."""
+    """Shorten ``text`` to ``limit`` characters and break it into ``<br>``-joined lines (its tags escaped)."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
+    text = plain(text)
     lines: list[str] = []
     line = ""
     for word in text.split(" "):
@@ -72,14 +74,15 @@ def _wrap(text: str, width: int = 60, limit: int = 180) -> str:
 
 
 def _customdata(points: Sequence[MapPoint]) -> list[list[str]]:
-    return [[p.feature_id, _wrap(p.phrase), _wrap(p.evidence), _wrap(p.response, limit=120), p.factor_name,
-             p.item_id] for p in points]
+    # the ids stay as they are (the map's selection reads customdata[0]); what the hover shows is escaped
+    return [[p.feature_id, _wrap(p.phrase), _wrap(p.evidence), _wrap(p.response, limit=120),
+             plain(p.factor_name), p.item_id] for p in points]
 
 
 def _scatter(points: Sequence[MapPoint], name: str, color: str, *, opacity: float = 0.85,
              size: int = 9, legendrank: int = 1000) -> go.Scatter:
     return go.Scatter(
-        x=[p.x for p in points], y=[p.y for p in points], mode="markers", name=name,
+        x=[p.x for p in points], y=[p.y for p in points], mode="markers", name=plain(name),
         marker={"color": color, "size": size, "opacity": opacity, "line": {"width": 0.5, "color": "white"}},
         customdata=_customdata(points), hovertemplate=_HOVER, legendrank=legendrank)
 

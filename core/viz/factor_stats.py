@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from core.viz.palette import LOWERED_COLOR, NEUTRAL_COLOR, RAISED_COLOR
+from core.viz.text import plain
 
 STAT_METRICS: dict[str, str] = {
     "influence": "Influence (response with − without)",
@@ -85,7 +86,7 @@ def factor_stats_figure(bars: Sequence[FactorBar], metric: str = "influence", *,
     rows = [(b, v) for b, v in rows if v is not None]
     rows.sort(key=lambda bv: abs(bv[1]))  # plotly draws the first category at the bottom
     names = [b.name for b, _ in rows]
-    labels = [f"{b.name} ({b.factor_id})" if names.count(b.name) > 1 else b.name for b, _ in rows]
+    labels = [plain(f"{b.name} ({b.factor_id})" if names.count(b.name) > 1 else b.name) for b, _ in rows]
     trace = go.Bar(
         x=[v for _, v in rows], y=labels, orientation="h",
         name=STAT_METRICS[metric], marker={"color": [_colour(v, metric) for _, v in rows]},

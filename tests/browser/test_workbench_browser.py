@@ -132,7 +132,8 @@ def test_every_page_with_the_sample_data_in_chromium(app_url: str):
             page.goto(app_url)
             # Upload page with the sample data loaded on a fresh workspace; the sample user's build starts
             page.get_by_role("heading", name="Data", exact=True).wait_for()
-            page.get_by_text("Open the factor map").wait_for()
+            # the sample user's first build (a wait, not a timing test: a loaded CI machine may take minutes)
+            page.get_by_text("Open the factor map").wait_for(timeout=300_000)
             # (the sample user's build starts in the background now; on a warm machine it may already be done)
             page.wait_for_timeout(800)
             _shot(page, "1_upload")

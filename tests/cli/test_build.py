@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -35,7 +36,12 @@ def test_build_prints_factors_summary_and_token_counts(reviews_csv, tmp_path, ca
     assert code == 0, err
     assert "== user ava (36 items" in out
     first = out.splitlines()[2]  # the strongest factor
-    assert "broke" in first.lower() and "influence -3." in first and "[-" in first
+    assert "broke" in first.lower() and "[-" in first
+    # The value itself depends on the clustering, which moves between CPUs: assert the designed effect
+    # (measured -3.25, 95% interval [-3.62, -2.88], here and on the simulated other CPU, Makefile's OTHER_CPU)
+    # with over a point of margin.
+    influence = float(re.search(r"influence (-?\d+\.\d+)", first).group(1))
+    assert influence < -2.0, first
     assert "Summary v1 (" in out and "tokens of raw history" in out
     assert "[ava] features" in err and "done in" in err
     assert "bob" not in out

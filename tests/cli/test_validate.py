@@ -26,7 +26,7 @@ def test_cli_process_reports_counts_and_problems(tmp_path):
     bad.write_text("user,id,text,score\na,1,ok,5\na,1,dup,4\nb,2,,3\n", encoding="utf-8")
     proc = run_cli("sample_data/reviews.csv", str(bad))
     assert proc.returncode == 2
-    assert proc.stdout == "sample_data/reviews.csv: csv, 4 users, 310 items, 0 queries, task score 1-5 (reviews)\n"
+    assert proc.stdout == "sample_data/reviews.csv: csv, 4 users, 342 items, 0 queries, task score 1-5 (reviews)\n"
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
     assert lines == [f"{bad}:2:id: duplicate item id '1' for user 'a' (first at row 1)", f"{bad}:3:text: empty text"]
@@ -41,9 +41,9 @@ def test_sample_data_folder_is_valid(capsys, monkeypatch):
         "sample_data/lamp2_tags_questions.json + sample_data/lamp2_tags_outputs.json: lamp, 2 users, 98 items, "
         "2 queries, task label (15 labels) (LaMP_2)",
         "sample_data/lamp3_reviews_questions.json + sample_data/lamp3_reviews_outputs.json: lamp, 4 users, "
-        "306 items, 4 queries, task score 1-5 (LaMP_3)",
+        "338 items, 4 queries, task score 1-5 (LaMP_3)",
         "sample_data/movie_tags.csv: csv, 2 users, 100 items, 0 queries, task label (15 labels) (movie_tags)",
-        "sample_data/reviews.csv: csv, 4 users, 310 items, 0 queries, task score 1-5 (reviews)",
+        "sample_data/reviews.csv: csv, 4 users, 342 items, 0 queries, task score 1-5 (reviews)",
     ]
     assert err == ""
 

@@ -6,8 +6,12 @@ client). It can:
 
 * add latency to every request (``latency_s``);
 * inject faults from a FIFO queue, one per chat/embedding request: ``"timeout"`` (sleep ``hang_s``,
-  past the client's timeout), ``"429"``, ``"500"``, ``"503"``, ``"malformed"`` (200 with a broken JSON
-  body), ``"400"``, ``"401"`` and ``"reject_schema"`` (400 for a ``json_schema`` response format);
+  past the client's timeout), ``"429"`` (with a ``Retry-After: <retry_after>`` header when that is
+  set), ``"500"``, ``"503"``, ``"malformed"`` (200 with a broken JSON body), ``"drop"`` (the
+  connection is closed with no response), ``"schema"`` (200 with a reply that violates the schema,
+  ``{"wrong": 1}``), ``"400"``, ``"401"`` and ``"reject_schema"`` (400 for a ``json_schema`` response
+  format); or at random: ``fault_rate`` of the requests get a fault drawn evenly from ``fault_kinds``
+  (seeded, so a run is repeatable);
 * reject ``json_schema`` (and optionally ``json_object``) response formats on every request, like
   servers that do not support them;
 * answer through a ``responder(messages, response_format) -> str`` hook; the default answers a
@@ -27,6 +31,7 @@ import argparse
 import base64
 import hashlib
 import json
+import random
 import socket
 import subprocess
 import sys
@@ -44,7 +49,8 @@ import pytest
 
 Responder = Callable[[list[dict[str, Any]], dict[str, Any] | None], str]
 
-FAULTS = ("timeout", "429", "500", "503", "malformed", "400", "401", "reject_schema")
+FAULTS = ("timeout", "429", "500", "503", "malformed", "drop", "schema", "400", "401", "reject_schema")
+SCHEMA_VIOLATION = '{"wrong": 1}'  # what a ``"schema"`` fault answers: valid JSON, not an instance of the schema
 
 
 # -- a small JSON-schema instance generator ---------------------------------------------------------
@@ -150,6 +156,9 @@ class FakeOpenAIServer:
             ``max_completion_tokens``.
         hang_s: How long a ``"timeout"`` fault sleeps before answering.
         embedding_dim: Dimension of ``/v1/embeddings`` vectors.
+        retry_after: ``Retry-After`` header value sent with ``"429"`` faults (None: no header).
+        hold_429: Behave like a real rate limiter: after a ``"429"`` fault with a numeric ``retry_after``,
+            every request in the next ``retry_after`` seconds gets a 429 too (recorded as fault ``"429"``).
 
     Attributes:
         requests: Every request as ``{"path", "body", "authorization"}``, in arrival order.
@@ -158,7 +167,8 @@ class FakeOpenAIServer:
 
     def __init__(self, *, latency_s: float = 0.0, model: str = "fake-model", responder: Responder | None = None,
                  reject_json_schema: bool = False, reject_json_object: bool = False, reject_max_tokens: bool = False,
-                 hang_s: float = 2.0, embedding_dim: int = 32) -> None:
+                 hang_s: float = 2.0, embedding_dim: int = 32, retry_after: str | None = None,
+                 hold_429: bool = False) -> None:
         self.latency_s = latency_s
         self.model = model
         self.responder: Responder = responder or default_responder
@@ -167,13 +177,20 @@ class FakeOpenAIServer:
         self.reject_max_tokens = reject_max_tokens
         self.hang_s = hang_s
         self.embedding_dim = embedding_dim
+        self.retry_after = retry_after
+        self.hold_429 = hold_429
+        self._held_until = 0.0
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = ()
+        self._rng = random.Random(0)
         self.requests: list[dict[str, Any]] = []
         self.max_in_flight = 0
         self._in_flight = 0
         self._faults: deque[str] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()  # wakes requests hanging on a "timeout" fault
-        self._defaults = (latency_s, self.responder, reject_json_schema, reject_json_object, reject_max_tokens, hang_s)
+        self._defaults = (latency_s, self.responder, reject_json_schema, reject_json_object, reject_max_tokens, hang_s,
+                          retry_after)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -221,6 +238,17 @@ class FakeOpenAIServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def random_faults(self, rate: float, kinds: tuple[str, ...], seed: int = 0) -> None:
+        """Give each later chat / embedding request a fault with probability ``rate``, drawn evenly from ``kinds``.
+
+        Queued faults (:meth:`add_faults`) still come first.
+        """
+        unknown = [f for f in kinds if f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}; known: {FAULTS}")
+        with self._lock:
+            self.fault_rate, self.fault_kinds, self._rng = float(rate), tuple(kinds), random.Random(seed)
+
     def reset(self) -> None:
         """Restore the constructor's settings; forget requests, pending faults and the in-flight maximum.
 
@@ -234,7 +262,8 @@ class FakeOpenAIServer:
         self._release.clear()
         with self._lock:
             (self.latency_s, self.responder, self.reject_json_schema, self.reject_json_object,
-             self.reject_max_tokens, self.hang_s) = self._defaults
+             self.reject_max_tokens, self.hang_s, self.retry_after) = self._defaults
+            self.fault_rate, self.fault_kinds = 0.0, ()
             self.requests.clear()
             self._faults.clear()
             self.max_in_flight = 0
@@ -252,10 +281,23 @@ class FakeOpenAIServer:
     # -- used by the handler ----------------------------------------------------------------------
     def _enter(self, path: str, body: Any, authorization: str | None) -> str | None:
         with self._lock:
-            self.requests.append({"path": path, "body": body, "authorization": authorization})
+            self.requests.append({"path": path, "body": body, "authorization": authorization,
+                                  "at": time.monotonic()})
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            return self._faults.popleft() if self._faults else None
+            now = time.monotonic()
+            if now < self._held_until:
+                fault: str | None = "429"
+            elif self._faults:
+                fault = self._faults.popleft()
+            elif self.fault_rate and self._rng.random() < self.fault_rate:
+                fault = self._rng.choice(self.fault_kinds)
+            else:
+                fault = None
+            self.requests[-1]["fault"] = fault
+            if fault == "429" and self.hold_429 and self.retry_after and self.retry_after.strip().isdigit():
+                self._held_until = max(self._held_until, now + float(self.retry_after))
+            return fault
 
     def _leave(self) -> None:
         with self._lock:
@@ -279,10 +321,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # silence request logs
         return
 
-    def _send(self, status: int, payload: Any = None, raw: bytes | None = None) -> None:
+    def _send(self, status: int, payload: Any = None, raw: bytes | None = None,
+              headers: dict[str, str] | None = None) -> None:
         body = raw if raw is not None else json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -291,8 +336,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout fault)
 
-    def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "code": None, "param": None}})
+    def _error(self, status: int, message: str, kind: str = "invalid_request_error",
+               headers: dict[str, str] | None = None) -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "code": None, "param": None}}, headers=headers)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/_stats":  # fake-only: lets another process read the counters
@@ -319,7 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.fake.latency_s:
                 time.sleep(self.fake.latency_s)
-            if fault is not None and fault != "reject_schema":
+            if fault == "schema" and path == "/v1/chat/completions":
+                self._chat(body, reject_schema=False, content=SCHEMA_VIOLATION)
+            elif fault is not None and fault != "reject_schema":
                 self._fault(fault)
             elif path == "/v1/chat/completions":
                 self._chat(body, reject_schema=fault == "reject_schema")
@@ -334,6 +382,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(504, "the fake server hung (timeout fault)", "server_error")
         elif fault == "malformed":
             self._send(200, raw=b'{"id": "chatcmpl-broken", "choices": [')
+        elif fault == "drop":  # the connection goes away before any response byte
+            self.close_connection = True
+            try:
+                self.request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        elif fault == "429" and self.fake.retry_after is not None:
+            self._error(429, "injected HTTP 429", "rate_limit", headers={"Retry-After": self.fake.retry_after})
         elif fault == "401":  # echoes the key, like the worst servers do: callers must redact it
             key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
             self._error(401, f"Incorrect API key provided: {key}", "authentication_error")
@@ -342,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(int(fault), f"injected HTTP {fault}", "server_error" if fault != "429" else "rate_limit")
 
-    def _chat(self, body: dict[str, Any], *, reject_schema: bool) -> None:
+    def _chat(self, body: dict[str, Any], *, reject_schema: bool, content: str | None = None) -> None:
         if "max_tokens" in body and self.fake.reject_max_tokens:
             self._error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
                              "Use 'max_completion_tokens' instead.")
@@ -356,7 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "response_format json_object is not supported by this server")
             return
         messages = body.get("messages") or []
-        content = self.fake.responder(messages, fmt)
+        if content is None:
+            content = self.fake.responder(messages, fmt)
         prompt = sum(_tokens(m.get("content") or "") for m in messages)
         self._send(200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),

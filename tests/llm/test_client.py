@@ -133,16 +133,16 @@ def test_failed_repair_raises_and_is_traced(client: LLMClient, workspace: Worksp
     openai_server.responder = lambda m, f: "no json here"
     with pytest.raises(BackendError) as err:
         client.chat(ask("x", run_id="r1"))
-    assert "Rating" in str(err.value) and openai_server.chat_calls == 2
+    assert "Rating" in str(err.value) and openai_server.chat_calls == 3  # the call and two repairs
     [trace] = workspace.list_traces("r1")
-    assert "after one repair" in trace["error"] and trace["output"] == "no json here"
+    assert "after 2 repairs" in trace["error"] and trace["output"] == "no json here"
     assert workspace.cache_size() == 0  # failures are never cached
 
 
 @pytest.mark.parametrize("fault", ["timeout", "429", "500", "503", "malformed"])
 def test_transient_faults_are_retried(fault: str, backend: OpenAIBackend, workspace: Workspace,
                                       openai_server: FakeOpenAIServer) -> None:
-    openai_server.hang_s = 1.0
+    openai_server.hang_s = 3.0
     client = LLMClient(backend, workspace, backoff_base_s=0.001, timeout_s=0.3)
     openai_server.add_faults(fault, fault)
     start = time.perf_counter()
@@ -150,7 +150,9 @@ def test_transient_faults_are_retried(fault: str, backend: OpenAIBackend, worksp
     assert isinstance(res.parsed, Rating) and res.retries == 2 and openai_server.chat_calls == 3
     assert workspace.list_traces("r")[0]["retries"] == 2
     if fault == "timeout":
-        assert time.perf_counter() - start < 1.0  # the client gave up on the hung requests
+        # the client gave up on the hung requests: 2 x 0.3 s, against 6 s had it waited for them; the
+        # wide bound holds on a loaded CI machine (a timing margin, not a speed figure)
+        assert time.perf_counter() - start < 2.5
 
 
 def test_retries_exhausted_names_endpoint_and_status(backend: OpenAIBackend, workspace: Workspace,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -110,12 +111,25 @@ def make_profile(task: Task = SCORE_TASK, embedder: Any | None = None,
 Responder = Callable[[str, dict[str, Any] | None], str]
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def unfence(prompt: str) -> str:
+    """Return a prompt with its JSON-fenced data decoded, i.e. as it read before fencing.
+
+    Tests about what a prompt says read it this way; the fencing itself is tested in
+    ``test_prompt_fencing.py``.
+    """
+    return _JSON_STRING.sub(lambda m: json.loads(m.group(0)), prompt)
+
+
 class ScriptedModel:
     """A loopback OpenAI-compatible server whose answer calls are scripted by the test.
 
     ``script(prompt, response_format) -> completion`` answers every request whose structured schema
     is the answer schema, or which carries no schema (free-text answers); other structured calls get
-    the fake server's default valid instance.
+    the fake server's default valid instance. Prompts reach the script, and :attr:`prompts`, with
+    their fenced data decoded (:func:`unfence`).
     """
 
     def __init__(self, server: FakeOpenAIServer) -> None:
@@ -127,7 +141,7 @@ class ScriptedModel:
     def _respond(self, messages: list[dict[str, Any]], fmt: dict[str, Any] | None) -> str:
         name = ((fmt or {}).get("json_schema") or {}).get("name")
         if fmt is None or name == "Answer":
-            prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+            prompt = unfence(next(m["content"] for m in reversed(messages) if m["role"] == "user"))
             self.prompts.append(prompt)
             return self.script(prompt, fmt)
         return default_responder(messages, fmt)

@@ -86,7 +86,12 @@ def test_read_pool_file(tmp_path: Path):
     assert read_pool_file(wrapped) == [{"text": "x"}]
     bad = tmp_path / "bad.json"
     bad.write_text("[{\"text\": }]", encoding="utf-8")
-    for path, msg in ((bad, "invalid JSON"), (tmp_path / "none.json", "no such file")):
+    huge = tmp_path / "huge.json"
+    huge.write_text('[{"text": "x", "n": ' + "9" * 5000 + "}]", encoding="utf-8")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    for path, msg in ((bad, "invalid JSON"), (tmp_path / "none.json", "no such file"),
+                      (huge, "over 4300 digits"), (deep, "nested too deeply")):
         with pytest.raises(InputError) as err:
             read_pool_file(path)
         assert err.value.problems[0].field == "pool" and msg in err.value.problems[0].message

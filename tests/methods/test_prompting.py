@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from core.data.model import Task
@@ -65,7 +67,7 @@ def test_messages_hold_sections_in_order_and_skip_empty_ones():
     msgs = build_messages(SCORE, "new phone", [("A", "alpha"), ("Empty", "  "), ("B", "beta")], ["1", "2"])
     user = msgs[-1]["content"]
     assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
-    assert user.index("## A") < user.index("## B") < user.index("Input: new phone")
+    assert user.index("## A\n\"alpha\"") < user.index("## B\n\"beta\"") < user.index('Input: "new phone"')
     assert "Empty" not in user
     assert user.endswith(answer_format(SCORE, ["1", "2"]))
 
@@ -78,7 +80,7 @@ def test_prompts_are_fitted_to_the_budget():
                            for i in range(8))
     sections = [("Summary", "Likes phones. " * 5), ("Examples", examples)]
     full, trimmed = fit_messages(SCORE, "a new phone " * 50, sections, ["1", "2"], budget=100_000)
-    assert not trimmed and examples in full[-1]["content"]
+    assert not trimmed and json.dumps(examples) in full[-1]["content"]  # fenced as one JSON string
     msgs, trimmed = fit_messages(SCORE, "a new phone " * 50, sections, ["1", "2"], budget=400)
     assert trimmed and count_message_tokens(msgs) <= 400
     user = msgs[-1]["content"]
@@ -97,6 +99,6 @@ def test_content_free_messages_replaces_only_the_input():
     assert cf is not None and cf[0] == msgs[0]
     body, cf_body = msgs[-1]["content"], cf[-1]["content"]
     assert "kettle" in body and "kettle" not in cf_body
-    assert "Input: N/A" in cf_body and "Hates breakage." in cf_body
+    assert 'Input: "N/A"' in cf_body and "Hates breakage." in cf_body
     assert body.rsplit("\n\n", 1)[1] == cf_body.rsplit("\n\n", 1)[1]  # the answer-format line is kept
     assert content_free_messages([{"role": "user", "content": "no input line"}]) is None

@@ -7,6 +7,7 @@ session because the app reads it when a session starts (``BackendSettings.from_e
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,11 +84,19 @@ def goto(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """Return Markdown source with its backslash escapes removed: the text as the page shows it.
+
+    Data reaches the pages escaped (``pages._shared.safe``); tests about what a page says read it this way.
+    """
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
-    """All markdown, caption, info, warning, error and success texts of the page, joined."""
+    """All markdown, caption, info, warning, error and success texts of the page, joined (as shown)."""
     parts = []
     for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader"):
-        parts.extend(str(e.value) for e in getattr(at, kind))
+        parts.extend(shown(str(e.value)) for e in getattr(at, kind))
     return "\n".join(parts)
 
 

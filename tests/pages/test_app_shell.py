@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.ui_state import Keys
-from tests.pages.conftest import texts
+from tests.pages.conftest import shown, texts
 
 
 def test_fresh_workspace_opens_ready_with_sample_data(make_app, tmp_path: Path):
@@ -65,7 +65,7 @@ def test_bad_backend_url_is_reported_not_raised(make_app):
     at.sidebar.text_input(key="sb_model").input("m")
     at.sidebar.button(key="sb_apply").click().run()
     assert not at.exception
-    assert any("settings::base_url" in str(e.value) for e in at.sidebar.error)
+    assert any("settings::base_url" in shown(str(e.value)) for e in at.sidebar.error)
 
 
 def test_new_and_open_workspace(make_app, tmp_path: Path):

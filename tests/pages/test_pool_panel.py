@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, texts, wait_build
+from tests.pages.conftest import goto, shown, texts, wait_build
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -40,12 +40,12 @@ def test_pool_panel_edit_import_reset_and_trace(make_app):
     at.text_area(key="pool_json").input(json.dumps([{"text": "ok"}, {"text": " ", "kind": "tip"}]))
     at.button(key="pool_import").click().run()
     assert not at.exception
-    errors = " ".join(str(e.value) for e in at.error)
+    errors = " ".join(shown(str(e.value)) for e in at.error)
     assert "pasted JSON:2:text: the text is empty" in errors and "pasted JSON:2:kind:" in errors
     assert [e["id"] for e in _pool(at)] == default_ids
     at.text_area(key="pool_json").input("[{\"text\": ")
     at.button(key="pool_import").click().run()
-    assert "pasted JSON:1:pool: invalid JSON" in " ".join(str(e.value) for e in at.error)
+    assert "pasted JSON:1:pool: invalid JSON" in " ".join(shown(str(e.value)) for e in at.error)
 
     # a valid pasted pool is stored and used by the pool method
     pool = [{"id": "durable", "text": "Anything that breaks or stops working earns a 1 or 2.", "kind": "instruction"},

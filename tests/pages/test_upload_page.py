@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
 from core.ui_state import Keys
-from tests.pages.conftest import texts
+from tests.pages.conftest import shown, texts
 
 BAD_CSV = b"user_id,review_text,rating\nu1,Great thing,5\nu1,Broke fast,seven\nu1,,3\nu1,Fine,4\nu2,Lovely,4\n"
 
@@ -21,7 +23,7 @@ def test_upload_lists_problems_then_keeps_valid_rows(make_app):
     assert at.text_input(key="up_name").value == "my_reviews"
     at.button(key="up_load").click().run()
     assert not at.exception
-    err = " ".join(str(e.value) for e in at.error)
+    err = " ".join(shown(str(e.value)) for e in at.error)
     assert "my_reviews.csv:2:rating: score 'seven' is not a number" in err
     assert "my_reviews.csv:3:review_text: empty text" in err
     assert "/tmp" not in err  # the upload folder is not shown
@@ -79,3 +81,27 @@ def test_upload_lamp_pair(make_app):
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value.set_index("dataset")
     assert table.loc["lamp2_tags", "task"] == "label" and table.loc["lamp2_tags", "queries"] > 0
+
+
+def test_reruns_reuse_one_upload_folder_and_hostile_json_previews(make_app):
+    at = make_app()
+    at.run()
+    hostile = ('[{"user_id": "u\\ud800", "text": "half \\udfff", "score": 4, "note": ' + "9" * 5000 + "},"
+               ' {"user_id": "v", "text": "fine", "score": 3, "score": 5}]').encode()
+    at.file_uploader(key="up_files").upload("hostile.json", hostile, "application/json").run()
+    assert not at.exception, [e.value for e in at.exception]
+    folder = at.session_state[Keys.UPLOAD_FOLDER]
+    for _ in range(3):
+        at.run()
+    assert at.session_state[Keys.UPLOAD_FOLDER] is folder and folder.alive
+    assert sorted(p.name for p in folder.path.iterdir()) == ["hostile.json"]
+    assert at.dataframe[1].value["text"][0] == "half \ufffd"
+    at.button(key="up_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    err = " ".join(shown(str(e.value)) for e in at.error)
+    assert "hostile.json:$[0]:note: integer with 5000 digits" in err
+    assert "hostile.json:$[1]:score: key 'score' appears more than once" in err
+    path = folder.path
+    del folder, at  # the session ends: its state, and with it the folder, goes
+    gc.collect()
+    assert not path.exists()

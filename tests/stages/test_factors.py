@@ -18,6 +18,8 @@ def test_durability_factor_has_clearly_negative_influence(built):
     dura = [f for f in p.factors if not f.is_noise and "broke" in " ".join(f.keywords[:5])]
     assert dura, [f.name for f in p.factors]
     f = dura[0]
+    # Measured -3.25 (upper 95% bound -2.94) on this CPU and on the simulated other CPU (see Makefile's
+    # OTHER_CPU): the threshold leaves over a rating point for clustering differences between machines.
     assert f.stats.influence is not None and f.stats.influence < -2.0
     assert f.stats.ci_high is not None and f.stats.ci_high < 0  # the interval excludes zero
     assert f.stats.polarity < -0.5
@@ -135,6 +137,7 @@ def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_p
     assert xy.shape == (180, 2) and np.isfinite(xy).all() and xy.std(axis=0).min() > 0
     first = p.factors[0]
     assert "durability" in " ".join(first.keywords[:3]), [f.name for f in p.factors]
+    # measured -2.98 (upper bound -2.77) on this CPU and the simulated other one: about a point of margin
     assert first.stats.influence < -2.0 and first.stats.ci_high < 0
     members = {p.feature(fid).aspect for fid in first.feature_ids}
     assert members == {"durability problems"}

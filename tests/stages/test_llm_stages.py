@@ -23,13 +23,19 @@ def _schema_name(fmt):
     return (fmt or {}).get("json_schema", {}).get("name", "")
 
 
+def item_text(user: str) -> str:
+    """Return the item text of a feature prompt (the JSON string after ``Item text: ``)."""
+    line = next(x for x in user.splitlines() if x.startswith("Item text: "))
+    return json.loads(line[len("Item text: "):])
+
+
 def scripted(messages, fmt):
     """Answer like a capable model would, per stage."""
     system = messages[0]["content"]
-    user = messages[-1]["content"]
+    user = next(m["content"] for m in messages if m["role"] == "user")  # the prompt, also in a repair round trip
     name = _schema_name(fmt)
     if name == "ExtractedFeatures" or "response-influential" in system or "analyse one item" in system:
-        text = user.split("<<<\n", 1)[1].split("\n>>>", 1)[0]
+        text = item_text(user)
         feats = []
         for sentence in re.split(r"(?<=\.)\s+", text):
             low = sentence.lower()
@@ -43,10 +49,11 @@ def scripted(messages, fmt):
                       "evidence": "this sentence is not in the review at all"})
         return json.dumps({"features": feats})
     if name == "FactorName" or "You name groups" in system:
-        return json.dumps({"name": "Broken parts" if "broke" in user else "Pleasant extras",
+        own = user.split("Distinctive keywords")[0]  # the group's own features, not the contrast
+        return json.dumps({"name": "Broken parts" if "broke" in own else "Pleasant extras",
                            "description": "What the features share."})
     if name == "PathOut" or "explain why" in system:
-        ids = re.findall(r"- \[([^\]]+)\]", user)
+        ids = [json.loads(q) for q in re.findall(r'^- id ("(?:[^"\\]|\\.)*")', user, flags=re.MULTILINE)]
         return json.dumps({"hops": [{"feature_id": ids[0], "direction": "lowered"}] if ids else [],
                            "text": "LLM path"})
     return "Dislikes things that break (LLM summary)."

@@ -93,7 +93,7 @@ def test_an_unsupported_model_name_is_rejected_and_asked_again(client):
     assert factors[0].name == "Broken zippers" and factors[0].description == "Zippers that broke."
     assert namer.rejected == {"F1": ["Zeppelin dreams"]}
     assert len(prompts) == 2 and '"Zeppelin dreams" was rejected' in prompts[1]
-    assert "evidence:" in prompts[0] and "zipper broke" in prompts[0]
+    assert 'evidence "the zipper broke' in prompts[0]  # evidence is sent, fenced as data
 
 
 def test_two_unsupported_answers_keep_the_offline_phrase_name(client):

@@ -83,7 +83,7 @@ def test_built_paths_cover_every_item_and_mostly_agree(built):
         assert path.steps[0]["factor_id"] == p.factors[0].id, path.text
         assert path.text.endswith(f"rated {it.output}")
     share = sum(x.consistent for x in p.paths.values()) / len(p.paths)
-    assert share > 0.5
+    assert share > 0.5  # measured 1.0 on this CPU and the simulated other one (Makefile's OTHER_CPU)
 
 
 def test_template_summary_states_only_significant_effects_unless_too_few():

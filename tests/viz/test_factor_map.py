@@ -85,3 +85,12 @@ def test_empty_and_bad_color_by():
     assert fig.to_dict()["data"] == []
     with pytest.raises(ValueError):
         factor_map_figure(_points(), color_by="size")
+
+
+def test_text_from_the_data_cannot_become_a_plotly_tag_or_link():
+    evil = '<a href="javascript:alert(1)">x</a> <b>&'
+    points = [MapPoint(f"{i}#0", float(i), 0.0, "F1", evil, evil, evil, evil, "raised", str(i)) for i in range(3)]
+    fig = factor_map_figure(points).to_dict()
+    texts = [fig["data"][0]["name"], *fig["data"][0]["customdata"][0][1:5],
+             *(a["text"] for a in fig["layout"].get("annotations", []))]
+    assert len(texts) == 6 and all("<a" not in t and "&lt;b&gt;&amp;" in t for t in texts)  # shown as written

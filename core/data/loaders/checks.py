@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 from core.data.loaders.base import Candidate, Parsed, QueryCandidate
 from core.data.loaders.problems import ProblemLog
+from core.data.loaders.source import Progress
 from core.data.model import Item, Query, Task, User
-from core.errors import Problem
+from core.errors import Problem, clip, quote
 
 
 def _fmt(x: float) -> str:
@@ -36,17 +37,18 @@ def check_output(value: str, task: Task) -> tuple[str, str | None]:
         try:
             x = float(value)
         except ValueError:
-            return value, f"score {value!r} is not a number (expected {span})"
+            return value, f"score {quote(value)} is not a number (expected {span})"
         if not math.isfinite(x):
-            return value, f"score {value!r} is not a number (expected {span})"
+            return value, f"score {quote(value)} is not a number (expected {span})"
         if not task.score_min <= x <= task.score_max:
-            return value, f"score {value} is outside the task's range {span}"
+            return value, f"score {clip(value)} is outside the task's range {span}"
     elif task.kind == "label" and task.labels:
         by_lower = {label.lower(): label for label in task.labels}
         label = by_lower.get(value.lower())
         if label is None:
-            shown = ", ".join(task.labels[:15]) + (", ..." if len(task.labels) > 15 else "")
-            return value, f"label {value!r} is not one of the task's labels ({shown})"
+            shown = ", ".join(clip(label, 40) for label in task.labels[:15])
+            shown += ", ..." if len(task.labels) > 15 else ""
+            return value, f"label {quote(value)} is not one of the task's labels ({shown})"
         return label, None
     return value, None
 
@@ -98,7 +100,7 @@ def _check_item(c: Candidate, item_id: str, task: Task, seen: dict[tuple[str, st
     if key in seen:
         first = _where(*seen[key], c.file)
         log.add(Problem(c.file, c.row, c.id_field,
-                        f"duplicate item id {item_id!r} for user {c.user_id!r} (first at {first})"))
+                        f"duplicate item id {quote(item_id)} for user {quote(c.user_id)} (first at {first})"))
         ok = False
     else:
         seen[key] = (c.file, c.row)
@@ -133,14 +135,17 @@ def _chronological(items: list[Item]) -> list[Item]:
     return [items[n] for n in order]
 
 
-def assemble(sources: list[Parsed], task: Task, log: ProblemLog) -> Assembled:
+def assemble(sources: list[Parsed], task: Task, log: ProblemLog, progress: Progress | None = None) -> Assembled:
     """Check every candidate of every source and group the valid ones into users and queries.
 
     Users are merged across sources by id, in first-seen order; each user's items are sorted by
     timestamp when all have one. An item without an id gets ``<user>_<k>``, k being its position
-    among that user's rows over all sources. Invalid rows are reported to ``log`` and left out.
+    among that user's rows over all sources. Invalid rows are reported to ``log`` and left out;
+    ``progress`` is told ``("check rows", done, total)`` every 10,000 rows.
     """
     result = Assembled()
+    total = sum(len(src.candidates) for src in sources)
+    done = 0
     items: dict[str, list[Item]] = {}
     seen: dict[tuple[str, str], tuple[str, int | str]] = {}
     position: dict[str, int] = {}
@@ -152,6 +157,9 @@ def assemble(sources: list[Parsed], task: Task, log: ProblemLog) -> Assembled:
             users.add(uid)
         kept = 0
         for c in src.candidates:
+            done += 1
+            if progress is not None and (done % 10_000 == 0 or done == total):
+                progress("check rows", done, total)
             k = position.get(c.user_id, 0)
             position[c.user_id] = k + 1
             item_id = c.id if c.id is not None else f"{c.user_id}_{k}"

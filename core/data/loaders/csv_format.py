@@ -15,8 +15,8 @@ from pathlib import Path
 from core.data.loaders.base import Parsed, Record
 from core.data.loaders.problems import ProblemLog
 from core.data.loaders.records import tabular_source
-from core.data.loaders.source import DEFAULT_MAX_BYTES, read_text
-from core.errors import InputError, Problem
+from core.data.loaders.source import DEFAULT_MAX_BYTES, Progress, read_text
+from core.errors import InputError, Problem, quote
 
 DELIMITERS = (",", "\t", ";", "|")
 _SAMPLE_CHARS = 64 * 1024
@@ -54,7 +54,7 @@ def _header(raw: list[str], file: str) -> list[str]:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise InputError(Problem(file, None, name, f"duplicate column name {name!r} in the header"))
+            raise InputError(Problem(file, None, name, f"duplicate column name {quote(name)} in the header"))
         seen.add(name)
     return names
 
@@ -102,14 +102,14 @@ def read_records(text: str, file: str, *, delimiter: str, log: ProblemLog) -> tu
 
 def parse_csv(
     path: Path, file: str, *, mapping: Mapping[str, str] | None = None, log: ProblemLog,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress | None = None,
 ) -> Parsed:
     """Parse a CSV/TSV file into candidate items (see :func:`core.data.loaders.records.tabular_source`).
 
     Raises:
         InputError: A file-level problem (size, encoding, empty, broken CSV, unmappable columns).
     """
-    text = read_text(path, file, max_bytes)
+    text = read_text(path, file, max_bytes, progress)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
     header, records, bad_rows = read_records(text, file, delimiter=delimiter, log=log)
     parsed = tabular_source(records, columns=header, file=file, format="csv", default_user=path.stem,

@@ -18,15 +18,24 @@ from core.data.loaders.jsonl_format import parse_jsonl_text
 from core.data.loaders.lamp_format import lamp_from_data, looks_like_outputs, looks_like_questions
 from core.data.loaders.problems import ProblemLog
 from core.data.loaders.records import tabular_source
-from core.data.loaders.source import DEFAULT_MAX_BYTES, json_key, kind_of, parse_json, read_text
-from core.errors import InputError, Problem
+from core.data.loaders.source import (
+    DEFAULT_MAX_BYTES,
+    Progress,
+    duplicate_keys,
+    json_key,
+    kind_of,
+    loads_json,
+    parse_json,
+    read_text,
+)
+from core.errors import InputError, Problem, quote
 
 
 def _is_json_lines(text: str) -> bool:
     """Tell whether the first non-blank line alone is a JSON object (and the whole text is not one)."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     try:
-        return isinstance(json.loads(first), dict)
+        return isinstance(loads_json(first), dict)
     except (json.JSONDecodeError, RecursionError):
         return False
 
@@ -34,10 +43,14 @@ def _is_json_lines(text: str) -> bool:
 def _user_records(data: dict[str, Any], file: str, log: ProblemLog) -> tuple[list[Record], int]:
     records: list[Record] = []
     bad = 0
+    for user in duplicate_keys(data):  # json keeps the last list only: the earlier ones would vanish unsaid
+        log.add(Problem(file, json_key("$", user), None, f"user {quote(user)} appears more than once as a key; "
+                                                         "only the last list would be read. Merge the lists"))
+        bad += 1
     for user, items in data.items():
         path = json_key("$", user)
         if not isinstance(items, list):
-            log.add(Problem(file, path, None, f"expected a list of items for user {user!r}, got {kind_of(items)}"))
+            log.add(Problem(file, path, None, f"expected a list of items for user {quote(user)}, got {kind_of(items)}"))
             bad += 1
             continue
         for i, item in enumerate(items):
@@ -63,14 +76,14 @@ def _list_records(data: list[Any], file: str, log: ProblemLog) -> tuple[list[Rec
 
 def parse_json_file(
     path: Path, file: str, *, mapping: Mapping[str, str] | None = None, log: ProblemLog,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress | None = None,
 ) -> Parsed:
     """Parse a JSON file into candidate items (or queries, for LaMP questions).
 
     Raises:
         InputError: A file-level problem (size, encoding, empty, invalid JSON, wrong shape, unmappable keys).
     """
-    text = read_text(path, file, max_bytes)
+    text = read_text(path, file, max_bytes, progress)
     try:
         data = parse_json(text, file)
     except InputError:

@@ -9,7 +9,7 @@ from pathlib import Path
 from core.data.loaders.base import Parsed, Record
 from core.data.loaders.problems import ProblemLog
 from core.data.loaders.records import tabular_source
-from core.data.loaders.source import DEFAULT_MAX_BYTES, kind_of, read_text
+from core.data.loaders.source import DEFAULT_MAX_BYTES, Progress, kind_of, loads_json, read_text
 from core.errors import Problem
 
 
@@ -25,7 +25,7 @@ def read_lines(text: str, file: str, log: ProblemLog) -> tuple[list[Record], int
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = loads_json(line)
         except json.JSONDecodeError as exc:
             log.add(Problem(file, n, None, f"invalid JSON at line {n}, column {exc.colno}: {exc.msg}"))
             bad += 1
@@ -54,11 +54,11 @@ def parse_jsonl_text(
 
 def parse_jsonl(
     path: Path, file: str, *, mapping: Mapping[str, str] | None = None, log: ProblemLog,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress | None = None,
 ) -> Parsed:
     """Parse a JSON Lines file into candidate items.
 
     Raises:
         InputError: A file-level problem (size, encoding, empty, unmappable keys).
     """
-    return parse_jsonl_text(read_text(path, file, max_bytes), path, file, mapping=mapping, log=log)
+    return parse_jsonl_text(read_text(path, file, max_bytes, progress), path, file, mapping=mapping, log=log)

@@ -19,10 +19,10 @@ from typing import Any
 
 from core.data.loaders.base import Parsed, QueryCandidate, Record
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.records import FieldMap, extract_candidates, read_cell
-from core.data.loaders.source import DEFAULT_MAX_BYTES, kind_of, parse_json, read_text
+from core.data.loaders.records import FieldMap, extract_candidates, read_cell, record_problems
+from core.data.loaders.source import DEFAULT_MAX_BYTES, Progress, duplicate_keys, kind_of, parse_json, read_text
 from core.data.tasks import LAMP_SPECS, LampSpec, lamp_number
-from core.errors import InputError, Problem
+from core.errors import InputError, Problem, quote
 
 QUESTIONS_SUFFIX = "_questions.json"
 OUTPUTS_SUFFIX = "_outputs.json"
@@ -76,6 +76,8 @@ def _read_golds(data: Any, file: str, log: ProblemLog) -> tuple[dict[str, tuple[
     """Return ``{id: (output, json_path)}`` and the ``task`` named by an outputs file."""
     task = data.get("task") if isinstance(data, dict) else None
     golds = data.get("golds") if isinstance(data, dict) else data
+    for key in duplicate_keys(data):  # a second "task" or "golds" would silently replace the first
+        log.add(Problem(file, "$", key, f"key {quote(key)} appears more than once in the outputs file; keep one"))
     if not isinstance(golds, list):
         raise InputError(Problem(file, "$.golds", "golds", f"expected a list of {{id, output}} golds, got "
                                                            f"{kind_of(golds)}"))
@@ -85,12 +87,12 @@ def _read_golds(data: Any, file: str, log: ProblemLog) -> tuple[dict[str, tuple[
         if not isinstance(gold, dict):
             log.add(Problem(file, row, None, f"expected an object with id and output, got {kind_of(gold)}"))
             continue
-        problems: list[Problem] = []
         rec = Record(row=row, values=gold)
+        problems = record_problems(rec, file)
         gid = read_cell(rec, "id", file, problems, required=True)
         output = read_cell(rec, "output", file, problems, required=True)
         if gid in out and not problems:
-            problems.append(Problem(file, row, "id", f"duplicate gold id {gid!r} (first at {out[gid][1]})"))
+            problems.append(Problem(file, row, "id", f"duplicate gold id {quote(gid)} (first at {out[gid][1]})"))
         if problems:
             log.extend(problems)
             continue
@@ -121,8 +123,8 @@ class _LampBuilder:
         if not isinstance(q, dict):
             self.log.add(Problem(self.q_file, row, None, f"expected a question object, got {kind_of(q)}"))
             return
-        problems: list[Problem] = []
         rec = Record(row=row, values=q)
+        problems = record_problems(rec, self.q_file)
         qid = read_cell(rec, "id", self.q_file, problems, required=True)
         text = read_cell(rec, "input", self.q_file, problems, required=True)
         profile = q.get("profile")
@@ -130,13 +132,16 @@ class _LampBuilder:
             problems.append(Problem(self.q_file, row, "profile", f"expected a list of profile items, got "
                                                                    f"{kind_of(profile)}"))
         if qid in self.question_rows and not problems:
-            problems.append(Problem(self.q_file, row, "id", f"duplicate question id {qid!r} "
+            problems.append(Problem(self.q_file, row, "id", f"duplicate question id {quote(qid)} "
                                                             f"(first at {self.question_rows[qid]})"))
         if problems:
             self.log.extend(problems)
             return
         self.question_rows[qid] = row
         user = read_cell(rec, "user_id", self.q_file, problems, required=False) or qid
+        if not profile:  # valid data, but that user has no history to build from: say so, keep the others
+            self.log.warn(Problem(self.q_file, row, "profile", f"empty profile: user {quote(user)} has no history "
+                                                               "items (a build skips them)"))
         self._add_profile(row, user, profile)
         self._add_query(row, qid, user, text, q)
 
@@ -171,14 +176,15 @@ class _LampBuilder:
             if qid in self.golds:
                 gold, gold_row = self.golds.pop(qid)
             else:
-                self.log.add(Problem(self.q_file, row, "id", f"question id {qid!r} has no gold output in "
+                self.log.add(Problem(self.q_file, row, "id", f"question id {quote(qid)} has no gold output in "
                                                              f"{self.o_file}"))
         self.parsed.queries.append(QueryCandidate(file=self.q_file, row=row, id=qid, user_id=user, input=content,
                                                   gold=gold, meta=meta, gold_file=self.o_file, gold_row=gold_row))
 
     def finish(self) -> None:
         for gid, (_output, row) in (self.golds or {}).items():
-            self.log.add(Problem(self.o_file or "", row, "id", f"gold id {gid!r} has no question in {self.q_file}"))
+            self.log.add(Problem(self.o_file or "", row, "id",
+                                 f"gold id {quote(gid)} has no question in {self.q_file}"))
 
 
 def lamp_from_data(
@@ -208,18 +214,18 @@ def lamp_from_data(
 
 def parse_lamp(
     questions: Path, q_file: str, outputs: Path | None = None, o_file: str | None = None, *, log: ProblemLog,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress | None = None,
 ) -> Parsed:
     """Parse a LaMP questions file and, when given, its outputs file.
 
     Raises:
         InputError: A file-level problem in either file.
     """
-    q_data = parse_json(read_text(questions, q_file, max_bytes), q_file)
+    q_data = parse_json(read_text(questions, q_file, max_bytes, progress), q_file)
     o_data = None
     if outputs is not None:
         o_file = o_file or str(outputs)
-        o_data = parse_json(read_text(outputs, o_file, max_bytes), o_file)
+        o_data = parse_json(read_text(outputs, o_file, max_bytes, progress), o_file)
         if not looks_like_outputs(o_data) and not isinstance(o_data, list):
             raise InputError(Problem(o_file, "$", "golds", 'expected a LaMP outputs object {"task": ..., '
                                                            '"golds": [...]}'))

@@ -8,7 +8,7 @@ from core.errors import InputError, Problem
 
 
 class ProblemLog:
-    """Problems found while loading, keeping the first ``cap`` and counting the rest.
+    """Problems (and warnings) found while loading, keeping the first ``cap`` and counting the rest.
 
     Args:
         cap: Most problems kept; later ones only set :attr:`truncated`.
@@ -18,6 +18,12 @@ class ProblemLog:
         self.cap = max(1, int(cap))
         self.problems: list[Problem] = []
         self.count = 0
+        self.warnings: list[Problem] = []
+
+    def warn(self, problem: Problem) -> None:
+        """Record something worth saying that does not make the data invalid (kept up to ``cap``)."""
+        if len(self.warnings) < self.cap:
+            self.warnings.append(problem)
 
     def add(self, problem: Problem) -> None:
         """Record one problem."""

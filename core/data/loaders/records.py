@@ -14,8 +14,8 @@ from typing import Any
 
 from core.data.loaders.base import Candidate, Parsed, Record
 from core.data.loaders.problems import ProblemLog
-from core.data.loaders.source import kind_of
-from core.errors import InputError, Problem
+from core.data.loaders.source import MAX_INT_DIGITS, LongNumber, duplicate_keys, kind_of, repair_text
+from core.errors import InputError, Problem, clip, quote
 
 FIELDS: tuple[str, ...] = ("user", "id", "input", "output", "timestamp")
 REQUIRED: tuple[str, ...] = ("input", "output")
@@ -49,6 +49,14 @@ class FieldMap:
         return {c for c in (self.input, self.output, self.user, self.id, self.timestamp) if c is not None}
 
 
+def show_columns(columns: Sequence[str], most: int = 12) -> str:
+    """List columns for a message: the first ``most``, each clipped, and how many more (a 100k-column header)."""
+    if not columns:
+        return "none"
+    shown = ", ".join(clip(c, 40) for c in columns[:most])
+    return shown + (f", ... ({len(columns)} columns)" if len(columns) > most else "")
+
+
 def resolve_fields(columns: Sequence[str], mapping: Mapping[str, str] | None, file: str) -> FieldMap:
     """Decide the column of each field from an explicit mapping and auto-detection.
 
@@ -63,11 +71,11 @@ def resolve_fields(columns: Sequence[str], mapping: Mapping[str, str] | None, fi
     """
     problems: list[Problem] = []
     present = list(columns)
-    shown = ", ".join(present) if present else "none"
+    shown = show_columns(present)
     chosen: dict[str, str] = {}
     for fld, col in (mapping or {}).items():
         if fld not in FIELDS:
-            problems.append(Problem(file, None, fld, f"unknown field {fld!r} in the mapping; fields are "
+            problems.append(Problem(file, None, fld, f"unknown field {quote(fld)} in the mapping; fields are "
                                                      f"{', '.join(FIELDS)}"))
         elif not col or col not in present:
             problems.append(Problem(file, None, fld, f"the mapping {fld}={col} names no column of this file "
@@ -125,7 +133,7 @@ def extract_candidates(
     used = fields.used()
     out: list[Candidate] = []
     for rec in records:
-        problems: list[Problem] = []
+        problems = record_problems(rec, file)
         if rec.user is not None:
             user = rec.user
         else:
@@ -147,6 +155,24 @@ def extract_candidates(
     return out
 
 
+def record_problems(rec: Record, file: str) -> list[Problem]:
+    """Problems of a record as a whole: keys given twice (JSON keeps only the last) and over-long integers.
+
+    A repeated ``score`` would silently change the data (and the inferred task), so such rows are reported.
+    """
+    problems = [Problem(file, rec.row, key, f"key {quote(key)} appears more than once in this object; "
+                                            "keep one") for key in duplicate_keys(rec.values)]
+    problems += [Problem(file, rec.row, key, long_number_message(value)) for key, value in rec.values.items()
+                 if isinstance(value, LongNumber)]
+    return problems
+
+
+def long_number_message(value: LongNumber) -> str:
+    """Say that an integer is too long to use."""
+    return (f"integer with {len(value.lstrip('-'))} digits ({value[:12]}...); at most {MAX_INT_DIGITS} digits "
+            "are accepted")
+
+
 def read_cell(rec: Record, col: str | None, file: str, problems: list[Problem], *, required: bool) -> str:
     """Read one cell of a record as text.
 
@@ -161,8 +187,10 @@ def read_cell(rec: Record, col: str | None, file: str, problems: list[Problem], 
         return ""
     if col not in rec.values:
         if required:
-            problems.append(Problem(file, rec.row, col, f"missing field {col!r}"))
+            problems.append(Problem(file, rec.row, col, f"missing field {quote(col)}"))
         return ""
+    if isinstance(rec.values[col], LongNumber):
+        return ""  # reported by record_problems
     try:
         return to_text(rec.values[col])
     except TypeError as exc:
@@ -200,6 +228,6 @@ def tabular_source(
     if not records and columns is None:
         return Parsed(files=(file,), format=format)  # every row was unreadable and is already reported
     fields = resolve_fields(columns_of(records) if columns is None else columns, mapping, file)
-    candidates = extract_candidates(records, fields, file=file, default_user=default_user, log=log)
+    candidates = extract_candidates(records, fields, file=file, default_user=repair_text(default_user), log=log)
     return Parsed(files=(file,), format=format, candidates=candidates, rows=len(records),
                   input_column=fields.input, output_column=fields.output)
