@@ -52,6 +52,8 @@ bench: install-test
 	$(PY) bench/direction_split.py
 	$(PY) bench/faults.py
 	$(PY) bench/scale_out.py --users 500 --one-user 200 --cpu-users 10
+	$(PY) bench/factor_quality.py
+	$(PY) bench/sample_seeds.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,7 +11,8 @@ from core.errors import InputError
 from core.stages.profile import apply_edit, redo_edit, undo_edit
 from core.ui_state import Keys
 from core.views import curation_view as cv
-from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors
+from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors, subfactor_rows
+from pages._factor_count import factor_count_control
 from pages._shared import ctx, need_profile, persisted, safe, set_profile, show_problems, start_build
 
 c = ctx()
@@ -22,6 +23,7 @@ if profile is None:
 ss = st.session_state
 st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)}. Every edit is stored and replayed on "
            "rebuilds.")
+factor_count_control(c, profile, "fc")
 
 
 def _edit(op_payload: tuple[str, dict]) -> None:
@@ -92,6 +94,19 @@ else:
                     st.warning("Choose at least one factor to merge with.")
     with right:
         rows = factor_feature_rows(profile, fid)
+        subs = subfactor_rows(profile, fid)
+        if subs:  # the finer level this factor was merged from, one click away
+            sub_names = {s["id"]: f"{s['sub-factor']} ({s['features']})" for s in subs}
+            sub_id = st.selectbox("Sub-factors (the finer clusters it was merged from)", ["all", *sub_names],
+                                  format_func=lambda x: f"All {len(rows)} features" if x == "all" else sub_names[x],
+                                  key=f"fc_sub_{fid}")
+            if sub_id != "all":
+                sub = next(s for s in subs if s["id"] == sub_id)
+                rows = [r for r in rows if r["id"] in set(sub["feature_ids"])]
+                if len(sub["feature_ids"]) < len(f.feature_ids) and st.button(
+                        "Split this sub-factor off", key=f"fc_split_sub_{fid}",
+                        help="Make it a factor of its own (a curation edit, replayed on rebuilds)."):
+                    _edit(cv.split(profile, fid, sub["feature_ids"], sub["sub-factor"]))
         st.markdown(f"**{len(rows)} features**")
         st.dataframe(pd.DataFrame(rows).drop(columns=["id"], errors="ignore"), hide_index=True,
                      width="stretch", height=min(38 + 35 * len(rows), 300))

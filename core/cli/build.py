@@ -26,10 +26,12 @@ from core.data.loaders.source import repair_text
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
+from core.stages.reduce import DEFAULT_N_FACTORS
 from core.stages.summary import summary_token_report
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
 from core.views.build_view import failure_report
+from core.views.profile_view import direction_note, unclustered_share
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
 
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feature embedder (default hash; minilm is semantic but slower)")
     parser.add_argument("--min-cluster-size", type=int, default=5, help="HDBSCAN min_cluster_size (default 5)")
     parser.add_argument("--min-samples", type=int, default=None, help="HDBSCAN min_samples (default: cluster size)")
+    parser.add_argument("--factors", type=int, default=DEFAULT_N_FACTORS, metavar="N", dest="n_factors",
+                        help=f"most factors per user: finer clusters are merged into N, their sub-factors kept "
+                             f"(default {DEFAULT_N_FACTORS}; 0 = one factor per HDBSCAN cluster)")
     parser.add_argument("--no-split-directions", action="store_true",
                         help="keep clusters that mix features which raised and lowered the score as one factor")
     parser.add_argument("--json", action="store_true", help="print each profile as JSON instead of text")
@@ -144,6 +149,9 @@ def render_profile(profile: Profile) -> str:
              f"extractor {st.get('extractor_kind')}, embedder {st.get('embedder_name')}) =="]
     lines.append("Factors (strongest first):")
     lines += [factor_line(f, profile.task.kind) for f in profile.factors]
+    lines.append(f"Unclustered: {unclustered_share(profile):.0%} of the features")
+    if direction_note(profile):
+        lines.append(direction_note(profile))
     report = summary_token_report(profile.summary, profile.items)
     lines.append(f"Summary v{profile.summary_version} ({report['summary_tokens']} tokens vs "
                  f"{report['history_tokens']} tokens of raw history, {report['ratio']:.1%}):")
@@ -185,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.min_cluster_size < 2:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
+    if args.n_factors < 0:
+        raise InputError(Problem("--factors", None, None, "must be 0 (one factor per cluster) or more"))
     engine = make_cli_engine(args)
     bar = ProgressBar(sys.stderr, "[load]")
     try:
@@ -210,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         settings = PipelineSettings(extractor=args.extractor, embedder=args.embedder,
                                     hdbscan_min_cluster_size=args.min_cluster_size,
                                     hdbscan_min_samples=args.min_samples,
-                                    split_directions=not args.no_split_directions)
+                                    split_directions=not args.no_split_directions, n_factors=args.n_factors)
         print(f"dataset {dataset_id}: {len(dataset.users)} users, {dataset.n_items} items, task {dataset.task.kind}",
               file=sys.stderr)
         if engine.name != "local":  # the local path stays the per-user loop below, with stage progress bars

@@ -16,11 +16,15 @@ them, and a presence-based influence then cancels out. :func:`split_by_direction
 cluster in two when each side has at least the smallest cluster size of directed features, so every
 factor reads one way ("price: a bargain" vs "price: overpriced") and its influence is not averaged
 away. Neutral features stay with the larger side.
+
+Reduction: with a reducer (:class:`core.stages.reduce.FactorReducer`) the fine clusters are merged
+into a handful of factors after the direction split, and Unclustered features join their nearest
+factor up to a bounded share; each factor keeps its fine clusters as named ``subfactors``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 import numpy as np
@@ -28,9 +32,10 @@ import numpy as np
 from core.data.model import Item, Task
 from core.stages.failures import StageFailure, finish_stage, short
 from core.stages.naming import KeywordNamer
-from core.stages.stats import strength, with_stats
+from core.stages.reduce import Reduction, subfactor_groups
+from core.stages.stats import StatsData, strength, with_stats
 from core.stages.types import NOISE_ID, Factor, Feature
-from core.store.workspace import Workspace
+from core.store.workspace import Workspace, stable_hash
 
 NOISE_NAME = "Unclustered"
 NOISE_DESCRIPTION = "Features that fit no factor."
@@ -121,9 +126,73 @@ def order_factors(factors: list[Factor]) -> list[Factor]:
     return real + noise
 
 
+def fine_effects(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task) -> dict[int, float]:
+    """Return each cluster's influence over the standard deviation of the user's scores (score tasks; else empty)."""
+    if task.kind != "score":
+        return {}
+    data = StatsData(items, task)
+    scores = data.scores[~np.isnan(data.scores)]
+    spread = float(scores.std()) if scores.size > 1 and float(scores.std()) > 0 else 1.0
+    groups: dict[int, list[Feature]] = defaultdict(list)
+    for f in features:
+        if labels.get(f.id, -1) >= 0:
+            groups[labels[f.id]].append(f)
+    return {lab: float(data.influence(members) or 0.0) / spread for lab, members in groups.items()}
+
+
+_FINE_NAMES: OrderedDict[str, dict[int, tuple[str, list[str]]]] = OrderedDict()
+_FINE_NAMES_SIZE = 8
+
+
+def fine_cluster_names(fine: dict[str, int], features: dict[str, Feature],
+                       vectors: dict[str, np.ndarray] | None = None) -> dict[int, tuple[str, list[str]]]:
+    """Name every fine cluster (phrase names, c-TF-IDF among the fine clusters): ``{label: (name, keywords)}``.
+
+    The last few results are kept in memory by the clusters' content, so changing the factor count
+    (which merges the same fine clusters differently) does not name them again.
+    """
+    parts: dict[int, list[str]] = defaultdict(list)
+    for fid, lab in fine.items():
+        if lab >= 0 and fid in features:
+            parts[lab].append(fid)
+    key = stable_hash([[lab, [(fid, features[fid].text) for fid in ids]] for lab, ids in sorted(parts.items())])
+    if key in _FINE_NAMES:
+        _FINE_NAMES.move_to_end(key)
+        return _FINE_NAMES[key]
+    subs = [Factor(id=f"fine{lab}", name="", feature_ids=ids) for lab, ids in sorted(parts.items())]
+    KeywordNamer().name_factors(subs, features, vectors, describe=False)
+    out = {lab: (sub.name, sub.keywords[:6]) for lab, sub in zip(sorted(parts), subs, strict=True)}
+    _FINE_NAMES[key] = out
+    while len(_FINE_NAMES) > _FINE_NAMES_SIZE:
+        _FINE_NAMES.popitem(last=False)
+    return out
+
+
+def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[str, Feature],
+                   vectors: dict[str, np.ndarray] | None = None) -> None:
+    """Attach each factor's fine clusters as ``subfactors``, named with c-TF-IDF across all fine clusters.
+
+    Sub-factor ids are ``"<factor id>.<n>"`` (largest first); Unclustered features that joined the
+    factor form a last sub-factor named "Joined from Unclustered" with ``joined`` True.
+    """
+    by_first = {fid: f for f in factors if not f.is_noise for fid in f.feature_ids}
+    names = fine_cluster_names(reduction.fine, features, vectors)
+    for f in factors:
+        f.subfactors = []
+    for groups in subfactor_groups(reduction).values():
+        parent = by_first.get(groups[0][1][0])
+        if parent is None:
+            continue
+        for n, (key, fids) in enumerate(groups, 1):
+            joined = key == "joined"
+            name, keywords = ("Joined from Unclustered", []) if joined else names.get(int(key), ("", []))
+            parent.subfactors.append({"id": f"{parent.id}.{n}", "name": name, "keywords": list(keywords),
+                                      "feature_ids": list(fids), "joined": joined})
+
+
 def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,
                   namer: Any | None = None, vectors: dict[str, np.ndarray] | None = None,
-                  split_min_size: int | None = None) -> tuple[list[Factor], dict[str, str]]:
+                  split_min_size: int | None = None, reducer: Any | None = None) -> tuple[list[Factor], dict[str, str]]:
     """Turn cluster labels into named factors with statistics and centroids.
 
     Args:
@@ -135,28 +204,43 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
         vectors: Unit embeddings by feature id (centroids, representative features).
         split_min_size: Score tasks: split clusters mixing raised and lowered features when each
             side has this many (:func:`split_by_direction`); None = no split.
+        reducer: An object with ``reduce(features, labels, vectors) -> Reduction`` (e.g.
+            :class:`core.stages.reduce.FactorReducer`); None = one factor per cluster.
 
     Returns:
         Factors (ordered by :func:`order_factors`) and ``{feature_id: factor_id}``.
     """
     by_id = {f.id: f for f in features}
+    # 1. direction split at the fine level, so merged factors are built from one-way clusters; with a
+    #    reducer half the smallest cluster size is enough per side, as step 2 puts small one-way
+    #    clusters back with their own kind
     if split_min_size is not None and task.kind == "score":
-        labels = split_by_direction(features, labels, split_min_size)
+        side = max(2, (split_min_size + 1) // 2) if reducer is not None else split_min_size
+        labels = split_by_direction(features, labels, side)
+    # 2. merge into a handful of factors and bound the Unclustered share
+    reduction = (reducer.reduce(features, labels, vectors, fine_effects(features, labels, items, task))
+                 if reducer is not None else None)
+    if reduction is not None:
+        labels = reduction.labels
+    # 3. factors with statistics, names and centroids; the fine level as sub-factors
     factors, assignments = factors_from_labels([f.id for f in features], labels)
     with_stats(factors, by_id, items, task)
     (namer or KeywordNamer()).name_factors(factors, by_id, vectors)
     set_centroids(factors, vectors)
+    if reduction is not None:
+        set_subfactors(factors, reduction, by_id, vectors)
     return order_factors(factors), assignments
 
 
 def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], labels: dict[str, int],
                 items: list[Item], task: Task, *, namer: Any | None = None,
                 vectors: dict[str, np.ndarray] | None = None, dataset_id: str | None = None,
-                user_id: str | None = None,
-                split_min_size: int | None = None) -> tuple[str, list[Factor], dict[str, str]]:
+                user_id: str | None = None, split_min_size: int | None = None,
+                reducer: Any | None = None) -> tuple[str, list[Factor], dict[str, str]]:
     """Build the (uncurated) factors of a clustering, or reuse the stored ones.
 
-    ``split_min_size`` is passed to :func:`build_factors` (and is part of the run's parameters).
+    ``split_min_size`` and ``reducer`` are passed to :func:`build_factors` (and are part of the run's
+    parameters).
 
     Artifacts: ``factors`` (list of factor dicts) and ``assignments``; names that fell back to
     keywords are listed in ``failures`` and make the run ``partial`` (see :mod:`core.stages.failures`).
@@ -168,6 +252,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     params: dict[str, Any] = {"namer": namer.identity() if hasattr(namer, "identity") else type(namer).__name__}
     if split_min_size is not None:
         params["split_directions"] = int(split_min_size)
+    if reducer is not None:
+        params["reducer"] = reducer.identity()
     found = ws.find_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
     if found is not None:
         return found["id"], *load_factors(ws, found["id"])
@@ -176,7 +262,7 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
         namer.run_id = run_id
     try:
         factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors,
-                                             split_min_size=split_min_size)
+                                             split_min_size=split_min_size, reducer=reducer)
         ws.put_artifact(run_id, "factors", [factor_dict(f) for f in factors])
         ws.put_artifact(run_id, "assignments", assignments)
     except BaseException:
@@ -197,7 +283,8 @@ def factor_dict(f: Factor) -> dict[str, Any]:
              "lift": dict(st.lift), "mutual_info": st.mutual_info, "top_label": st.top_label,
              "polarity": st.polarity, "consistency": st.consistency}
     return {"id": f.id, "name": f.name, "description": f.description, "feature_ids": list(f.feature_ids),
-            "keywords": list(f.keywords), "stats": stats, "pinned": f.pinned, "centroid": list(f.centroid)}
+            "keywords": list(f.keywords), "stats": stats, "pinned": f.pinned, "centroid": list(f.centroid),
+            "subfactors": [dict(sub) for sub in f.subfactors]}
 
 
 def load_factors(ws: Workspace, run_id: str) -> tuple[list[Factor], dict[str, str]]:

@@ -30,6 +30,7 @@ from core.data.model import Item, Task
 from core.errors import BackendError, InputError, Problem
 from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
+from core.stages.directions import DirectionCheck
 from core.stages.failures import PARTIAL, StageFailure, finish_stage, short
 from core.stages.text import locate_evidence, truncate
 from core.stages.types import Feature
@@ -296,8 +297,9 @@ def items_digest(items: list[Item], task: Task) -> str:
 
 
 def features_params(extractor: FeatureExtractor, items: list[Item], task: Task) -> dict[str, Any]:
-    """Return the parameters of a features run (extractor identity + data digest)."""
-    return {"extractor": extractor.identity(), "data": items_digest(items, task)}
+    """Return the parameters of a features run (extractor identity, data digest, direction check)."""
+    return {"extractor": extractor.identity(), "data": items_digest(items, task),
+            "directions": DirectionCheck.for_items(items, task).identity()}
 
 
 def load_features(ws: Workspace, run_id: str) -> dict[str, list[Feature]]:
@@ -333,6 +335,9 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     items = ws.get_items(dataset_id, user_id)
     task = task_with_labels(ws.get_dataset(dataset_id, user_ids=[]).task, items)
     params = features_params(extractor, items, task)
+    # directions are checked against each item's score relative to the user's usual one; the
+    # sentiment lexicon's are replaced by the data's where they disagree, a model's only marked
+    check = DirectionCheck.for_items(items, task)
     done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id)
     if done is not None:
         feats = load_features(ws, done["id"])
@@ -386,7 +391,7 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
                     if it.id in failed:  # not stored: the next build extracts exactly these again
                         failures.append(StageFailure("features", "item", it.id, "failed", short(failed[it.id])))
                         continue
-                    fs = out.get(it.id, [])
+                    fs = check.apply(it, task, out.get(it.id, []), correct=extractor.name == "lexicon")
                     ws.put_artifact(run_id, f"item:{it.id}", [f.to_dict() for f in fs])
                     feats[it.id] = fs
     except BaseException:

@@ -40,6 +40,7 @@ from core.stages.features import (
 from core.stages.naming import KeywordNamer, LLMNamer
 from core.stages.paths import LLMPathWriter, TemplatePathWriter, load_paths, refresh_paths, run_paths
 from core.stages.project import Projection, ProjectionParams, load_projection, run_projection
+from core.stages.reduce import DEFAULT_MAX_UNCLUSTERED, DEFAULT_N_FACTORS, FactorReducer
 from core.stages.stats import with_stats
 from core.stages.summary import LLMSummarizer, TemplateSummarizer, factors_digest, run_summary
 from core.stages.types import Factor, Feature, ReasoningPath
@@ -68,6 +69,9 @@ class PipelineSettings:
         paths: ``auto``, ``llm`` or ``template``.
         split_directions: Score tasks: split a cluster that mixes features which raised and lowered
             the score into one factor per direction (each side at least the smallest cluster size).
+        n_factors: Most factors: finer clusters are merged into this many and Unclustered features
+            join their nearest factor (see :mod:`core.stages.reduce`); 0 = one factor per cluster.
+        max_unclustered: Largest share of features left Unclustered (1.0 = only close ones join a factor).
         seed: Random seed.
     """
 
@@ -82,6 +86,8 @@ class PipelineSettings:
     summarizer: str = "auto"
     paths: str = "auto"
     split_directions: bool = True
+    n_factors: int = DEFAULT_N_FACTORS
+    max_unclustered: float = DEFAULT_MAX_UNCLUSTERED
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -358,7 +364,9 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
     fac_id, base, assign = run_factors(ws, cl_id, all_feats, labels, items, task, namer=make_namer(settings, client),
                                        vectors=vectors, dataset_id=dataset_id, user_id=user_id,
                                        split_min_size=settings.hdbscan_min_cluster_size if settings.split_directions
-                                       else None)
+                                       else None,
+                                       reducer=FactorReducer(settings.n_factors, settings.max_unclustered)
+                                       if settings.n_factors else None)
     factors, assignments, log = _curate(ws, dataset_id, user_id, base, assign, by_id, items, task, vectors)
     step("factors", 1)
     step("summary", 0)
@@ -407,14 +415,17 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
 
 
 def recluster(ws: Workspace, profile: Profile, *, min_cluster_size: int, min_samples: int | None = None,
-              embedder: Any, client: Any | None = None) -> Profile:
-    """Re-cluster a profile's cached projection with other HDBSCAN parameters.
+              embedder: Any, client: Any | None = None, n_factors: int | None = None) -> Profile:
+    """Re-cluster a profile's cached projection with other HDBSCAN parameters (or another factor count).
 
     Features, embeddings and projections are reused (no embedding call: vectors come from the
     workspace cache); factors, summary and paths are rebuilt (or reused when seen before).
+    ``n_factors`` None keeps the profile's factor count.
     """
     settings = replace(PipelineSettings.from_dict(profile.settings), hdbscan_min_cluster_size=int(min_cluster_size),
                        hdbscan_min_samples=None if min_samples is None else int(min_samples))
+    if n_factors is not None:
+        settings = replace(settings, n_factors=int(n_factors))
     proj = load_projection(ws, profile.run_ids["projection"])
     return _from_projection(ws, profile.dataset_id, profile.user_id, profile.task, profile.items, profile.features,
                             profile.run_ids["features"], proj, _cached(embedder, ws), client, settings,

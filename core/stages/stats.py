@@ -94,6 +94,16 @@ class StatsData:
         self.scores = np.array([np.nan if x is None else x for x in parsed], dtype=float)
         self.labels = [it.output.strip() for it in items] if task.kind == "label" else []
 
+    def influence(self, members: list[Feature]) -> float | None:
+        """Return only the influence of a factor with these members (score tasks; None otherwise or when undefined)."""
+        if self.task.kind != "score":
+            return None
+        has = np.zeros(len(self.items), dtype=bool)
+        has[[self.index[f.item_id] for f in members if f.item_id in self.index]] = True
+        valid = ~np.isnan(self.scores)
+        a, b = self.scores[has & valid], self.scores[~has & valid]
+        return float(a.mean() - b.mean()) if a.size and b.size else None
+
     def stats(self, members: list[Feature]) -> FactorStats:
         """Return the statistics of a factor with these member features."""
         n_all = len(self.items)

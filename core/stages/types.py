@@ -26,6 +26,8 @@ class Feature:
             for label tasks; ``"neutral"`` for text tasks.
         strength: 0..1, how strongly it drove the response.
         evidence: A span quoted from the item's input.
+        extracted_direction: The extractor's direction when it disagreed with the item's response
+            relative to the user's usual one (see :mod:`core.stages.directions`), else empty.
     """
 
     id: str
@@ -35,6 +37,7 @@ class Feature:
     direction: str
     strength: float
     evidence: str
+    extracted_direction: str = ""
 
     @property
     def text(self) -> str:
@@ -53,7 +56,8 @@ class Feature:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Feature:
         """Build from :meth:`to_dict` output."""
-        return cls(**{k: d[k] for k in ("id", "item_id", "phrase", "aspect", "direction", "strength", "evidence")})
+        return cls(**{k: d[k] for k in ("id", "item_id", "phrase", "aspect", "direction", "strength", "evidence")},
+                   extracted_direction=str(d.get("extracted_direction") or ""))
 
 
 @dataclass
@@ -113,6 +117,9 @@ class Factor:
         stats: Statistics computed from the data.
         pinned: Kept by the analyst across rebuilds and always shown to methods.
         centroid: Mean unit embedding of its features (for retrieval weighting), may be empty.
+        subfactors: The finer level this factor was merged from (see :mod:`core.stages.reduce`): one
+            ``{"id", "name", "keywords", "feature_ids", "joined"}`` per fine cluster, ``joined`` True
+            for the Unclustered features that joined it as nearest; empty when it has no finer level.
     """
 
     id: str
@@ -123,6 +130,7 @@ class Factor:
     stats: FactorStats = field(default_factory=FactorStats)
     pinned: bool = False
     centroid: list[float] = field(default_factory=list)
+    subfactors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_noise(self) -> bool:

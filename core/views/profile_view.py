@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.stages.directions import direction_report
 from core.stages.types import NOISE_ID, Factor
 from core.viz.factor_map import NOISE_NAME, MapPoint
 from core.viz.factor_stats import FactorBar
@@ -98,7 +99,11 @@ def factor_rows(profile: Profile) -> list[dict[str, Any]]:
 
 
 def factor_feature_rows(profile: Profile, factor_id: str) -> list[dict[str, Any]]:
-    """Return the features of one factor with their item's response, for a drill-down table."""
+    """Return the features of one factor with their item's response, for a drill-down table.
+
+    ``checked`` names the extractor's direction when it disagreed with the item's score relative to
+    the user's usual one (see :mod:`core.stages.directions`).
+    """
     factor = next((f for f in profile.factors if f.id == factor_id), None)
     if factor is None:
         return []
@@ -110,6 +115,7 @@ def factor_feature_rows(profile: Profile, factor_id: str) -> list[dict[str, Any]
         if f is None:
             continue
         rows.append({"feature": f.phrase, "aspect": f.aspect, "direction": f.direction,
+                     "checked": f"extracted {f.extracted_direction}" if f.extracted_direction else "",
                      "strength": round(float(f.strength), 2), "evidence": f.evidence, "item": f.item_id,
                      "response": responses.get(f.item_id, ""), "id": f.id})
     return rows
@@ -121,3 +127,41 @@ def profile_caption(profile: Profile) -> str:
     n_fac = sum(1 for f in profile.factors if not f.is_noise)
     noise = sum(len(f.feature_ids) for f in profile.factors if f.is_noise)
     return f"{len(profile.items)} items · {n_feat} features · {n_fac} factors · {noise} unclustered"
+
+
+def unclustered_share(profile: Profile) -> float:
+    """Return the share of the profile's features in the Unclustered group (0 without features)."""
+    n_feat = sum(len(v) for v in profile.features.values())
+    noise = sum(len(f.feature_ids) for f in profile.factors if f.is_noise)
+    return noise / n_feat if n_feat else 0.0
+
+
+def direction_note(profile: Profile) -> str:
+    """Return one line on the direction check, e.g. "29 of 1,407 directed features disagreed ... (29 corrected)".
+
+    Empty for tasks without directions to check.
+    """
+    if profile.task.kind != "score":
+        return ""
+    rep = direction_report(profile.all_features())
+    if not rep["directed"]:
+        return ""
+    fixed = (f"; {rep['corrected']:,} set to the data's direction (sentiment-lexicon features)"
+             if rep["corrected"] else "; kept as extracted" if rep["disagree"] else "")
+    return (f"Direction check: {rep['disagree']:,} of {rep['directed']:,} raised/lowered features disagreed with "
+            f"their item's score relative to the user's usual score{fixed}.")
+
+
+def subfactor_rows(profile: Profile, factor_id: str) -> list[dict[str, Any]]:
+    """Return the finer clusters a factor was merged from (members it still holds), for a drill-down table."""
+    factor = next((f for f in profile.factors if f.id == factor_id), None)
+    if factor is None:
+        return []
+    current = set(factor.feature_ids)
+    rows = []
+    for sub in factor.subfactors:
+        members = [fid for fid in sub.get("feature_ids", []) if fid in current]
+        if members:
+            rows.append({"id": sub.get("id", ""), "sub-factor": sub.get("name", ""), "features": len(members),
+                         "keywords": ", ".join(sub.get("keywords", [])[:5]), "feature_ids": members})
+    return rows

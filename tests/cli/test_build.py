@@ -36,7 +36,7 @@ def test_build_prints_factors_summary_and_token_counts(reviews_csv, tmp_path, ca
     assert code == 0, err
     assert "== user ava (36 items" in out
     first = out.splitlines()[2]  # the strongest factor
-    assert "durability" in first.lower() and "[-" in first
+    assert "broke" in first.lower() and "[-" in first
     # The value itself depends on the clustering, which moves between CPUs: assert the designed effect
     # (measured -3.25, 95% interval [-3.62, -2.88], here and on the simulated other CPU, Makefile's OTHER_CPU)
     # with over a point of margin.
@@ -80,7 +80,7 @@ def test_build_with_an_openai_compatible_backend(reviews_csv, tmp_path, capsys, 
                  "--min-cluster-size", "4"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "extractor llm" in out and "Breakage" in out
+    assert "extractor llm" in out and "Broken parts" in out
     assert "Dislikes things that break (LLM summary)." in out
     assert b"sk-secret-cli-key" not in ws_path.read_bytes()
 
@@ -103,3 +103,24 @@ def test_progress_bar_shows_model_calls_cache_hits_and_failures():
     quiet = io.StringIO()
     ProgressBar(quiet, "[ben]")("paths", 2, 2)
     assert quiet.getvalue() == "[ben] paths: 2/2\n"
+
+
+def test_build_factors_flag_caps_the_factor_count(reviews_csv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INFLOW_BACKEND", "local")
+    ws_path = tmp_path / "ws.sqlite"
+    args = ["build", str(reviews_csv), "--workspace", str(ws_path), "--user", "ava", "--extractor", "lexicon",
+            "--min-cluster-size", "2", "--json"]
+    assert main([*args, "--factors", "0"]) == 0
+    fine = json.loads(capsys.readouterr().out)[0]
+    n_fine = sum(1 for f in fine["factors"] if f["id"] != "noise")
+    assert n_fine > 2 and fine["settings"]["n_factors"] == 0
+    assert main([*args, "--factors", "2"]) == 0
+    coarse = json.loads(capsys.readouterr().out)[0]
+    real = [f for f in coarse["factors"] if f["id"] != "noise"]
+    assert len(real) == 2 and coarse["settings"]["n_factors"] == 2
+    assert any(len(f["subfactors"]) >= 2 for f in real)
+    assert main([*args[:-1], "--factors", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Unclustered: " in out and "% of the features" in out and "Direction check: " in out
+    assert main([*args, "--factors", "-1"]) == 2
+    assert "--factors" in capsys.readouterr().err

@@ -184,11 +184,11 @@ def test_factor_names_that_fell_back_are_listed_and_retried(faulty) -> None:
     first = build(ws, client)
     failures = [f for f in profile_failures(ws, first.run_ids) if f.stage == "factors"]
     assert failures and all(f.kind == "name" and f.outcome == "fell back" for f in failures)
-    assert "Breakage" not in [f.name for f in first.factors]  # it kept its keyword name
+    assert "Broken parts" not in [f.name for f in first.factors]  # it kept its keyword name
     on["on"] = False
     server.reset()
     server.responder = breaking({}, on)
     second = build(ws, client)
     naming = [r for r in server.calls() if "You name groups" in r["body"]["messages"][0]["content"]]
     assert len(naming) == len(failures)  # only the failed names are asked again
-    assert "Breakage" in [f.name for f in second.factors] and not profile_failures(ws, second.run_ids)
+    assert "Broken parts" in [f.name for f in second.factors] and not profile_failures(ws, second.run_ids)

@@ -49,7 +49,8 @@ def scripted(messages, fmt):
                       "evidence": "this sentence is not in the review at all"})
         return json.dumps({"features": feats})
     if name == "FactorName" or "You name groups" in system:
-        return json.dumps({"name": "Breakage" if "broke" in user else "Pleasant extras",
+        own = user.split("Distinctive keywords")[0]  # the group's own features, not the contrast
+        return json.dumps({"name": "Broken parts" if "broke" in own else "Pleasant extras",
                            "description": "What the features share."})
     if name == "PathOut" or "explain why" in system:
         ids = [json.loads(q) for q in re.findall(r'^- id ("(?:[^"\\]|\\.)*")', user, flags=re.MULTILINE)]
@@ -86,13 +87,13 @@ def test_full_llm_build_then_rebuild_makes_no_model_calls(llm):
     feats = p.all_features()
     assert feats and all(f.evidence in p.item(f.item_id).input for f in feats)
     assert not any(f.aspect == "hallucination" for f in feats)
-    breakage = next(f for f in p.factors if f.name == "Breakage")
+    breakage = next(f for f in p.factors if f.name == "Broken parts")
     assert breakage.stats.influence < -2.0 and breakage.description == "What the features share."
     assert p.summary == "Dislikes things that break (LLM summary)."
     assert ws.latest_summary("dura", "ava")["source"] == "generated"
     broke_item = next(it for it in p.items if "broke" in it.input.lower())
     path = p.paths[broke_item.id]
-    assert path.text == "LLM path" and path.steps[0]["factor"] == "Breakage" and path.consistent
+    assert path.text == "LLM path" and path.steps[0]["factor"] == "Broken parts" and path.consistent
     traces = ws.list_traces(stage="features")
     assert traces and traces[0]["run_id"] == p.run_ids["features"]
     calls = server.chat_calls

@@ -1,10 +1,15 @@
+from dataclasses import replace
+
 from core.views.profile_view import (
+    direction_note,
     factor_bars,
     factor_feature_rows,
     factor_order,
     factor_rows,
     map_points,
     profile_caption,
+    subfactor_rows,
+    unclustered_share,
 )
 from core.viz.factor_map import NOISE_NAME, factor_map_figure
 
@@ -42,3 +47,22 @@ def test_factor_feature_rows_and_caption(profile):
     assert [(r["feature"], r["response"]) for r in rows] == [("broke in a week", "1"), ("case cracked", "2")]
     assert factor_feature_rows(profile, "nope") == []
     assert profile_caption(profile) == "4 items · 4 features · 2 factors · 1 unclustered"
+
+
+def test_sub_factors_unclustered_share_and_the_direction_check(profile):
+    f1 = profile.factor("F1")
+    f1.subfactors = [{"id": "F1.1", "name": "Broke", "keywords": ["broke"], "feature_ids": ["a#0"], "joined": False},
+                     {"id": "F1.2", "name": "Joined from Unclustered", "keywords": [], "feature_ids": ["c#0", "x#9"],
+                      "joined": True}]
+    rows = subfactor_rows(profile, "F1")
+    assert [(r["id"], r["features"], r["feature_ids"]) for r in rows] == [("F1.1", 1, ["a#0"]), ("F1.2", 1, ["c#0"])]
+    f1.feature_ids = ["c#0"]  # after a curation edit moved a#0 away, its sub-factor is gone
+    assert [r["id"] for r in subfactor_rows(profile, "F1")] == ["F1.2"]
+    assert subfactor_rows(profile, "nope") == []
+    assert unclustered_share(profile) == 0.25
+    assert direction_note(profile).startswith("Direction check: 0 of 3 raised/lowered features disagreed")
+    assert direction_note(replace(profile, task=replace(profile.task, kind="label"))) == ""
+    profile.features["b"] = [replace(profile.features["b"][0], direction="lowered", extracted_direction="raised")]
+    assert direction_note(profile).startswith("Direction check: 1 of 3 raised/lowered features disagreed")
+    assert "1 set to the data's direction" in direction_note(profile)
+    assert factor_feature_rows(profile, "F2")[0]["checked"] == "extracted raised"
