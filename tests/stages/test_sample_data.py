@@ -9,10 +9,10 @@ Why the thresholds sit where they do: UMAP + HDBSCAN turn last-bit floating-poin
 code for this CPU, OpenBLAS's kernel for this CPU) into different clusterings, so a factor's exact
 membership, and with it its influence, moves between machines. Measured on the generator's data under
 four configurations (this CPU, ``NUMBA_CPU_NAME=generic``, ``OPENBLAS_CORETYPE=Prescott``, both), the
-designed factors' influence ranged over ava -2.07, ben -1.79, chloe -2.08..-2.14, dev -1.02..-1.69,
-with the upper 95% bound at most -0.38 and consistency at least 0.75. The assertions keep the
-property (a significant factor in the designed direction, reading mostly one way) with a margin of
-at least 0.4 rating points below those figures; ``make test`` re-runs this file under the simulated
+designed factors' influence ranged over ava -2.16, ben -1.33..-1.50, chloe -1.79..-2.01, dev
+-1.29..-1.95, with the upper 95% bound of the strongest at most -0.71. The assertions keep the
+property (a significant factor in the designed direction, not read the other way) with a margin of
+at least 0.7 rating points below those figures; ``make test`` re-runs this file under the simulated
 other CPU. A value nearer zero than the margin means the pipeline lost the effect, not the CPU.
 """
 
@@ -82,8 +82,13 @@ def test_each_reviewer_has_a_significant_factor_on_their_designed_aspect(tmp_pat
     assert found, [f.name for f in p.factors]
     lowering = [f for f in found if f.stats.ci_high < 0 and f.stats.influence <= -0.6]
     assert lowering, [(f.name, f.stats.influence, f.stats.ci_low, f.stats.ci_high) for f in found]
-    # the factor that lowers ratings reads mostly one way: most of its features lowered the score
-    assert max(f.stats.consistency for f in lowering) >= 0.7, [(f.name, f.stats.consistency) for f in lowering]
+    # Every factor that lowers ratings reads that way: of its directed features (raised / lowered), at
+    # least 70% say "lowered". A factor of neutral features only (the lexicon hears no sentiment in
+    # "took an afternoon to set up"; its directions are checked against the data) has none to contradict it.
+    for f in lowering:
+        directed = [p.feature(fid).direction for fid in f.feature_ids]
+        directed = [d for d in directed if d in ("raised", "lowered")]
+        assert not directed or directed.count("lowered") / len(directed) >= 0.7, (f.name, directed)
 
 
 def test_service_reviewer_is_also_lifted_by_good_service(tmp_path):
