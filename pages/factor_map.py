@@ -13,6 +13,7 @@ from core.views import curation_view as cv
 from core.views.profile_view import factor_bars, factor_order, factor_rows, map_points, profile_caption, real_factors
 from core.viz.factor_map import COLOR_BY, factor_map_figure
 from core.viz.factor_stats import factor_stats_figure
+from pages._curation import replay_banner
 from pages._shared import ctx, keep, need_profile, set_profile, show_problems, start_build, wkey
 
 c = ctx()
@@ -23,6 +24,8 @@ if profile is None:
 ss = st.session_state
 st.caption(f"User **{profile.user_id}** · {profile_caption(profile)} · features by "
            f"{profile.settings.get('extractor_kind', '?')}, embedded with {profile.settings.get('embedder_name', '?')}")
+
+replay_banner(c, profile, "fm")
 
 # -- parameters --------------------------------------------------------------------------------------------------
 with st.expander("UMAP and HDBSCAN parameters", expanded=False):

@@ -129,3 +129,15 @@ def not_replayed(profile: Profile, edits: Sequence[dict[str, Any]]) -> list[dict
         rows.append({"id": e["id"], "text": describe_edit(e), "reason": entry.get("reason", ""),
                      "can_reapply": bool(reapply_actions(e, known))})
     return rows
+
+
+def factors_revision(profile: Profile) -> str:
+    """Return a short digest of the factors as shown (ids, names, pins, sizes).
+
+    Pages put it in the keys of widgets that list factors, so an edit makes a new widget whose
+    labels are the current names (a kept widget would show the labels it was first drawn with).
+    """
+    import hashlib
+
+    shown = "|".join(f"{f.id}:{f.name}:{int(f.pinned)}:{len(f.feature_ids)}" for f in profile.factors)
+    return hashlib.sha1(shown.encode("utf-8")).hexdigest()[:10]
