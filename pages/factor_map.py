@@ -119,7 +119,8 @@ if selected:
         label = {f.id: f"{f.name} ({f.id})" for f in profile.factors}
         label[NOISE_ID] = "Unclustered"
         b1, b2 = st.columns([3, 2], vertical_alignment="bottom")
-        target = b1.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
+        target = b1.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t),
+                              key=f"fm_target_{cv.factors_revision(profile)}")  # current names after an edit
         if b2.button("Move to factor", key="fm_move", width="stretch"):
             _after_edit(*cv.selection_move(profile, selected, target))
         d1, d2 = st.columns(2)

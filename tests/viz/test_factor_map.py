@@ -1,7 +1,7 @@
 import pytest
 
 from core.viz.factor_map import NOISE_NAME, MapPoint, factor_centres, factor_map_figure
-from core.viz.palette import NOISE_COLOR
+from core.viz.palette import NOISE_COLOR, factor_color
 
 
 def _points() -> list[MapPoint]:
@@ -85,3 +85,15 @@ def test_empty_and_bad_color_by():
     assert fig.to_dict()["data"] == []
     with pytest.raises(ValueError):
         factor_map_figure(_points(), color_by="size")
+
+
+def test_factor_colours_follow_the_factor_not_its_rank():
+    def colours(order):
+        data = factor_map_figure(_points(), factor_order=order).to_dict()["data"]
+        return {t["name"]: t["marker"]["color"] for t in data}
+
+    # pinning Price first (an edit that reorders factors) leaves every colour where it was
+    assert colours(["F1", "F2"]) == colours(["F2", "F1"])
+    assert factor_color("F1") != factor_color("F2") and factor_color("E3") == factor_color("E3")
+    assert len({factor_color(f"F{n}") for n in range(1, 20)}) == 19
+    assert factor_color("F2a").startswith("#")
