@@ -52,6 +52,13 @@ def test_edits_show_at_once_and_unreplayable_ones_are_offered_back(make_app, bui
     assert any(o.startswith("Renamed factor (") for o in _factor_box(at).options)
     assert not at.warning or all("w_fc_factor" not in str(w.value) for w in at.warning)
     assert f"rename {old_name} ({first.id}) → “Renamed factor”" in texts(at)
+    # the summary was written before the rename: marked out of date, regenerating clears it
+    goto(at, "summary")
+    assert "Out of date." in texts(at)
+    at.button(key="sum_regen").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Out of date." not in texts(at)
+    goto(at, "factors")
     # merge: the description's count and the panel's count agree
     other = [f for f in _profile(at).factors if not f.is_noise and f.id != _factor_box(at).value][0]
     next(m for m in at.multiselect if m.label == "Merge with").set_value([other.id])

@@ -132,7 +132,7 @@ def test_sample_data_path_end_to_end(make_app):
     versions = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")
     editor = [t for t in at.text_area if t.label == "Edit"][0]
     editor.input(versions[-1]["text"] + " They also like long walks.")
-    at.text_input(key="sum_note").input("analyst note")
+    next(t for t in at.text_input if t.label.startswith("Note for this version")).input("analyst note")
     at.button(key="sum_save").click().run()
     assert not at.exception
     after = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")
