@@ -14,6 +14,7 @@ from core.views.profile_view import factor_bars, factor_order, factor_rows, map_
 from core.viz.factor_map import COLOR_BY, factor_map_figure
 from core.viz.factor_stats import factor_stats_figure
 from pages._curation import replay_banner
+from pages._health import health_note
 from pages._shared import ctx, keep, need_profile, set_profile, show_problems, start_build, wkey
 
 c = ctx()
@@ -26,6 +27,21 @@ st.caption(f"User **{profile.user_id}** · {profile_caption(profile)} · feature
            f"{profile.settings.get('extractor_kind', '?')}, embedded with {profile.settings.get('embedder_name', '?')}")
 
 replay_banner(c, profile, "fm")
+health = health_note(profile)
+if health is not None and health.min_cluster_size is not None and st.button(
+        f"Re-cluster with min cluster size {health.min_cluster_size}", key="fm_health_recluster", type="primary"):
+    from core.stages.profile import recluster
+
+    with st.spinner("Re-clustering…"):
+        try:
+            fixed = recluster(c.ws, profile, min_cluster_size=health.min_cluster_size, embedder=c.embedder,
+                              client=c.client)
+        except InputError as exc:
+            show_problems(exc, "Re-cluster failed")
+        else:
+            ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "hdbscan_min_cluster_size": health.min_cluster_size}
+            set_profile(c, fixed)
+            st.rerun()
 
 # -- parameters --------------------------------------------------------------------------------------------------
 with st.expander("UMAP and HDBSCAN parameters", expanded=False):
@@ -144,7 +160,10 @@ st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pi
 bars = factor_bars(profile)
 metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
            else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
-tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
-for tab, metric in zip(tabs, metrics, strict=True):
-    with tab:
-        st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")
+if not bars:  # no factor: an empty chart with meaningless axes would read as a result
+    st.caption("No factor statistics to chart: see the note at the top of the page.")
+else:
+    tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
+    for tab, metric in zip(tabs, metrics, strict=True):
+        with tab:
+            st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")

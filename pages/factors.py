@@ -13,6 +13,7 @@ from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors
 from pages._curation import replay_banner
+from pages._health import health_note
 from pages._shared import ctx, need_profile, persisted, set_profile, show_problems, start_build
 
 c = ctx()
@@ -40,7 +41,8 @@ st.dataframe(pd.DataFrame(factor_rows(profile)), hide_index=True, width="stretch
 
 factors = real_factors(profile)
 if not factors:
-    st.warning("No factors: every feature is Unclustered. Lower the HDBSCAN min cluster size on the Factor map.")
+    health_note(profile)
+    st.page_link("pages/factor_map.py", label="Re-cluster on the Factor map", icon=":material/scatter_plot:")
 else:
     ids = [f.id for f in factors]
     names = {f.id: f"{f.name} ({f.id})" + (" 📌" if f.pinned else "") for f in factors}

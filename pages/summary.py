@@ -16,6 +16,7 @@ from core.views.summary_view import (
     version_label,
 )
 from core.viz.token_bars import token_bars_figure
+from pages._health import health_note
 from pages._shared import ctx, need_profile, set_profile, show_problems
 
 c = ctx()
@@ -36,6 +37,8 @@ staleness = summary_staleness(versions, ws.get_run(basis["run_id"])["params"].ge
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader(f"Current: v{current['version']}" if current else "Current")
+    if health_note(profile) is not None:  # the summary below has no factor to stand on
+        st.page_link("pages/factor_map.py", label="Fix it on the Factor map", icon=":material/scatter_plot:")
     if staleness["stale"]:
         st.warning(f"**Out of date.** {staleness['message']}", icon=":material/update:")
     st.info(profile.summary or "_empty_")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, build_profile, recluster
+from core.stages.profile import PipelineSettings, build_profile, load_profile, recluster
 from core.store.workspace import Workspace
 from core.ui_state import ensure_sample_data
 from tests.pages.conftest import goto, texts
@@ -89,3 +89,19 @@ def test_edits_show_at_once_and_unreplayable_ones_are_offered_back(make_app, bui
     back = [f for f in _profile(at).factors if f.name == "Renamed factor"]
     assert back and set(back[0].feature_ids) == set(first.feature_ids)
     assert "could not be replayed" not in texts(at)
+
+
+def test_a_profile_without_factors_is_explained_with_a_way_out(make_app, built):
+    at = make_app(built)
+    at.run()
+    ws = at.session_state["_inflow_ctx"].ws
+    at.session_state["_inflow_profiles"][(ws.path, "reviews", "ava")] = recluster(
+        ws, load_profile(ws, "reviews", "ava"), min_cluster_size=1000, embedder=HashingEmbedder())
+    for page in ("summary", "factors", "factor_map"):
+        goto(at, page)
+        assert "features are Unclustered (no group of at least 1000" in texts(at), page
+    assert not at.get("plotly_chart") or len(at.get("plotly_chart")) == 1  # the map, but no empty stat chart
+    at.button(key="fm_health_recluster").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(not f.is_noise for f in _profile(at).factors)
+    assert "features are Unclustered" not in texts(at)
