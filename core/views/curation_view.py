@@ -6,6 +6,7 @@ Pages turn a button press into ``(op, payload)`` with these helpers and hand it 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +138,5 @@ def factors_revision(profile: Profile) -> str:
     Pages put it in the keys of widgets that list factors, so an edit makes a new widget whose
     labels are the current names (a kept widget would show the labels it was first drawn with).
     """
-    import hashlib
-
     shown = "|".join(f"{f.id}:{f.name}:{int(f.pinned)}:{len(f.feature_ids)}" for f in profile.factors)
     return hashlib.sha1(shown.encode("utf-8")).hexdigest()[:10]
