@@ -95,7 +95,9 @@ def locate(ref: dict[str, Any] | str | None, factors: list[Factor]) -> tuple[Fac
         return None, f"none of {what} is in a factor now"
     # A minority share is a different factor: acting on it would silently change the wrong thing.
     if 2 * best_key[0] < len(present):
-        return None, (f"{what} are now spread over {holders} factor{'s' if holders > 1 else ''} and Unclustered "
+        if holders == 1:
+            return None, f"only {best_key[0]} of {what} are in a factor now ({best.id}); the rest are Unclustered"
+        return None, (f"{what} are now spread over {holders} factors and Unclustered "
                       f"(the largest share: {best_key[0]} in {best.id})")
     return best, ""
 
