@@ -167,6 +167,7 @@ if files:
     if st.session_state.get("_up_sig") != sig or "up_name" not in st.session_state:
         st.session_state["_up_sig"] = sig
         st.session_state["up_name"] = dataset_id_for(paths)
+        st.session_state.pop("_up_pending", None)  # a question about other files no longer applies
     name = c1.text_input("Dataset id", key="up_name")
     keep_valid = c2.checkbox("Keep valid rows", key="up_keep_valid",
                              help="Load the rows without problems and list the others, instead of refusing the file.")
