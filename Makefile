@@ -54,6 +54,7 @@ bench: install-test
 	$(PY) bench/scale_out.py --users 500 --one-user 200 --cpu-users 10
 	$(PY) bench/factor_quality.py
 	$(PY) bench/sample_seeds.py
+	$(PY) bench/trace_accounting.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,9 +13,9 @@ import streamlit as st
 
 from core.errors import InputError
 from core.llm.settings import BackendSettings
-from core.store.workspace import EVALUATION_SOURCE
 from core.ui_state import STAGE_MODES, Keys, check_workspace_path, dataset_caption, settings_from_form
 from core.views.jobs import Job
+from core.views.upload_view import user_datasets
 from pages._shared import (
     AppContext,
     build_context,
@@ -86,8 +86,7 @@ def _dataset_user() -> None:
     ss = st.session_state
     ws = open_workspace(ss[Keys.WORKSPACE_PATH])
     # Datasets an evaluation stored for itself stay out of the list unless a drill-down opened one.
-    datasets = {d["id"]: d for d in ws.list_datasets()
-                if d["source"] != EVALUATION_SOURCE or d["id"] == ss.get(Keys.DATASET)}
+    datasets = {d["id"]: d for d in user_datasets(ws.list_datasets(), ss.get(Keys.DATASET))}
     if not datasets:
         st.sidebar.info("No dataset yet: load one on the Upload page.")
         ss.pop(Keys.DATASET, None)

@@ -13,7 +13,9 @@ from core.views import curation_view as cv
 from core.views.profile_view import factor_bars, factor_order, factor_rows, map_points, profile_caption, real_factors
 from core.viz.factor_map import COLOR_BY, factor_map_figure
 from core.viz.factor_stats import factor_stats_figure
+from pages._curation import replay_banner
 from pages._factor_count import factor_count_control
+from pages._health import health_note
 from pages._shared import ctx, keep, need_profile, safe, set_profile, show_problems, start_build, wkey
 
 c = ctx()
@@ -25,6 +27,23 @@ ss = st.session_state
 st.caption(f"User **{safe(profile.user_id)}** · {profile_caption(profile)} · features by "
            f"{profile.settings.get('extractor_kind', '?')}, embedded with {profile.settings.get('embedder_name', '?')}")
 factor_count_control(c, profile, "fm")
+
+replay_banner(c, profile, "fm")
+health = health_note(profile)
+if health is not None and health.min_cluster_size is not None and st.button(
+        f"Re-cluster with min cluster size {health.min_cluster_size}", key="fm_health_recluster", type="primary"):
+    from core.stages.profile import recluster
+
+    with st.spinner("Re-clustering…"):
+        try:
+            fixed = recluster(c.ws, profile, min_cluster_size=health.min_cluster_size, embedder=c.embedder,
+                              client=c.client)
+        except InputError as exc:
+            show_problems(exc, "Re-cluster failed")
+        else:
+            ss[Keys.PIPELINE] = {**ss[Keys.PIPELINE], "hdbscan_min_cluster_size": health.min_cluster_size}
+            set_profile(c, fixed)
+            st.rerun()
 
 # -- parameters --------------------------------------------------------------------------------------------------
 with st.expander("UMAP and HDBSCAN parameters", expanded=False):
@@ -118,7 +137,8 @@ if selected:
         label = {f.id: f"{f.name} ({f.id})" for f in profile.factors}
         label[NOISE_ID] = "Unclustered"
         b1, b2 = st.columns([3, 2], vertical_alignment="bottom")
-        target = b1.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t), key="fm_target")
+        target = b1.selectbox("Target factor", targets, format_func=lambda t: label.get(t, t),
+                              key=f"fm_target_{cv.factors_revision(profile)}")  # current names after an edit
         if b2.button("Move to factor", key="fm_move", width="stretch"):
             _after_edit(*cv.selection_move(profile, selected, target))
         d1, d2 = st.columns(2)
@@ -142,7 +162,10 @@ st.page_link("pages/factors.py", label="Curate factors (rename, merge, split, pi
 bars = factor_bars(profile)
 metrics = (["influence", "coverage", "polarity"] if profile.task.kind == "score"
            else ["mutual_info", "coverage", "polarity"] if profile.task.kind == "label" else ["coverage"])
-tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
-for tab, metric in zip(tabs, metrics, strict=True):
-    with tab:
-        st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")
+if not bars:  # no factor: an empty chart with meaningless axes would read as a result
+    st.caption("No factor statistics to chart: see the note at the top of the page.")
+else:
+    tabs = st.tabs([m.replace("_", " ").capitalize() for m in metrics])
+    for tab, metric in zip(tabs, metrics, strict=True):
+        with tab:
+            st.plotly_chart(factor_stats_figure(bars, metric), width="stretch", key=f"fm_bar_{metric}")

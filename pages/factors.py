@@ -12,7 +12,9 @@ from core.stages.profile import apply_edit, redo_edit, undo_edit
 from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors, subfactor_rows
+from pages._curation import replay_banner
 from pages._factor_count import factor_count_control
+from pages._health import health_note
 from pages._shared import ctx, need_profile, persisted, safe, set_profile, show_problems, start_build
 
 c = ctx()
@@ -36,18 +38,24 @@ def _edit(op_payload: tuple[str, dict]) -> None:
     st.rerun()
 
 
+replay_banner(c, profile, "fc")
 st.dataframe(pd.DataFrame(factor_rows(profile)), hide_index=True, width="stretch",
              height=min(38 + 35 * len(profile.factors), 330))
 
 factors = real_factors(profile)
 if not factors:
-    st.warning("No factors: every feature is Unclustered. Lower the HDBSCAN min cluster size on the Factor map.")
+    health_note(profile)
+    st.page_link("pages/factor_map.py", label="Re-cluster on the Factor map", icon=":material/scatter_plot:")
 else:
     ids = [f.id for f in factors]
     names = {f.id: f"{f.name} ({f.id})" + (" 📌" if f.pinned else "") for f in factors}
     cur = persisted("fc_factor", ids[0])
-    fid = st.selectbox("Factor", ids, index=ids.index(cur) if cur in ids else 0, format_func=names.get,
-                       key="w_fc_factor")
+    # A key per revision of the factors: after an edit the dropdown is a new widget showing the current
+    # names; its value is seeded here (no index=, so Streamlit does not warn about two sources of value).
+    wkey_fc = f"w_fc_factor_{cv.factors_revision(profile)}"
+    if ss.get(wkey_fc) not in ids:
+        ss[wkey_fc] = cur if cur in ids else ids[0]
+    fid = st.selectbox("Factor", ids, format_func=names.get, key=wkey_fc)
     ss["fc_factor"] = fid
     f = profile.factor(fid)
     left, right = st.columns([1, 1], gap="large")
@@ -124,16 +132,13 @@ else:
 st.subheader("Edits")
 edits = c.ws.list_edits(profile.dataset_id, profile.user_id, include_undone=True)
 log = {e["id"]: e for e in profile.edit_log}
-names_now = {f.id: f.name for f in profile.factors}
 if not edits:
     st.caption("No edits yet.")
 for e in reversed(edits):
-    applied = log.get(e["id"])
-    state = "undone" if e["undone"] else ("applied" if applied is None or applied.get("applied") else
-                                         f"skipped: {applied.get('reason', '')}")
+    state = cv.edit_state(e, log)
     col1, col2 = st.columns([5, 1])
     when = time.strftime("%H:%M:%S", time.localtime(e["created_at"]))
-    text = cv.describe_edit(e, names_now)
+    text = cv.describe_edit(e)
     text, state = safe(text), safe(state)  # factor names and skip reasons come from the data
     col1.markdown(f"`#{e['id']}` {when} · {'~~' + text + '~~' if e['undone'] else text} · _{state}_")
     if e["undone"]:

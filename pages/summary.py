@@ -7,9 +7,16 @@ import streamlit as st
 
 from core.errors import InputError
 from core.llm.tokens import count_tokens
-from core.stages.summary import edit_summary, summary_token_report
-from core.views.summary_view import diff_stats, unified_summary_diff, version_label
+from core.stages.summary import edit_summary, factors_digest, summary_token_report
+from core.views.summary_view import (
+    diff_stats,
+    generated_basis,
+    summary_staleness,
+    unified_summary_diff,
+    version_label,
+)
 from core.viz.token_bars import token_bars_figure
+from pages._health import health_note
 from pages._shared import ctx, need_profile, safe, set_profile, show_problems
 
 c = ctx()
@@ -24,14 +31,22 @@ current = versions[-1] if versions else None
 st.caption(f"User **{safe(profile.user_id)}**. A concise description of what drives this user's responses, "
            "written from the factors and their statistics. Every answer records which version it used.")
 
+basis = generated_basis(versions)
+staleness = summary_staleness(versions, ws.get_run(basis["run_id"])["params"].get("factors") if basis else None,
+                              factors_digest(profile.factors))
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader(f"Current: v{current['version']}" if current else "Current")
+    if health_note(profile) is not None:  # the summary below has no factor to stand on
+        st.page_link("pages/factor_map.py", label="Fix it on the Factor map", icon=":material/scatter_plot:")
+    if staleness["stale"]:  # the message names factors, which come from the data
+        st.warning(f"**Out of date.** {safe(staleness['message'])}", icon=":material/update:")
     st.info(safe(profile.summary) or "_empty_")
     # The editor starts from the current version; a new version resets it.
     editor_key = f"sum_editor_v{current['version'] if current else 0}"
     text = st.text_area("Edit", value=profile.summary, height=180, key=editor_key)
-    note = st.text_input("Note for this version (optional)", key="sum_note")
+    # Keyed by version like the editor: a saved note does not linger in the field for the next version.
+    note = st.text_input("Note for this version (optional)", key=f"sum_note_v{current['version'] if current else 0}")
     b1, b2 = st.columns(2)
     if b1.button("Save as new version", type="primary", key="sum_save", width="stretch"):
         if not text.strip():
@@ -45,6 +60,7 @@ with left:
             set_profile(c, replace(profile, summary=" ".join(text.split()), summary_version=version))
             st.rerun()
     if b2.button("Regenerate from factors", key="sum_regen", width="stretch",
+                 type="primary" if staleness["stale"] else "secondary",
                  help="Write a new version from the current (curated) factors."):
         from core.stages.profile import regenerate_summary
 

@@ -21,7 +21,9 @@ demonstration) gives one training pair with
   to no factor give no training pairs (no supervision) and are scored with zero factor features.
 
 Factor statistics are not recomputed per left-out item (they are aggregates over the whole
-history, so the leak is small and documented). The fit needs both classes and at least
+history, so the leak is small and documented). A long history is fit on a fixed-seed sample of
+:data:`MAX_PAIRS` pairs (all of them would be items x entries, tens of thousands for a LaMP user,
+and the fit would dominate the answer). The fit needs both classes and at least
 :data:`MIN_PAIRS` pairs; otherwise entries are ranked by similarity alone. The final score is the
 predicted probability of helping. The top ``k`` entries are prepended, instructions first.
 """
@@ -43,6 +45,7 @@ from core.methods.types import Answer, RetrievedDoc, Step, Trace
 from core.stages.types import Factor
 
 MIN_PAIRS = 8
+MAX_PAIRS = 4000  # training pairs the re-ranker is fit on at most (a fixed-seed sample)
 DEMOS_PER_FACTOR = 2
 DEMO_CHARS = 300
 FEATURE_NAMES = ("similarity", "similarity_x_demo", "is_demo", "factor_strength", "factor_coverage")
@@ -196,27 +199,36 @@ def fit_reranker(profile: Any, task: Task, entries: list[PoolEntry], embedder: A
         if fid and feat.item_id in touched:
             touched[feat.item_id].add(fid)
     scores = [task.parse_score(it.output) for it in items] if task.kind == "score" else []
+    known = [s for s in scores if s is not None]
+    total, count = float(sum(known)), len(known)
+    by_id = {it.id: it for it in items}
     vecs = embedder.embed([it.input[:max_chars] for it in items] + [e.text for e in entries])
     sim = vecs[: len(items)] @ vecs[len(items):].T
     feats = pair_features(sim, entries, factors, task)
+    # Every (item, entry) pair that can be labelled; a long history gives items x entries pairs, so a
+    # fixed-seed sample of at most MAX_PAIRS keeps the fit (and text tasks' ROUGE labels) bounded.
+    pairs = [(i, j) for i, it in enumerate(items) for j, e in enumerate(entries)
+             if e.item_id != it.id  # leave-one-out: an item's own demo would trivially "help"
+             and (e.item_id in by_id if e.kind == "demo" and e.item_id else e.factor_id in factors)]
+    if len(pairs) > MAX_PAIRS:
+        keep = np.sort(np.random.default_rng(0).choice(len(pairs), MAX_PAIRS, replace=False))
+        pairs = [pairs[k] for k in keep]
+    matches: dict[tuple[str, str], bool] = {}  # scores and labels repeat: label each response pair once
     xs, ys = [], []
-    for i, it in enumerate(items):
-        others = [s for j, s in enumerate(scores) if j != i and s is not None]
-        mean = float(np.mean(others)) if others else None
-        for j, e in enumerate(entries):
-            if e.item_id == it.id:
-                continue  # leave-one-out: an item's own demo would trivially "help"
-            if e.kind == "demo" and e.item_id:
-                demo_item = next((d for d in items if d.id == e.item_id), None)
-                if demo_item is None:
-                    continue
-                y = _responses_match(demo_item.output, it.output, task)
-            elif e.factor_id in factors:
-                y = _instruction_helps(it, factors[e.factor_id], touched[it.id], task, mean)
-            else:
-                continue
-            xs.append(feats[i, j])
-            ys.append(int(y))
+    for i, j in pairs:
+        it, e = items[i], entries[j]
+        if e.kind == "demo" and e.item_id:
+            key = (by_id[e.item_id].output, it.output)
+            if key not in matches:
+                matches[key] = _responses_match(key[0], key[1], task)
+            y = matches[key]
+        else:
+            own = scores[i] if scores else None
+            rest = count - (own is not None)
+            mean = (total - (own or 0.0)) / rest if scores and rest else None
+            y = _instruction_helps(it, factors[str(e.factor_id)], touched[it.id], task, mean)
+        xs.append(feats[i, j])
+        ys.append(int(y))
     if len(ys) < MIN_PAIRS or len(set(ys)) < 2:
         return None
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=500)

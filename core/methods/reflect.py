@@ -28,7 +28,7 @@ class ReflectMethod:
     def answer(self, query: str, context: AnswerContext) -> Answer:
         """Answer ``query`` generically, then rewrite the answer for the user."""
         draft = call_answer(context, query, [], name="Generic answer (no user information)")
-        docs, retrieve = retrieve_step(context, context.bm25_retriever().retrieve, query,
+        docs, retrieve = retrieve_step(context, lambda q, k: context.bm25_retriever().retrieve(q, k), query,
                                        name="Retrieve history by BM25 for the rewrite")
         summary = context.summary_text
         version = context.profile.summary_version if summary else None

@@ -82,9 +82,9 @@ class RPMMethod:
 
     def answer(self, query: str, context: AnswerContext) -> Answer:
         """Answer ``query`` through the user's factors and reasoning paths."""
-        retriever = context.feature_retriever()
-        t0 = time.perf_counter()
+        t0 = time.perf_counter()  # the retriever's setup (embedding the history's features) is part of this step
         calls_before = _client_calls(context.client)
+        retriever = context.feature_retriever()
         query_features = retriever.extract_query(query)
         features_step = Step(kind="features", name="Extract the query's features", input=query,
                              output=[f.to_dict() for f in query_features],

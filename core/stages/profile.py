@@ -25,7 +25,7 @@ from core.data.model import Item, Task
 from core.embed.cached import CachedEmbedder
 from core.errors import InputError, Problem
 from core.stages.cluster import HDBSCANClusterer, run_clustering
-from core.stages.curation import OPS, apply_edits, factor_ref, kmeans_split
+from core.stages.curation import OPS, apply_edits, factor_ref, kmeans_split, reapply_actions
 from core.stages.factors import load_factors, order_factors, run_factors, set_centroids
 from core.stages.features import (
     FeatureExtractor,
@@ -547,6 +547,28 @@ def undo_edit(ws: Workspace, profile: Profile, edit_id: int) -> Profile:
 def redo_edit(ws: Workspace, profile: Profile, edit_id: int) -> Profile:
     """Re-activate an undone edit and return the re-derived profile."""
     ws.set_edit_undone(edit_id, False)
+    return _rederive(ws, profile)
+
+
+def reapply_edit(ws: Workspace, profile: Profile, edit_id: int) -> Profile:
+    """Re-apply an edit a rebuild could not replay to the features it was anchored to, then re-derive.
+
+    Records :func:`core.stages.curation.reapply_actions` as new edits and marks the original undone
+    (it stays in the audit list).
+
+    Raises:
+        InputError: No such active edit, or none of its features exists any more (drop it instead).
+    """
+    edit = next((e for e in ws.list_edits(profile.dataset_id, profile.user_id) if e["id"] == edit_id), None)
+    if edit is None:
+        raise InputError(Problem("edit", None, "id", f"no active edit #{edit_id}"))
+    actions = reapply_actions(edit, {f.id for f in profile.all_features()})
+    if not actions:
+        raise InputError(Problem("edit", None, "id", f"edit #{edit_id} acted on features that no longer exist; "
+                                                     "drop it"))
+    for op, payload in actions:
+        ws.add_edit(profile.dataset_id, profile.user_id, op, normalise_edit(ws, profile, op, payload))
+    ws.set_edit_undone(edit_id, True)
     return _rederive(ws, profile)
 
 

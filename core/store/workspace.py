@@ -206,9 +206,21 @@ class Workspace:
         return [r["user_id"] for r in self._query("SELECT user_id FROM users WHERE dataset_id=? ORDER BY rowid",
                                                   (dataset_id,))]
 
-    def delete_dataset(self, dataset_id: str) -> None:
-        """Delete a dataset and its items and queries (runs and edits are kept for audit)."""
+    def delete_dataset(self, dataset_id: str, *, builds: bool = False) -> None:
+        """Delete a dataset and its items and queries.
+
+        Args:
+            dataset_id: The dataset.
+            builds: Also delete everything built from it: runs (with their artifacts and LLM traces),
+                summary versions, curation edits and prompt pools. Otherwise they are kept for audit.
+        """
         with self.transaction() as c:
+            if builds:
+                runs = "SELECT id FROM runs WHERE dataset_id=?"
+                c.execute(f"DELETE FROM traces WHERE run_id IN ({runs})", (dataset_id,))
+                c.execute(f"DELETE FROM artifacts WHERE run_id IN ({runs})", (dataset_id,))
+                for table in ("runs", "summaries", "edits", "pools"):
+                    c.execute(f"DELETE FROM {table} WHERE dataset_id=?", (dataset_id,))  # table names are fixed above
             c.execute("DELETE FROM items WHERE dataset_id=?", (dataset_id,))
             c.execute("DELETE FROM datasets WHERE id=?", (dataset_id,))
 

@@ -6,16 +6,17 @@ Pages turn a button press into ``(op, payload)`` with these helpers and hand it 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.stages.curation import factor_ref
+from core.stages.curation import factor_ref, reapply_actions, ref_label
 from core.stages.types import NOISE_ID, Factor
 
 if TYPE_CHECKING:
     from core.stages.profile import Profile
 
-NOISE_REF = {"factor_id": NOISE_ID, "members": []}
+NOISE_REF = {"factor_id": NOISE_ID, "members": [], "name": "Unclustered"}
 
 
 def _factor(profile: Profile, factor_id: str) -> Factor:
@@ -74,40 +75,68 @@ def pin(profile: Profile, factor_id: str, pinned: bool = True) -> tuple[str, dic
     return "pin", {"factor": factor_ref(_factor(profile, factor_id)), "pinned": bool(pinned)}
 
 
-def _ref_text(ref: Any, names: dict[str, str]) -> str:
-    if ref is None:
-        return "a new factor"
-    fid = ref.get("factor_id") if isinstance(ref, dict) else str(ref)
-    if fid == NOISE_ID:
-        return "Unclustered"
-    return f"{names[fid]} ({fid})" if fid in names else str(fid)
-
-
-def describe_edit(edit: dict[str, Any], names: dict[str, str] | None = None) -> str:
+def describe_edit(edit: dict[str, Any]) -> str:
     """Return one audit line for an edit ``{"id", "op", "payload", ...}``.
 
-    Args:
-        edit: The edit as listed by ``ws.list_edits``.
-        names: Current factor names by id, to show names next to ids.
+    Factors read as they were *when the edit was made* (name and id stored in the edit), never as
+    whatever factor holds that id now: "rename X (F6) → “Y”" keeps X after the rename and after rebuilds.
     """
-    names = names or {}
     op, p = edit.get("op"), edit.get("payload") or {}
     if op == "rename":
-        return f"rename {_ref_text(p.get('factor'), names)} → “{p.get('name', '')}”"
+        return f"rename {ref_label(p.get('factor'))} → “{p.get('name', '')}”"
     if op == "describe":
-        return f"describe {_ref_text(p.get('factor'), names)}: “{p.get('description', '')}”"
+        return f"describe {ref_label(p.get('factor'))}: “{p.get('description', '')}”"
     if op == "pin":
-        return f"{'pin' if p.get('pinned', True) else 'unpin'} {_ref_text(p.get('factor'), names)}"
+        return f"{'pin' if p.get('pinned', True) else 'unpin'} {ref_label(p.get('factor'))}"
     if op == "merge":
-        refs = ", ".join(_ref_text(r, names) for r in p.get("factors") or [])
+        refs = ", ".join(ref_label(r) for r in p.get("factors") or [])
         return f"merge {refs}" + (f" as “{p['name']}”" if p.get("name") else "")
     if op == "split":
-        return (f"split {len(p.get('feature_ids') or [])} features off {_ref_text(p.get('factor'), names)}"
+        return (f"split {len(p.get('feature_ids') or [])} features off {ref_label(p.get('factor'))}"
                 + (f" as “{p['name']}”" if p.get("name") else ""))
     if op == "delete":
-        return f"delete {_ref_text(p.get('factor'), names)}"
+        return f"delete {ref_label(p.get('factor'))}"
     if op == "move":
-        target = _ref_text(p.get("target"), names)
+        target = ref_label(p.get("target"))
         named = f" “{p['name']}”" if p.get("name") and p.get("target") is None else ""
         return f"move {len(p.get('feature_ids') or [])} features to {target}{named}"
     return f"{op} {p}"
+
+
+def edit_state(edit: dict[str, Any], log: dict[Any, dict[str, Any]]) -> str:
+    """Return ``undone``, ``applied`` (with a note such as "already one factor") or ``not replayed: why``."""
+    if edit.get("undone"):
+        return "undone"
+    entry = log.get(edit.get("id"))
+    if entry is None or entry.get("applied"):
+        note = (entry or {}).get("reason")
+        return f"applied ({note})" if note else "applied"
+    return f"not replayed: {entry.get('reason', '')}"
+
+
+def not_replayed(profile: Profile, edits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the active edits the last replay could not apply, oldest first, for the banner.
+
+    Each row: ``{"id", "text", "reason", "can_reapply"}`` (``can_reapply``: :func:`reapply_actions`
+    has something to record).
+    """
+    known = {f.id for f in profile.all_features()}
+    log = {e["id"]: e for e in profile.edit_log}
+    rows = []
+    for e in edits:
+        entry = log.get(e["id"])
+        if e.get("undone") or entry is None or entry.get("applied"):
+            continue
+        rows.append({"id": e["id"], "text": describe_edit(e), "reason": entry.get("reason", ""),
+                     "can_reapply": bool(reapply_actions(e, known))})
+    return rows
+
+
+def factors_revision(profile: Profile) -> str:
+    """Return a short digest of the factors as shown (ids, names, pins, sizes).
+
+    Pages put it in the keys of widgets that list factors, so an edit makes a new widget whose
+    labels are the current names (a kept widget would show the labels it was first drawn with).
+    """
+    shown = "|".join(f"{f.id}:{f.name}:{int(f.pinned)}:{len(f.feature_ids)}" for f in profile.factors)
+    return hashlib.sha1(shown.encode("utf-8")).hexdigest()[:10]

@@ -53,3 +53,39 @@ def diff_stats(old: str, new: str) -> dict[str, int]:
         elif op.startswith("- "):
             removed += 1
     return {"added": added, "removed": removed}
+
+
+def summary_staleness(versions: list[dict[str, Any]], basis_digest: str | None, current_digest: str) -> dict[str, Any]:
+    """Say whether the newest summary version was written from factors that have changed since.
+
+    An edited version counts as written from the factors of the generated version before it (the
+    analyst edited that text).
+
+    Args:
+        versions: ``ws.list_summary_versions`` (oldest first).
+        basis_digest: The ``factors`` digest of the ``summary`` run of :func:`generated_basis`'s version,
+            None when no generated version has a run.
+        current_digest: :func:`core.stages.summary.factors_digest` of the profile's current factors.
+
+    Returns:
+        ``{"stale": bool, "version": newest version number or None, "edited": the newest is the analyst's,
+        "message": what to show when stale}``.
+    """
+    if not versions:
+        return {"stale": False, "version": None, "edited": False, "message": ""}
+    latest = versions[-1]
+    edited = latest.get("source") == "edited"
+    stale = basis_digest is not None and basis_digest != current_digest
+    message = ""
+    if stale:
+        message = (f"v{latest['version']} was written from factors that have changed since (curation edits or a "
+                   "rebuild): it may name factors that no longer exist or miss new ones.")
+        if edited:
+            message += (f" Regenerating writes a new version from the current factors; your edited v{latest['version']}"
+                        " stays in the version history.")
+    return {"stale": stale, "version": latest["version"], "edited": edited, "message": message}
+
+
+def generated_basis(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the newest generated version with a run (what the newest version was written from), or None."""
+    return next((v for v in reversed(versions) if v.get("source") == "generated" and v.get("run_id")), None)

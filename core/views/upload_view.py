@@ -10,12 +10,14 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from core.data.loaders.records import ALIASES, FIELDS, norm
-from core.data.loaders.source import loads_json, read_bytes
+from core.data.loaders.source import default_max_bytes, loads_json, parse_json, read_text
 from core.errors import InputError, Problem
+from core.store.workspace import EVALUATION_SOURCE
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 200
@@ -77,15 +79,6 @@ class UploadFolder:
         self._finalizer()
 
 
-def _decode(data: bytes) -> str:
-    for enc in ("utf-8-sig", "utf-8"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
-
-
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)[:200]
@@ -104,12 +97,25 @@ def preview(path: Path, n: int = PREVIEW_ROWS) -> tuple[list[str], list[dict[str
     """Return the columns, the first ``n`` rows and a short note about a data file.
 
     CSV/TSV, JSON Lines, JSON lists of records, ``{user: [items]}`` JSON and LaMP files are shown as
-    rows; anything unreadable gives no rows and a note saying why (the loader reports the details).
+    rows; anything unreadable gives no rows and a note saying why. The text is read the way the
+    loaders read it (:func:`core.data.loaders.source.read_text`: the whole file, the same size limit
+    and decoding), so a file the loader accepts is never previewed as cut off. Results are kept per
+    (file, size, modification time): a page rerun does not parse a large file again.
     """
-    try:  # the loaders' reader (regular files only), cut at 2 MB: a preview never reads a whole big file
-        text = _decode(read_bytes(path, path.name, 2_000_000, limit_is_head=True))
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return [], [], f"cannot read: {exc}"
+    return _preview_cached(str(path), stat.st_size, stat.st_mtime_ns, n)
+
+
+@lru_cache(maxsize=8)
+def _preview_cached(name: str, size: int, mtime_ns: int, n: int) -> tuple[list[str], list[dict[str, Any]], str]:
+    path = Path(name)
+    try:
+        text = read_text(path, path.name, default_max_bytes())
     except InputError as exc:
-        return [], [], f"cannot read: {exc.problems[0].message}"
+        return [], [], "not readable: " + "; ".join(p.message for p in exc.problems)
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv") or text.lstrip()[:1] not in ("[", "{"):
@@ -121,9 +127,11 @@ def preview(path: Path, n: int = PREVIEW_ROWS) -> tuple[list[str], list[dict[str
         if suffix in (".jsonl", ".ndjson"):
             rows = [_flat(loads_json(line)) for line in text.splitlines()[: n * 2] if line.strip()][:n]
             return _columns(rows), rows, "JSON Lines"
-        data = loads_json(text)  # as the loaders parse it: same surrogate repair, no int-size crash
+        data = parse_json(text, path.name)
+    except InputError as exc:
+        return [], [], "not readable: " + "; ".join(p.message for p in exc.problems)
     except (json.JSONDecodeError, csv.Error, ValueError, RecursionError) as exc:
-        return [], [], f"not readable yet: {exc}"
+        return [], [], f"not readable: {str(exc)[:PREVIEW_CHARS]}"
     if isinstance(data, list):
         rows = [_flat(r) for r in data[:n]]
         note = "LaMP file" if rows and isinstance(data[0], dict) and "profile" in data[0] else "JSON list of records"
@@ -198,3 +206,34 @@ def display_problem(problem: Problem, folder: Path | None) -> str:
         if rel is not None:
             problem = Problem(str(rel), problem.row, problem.field, problem.message)
     return str(problem)
+
+
+def user_datasets(datasets: list[dict[str, Any]], active: str | None = None) -> list[dict[str, Any]]:
+    """Return the datasets a person chose to load, without an evaluation's internal copies.
+
+    The active dataset stays listed even if internal, so the sidebar can show what is selected.
+    """
+    return [d for d in datasets if d.get("source") != EVALUATION_SOURCE or d["id"] == active]
+
+
+def free_dataset_id(taken: Iterable[str], base: str) -> str:
+    """Return ``base`` if no dataset has that id, else the first free ``base_2``, ``base_3``, ..."""
+    used = set(taken)
+    if base not in used:
+        return base
+    k = 2
+    while f"{base}_{k}" in used:
+        k += 1
+    return f"{base}_{k}"
+
+
+def clash_message(info: dict[str, Any]) -> str:
+    """Say what loading under an existing id would replace (the stored dataset's task and size)."""
+    task = info["task"]
+    return (f"A dataset **{info['id']}** is already in this workspace ({task.kind} task “{task.name}”, "
+            f"{info['n_users']:,} users, {info['n_items']:,} items). Loading under the same id replaces it.")
+
+
+def files_signature(names: Iterable[str]) -> str:
+    """Return a key for a set of uploaded file names (the suggested dataset id follows a file swap)."""
+    return "|".join(sorted(names))

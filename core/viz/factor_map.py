@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from core.viz.palette import LOWERED_COLOR, NEUTRAL_COLOR, NOISE_COLOR, RAISED_COLOR, diverging, qualitative
+from core.viz.palette import (
+    LOWERED_COLOR,
+    NEUTRAL_COLOR,
+    NOISE_COLOR,
+    RAISED_COLOR,
+    diverging,
+    factor_color,
+    qualitative,
+)
 from core.viz.text import plain
 
 NOISE_NAME = "Unclustered"
@@ -111,7 +119,7 @@ def _by_factor(points: Sequence[MapPoint], factor_order: Sequence[str] | None) -
         traces.append(_scatter(noise, NOISE_NAME, NOISE_COLOR, opacity=0.5, size=7, legendrank=2000))
     for i, fid in enumerate(order):
         members = groups[fid]
-        traces.append(_scatter(members, members[0].factor_name or fid, qualitative(i), legendrank=1000 + i))
+        traces.append(_scatter(members, members[0].factor_name or fid, factor_color(fid), legendrank=1000 + i))
     return traces
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import zlib
+
 NOISE_COLOR = "#B8B8B8"
 RAISED_COLOR = "#2CA02C"
 LOWERED_COLOR = "#D62728"
@@ -24,6 +27,20 @@ DIVERGING: tuple[str, ...] = ("#D73027", "#F46D43", "#FDAE61", "#FEE08B", "#D9EF
 def qualitative(i: int) -> str:
     """Return the ``i``-th qualitative colour (cycling)."""
     return QUALITATIVE[i % len(QUALITATIVE)]
+
+
+def factor_color(factor_id: str) -> str:
+    """Return a factor's colour, a function of its id alone, so it keeps its colour across edits.
+
+    Colouring by rank would reshuffle every colour when a pin or a merge reorders the factors.
+    ``F<n>`` (clustering) takes the n-th colour; ``E<n>`` (made by edit n) counts down from the
+    palette's end, so a few edits rarely collide with the first clusters; any other id is hashed.
+    """
+    m = re.fullmatch(r"([FE])(\d+)", factor_id)
+    if m is None:
+        return qualitative(zlib.crc32(factor_id.encode("utf-8")))
+    n = int(m.group(2))
+    return qualitative(n - 1) if m.group(1) == "F" else qualitative(len(QUALITATIVE) - 1 - n % len(QUALITATIVE))
 
 
 def diverging(i: int, n: int) -> str:

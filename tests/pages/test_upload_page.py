@@ -105,3 +105,78 @@ def test_reruns_reuse_one_upload_folder_and_hostile_json_previews(make_app):
     del folder, at  # the session ends: its state, and with it the folder, goes
     gc.collect()
     assert not path.exists()
+
+
+GOOD_CSV = b"user_id,review_text,rating\nu1,Great thing,5\nu1,Fine,4\nu2,Lovely,4\n"
+LABEL_CSV = b"user_id,text,label\nz1,Space opera,scifi\nz1,Murder at noon,crime\n"
+
+
+def _table_ids(at) -> set[str]:
+    return set(at.dataframe[0].value["dataset"])
+
+
+def test_a_clashing_id_asks_and_replaces_nothing_until_answered(make_app):
+    at = make_app()
+    at.run()
+    ws = at.session_state["_inflow_ctx"].ws
+    n_items = next(d for d in ws.list_datasets() if d["id"] == "reviews")["n_items"]
+    at.file_uploader(key="up_files").upload("labels.csv", LABEL_CSV, "text/csv").run()
+    assert at.text_input(key="up_name").value == "labels"
+    at.text_input(key="up_name").input("reviews")
+    at.button(key="up_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    warning = " ".join(shown(str(w.value)) for w in at.warning)
+    assert "A dataset **reviews** is already in this workspace (score task" in warning
+    assert "Nothing has been loaded yet." in warning
+    info = next(d for d in ws.list_datasets() if d["id"] == "reviews")
+    assert info["n_items"] == n_items and info["task"].kind == "score"  # nothing replaced while asking
+    assert at.button(key="up_clash_new").label == "Load as reviews_2"
+    at.button(key="up_clash_cancel").click().run()
+    assert "up_clash_new" not in [b.key for b in at.button]
+    assert "reviews_2" not in {d["id"] for d in ws.list_datasets()}
+    # ask again, load under the new id: the old dataset is untouched
+    at.button(key="up_load").click().run()
+    at.button(key="up_clash_new").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[Keys.DATASET] == "reviews_2"
+    assert next(d for d in ws.list_datasets() if d["id"] == "reviews")["n_items"] == n_items
+    # ask again, replace: now it is the label dataset
+    at.button(key="up_load").click().run()
+    at.button(key="up_clash_replace").click().run()
+    assert next(d for d in ws.list_datasets() if d["id"] == "reviews")["task"].kind == "label"
+    # a new file resets the suggested id (a typed id does not survive a file swap)
+    at.file_uploader(key="up_files").clear()
+    at.file_uploader(key="up_files").upload("other_reviews.csv", GOOD_CSV, "text/csv").run()
+    assert at.text_input(key="up_name").value == "other_reviews"
+
+
+def test_delete_asks_then_removes_the_dataset_and_its_builds(make_app):
+    at = make_app()
+    at.run()
+    ws = at.session_state["_inflow_ctx"].ws
+    ws.add_edit("movie_tags", "u1", "rename", {"factor": "F1", "name": "x"})
+    ws.add_summary_version("movie_tags", "u1", "text", source="edited")
+    ws.start_run("features", {}, dataset_id="movie_tags", user_id="u1")
+    at.run()
+    at.selectbox(key="up_del_pick").select("movie_tags")
+    at.button(key="up_del").click().run()
+    assert "Delete **movie_tags**" in " ".join(str(w.value) for w in at.warning)
+    assert ws.has_dataset("movie_tags")  # only asked so far
+    at.button(key="up_del_yes").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not ws.has_dataset("movie_tags") and "movie_tags" not in _table_ids(at)
+    assert ws.list_edits("movie_tags", "u1") == [] and ws.list_summary_versions("movie_tags", "u1") == []
+    assert ws.list_runs("features", dataset_id="movie_tags") == []
+    assert ws.has_dataset("reviews")
+
+
+def test_evaluation_datasets_stay_out_of_the_lists(make_app):
+    from core.store.workspace import EVALUATION_SOURCE
+
+    at = make_app()
+    at.run()
+    ws = at.session_state["_inflow_ctx"].ws
+    ws.add_dataset(ws.get_dataset("reviews"), dataset_id="eval-internal", source=EVALUATION_SOURCE)
+    at.run()
+    assert "eval-internal" not in _table_ids(at)
+    assert "eval-internal" not in at.sidebar.selectbox(key="sb_dataset").options

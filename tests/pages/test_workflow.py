@@ -104,7 +104,7 @@ def test_sample_data_path_end_to_end(make_app):
     at.button(key=f"fc_redo_{edit_id}").click().run()
     assert [f for f in _profile(at).factors if f.name == "Hand picked"]
     first = [f for f in _profile(at).factors if not f.is_noise][0]
-    at.selectbox(key="w_fc_factor").select(first.id).run()
+    next(s for s in at.selectbox if s.label == "Factor").select(first.id).run()
     name_box = [t for t in at.text_input if t.label == "Name"][0]
     name_box.input("Renamed factor")
     [b for b in at.button if b.label == "Save name and description"][0].click().run()
@@ -132,7 +132,7 @@ def test_sample_data_path_end_to_end(make_app):
     versions = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")
     editor = [t for t in at.text_area if t.label == "Edit"][0]
     editor.input(versions[-1]["text"] + " They also like long walks.")
-    at.text_input(key="sum_note").input("analyst note")
+    next(t for t in at.text_input if t.label.startswith("Note for this version")).input("analyst note")
     at.button(key="sum_save").click().run()
     assert not at.exception
     after = at.session_state["_inflow_ctx"].ws.list_summary_versions(DATASET, "ava")

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.stages.curation import apply_edits, factor_ref, kmeans_split, resolve, selection_to_feature_ids
+from core.stages.curation import (
+    apply_edits,
+    factor_ref,
+    kmeans_split,
+    locate,
+    reapply_actions,
+    resolve,
+    selection_to_feature_ids,
+)
 from core.stages.factors import factors_from_labels
 from core.stages.types import NOISE_ID, Factor, Feature
 
@@ -83,8 +91,13 @@ def test_resolve_rules():
     factors = [Factor("F1", "a", feature_ids=["x", "y"]), Factor("F2", "b", feature_ids=["z"]),
                Factor(NOISE_ID, "Unclustered", feature_ids=["w"])]
     assert resolve({"factor_id": "F9", "members": ["z"]}, factors).id == "F2"
-    assert resolve({"factor_id": "F2", "members": ["q"]}, factors).id == "F2"  # no overlap: by id
+    # anchored to features: no overlap means not found, even when a factor now carries the old id
+    assert resolve({"factor_id": "F2", "members": ["q"]}, factors) is None
     assert resolve({"factor_id": "F9", "members": ["q"]}, factors) is None
+    # a minority share is not the factor the edit acted on
+    f, why = locate({"factor_id": "F1", "members": ["x", "z", "w"], "name": "a"}, factors)
+    assert f is None and "spread over 2 factors" in why
+    assert locate({"factor_id": "F1", "members": ["x", "y", "w"]}, factors)[0].id == "F1"  # 2 of 3
     assert resolve("F1", factors).id == "F1"
     assert resolve({"factor_id": NOISE_ID, "members": []}, factors).is_noise
 
@@ -113,3 +126,66 @@ def test_selection_to_feature_ids_accepts_plotly_shapes():
     assert selection_to_feature_ids(event) == ["i1#0", "i2#1"]
     assert selection_to_feature_ids([{"customdata": ["a#0"]}]) == ["a#0"]
     assert selection_to_feature_ids({"points": []}) == []
+
+
+def test_rebuild_never_acts_on_whatever_now_holds_the_old_id():
+    factors, assign = base()
+    edits = [{"id": 1, "op": "rename", "payload": {"factor": factor_ref(factors[2]), "name": "Shipping"}},
+             {"id": 2, "op": "pin", "payload": {"factor": factor_ref(factors[2]), "pinned": True}}]
+    # Rebuild: old F3 {i7, i8} went to Unclustered; a new F3 exists with other features.
+    new_labels = {**{f: 0 for f in FIDS[:3]}, **{f: 1 for f in FIDS[3:5]}, **{f: 2 for f in FIDS[5:7]},
+                  **{f: -1 for f in FIDS[7:]}}
+    rebuilt, rassign = factors_from_labels(FIDS, new_labels)
+    assert "F3" in {f.id for f in rebuilt}
+    log: list = []
+    out, _ = apply_edits(rebuilt, rassign, edits, log=log)
+    assert [e["applied"] for e in log] == [False, False]
+    assert "Factor 3 (F3): none of its 2 features is in a factor now" == log[0]["reason"]
+    assert all(f.name != "Shipping" and not f.pinned for f in out)
+
+
+def test_merge_already_together_after_rebuild_is_applied_and_missing_part_is_not():
+    factors, assign = base()
+    merge = {"id": 1, "op": "merge", "payload": {"factors": [factor_ref(factors[1]), factor_ref(factors[2])],
+                                                 "name": "Service"}}
+    together = {**{f: 0 for f in FIDS[:4]}, **{f: 1 for f in FIDS[4:9]}, FIDS[9]: -1}
+    rebuilt, rassign = factors_from_labels(FIDS, together)
+    log: list = []
+    out, _ = apply_edits(rebuilt, rassign, [merge], log=log)
+    assert log[0] == {"id": 1, "op": "merge", "applied": True, "reason": "already one factor"}
+    assert by_members(out, FIDS[4]).name == "Service"
+    gone = {**{f: 0 for f in FIDS[:7]}, **{f: -1 for f in FIDS[7:]}}
+    rebuilt, rassign = factors_from_labels(FIDS, gone)
+    log = []
+    out, _ = apply_edits(rebuilt, rassign, [merge], log=log)
+    assert not log[0]["applied"] and log[0]["reason"].startswith("Factor 3 (F3): none of")
+    assert all(f.name != "Service" for f in out)
+
+
+def test_reapply_actions_gather_the_anchored_features_then_act():
+    factors, assign = base()
+    f3 = factor_ref(factors[2])
+    known = set(FIDS)
+    edit = {"id": 4, "op": "pin", "payload": {"factor": f3, "pinned": True}}
+    actions = reapply_actions(edit, known)
+    assert [op for op, _ in actions] == ["move", "pin"]
+    edits = [{"id": 10 + i, "op": op, "payload": p} for i, (op, p) in enumerate(actions)]
+    gone = {**{f: 0 for f in FIDS[:7]}, **{f: -1 for f in FIDS[7:]}}
+    rebuilt, rassign = factors_from_labels(FIDS, gone)
+    log: list = []
+    out, _ = apply_edits(rebuilt, rassign, edits, log=log)
+    assert all(e["applied"] for e in log)
+    new = by_members(out, FIDS[7])
+    assert new.id == "E10" and new.pinned and new.name == "Factor 3" and new.feature_ids == FIDS[7:9]
+    merge = {"id": 5, "op": "merge", "payload": {"factors": [factor_ref(factors[0]), f3], "name": None}}
+    (op, p), = reapply_actions(merge, known)
+    assert op == "move" and p["target"] is None and p["feature_ids"] == FIDS[:4] + FIDS[7:9]
+    assert reapply_actions(edit, {"other#0"}) == []
+
+
+def test_generated_description_count_follows_membership():
+    factors, assign = base()
+    factors[1].description = "3 features such as 'late'."
+    edits = [{"id": 1, "op": "merge", "payload": {"factors": [factor_ref(factors[1]), factor_ref(factors[2])]}}]
+    out, _ = apply_edits(factors, assign, edits)
+    assert by_members(out, FIDS[4]).description == "5 features such as 'late'."

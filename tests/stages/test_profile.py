@@ -11,6 +11,7 @@ from core.stages.profile import (
     build_profile,
     load_profile,
     profile_to_json,
+    reapply_edit,
     recluster,
     redo_edit,
     undo_edit,
@@ -166,3 +167,23 @@ def test_a_user_without_any_feature_still_builds(tmp_path):
 
     assert FeatureRetriever(p, LexiconFeatureExtractor(), CountingEmbedder()).retrieve("broken handle", 2) == []
     ws.close()
+
+
+def test_edits_a_rebuild_cannot_replay_are_reported_then_reapplied(fresh):
+    ws, p, emb = fresh
+    target = p.factors[0]
+    p = apply_edit(ws, p, "rename", {"factor": target.id, "name": "Durability"})
+    p = apply_edit(ws, p, "pin", {"factor": target.id, "pinned": True})
+    # A clustering that puts everything in Unclustered: nothing to act on.
+    p2 = recluster(ws, p, min_cluster_size=500, embedder=emb)
+    assert [f for f in p2.factors if not f.is_noise] == []
+    assert [e["applied"] for e in p2.edit_log] == [False, False]
+    assert "none of its" in p2.edit_log[0]["reason"]
+    pin_id = ws.list_edits("dura", "ava")[1]["id"]
+    p3 = reapply_edit(ws, p2, pin_id)
+    pinned = [f for f in p3.factors if f.pinned]
+    assert len(pinned) == 1 and set(pinned[0].feature_ids) == set(target.feature_ids)
+    assert pinned[0].name == "Durability"  # the name it had when it was pinned
+    edits = ws.list_edits("dura", "ava", include_undone=True)
+    assert next(e for e in edits if e["id"] == pin_id)["undone"]
+    assert [e["applied"] for e in p3.edit_log] == [False, True, True]  # the rename is still reported

@@ -36,16 +36,44 @@ def test_factor_actions_replay(profile):
 
 
 def test_describe_edit_lines(profile):
-    names = {"F1": "Durability"}
     op, p = cv.selection_new_factor(["a#0", "b#0"], "Mixed")
-    assert cv.describe_edit({"op": op, "payload": p}, names) == "move 2 features to a new factor “Mixed”"
+    assert cv.describe_edit({"op": op, "payload": p}) == "move 2 features to a new factor “Mixed”"
     op, p = cv.selection_move(profile, ["a#0"], "F1")
-    assert cv.describe_edit({"op": op, "payload": p}, names) == "move 1 features to Durability (F1)"
+    assert cv.describe_edit({"op": op, "payload": p}) == "move 1 features to Durability (F1)"
     op, p = cv.selection_delete(["a#0"])
-    assert cv.describe_edit({"op": op, "payload": p}, names) == "move 1 features to Unclustered"
+    assert cv.describe_edit({"op": op, "payload": p}) == "move 1 features to Unclustered"
     op, p = cv.rename(profile, "F1", "Breakage")
-    assert cv.describe_edit({"op": op, "payload": p}, names) == "rename Durability (F1) → “Breakage”"
+    assert cv.describe_edit({"op": op, "payload": p}) == "rename Durability (F1) → “Breakage”"
     op, p = cv.merge(profile, ["F1", "F2"])
-    assert cv.describe_edit({"op": op, "payload": p}, names) == "merge Durability (F1), F2"
-    assert cv.describe_edit({"op": "pin", "payload": {"factor": "F1", "pinned": False}}, names) == \
-        "unpin Durability (F1)"
+    assert cv.describe_edit({"op": op, "payload": p}) == "merge Durability (F1), Price (F2)"
+    assert cv.describe_edit({"op": "pin", "payload": {"factor": "F1", "pinned": False}}) == \
+        "unpin F1"
+
+
+def test_audit_keeps_the_name_at_edit_time_and_states(profile):
+    op, p = cv.rename(profile, "F1", "Breakage")
+    first = {"id": 1, "op": op, "payload": p}
+    facs, _, log = _replay(profile, (op, p))
+    renamed = type(profile)(**{**profile.__dict__, "factors": list(facs.values())})
+    op2, p2 = cv.rename(renamed, "F1", "Fragility")
+    assert cv.describe_edit(first) == "rename Durability (F1) → “Breakage”"
+    assert cv.describe_edit({"op": op2, "payload": p2}) == "rename Breakage (F1) → “Fragility”"
+    logs = {1: {"applied": True, "reason": ""}, 2: {"applied": True, "reason": "already one factor"},
+            3: {"applied": False, "reason": "gone"}}
+    assert cv.edit_state({"id": 1}, logs) == "applied"
+    assert cv.edit_state({"id": 2}, logs) == "applied (already one factor)"
+    assert cv.edit_state({"id": 3}, logs) == "not replayed: gone"
+    assert cv.edit_state({"id": 3, "undone": True}, logs) == "undone"
+
+
+def test_not_replayed_lists_skipped_active_edits(profile):
+    edits = [{"id": 1, "op": "rename", "payload": {"factor": {"factor_id": "F7", "members": ["a#0"], "name": "Old"},
+                                                   "name": "New"}, "undone": False},
+             {"id": 2, "op": "pin", "payload": {"factor": {"factor_id": "F1", "members": ["zz#0"], "name": "Gone"}},
+              "undone": False},
+             {"id": 3, "op": "delete", "payload": {"factor": {"factor_id": "F1", "members": ["a#0"]}}, "undone": True}]
+    profile.edit_log = [{"id": 1, "op": "rename", "applied": False, "reason": "spread"},
+                        {"id": 2, "op": "pin", "applied": False, "reason": "none"}]
+    rows = cv.not_replayed(profile, edits)
+    assert [(r["id"], r["can_reapply"]) for r in rows] == [(1, True), (2, False)]
+    assert rows[0]["text"] == "rename Old (F7) → “New”" and rows[0]["reason"] == "spread"

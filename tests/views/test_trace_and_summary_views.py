@@ -54,3 +54,17 @@ def test_summary_diff_is_by_sentence():
     assert unified_summary_diff(old, old) == ""
     label = version_label({"version": 3, "source": "edited", "created_at": 0, "note": "n"})
     assert label.startswith("v3 · edited · ") and label.endswith(" · n")
+
+
+def test_summary_staleness_follows_the_factors_it_was_written_from():
+    from core.views.summary_view import generated_basis, summary_staleness
+
+    gen = {"version": 1, "source": "generated", "run_id": "summary-1", "text": "a"}
+    edited = {"version": 2, "source": "edited", "run_id": None, "text": "b"}
+    assert generated_basis([gen, edited]) is gen and generated_basis([edited]) is None
+    fresh = summary_staleness([gen, edited], "d1", "d1")
+    assert not fresh["stale"] and fresh["edited"] and fresh["message"] == ""
+    stale = summary_staleness([gen, edited], "d1", "d2")
+    assert stale["stale"] and "your edited v2 stays in the version history" in stale["message"]
+    assert "edited" not in summary_staleness([gen], "d1", "d2")["message"]
+    assert not summary_staleness([], None, "d2")["stale"]

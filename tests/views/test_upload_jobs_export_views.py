@@ -116,3 +116,26 @@ def test_bundle_workspace_and_eval_exports(profile):
     run = ws.start_run("answer", {})
     ws.add_trace({"run_id": run, "stage": "answer", "output": "4"})
     assert [r["output"] for r in llm_call_records(ws, [run])] == ["4"]
+
+
+def test_preview_reads_a_large_json_file_whole_like_the_loader(tmp_path: Path):
+    # A LaMP questions file over 2 MB: a preview of its first bytes only would be cut off mid-string.
+    record = {"id": "q1", "input": "x" * 1000, "profile": [{"id": f"p{k}", "text": "y" * 500} for k in range(5000)]}
+    path = tmp_path / "big_questions.json"
+    path.write_text(json.dumps([record, {**record, "id": "q2"}]), encoding="utf-8")
+    assert path.stat().st_size > 3_000_000
+    cols, rows, note = preview(path)
+    assert note == "LaMP file" and [r["id"] for r in rows] == ["q1", "q2"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"a": 1}, {"b": ', encoding="utf-8")
+    assert preview(bad)[2].startswith("not readable: invalid JSON at line 1, column 18")
+
+
+def test_dataset_lists_and_ids():
+    from core.store.workspace import EVALUATION_SOURCE
+    from core.views.upload_view import free_dataset_id, user_datasets
+
+    ds = [{"id": "a", "source": "a.csv"}, {"id": "ev", "source": EVALUATION_SOURCE}]
+    assert [d["id"] for d in user_datasets(ds)] == ["a"]
+    assert [d["id"] for d in user_datasets(ds, active="ev")] == ["a", "ev"]
+    assert free_dataset_id(["a", "a_2"], "a") == "a_3" and free_dataset_id(["a"], "b") == "b"

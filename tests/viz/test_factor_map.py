@@ -1,7 +1,7 @@
 import pytest
 
 from core.viz.factor_map import NOISE_NAME, MapPoint, factor_centres, factor_map_figure
-from core.viz.palette import NOISE_COLOR
+from core.viz.palette import NOISE_COLOR, factor_color
 
 
 def _points() -> list[MapPoint]:
@@ -94,3 +94,15 @@ def test_text_from_the_data_cannot_become_a_plotly_tag_or_link():
     texts = [fig["data"][0]["name"], *fig["data"][0]["customdata"][0][1:5],
              *(a["text"] for a in fig["layout"].get("annotations", []))]
     assert len(texts) == 6 and all("<a" not in t and "&lt;b&gt;&amp;" in t for t in texts)  # shown as written
+
+
+def test_factor_colours_follow_the_factor_not_its_rank():
+    def colours(order):
+        data = factor_map_figure(_points(), factor_order=order).to_dict()["data"]
+        return {t["name"]: t["marker"]["color"] for t in data}
+
+    # pinning Price first (an edit that reorders factors) leaves every colour where it was
+    assert colours(["F1", "F2"]) == colours(["F2", "F1"])
+    assert factor_color("F1") != factor_color("F2") and factor_color("E3") == factor_color("E3")
+    assert len({factor_color(f"F{n}") for n in range(1, 20)}) == 19
+    assert factor_color("F2a").startswith("#")
