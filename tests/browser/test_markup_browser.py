@@ -8,9 +8,6 @@ shows the Markdown literally. Skips like the other browser test without Chromium
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,12 +17,10 @@ import pytest
 from tests.browser.test_workbench_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    REPO,
-    _free_port,
     _nav,
     _settle,
     _shot,
-    _wait_healthy,
+    streamlit_app,
     sync_api,
 )
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -70,29 +65,11 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     tmp = tmp_path_factory.mktemp("hostile_browser")
     pixel = PixelServer()
     hostile_workspace(tmp / "ws.sqlite", pixel.url)
-    port = _free_port()
-    with FakeOpenAIServer() as fake:
-        env = {**os.environ, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_NO_SAMPLES": "1",
-               "INFLOW_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-browser-test",
-               "INFLOW_MODEL": "fake-model", "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing",
-               "INFLOW_AUTO_BUILD": "0", "PYTHONUNBUFFERED": "1"}
-        log = (tmp / "streamlit.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc)
+    try:
+        with FakeOpenAIServer() as fake, streamlit_app(tmp, fake, INFLOW_NO_SAMPLES="1", INFLOW_AUTO_BUILD="0") as url:
             yield url, pixel
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
-            pixel.close()
+    finally:
+        pixel.close()
 
 
 def test_images_and_links_from_the_data_are_never_fetched(hostile_app: tuple[str, PixelServer]) -> None:

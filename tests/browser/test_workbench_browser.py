@@ -9,6 +9,7 @@ fake OpenAI server, with deterministic stages.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -57,15 +58,17 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> N
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def streamlit_app(tmp: Path, fake: FakeOpenAIServer, **env_extra: str) -> Iterator[str]:
+    """Serve app.py with ``streamlit run`` on a free loopback port against ``fake``; yield its URL.
+
+    The server's log goes to ``tmp/streamlit.log``; the server is stopped on exit.
+    """
     port = _free_port()
-    with FakeOpenAIServer() as fake:
-        env = {**os.environ, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_BACKEND": "openai",
-               "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-browser-test", "INFLOW_MODEL": "fake-model",
-               "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing", "PYTHONUNBUFFERED": "1"}
-        log = (tmp / "streamlit.log").open("w")
+    env = {**os.environ, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_BACKEND": "openai",
+           "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-browser-test", "INFLOW_MODEL": "fake-model",
+           "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing", "PYTHONUNBUFFERED": "1", **env_extra}
+    with (tmp / "streamlit.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -80,7 +83,16 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser")
+    with FakeOpenAIServer() as fake:
+        try:
+            with streamlit_app(tmp, fake) as url:
+                yield url
+        finally:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(tmp / "streamlit.log", ARTIFACTS / "streamlit.log")
 
