@@ -189,7 +189,7 @@ if pending:
     new_id = free_dataset_id(taken, pending["dataset_id"])
     info = next((d for d in ws.list_datasets() if d["id"] == pending["dataset_id"]), None)
     if info is not None:
-        st.warning(safe(clash_message(info)) + " Nothing has been loaded yet.", icon=":material/warning:")
+        st.warning(clash_message(info, safe) + " Nothing has been loaded yet.", icon=":material/warning:")
     r1, r2, r3 = st.columns(3)
     if r1.button(f"Replace {safe(pending['dataset_id'])}", key="up_clash_replace", width="stretch"):
         st.session_state.pop("_up_pending", None)

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -227,10 +227,16 @@ def free_dataset_id(taken: Iterable[str], base: str) -> str:
     return f"{base}_{k}"
 
 
-def clash_message(info: dict[str, Any]) -> str:
-    """Say what loading under an existing id would replace (the stored dataset's task and size)."""
+def clash_message(info: dict[str, Any], escape: Callable[[str], str] = str) -> str:
+    """Say what loading under an existing id would replace (the stored dataset's task and size).
+
+    Args:
+        info: The stored dataset's ``ws.list_datasets()`` row.
+        escape: Applied to the id and task name (text from the user's files) before they go into
+            the Markdown message (the pages pass their escaping helper).
+    """
     task = info["task"]
-    return (f"A dataset **{info['id']}** is already in this workspace ({task.kind} task “{task.name}”, "
+    return (f"A dataset **{escape(info['id'])}** is already in this workspace ({task.kind} task “{escape(task.name)}”, "
             f"{info['n_users']:,} users, {info['n_items']:,} items). Loading under the same id replaces it.")
 
 

@@ -37,7 +37,7 @@ def test_fewer_factors_on_a_click_then_a_sub_factor_split_off(make_app):
     assert len(at.session_state["_inflow_ctx"].ws.list_runs("projection")) == runs  # no re-projection
 
     merged = next(f for f in _real(profile) if len(f.subfactors) >= 2)
-    at.selectbox(key="w_fc_factor").select(merged.id).run()
+    next(s for s in at.selectbox if s.label == "Factor").select(merged.id).run()  # its key follows the factors
     sub = merged.subfactors[0]
     at.selectbox(key=f"fc_sub_{merged.id}").select(sub["id"]).run()
     assert f"**{len(sub['feature_ids'])} features**" in texts(at)

@@ -130,7 +130,7 @@ def test_a_clashing_id_asks_and_replaces_nothing_until_answered(make_app):
     assert "Nothing has been loaded yet." in warning
     info = next(d for d in ws.list_datasets() if d["id"] == "reviews")
     assert info["n_items"] == n_items and info["task"].kind == "score"  # nothing replaced while asking
-    assert at.button(key="up_clash_new").label == "Load as reviews_2"
+    assert shown(at.button(key="up_clash_new").label) == "Load as reviews_2"
     at.button(key="up_clash_cancel").click().run()
     assert "up_clash_new" not in [b.key for b in at.button]
     assert "reviews_2" not in {d["id"] for d in ws.list_datasets()}
@@ -160,7 +160,7 @@ def test_delete_asks_then_removes_the_dataset_and_its_builds(make_app):
     at.run()
     at.selectbox(key="up_del_pick").select("movie_tags")
     at.button(key="up_del").click().run()
-    assert "Delete **movie_tags**" in " ".join(str(w.value) for w in at.warning)
+    assert "Delete **movie_tags**" in " ".join(shown(str(w.value)) for w in at.warning)
     assert ws.has_dataset("movie_tags")  # only asked so far
     at.button(key="up_del_yes").click().run()
     assert not at.exception, [e.value for e in at.exception]
