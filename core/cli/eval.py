@@ -3,7 +3,8 @@
 Two ways in:
 
 * LaMP files: ``--questions Q.json --outputs O.json [--task LaMP_3]``: each question is answered
-  from its own profile (the question's user is the question);
+  from its own profile (the question's user is the question); the flags say which file is which,
+  whatever the files are named;
 * the project's formats: ``--data PATH [PATH ...] --split last:0.2``: the last 20% of each user's
   items are the queries, the earlier items the history (a data set with its own queries, e.g.
   LaMP files given with ``--data``, needs no ``--split``).
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHOD_NAMES),
                         help=f"Comma-separated methods (default: all of {','.join(METHOD_NAMES)}).")
     parser.add_argument("--no-baselines", action="store_true", help="Skip the no-model baselines.")
+    parser.add_argument("--scoring", choices=["inflow", "lamp"], default="inflow",
+                        help="Scoring the table leads with: inflow (out-of-range scores count as the farther bound) "
+                             "or lamp (the official LaMP evaluator's rules). The JSON always holds both.")
     parser.add_argument("--limit", type=int, help="Evaluate at most N queries.")
     parser.add_argument("--limit-per-user", type=int, help="Evaluate at most N queries per user (their first ones).")
     parser.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
@@ -114,7 +118,9 @@ def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         if not (args.questions and args.outputs):
             raise InputError(Problem("arguments", None, "outputs" if args.questions else "questions",
                                      "LaMP evaluation needs both --questions and --outputs"))
-        dataset = load([args.questions, args.outputs], task=task).dataset
+        from core.data.load import load_lamp_pair
+
+        dataset = load_lamp_pair(args.questions, args.outputs, task=task).dataset  # roles from the flags
     elif args.data:
         dataset = load(args.data, task=task).dataset
     else:
@@ -172,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
-                          baselines=not args.no_baselines, progress=None if args.quiet else _bar)
+                          baselines=not args.no_baselines, progress=None if args.quiet else _bar,
+                          scoring=args.scoring)
         print(format_table(result))
         if result["cancelled"]:
             print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",

@@ -12,7 +12,12 @@
 
 A method's prediction is its parsed answer (``Answer.value``: the in-range score or the matched
 label) when it has one, else its raw text, which the metrics then count as wrong (labels) or as
-the farther score bound (scores). A method that fails on a query (e.g. the endpoint gave up)
+the farther score bound (scores). Beside it each query keeps the method's raw completion
+(``raw``: the whole text the model returned for the final call) and whether the prediction is a
+*parse rescue* (``rescued``: the parser had to change the model's answer to get it, e.g. ``"4 stars"``
+-> ``4``, ``"comedy."`` -> ``comedy``, ``"The user's response: hi"`` -> ``hi``); each method counts its
+``rescues``. Every system is scored twice, by Inflow's rule and by the official LaMP evaluator's
+(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails on a query (e.g. the endpoint gave up)
 predicts ``""`` for it; the failure is listed in ``per_query[i]["errors"]`` and counted in the
 method's ``errors``.
 
@@ -38,7 +43,7 @@ from typing import Any
 from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
-from core.evaluate.metrics import METRICS, metrics_for
+from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
@@ -109,6 +114,37 @@ def _prediction(task: Task, text: str, value: Any) -> str:
     return str(value)
 
 
+def is_rescue(task: Task, text: str, value: Any) -> bool:
+    """Tell whether a parsed answer differs from the model's answer text (the parser rescued it).
+
+    A schema-constrained answer is the ``answer`` field of the call, so it is only a rescue when
+    even that had to be changed; a score counts as unchanged when the text reads as the same number.
+
+    Examples:
+        >>> t = Task(kind="score")
+        >>> is_rescue(t, "4", 4.0), is_rescue(t, "4 stars", 4.0), is_rescue(t, "seven", None)
+        (False, True, False)
+    """
+    if value is None:
+        return False
+    said = (text or "").strip()
+    if task.kind == "score":
+        try:
+            return float(said) != float(value)
+        except (TypeError, ValueError):
+            return True
+    return said != str(value).strip()
+
+
+def raw_completion(answer: Any) -> str:
+    """Return the whole completion of a method's final model call (``""`` when it made none)."""
+    for step in reversed(answer.trace.steps):
+        if step.kind in ("llm", "rewrite"):
+            raw = step.detail.get("raw")
+            return str(raw if raw is not None else step.output or "")
+    return ""
+
+
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
@@ -163,8 +199,9 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
         labels: Label set for label tasks.
 
     Returns:
-        ``{system: {metric: value, ..., "n": count}}``; methods also get ``prompt_tokens_mean``,
-        ``prompt_tokens_median``, ``latency_ms_mean``, ``errors`` and ``unparsed``.
+        ``{system: {metric: value, ..., "n": count, "lamp": {metric: value, ...}}}`` (``lamp``: the
+        same predictions under the official LaMP rules); methods also get ``prompt_tokens_mean``,
+        ``prompt_tokens_median``, ``latency_ms_mean``, ``errors``, ``unparsed`` and ``rescues``.
     """
     out: dict[str, dict[str, Any]] = {}
     for name in systems:
@@ -174,6 +211,8 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
         m: dict[str, Any] = dict(metrics_for(task, preds, golds, labels=labels)) if rows else {
             metric: math.nan for metric in METRICS[task.kind]}
         m["n"] = len(rows)
+        m["lamp"] = dict(metrics_for(task, preds, golds, labels=labels, scoring="lamp")) if rows else {
+            metric: math.nan for metric in METRICS[task.kind]}
         if key == "predictions":
             toks = sorted(r["tokens"].get(name, 0) for r in rows)
             lat = [r["latency_ms"].get(name, 0.0) for r in rows]
@@ -182,6 +221,7 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
             m["latency_ms_mean"] = float(sum(lat) / len(lat)) if lat else math.nan
             m["errors"] = sum(1 for r in rows if name in r.get("errors", {}))
             m["unparsed"] = sum(1 for r in rows if r["values"].get(name) is None)
+            m["rescues"] = sum(1 for r in rows if r.get("rescued", {}).get(name))
         out[name] = m
     return out
 
@@ -196,7 +236,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
-             profile_progress: Callable[[str, str, int, int], None] | None = None) -> dict[str, Any]:
+             profile_progress: Callable[[str, str, int, int], None] | None = None,
+             scoring: str = "inflow") -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -216,15 +257,17 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         store: Store the result as an eval run (its id is returned as ``result["eval_id"]``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
+        scoring: Which scoring the text table leads with (``"inflow"`` or ``"lamp"``); both are computed.
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
         "dataset_id", "n", "n_planned", "n_users", "backend", "k", "metric_names",
         "methods": {name: {metric: value, ...}},
         "baselines": {name: {metric: value, ...}}, "per_query": [{"id", "user_id", "gold",
-        "predictions": {method: text}, "values": {method: value}, "tokens": {method: prompt tokens},
+        "predictions": {method: text}, "values": {method: value}, "raw": {method: completion},
+        "rescued": {method: bool}, "tokens": {method: prompt tokens},
         "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
-        "cancelled", "runtime_s", "eval_id"}``. Metrics are NaN (``null`` in JSON) for a system
+        "cancelled", "runtime_s", "scoring", "eval_id"}``. Metrics are NaN (``null`` in JSON) for a system
         with no finished query.
 
     Raises:
@@ -234,6 +277,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     from core.methods.pool_store import load_pool
     from core.stages.profile import PipelineSettings, build_profile
 
+    if scoring not in SCORINGS:
+        raise InputError(Problem("arguments", None, "scoring", f"--scoring must be one of {', '.join(SCORINGS)}"))
     t0 = time.perf_counter()
     method_objs = {name: get_method(name) for name in methods}
     chosen = select_queries(queries, limit=limit, limit_per_user=limit_per_user, order=order)
@@ -308,7 +353,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "methods": aggregate(task, per_query, list(methods), key="predictions", labels=labels),
         "baselines": aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
         "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
-        "run_id": run_id,
+        "run_id": run_id, "scoring": scoring,
     }
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
     if store:
@@ -320,7 +365,8 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
                base: UserBaselines | None) -> dict[str, Any]:
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
-                           "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {}, "baselines": {}}
+                           "raw": {}, "rescued": {}, "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {},
+                           "baselines": {}}
     for name, method in methods.items():
         t0 = time.perf_counter()
         try:
@@ -328,6 +374,8 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         except Exception as exc:  # one failing method must not stop a long evaluation
             rec["predictions"][name] = ""
             rec["values"][name] = None
+            rec["raw"][name] = ""
+            rec["rescued"][name] = False
             rec["tokens"][name] = 0
             rec["tokens_out"][name] = 0
             rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
@@ -335,6 +383,8 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
             continue
         rec["predictions"][name] = _prediction(task, ans.text, ans.value)
         rec["values"][name] = _json_value(ans.value)
+        rec["raw"][name] = raw_completion(ans)
+        rec["rescued"][name] = is_rescue(task, ans.text, ans.value)
         rec["tokens"][name] = int(ans.trace.tokens_in)
         rec["tokens_out"][name] = int(ans.trace.tokens_out)
         rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
@@ -361,7 +411,7 @@ def _nan_to_none(obj: Any) -> Any:
 
 
 CSV_COLUMNS = ("id", "user_id", "gold", "system", "kind", "prediction", "value", "prompt_tokens", "latency_ms",
-               "error")
+               "error", "raw", "rescued")
 
 
 def export_csv(result: dict[str, Any], path: str | Path) -> None:
@@ -373,42 +423,53 @@ def export_csv(result: dict[str, Any], path: str | Path) -> None:
         for r in result["per_query"]:
             for name, pred in r["predictions"].items():
                 w.writerow([r["id"], r["user_id"], r["gold"], name, "method", pred, r["values"].get(name),
-                            r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, "")])
+                            r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, ""),
+                            r.get("raw", {}).get(name, ""), r.get("rescued", {}).get(name, "")])
             for name, pred in r.get("baselines", {}).items():
-                w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", ""])
+                w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", "", "", ""])
 
 
 def export_metrics_csv(result: dict[str, Any], path: str | Path) -> None:
     """Write the metric table as CSV: one row per method and baseline."""
     metrics = list(result["metric_names"])
-    extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed"]
+    extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed", "rescues"]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["system", "kind", *metrics, *extra])
+        w.writerow(["system", "kind", *metrics, *[f"lamp:{x}" for x in metrics], *extra])
         for kind, table in (("method", result["methods"]), ("baseline", result["baselines"])):
             for name, m in table.items():
-                w.writerow([name, kind, *[m.get(x) for x in metrics], *[m.get(x, "") for x in extra]])
+                lamp = m.get("lamp") or {}
+                w.writerow([name, kind, *[m.get(x) for x in metrics], *[lamp.get(x) for x in metrics],
+                            *[m.get(x, "") for x in extra]])
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Render the metric table as aligned text (methods, then baselines)."""
+    """Render the metric table as aligned text (methods, then baselines).
+
+    The metrics are those of ``result["scoring"]`` (``inflow`` or ``lamp``); the other scoring
+    follows in columns marked with its name.
+    """
     metrics = list(result["metric_names"])
-    head = ["system", *metrics, "n", "tokens/query", "errors"]
+    lead = result.get("scoring", "inflow")
+    other = next(x for x in SCORINGS if x != lead)
+    head = ["system", *metrics, *[f"{x} ({other})" for x in metrics], "n", "tokens/query", "errors", "rescues"]
     rows = []
     for kind, table in (("", result["methods"]), ("baseline: ", result["baselines"])):
         for name, m in table.items():
-            vals = [_fmt(m.get(x)) for x in metrics]
+            by = {"inflow": m, "lamp": m.get("lamp") or {}}
+            vals = [_fmt(by[lead].get(x)) for x in metrics] + [_fmt(by[other].get(x)) for x in metrics]
             toks = _fmt(m.get("prompt_tokens_mean"), 0) if "prompt_tokens_mean" in m else "-"
             errs = str(m.get("errors", "-"))
-            rows.append([kind + name, *vals, str(m.get("n", "")), toks, errs])
+            rows.append([kind + name, *vals, str(m.get("n", "")), toks, errs, str(m.get("rescues", "-"))])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * wd for wd in widths))
     lines += ["  ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=True)) for r in rows]
     b = result.get("backend", {})
     lines.append(f"task {result['task']}, n={result['n']} queries ({result['n_users']} users), backend "
-                 f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}")
+                 f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}, scored by the {lead} rule "
+                 f"(other columns: the {other} rule)")
     return "\n".join(lines)
 
 
