@@ -92,16 +92,22 @@ def top_prediction(result: dict[str, Any], system: str, key: str) -> str:
 
 
 def metric_table(result: dict[str, Any]) -> str:
-    """Markdown table of every method and baseline (best value of each metric in bold)."""
+    """Markdown table of every method and baseline (best value of each metric in bold).
+
+    Score tasks also get the official LaMP evaluator's figures (``lamp:`` columns; the rules differ
+    only for out-of-range and non-finite numbers); ``rescues`` counts parsed answers the parser changed.
+    """
     metrics = result["metric_names"]
+    lamp_cols = list(metrics) if result.get("task_kind") == "score" else []
     best: dict[str, float] = {}
     for m in metrics:
         vals = [t[m] for table in (result["methods"], result["baselines"]) for t in table.values()
                 if isinstance(t.get(m), float) and math.isfinite(t[m])]
         if vals:
             best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
-    head = ["system", "kind", *[METRIC_TITLES.get(m, m) for m in metrics], "n", "prompt tokens / query",
-            "errors", "unparsed", "most common prediction"]
+    head = ["system", "kind", *[METRIC_TITLES.get(m, m) for m in metrics],
+            *[f"{METRIC_TITLES.get(m, m)} (LaMP rule)" for m in lamp_cols], "n", "prompt tokens / query",
+            "errors", "unparsed", "rescues", "most common prediction"]
     align = ["---", "---"] + ["---:"] * (len(head) - 3) + ["---"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     for kind, key, table in (("method", "predictions", result["methods"]), ("baseline", "baselines",
@@ -111,9 +117,10 @@ def metric_table(result: dict[str, Any]) -> str:
             for m in metrics:
                 s = _fmt(t.get(m))
                 cells.append(f"**{s}**" if m in best and t.get(m) == best[m] else s)
+            cells += [_fmt((t.get("lamp") or {}).get(m)) for m in lamp_cols]
             toks = _fmt(t.get("prompt_tokens_mean"), 0) if kind == "method" else "0"
             cells += [str(t.get("n", "")), toks, str(t.get("errors", "-")), str(t.get("unparsed", "-")),
-                      top_prediction(result, name, key)]
+                      str(t.get("rescues", "-")), top_prediction(result, name, key)]
             lines.append(f"| `{name}` | {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -290,7 +297,10 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "(`--limit-per-user`); the no-model baselines run on every held-out query.",
         "- Metrics as LaMP defines them (`core/evaluate/metrics.py`): MAE / RMSE for scores (a prediction that "
         "is not a number in 1-5 counts as the farther of 1 and 5 from the gold), accuracy / macro-F1 over the "
-        "label set for labels. Best value per column in bold.",
+        "label set for labels. Best value per column in bold. The *LaMP rule* columns apply the official "
+        "evaluator exactly (`eval/evaluation.py` of LaMP-Benchmark/LaMP): a number out of 1-5 is scored as its "
+        "raw value; NaN / infinity, on which the official code crashes, count as non-numbers. `rescues` counts "
+        "answers the parser had to change (e.g. `4 stars` -> 4); the raw completions are in the result JSON.",
         "",
         "## LaMP-3 style: five real users",
         "",
