@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scoring", choices=["inflow", "lamp"], default="inflow",
                         help="Scoring the table leads with: inflow (out-of-range scores count as the farther bound) "
                              "or lamp (the official LaMP evaluator's rules). The JSON always holds both.")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="Also remove each answer's top factor, retrieved items or summary, re-answer, and "
+                             "report how often / how far answers move and whether the evidence alone reproduces "
+                             "them (up to 6 more model calls per method and query).")
     parser.add_argument("--limit", type=int, help="Evaluate at most N queries.")
     parser.add_argument("--limit-per-user", type=int, help="Evaluate at most N queries per user (their first ones).")
     parser.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
@@ -179,8 +183,13 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
                           baselines=not args.no_baselines, progress=None if args.quiet else _bar,
-                          scoring=args.scoring)
+                          scoring=args.scoring, faithfulness=args.faithfulness)
         print(format_table(result))
+        if args.faithfulness:
+            from core.evaluate.faithfulness import format_faithfulness
+
+            print()
+            print(format_faithfulness(result))
         if result["cancelled"]:
             print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",
                   file=sys.stderr)

@@ -237,7 +237,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
-             scoring: str = "inflow") -> dict[str, Any]:
+             scoring: str = "inflow", faithfulness: bool = False) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -258,6 +258,9 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
         scoring: Which scoring the text table leads with (``"inflow"`` or ``"lamp"``); both are computed.
+        faithfulness: Also probe every answer's evidence (:mod:`core.evaluate.faithfulness`): up to six
+            more answers per method and query; per query in ``faithfulness``, aggregated in
+            ``result["faithfulness"]``.
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
@@ -296,7 +299,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
               "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
-              "embedder": emb.name, "backend": _backend_info(client, emb, None, None)}
+              "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness}
     run_id = ws.start_run("eval", params, dataset_id=dataset_id)
     majority = global_majority((u.items for u in dataset.users), task) if baselines else None
     baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
@@ -337,7 +340,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     base = UserBaselines(qtask, state.profile.items, majority, retrievers, k=k)
                 state.contexts[key] = (ctx, base)
             ctx, base = state.contexts[key]
-            per_query.append(_run_query(q, qtask, ctx, method_objs, base))
+            per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
             if progress is not None:
                 progress(len(per_query), total)
     except KeyboardInterrupt:
@@ -355,6 +358,10 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
         "run_id": run_id, "scoring": scoring,
     }
+    if faithfulness:
+        from core.evaluate.faithfulness import summarize
+
+        result["faithfulness"] = summarize(per_query, list(methods))
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
     if store:
         result["eval_id"] = ws.add_eval_run(params, result)
@@ -362,7 +369,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
 
 
 def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
-               base: UserBaselines | None) -> dict[str, Any]:
+               base: UserBaselines | None, *, faithfulness: bool = False) -> dict[str, Any]:
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
                            "raw": {}, "rescued": {}, "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {},
@@ -385,6 +392,13 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         rec["values"][name] = _json_value(ans.value)
         rec["raw"][name] = raw_completion(ans)
         rec["rescued"][name] = is_rescue(task, ans.text, ans.value)
+        if faithfulness:
+            from core.evaluate.faithfulness import probe
+
+            try:
+                rec.setdefault("faithfulness", {})[name] = probe(method, q.input, ctx, ans)
+            except Exception as exc:  # a failed probe is reported, the query's scores stand
+                rec.setdefault("faithfulness", {})[name] = {"error": f"{type(exc).__name__}: {exc}"}
         rec["tokens"][name] = int(ans.trace.tokens_in)
         rec["tokens_out"][name] = int(ans.trace.tokens_out)
         rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
