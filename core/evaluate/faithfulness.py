@@ -1,4 +1,4 @@
-"""Faithfulness over a dataset: does the evidence a method shows drive its answer?
+"""Faithfulness over a dataset: whether the evidence a method shows drives its answer.
 
 For every evaluated query and method, three kinds of evidence are probed (:data:`KINDS`):
 

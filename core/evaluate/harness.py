@@ -17,9 +17,9 @@ the farther score bound (scores). Beside it each query keeps the method's raw co
 *parse rescue* (``rescued``: the parser had to change the model's answer to get it, e.g. ``"4 stars"``
 -> ``4``, ``"comedy."`` -> ``comedy``, ``"The user's response: hi"`` -> ``hi``); each method counts its
 ``rescues``. Every system is scored twice, by Inflow's rule and by the official LaMP evaluator's
-(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails on a query (e.g. the endpoint gave up)
-predicts ``""`` for it; the failure is listed in ``per_query[i]["errors"]`` and counted in the
-method's ``errors``.
+(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails
+on a query (e.g. the endpoint gave up) predicts ``""`` for it; the failure is listed in
+``per_query[i]["errors"]`` and counted in the method's ``errors``.
 
 A query may narrow the label set of a label task with ``meta["labels"]`` (the MovieLens tagging
 proxy gives each user their own tags); macro-F1 still runs over the task's whole label set.

@@ -38,8 +38,10 @@ def _num(x: Any, digits: int = 4) -> Any:
 
 
 def metric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return one row per method and baseline with the task's metrics (score tasks: also by the official LaMP
-    rule), counts and token cost."""
+    """Return one row per method and baseline: the task's metrics, counts and token cost.
+
+    Score tasks also get the metrics by the official LaMP rule (the only kind where the rules differ).
+    """
     metrics = list(result.get("metric_names") or [])
     rows = []
     for kind, table in (("method", result.get("methods") or {}), ("baseline", result.get("baselines") or {})):
