@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Bypass the LLM cache: every call goes to the model (also $INFLOW_NO_CACHE=1).")
     parser.add_argument("--model", help="Model name for the openai backend (default $INFLOW_MODEL).")
     parser.add_argument("--base-url", help="Endpoint for the openai backend (default $OPENAI_BASE_URL).")
+    port = parser.add_argument_group("portability (POPI): every user's summary written by another model")
+    port.add_argument("--summary-backend", choices=["local", "openai"],
+                      help="Backend whose model writes the summaries the answering model uses (default: none, "
+                           "each profile's own summary).")
+    port.add_argument("--summary-model", help="Model of --summary-backend openai (default $INFLOW_MODEL).")
+    port.add_argument("--summary-base-url", help="Endpoint of --summary-backend openai (default $OPENAI_BASE_URL).")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="minilm",
                         help="Embedder (default minilm, which falls back to hash when not installed).")
     parser.add_argument("--extractor", choices=["auto", "llm", "lexicon"], default="auto",
@@ -174,17 +180,33 @@ def run(args: argparse.Namespace) -> int:
         settings.base_url = args.base_url
     if args.no_cache:
         settings.use_cache = False
+    source = None
+    if args.summary_backend:
+        source = BackendSettings.from_env()
+        source.kind = args.summary_backend
+        source.model = args.summary_model or source.model
+        source.base_url = args.summary_base_url or source.base_url
+        source.use_cache = settings.use_cache
+    elif args.summary_model or args.summary_base_url:
+        raise InputError(Problem("arguments", None, "summary_backend",
+                                 "--summary-model / --summary-base-url need --summary-backend"))
     ws = Workspace(args.workspace)
     try:
         client = make_client(settings, ws)
+        summary_client = make_client(source, ws) if source is not None else None
         kind = EMBEDDERS[args.embedder]
         embedder = make_embedder(kind, workspace=ws)
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
                           baselines=not args.no_baselines, progress=None if args.quiet else _bar,
-                          scoring=args.scoring, faithfulness=args.faithfulness)
+                          scoring=args.scoring, faithfulness=args.faithfulness, summary_client=summary_client)
         print(format_table(result))
+        if "portability" in result:
+            p = result["portability"]
+            print(f"summaries written by {p['source'].get('kind')} / {p['source'].get('model')} for {p['users']} "
+                  f"users: {p['summary_tokens_mean']:.0f} tokens on average against {p['history_tokens_mean']:.0f} "
+                  f"in the raw history (ratio {p['ratio_mean']:.3f})")
         if args.faithfulness:
             from core.evaluate.faithfulness import format_faithfulness
 

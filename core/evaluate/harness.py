@@ -44,6 +44,7 @@ from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
 from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
+from core.evaluate.portability import port_summary, portability_summary
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
@@ -237,7 +238,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
-             scoring: str = "inflow", faithfulness: bool = False) -> dict[str, Any]:
+             scoring: str = "inflow", faithfulness: bool = False, summary_client: Any = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -261,6 +262,9 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         faithfulness: Also probe every answer's evidence (:mod:`core.evaluate.faithfulness`): up to six
             more answers per method and query; per query in ``faithfulness``, aggregated in
             ``result["faithfulness"]``.
+        summary_client: Portability (POPI): the client of another model that writes every user's summary
+            (:func:`core.evaluate.portability.port_summary`); ``client`` answers with it. Described in
+            ``result["portability"]``.
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
@@ -270,7 +274,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "predictions": {method: text}, "values": {method: value}, "raw": {method: completion},
         "rescued": {method: bool}, "tokens": {method: prompt tokens},
         "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
-        "cancelled", "runtime_s", "scoring", "eval_id"}``. Metrics are NaN (``null`` in JSON) for a system
+        "cancelled", "runtime_s", "scoring", "eval_id"}``, plus ``"faithfulness"`` and ``"portability"`` when
+        asked for. Metrics are NaN (``null`` in JSON) for a system
         with no finished query.
 
     Raises:
@@ -299,7 +304,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
               "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
-              "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness}
+              "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness,
+              "summary_from": _backend_info(summary_client, emb, None, None) if summary_client is not None else None}
     run_id = ws.start_run("eval", params, dataset_id=dataset_id)
     majority = global_majority((u.items for u in dataset.users), task) if baselines else None
     baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
@@ -308,6 +314,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     profile_settings: dict[str, Any] | None = None
     users_open: OrderedDict[str, _UserState] = OrderedDict()  # a few users' profiles and retrievers, LRU
     cancelled = False
+    ported: dict[str, dict[str, Any]] = {}
     total = len(chosen)
     try:
         for q in chosen:
@@ -324,6 +331,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                 profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
                                         progress=on_stage)
                 profile_settings = profile_settings or dict(profile.settings)
+                if summary_client is not None:  # the summary another model wrote replaces the user's own
+                    profile, ported[q.user_id] = port_summary(profile, summary_client)
                 state = _UserState(profile, load_pool(ws, dataset_id, q.user_id))
                 users_open[q.user_id] = state
                 while len(users_open) > OPEN_USERS:
@@ -358,6 +367,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
         "run_id": run_id, "scoring": scoring,
     }
+    if summary_client is not None:
+        result["portability"] = portability_summary(list(ported.values()), params["summary_from"])
     if faithfulness:
         from core.evaluate.faithfulness import summarize
 

@@ -116,3 +116,21 @@ def test_eval_file_roles_come_from_the_flags(server, tmp_path, monkeypatch, caps
                  *backend_args(server, tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "given as the outputs file" in err
+
+
+def test_eval_summary_from_another_backend(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-key")
+    qp, op = lamp_files(tmp_path)
+    out = tmp_path / "out.json"
+    with FakeOpenAIServer(model="writer-model") as writer:
+        code = main(["eval", "--questions", str(qp), "--outputs", str(op), "--methods", "summary,history",
+                     "--summary-backend", "openai", "--summary-base-url", writer.base_url, "--summary-model",
+                     "writer-model", "--json", str(out), *backend_args(server, tmp_path)])
+        assert code == 0, capsys.readouterr().err
+        assert len(writer.calls()) == 1  # both questions share one profile: the second summary is a cache hit
+    result = json.loads(out.read_text())
+    assert result["portability"]["source"]["model"] == "writer-model" and result["backend"]["model"] == "fake-model"
+    assert "summaries written by openai / writer-model for 2 users" in capsys.readouterr().out
+    code = main(["eval", "--questions", str(qp), "--outputs", str(op), "--summary-model", "x",
+                 *backend_args(server, tmp_path)])
+    assert code == 2 and ":summary_backend:" in capsys.readouterr().err
