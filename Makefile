@@ -44,6 +44,7 @@ bench: install-test
 	$(PY) bench/factor_map.py
 	$(PY) bench/tokens.py
 	$(PY) bench/direction_split.py
+	$(PY) bench/lamp_bm25_overlap.py
 
 clean-venv:
 	rm -rf $(VENV)
