@@ -389,9 +389,11 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         "## Prompt tokens per query (`bench/tokens.py`)",
         "",
-        "Backend-reported prompt tokens of the answering call of `summary`, `bm25` and `rpm`, next to `zero` "
-        "(instruction and query only), and the summary against the raw history it condenses (POPI reports up "
-        "to 10x fewer tokens for summaries).",
+        "Backend-reported prompt tokens of the answering call of `summary`, `history` (the full-history prompt, "
+        "as much as the context holds), `bm25` and `rpm`, next to `zero` (instruction and query only), and the "
+        "summary against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries). "
+        "A summary written by another model (`python -m core eval ... --summary-backend openai --summary-model "
+        "M`) needs a second, capable model, which this offline run does not have.",
         "",
         markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",
