@@ -55,6 +55,7 @@ bench: install-test
 	$(PY) bench/factor_quality.py
 	$(PY) bench/sample_seeds.py
 	$(PY) bench/trace_accounting.py
+	$(PY) bench/lamp_bm25_overlap.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -10,6 +10,8 @@ It runs, with the offline default backend (the embedded llama.cpp model) and a f
    of each user's reviews are queries): the no-model baselines on every query, the six methods
    and the baselines on the first ``--limit-per-user`` queries of each user (the embedded model
    processes only a few hundred tokens per second on two cores);
+   then the faithfulness probes (:mod:`core.evaluate.faithfulness`) on the first
+   ``--faith-limit-per-user`` queries of each user;
 2. **LaMP-2 style tagging proxy** built from ``../shared/data/movielens_small``
    (:mod:`core.evaluate.movielens`), the same way (``--tag-limit-per-user``);
 3. **prompt tokens** of ``summary`` / ``bm25`` / ``rpm`` (:mod:`bench.tokens`) on both runs and on
@@ -49,6 +51,7 @@ from bench.tokens import (  # noqa: E402
 )
 from core.data.model import Task, split_last  # noqa: E402
 from core.evaluate.baselines import BASELINE_DESCRIPTIONS  # noqa: E402
+from core.evaluate.faithfulness import faithfulness_rows  # noqa: E402
 from core.evaluate.harness import (  # noqa: E402
     aggregate,
     evaluate,
@@ -92,16 +95,22 @@ def top_prediction(result: dict[str, Any], system: str, key: str) -> str:
 
 
 def metric_table(result: dict[str, Any]) -> str:
-    """Markdown table of every method and baseline (best value of each metric in bold)."""
+    """Markdown table of every method and baseline (best value of each metric in bold).
+
+    Score tasks also get the official LaMP evaluator's figures (``lamp:`` columns; the rules differ
+    only for out-of-range and non-finite numbers); ``rescues`` counts parsed answers the parser changed.
+    """
     metrics = result["metric_names"]
+    lamp_cols = list(metrics) if result.get("task_kind") == "score" else []
     best: dict[str, float] = {}
     for m in metrics:
         vals = [t[m] for table in (result["methods"], result["baselines"]) for t in table.values()
                 if isinstance(t.get(m), float) and math.isfinite(t[m])]
         if vals:
             best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
-    head = ["system", "kind", *[METRIC_TITLES.get(m, m) for m in metrics], "n", "prompt tokens / query",
-            "errors", "unparsed", "most common prediction"]
+    head = ["system", "kind", *[METRIC_TITLES.get(m, m) for m in metrics],
+            *[f"{METRIC_TITLES.get(m, m)} (LaMP rule)" for m in lamp_cols], "n", "prompt tokens / query",
+            "errors", "unparsed", "rescues", "most common prediction"]
     align = ["---", "---"] + ["---:"] * (len(head) - 3) + ["---"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     for kind, key, table in (("method", "predictions", result["methods"]), ("baseline", "baselines",
@@ -111,9 +120,10 @@ def metric_table(result: dict[str, Any]) -> str:
             for m in metrics:
                 s = _fmt(t.get(m))
                 cells.append(f"**{s}**" if m in best and t.get(m) == best[m] else s)
+            cells += [_fmt((t.get("lamp") or {}).get(m)) for m in lamp_cols]
             toks = _fmt(t.get("prompt_tokens_mean"), 0) if kind == "method" else "0"
             cells += [str(t.get("n", "")), toks, str(t.get("errors", "-")), str(t.get("unparsed", "-")),
-                      top_prediction(result, name, key)]
+                      str(t.get("rescues", "-")), top_prediction(result, name, key)]
             lines.append(f"| `{name}` | {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -137,9 +147,21 @@ def per_user_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def faithfulness_table(result: dict[str, Any]) -> str:
+    """Markdown table of the faithfulness probes: one row per method and kind of evidence removed."""
+    rows = faithfulness_rows(result)
+    head = ["method", "removed", "n", "not used", "moved", "shift", "kept same", "kept distance"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for r in rows:
+        cells = [f"`{r['method']}`", r["removed"], str(r["n"]), str(r["not used"]),
+                 *[_fmt(r[m]) for m in ("moved", "shift", "kept_same", "kept_distance")]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
              embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
-             k: int) -> dict[str, Any]:
+             k: int, faithfulness: bool = False) -> dict[str, Any]:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
 
@@ -155,7 +177,7 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
     cancel = (lambda: time.perf_counter() > deadline) if deadline is not None else None
     result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
                       limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage,
-                      order="round_robin")
+                      order="round_robin", faithfulness=faithfulness)
     print(file=sys.stderr)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     slug = name.lower().replace(" ", "_").replace("-", "")
@@ -195,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="LaMP-3 queries per user answered by the methods (default 5).")
     ap.add_argument("--tag-limit-per-user", type=int, default=4,
                     help="Tagging queries per user answered by the methods (default 4).")
+    ap.add_argument("--faith-limit-per-user", type=int, default=1,
+                    help="LaMP-3 queries per user whose answers are probed for faithfulness (default 1).")
     ap.add_argument("--token-limit-per-user", type=int, default=2,
                     help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
@@ -230,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     timings["lamp3"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    print("LaMP-3 users: faithfulness probes...", file=sys.stderr)
+    faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(METHOD_NAMES),
+                     limit_per_user=args.faith_limit_per_user, deadline=t_start + 0.7 * budget, faithfulness=True,
+                     **common)
+    timings["faithfulness"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     print("MovieLens tagging proxy: baselines, then methods...", file=sys.stderr)
     tag_ds = build_tagging_dataset(MOVIELENS)
     tag_h, tag_q = split_last(tag_ds, 0.2)
@@ -248,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
-    doc = render(args, lamp=lamp, lamp_base=lamp_base, tag=tag, tag_base=tag_base, tag_ds=tag_ds, sample=sample,
-                 ws=ws, timings=timings, total=total, load=(load_start, _loadavg()), speed=throughput(ws))
+    doc = render(args, lamp=lamp, lamp_base=lamp_base, faith=faith, tag=tag, tag_base=tag_base, tag_ds=tag_ds,
+                 sample=sample, ws=ws, timings=timings, total=total, load=(load_start, _loadavg()),
+                 speed=throughput(ws))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc, encoding="utf-8")
     ws.close()
@@ -264,7 +296,8 @@ def _stopped(result: dict[str, Any]) -> str:
     return ""
 
 
-def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[str, Any], tag: dict[str, Any],
+def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[str, Any], faith: dict[str, Any],
+           tag: dict[str, Any],
            tag_base: dict[str, Any], tag_ds: Any, sample: dict[str, Any], ws: Workspace, timings: dict[str, float],
            total: float, load: tuple[str, str], speed: dict[str, float]) -> str:
     """Return the whole RESULTS.md text."""
@@ -279,7 +312,8 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         f"- Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}; load average (1/5/15 min) "
         f"{load[0]} at the start and {load[1]} at the end.",
         f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, tagging "
-        f"{timings['tagging']:.0f} s, sample-review tokens {timings['tokens']:.0f} s), "
+        f"{timings['tagging']:.0f} s, faithfulness {timings['faithfulness']:.0f} s, sample-review tokens "
+        f"{timings['tokens']:.0f} s), "
         f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min.",
         f"- Setup (every run): {backend_line(lamp)}. The embedded model is the offline default; being tiny, the "
         "pipeline uses the deterministic stage implementations for it (lexicon features, keyword factor names, "
@@ -290,7 +324,10 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "(`--limit-per-user`); the no-model baselines run on every held-out query.",
         "- Metrics as LaMP defines them (`core/evaluate/metrics.py`): MAE / RMSE for scores (a prediction that "
         "is not a number in 1-5 counts as the farther of 1 and 5 from the gold), accuracy / macro-F1 over the "
-        "label set for labels. Best value per column in bold.",
+        "label set for labels. Best value per column in bold. The *LaMP rule* columns apply the official "
+        "evaluator exactly (`eval/evaluation.py` of LaMP-Benchmark/LaMP): a number out of 1-5 is scored as its "
+        "raw value; NaN / infinity, on which the official code crashes, count as non-numbers. `rescues` counts "
+        "answers the parser had to change (e.g. `4 stars` -> 4); the raw completions are in the result JSON.",
         "",
         "## LaMP-3 style: five real users",
         "",
@@ -312,6 +349,17 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         metric_table(lamp_base),
         "",
         per_user_table(lamp_base),
+        "",
+        f"### Faithfulness on the first {args.faith_limit_per_user} held-out review(s) of each user "
+        f"(n = {faith['n']})",
+        "",
+        "`core/evaluate/faithfulness.py`: for each answer the top factor, the retrieved items or the summary is "
+        "removed and the query re-answered (comprehensiveness: `moved` = share of answers that changed, `shift` = "
+        "mean |score change|), then that evidence alone is kept (sufficiency: `kept same` = share reproduced, "
+        "`kept distance` = mean |score change|). `not used`: queries where the method never showed that "
+        f"evidence (nothing to measure).{_stopped(faith)}",
+        "",
+        faithfulness_table(faith),
         "",
         "## LaMP-2 style tagging proxy: MovieLens tags",
         "",
@@ -341,9 +389,11 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         "## Prompt tokens per query (`bench/tokens.py`)",
         "",
-        "Backend-reported prompt tokens of the answering call of `summary`, `bm25` and `rpm`, next to `zero` "
-        "(instruction and query only), and the summary against the raw history it condenses (POPI reports up "
-        "to 10x fewer tokens for summaries).",
+        "Backend-reported prompt tokens of the answering call of `summary`, `history` (the full-history prompt, "
+        "as much as the context holds), `bm25` and `rpm`, next to `zero` (instruction and query only), and the "
+        "summary against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries). "
+        "A summary written by another model (`python -m core eval ... --summary-backend openai --summary-model "
+        "M`) needs a second, capable model, which this offline run does not have.",
         "",
         markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",

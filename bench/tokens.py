@@ -40,7 +40,7 @@ from core.store.workspace import Workspace  # noqa: E402
 DATA = ROOT / ".." / "shared" / "data"
 LAMP3 = DATA / "lamp3_users" / "user_histories.json"
 SAMPLE = ROOT / "sample_data" / "reviews.csv"
-TOKEN_METHODS = ("summary", "bm25", "rpm")
+TOKEN_METHODS = ("summary", "history", "bm25", "rpm")  # history: the full-context prompt summaries replace
 REFERENCE = "zero"  # instruction + query only: what personalization adds is measured against it
 
 
@@ -105,7 +105,7 @@ def markdown(name: str, result: dict[str, Any], stats: dict[str, dict[str, float
 
 def run_tokens(ws: Workspace, dataset: Dataset, queries: list[Query], *, client: Any, embedder: Any, settings: Any,
                limit_per_user: int, cancel: Any = None) -> dict[str, Any]:
-    """Run only ``zero``, ``summary``, ``bm25`` and ``rpm`` (no baselines) to measure their prompts."""
+    """Run only ``zero`` and :data:`TOKEN_METHODS` (no baselines) to measure their prompts."""
     return evaluate(ws, dataset, queries, methods=[REFERENCE, *TOKEN_METHODS], client=client, embedder=embedder,
                     settings=settings, limit_per_user=limit_per_user, baselines=False, store=True, cancel=cancel)
 

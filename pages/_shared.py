@@ -135,19 +135,22 @@ def _client_fingerprint(s: BackendSettings) -> tuple[Any, ...]:
             id(s.api_key) if s.api_key else None)
 
 
-def get_client(ws: Workspace, settings: BackendSettings) -> tuple[Any | None, str | None]:
-    """Return this session's LLM client for the settings (made once per settings), or the error why not."""
+def get_client(ws: Workspace, settings: BackendSettings, key: str = CLIENT_KEY) -> tuple[Any | None, str | None]:
+    """Return this session's LLM client for the settings (made once per settings), or the error why not.
+
+    ``key`` holds a second client beside the session's (the Compare page's summary model).
+    """
     from core.llm.factory import make_client
 
     fp = (ws.path, *_client_fingerprint(settings))
-    held = st.session_state.get(CLIENT_KEY)
+    held = st.session_state.get(key)
     if held and held[0] == fp:
         return held[1], held[2]
     try:
         client, error = make_client(settings, ws), None
     except InputError as exc:
         client, error = None, "; ".join(p.message for p in exc.problems)
-    st.session_state[CLIENT_KEY] = (fp, client, error)
+    st.session_state[key] = (fp, client, error)
     return client, error
 
 

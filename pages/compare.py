@@ -9,10 +9,13 @@ from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
 from core.views.answering import AnswerRecord, answer_all, compare_rows, error_text
 from core.views.jobs import Job
+from core.views.portability_view import PORTED_PREFIX, ported_answer, ported_label, source_settings
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, job_panel, need_profile, safe, user_state
+from pages._shared import ctx, get_client, job_panel, need_profile, safe, user_state
+
+PORT_CLIENT_KEY = "_inflow_port_client"
 
 c = ctx()
 st.title("Compare methods")
@@ -41,6 +44,12 @@ methods = col1.multiselect("Methods", METHOD_NAMES, default=state.get("methods",
 state["methods"] = methods
 k = col2.slider("k", 0, 10, int(state.get("k", 4)), key="cmp_k")
 state["k"] = k
+with st.expander("Portability: answer with a summary another model wrote"):
+    port_on = st.checkbox("Also answer **summary** with the summary this model writes (POPI)", key="cmp_port")
+    p1, p2, p3 = st.columns([1, 2, 2])
+    port_kind = p1.selectbox("Backend", ["local", "openai"], key="cmp_port_kind")
+    port_model = p2.text_input("Model (openai)", value=c.settings.model or "", key="cmp_port_model")
+    port_url = p3.text_input("Endpoint (openai)", value=c.settings.base_url or "", key="cmp_port_url")
 
 if "pool" in methods:
     stored_pool = c.ws.get_pool(profile.dataset_id, profile.user_id)
@@ -55,17 +64,29 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")
     else:
         ws, client, embedder, query, gold = c.ws, c.client, c.embedder, opt.input, opt.gold
+        source, port_error = None, None
+        if port_on:
+            source, port_error = get_client(ws, source_settings(c.settings, port_kind, port_model, port_url),
+                                            key=PORT_CLIENT_KEY)
         # A history item is left out of its own retrieval; dataset queries are held out already.
         held_out = [opt.item_id] if opt.item_id else []
         chosen = list(methods)
+        ported: dict = {}  # filled by the job thread (session state is not reachable from it)
 
         def work(j: Job) -> dict:
-            return answer_all(ws, profile, chosen, query=query, client=client, embedder=embedder, k=k, gold=gold,
-                              disabled_items=held_out, progress=lambda name, d, t: j.report(d, t, name),
-                              cancel=j.cancelled)
+            out = answer_all(ws, profile, chosen, query=query, client=client, embedder=embedder, k=k, gold=gold,
+                             disabled_items=held_out, progress=lambda name, d, t: j.report(d, t, name),
+                             cancel=j.cancelled)
+            if port_on and not j.cancelled():
+                label = ported_label(source) if source is not None else f"{PORTED_PREFIX}{port_kind}"
+                out[label], ported["info"] = (
+                    ported_answer(ws, profile, source, query=query, client=client, embedder=embedder, k=k,
+                                  gold=gold, disabled_items=held_out) if source is not None else (port_error, None))
+            return out
 
         ss[JOB_KEY] = Job(work, "compare").start()
         ss["_inflow_compare_request"] = (state, (pick, tuple(chosen), k))
+        ss["_inflow_compare_port"] = ported
         st.rerun()
 
 
@@ -81,6 +102,7 @@ elif job is not None:
         st.error(f"Answering failed: {safe(job.error)}")
     else:
         target["records"], target["request"] = job.result, request
+        target["port"] = (ss.pop("_inflow_compare_port", None) or {}).get("info")
         if len(job.result) < len(request[1]):
             st.warning(f"Cancelled: {len(job.result)} of {len(request[1])} methods answered and were kept.")
 
@@ -92,6 +114,11 @@ if records:
     if opt.gold:
         st.caption(f"True response: **{safe(opt.gold)}**")
     st.dataframe(pd.DataFrame(compare_rows(records)), hide_index=True, width="stretch")
+    port = state.get("port") if any(n.startswith(PORTED_PREFIX) for n in records) else None
+    if port:
+        st.caption(f"The ported summary ({port['summary_tokens']} tokens; the raw history has "
+                   f"{port['history_tokens']}):")
+        st.text(port["text"])  # model-written text is data, never markup
     ok = {n: r for n, r in records.items() if isinstance(r, AnswerRecord)}
     if ok:
         st.plotly_chart(token_bars_figure({n: r.answer.trace.tokens_in for n, r in ok.items()},
@@ -112,7 +139,7 @@ if records:
             st.caption(f"{tot['tokens_in']} → {tot['tokens_out']} tokens · {tot['latency_ms']:.0f} ms · "
                        f"{n_steps} step{'' if n_steps == 1 else 's'} · {safe(error_text(rec.error))}")
             st.caption(" → ".join(safe(s.name) for s in rec.answer.trace.steps))
-            if st.button("Step through", key=f"cmp_open_{name}"):
+            if name in METHOD_NAMES and st.button("Step through", key=f"cmp_open_{name}"):
                 ss[Keys.DRILL] = {"pick": pick, "query": opt.input, "gold": opt.gold, "method": name, "k": k}
                 st.switch_page("pages/reasoning.py")
 else:

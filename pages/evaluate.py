@@ -6,11 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
+from core.evaluate.faithfulness import faithfulness_rows
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
 from core.views.eval_view import configured_engine_run, drill_target, eval_inputs, metric_rows, per_query_rows
 from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
+from core.viz.faithfulness import faithfulness_figure
 from pages._shared import ctx, forget_profiles, job_panel, need_user, safe
 
 JOB_KEY = "_inflow_eval_job"
@@ -37,6 +39,8 @@ with st.form("ev_form"):
     limit_user = g1.number_input("Queries per user", 1, 500, 3, key="ev_limit_user")
     k = g2.slider("k", 0, 10, 4, key="ev_k")
     fraction = g3.slider("Held-out share (datasets without queries)", 0.05, 0.5, 0.2, step=0.05, key="ev_fraction")
+    faith = st.checkbox("Measure faithfulness: remove each answer's top factor, retrieved items or summary and "
+                        "re-answer (up to 6 more model calls per method and query)", key="ev_faith")
     start = st.form_submit_button("Run evaluation", type="primary", disabled=running)
 
 if start and not running:
@@ -67,7 +71,7 @@ if start and not running:
             return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                             settings=settings, limit_per_user=int(limit_user), k=int(k),
                             progress=lambda d, t: j.report(d, t, f"{d}/{t} queries"), cancel=j.cancelled,
-                            profile_progress=on_profile, engine=run_on)
+                            profile_progress=on_profile, engine=run_on, faithfulness=bool(faith))
 
         ss[JOB_KEY] = Job(work, "evaluation").start()
         ss["_inflow_eval_how"] = how
@@ -115,7 +119,7 @@ st.caption(f"Task {safe(result.get('task'))} · {result.get('n')} queries from {
 
 st.subheader("Metrics")
 METRIC_COLUMNS = {"prompt_tokens_mean": "prompt tokens (mean)", "latency_ms_mean": "latency ms (mean)",
-                  "errors": "failed", "unparsed": "unparsed answers"}
+                  "errors": "failed", "unparsed": "unparsed answers", "rescues": "parse rescues"}
 st.dataframe(pd.DataFrame(metric_rows(result)).rename(columns=METRIC_COLUMNS), hide_index=True, width="stretch")
 st.caption("Methods call the model; baselines need none: the majority answer, the user's own mean score or most "
            "frequent label, and kNN over the items BM25 or feature-level retrieval finds.")
@@ -125,6 +129,14 @@ if metrics:
     for col, metric in zip(cols, metrics, strict=True):
         with col:
             st.plotly_chart(eval_metrics_figure(result, metric), width="stretch", key=f"ev_chart_{metric}")
+
+if result.get("faithfulness"):
+    st.subheader("Faithfulness")
+    st.plotly_chart(faithfulness_figure(result["faithfulness"]), width="stretch", key="ev_faith_chart")
+    st.dataframe(pd.DataFrame(faithfulness_rows(result)), hide_index=True, width="stretch")
+    st.caption("For each query the evidence a method showed is removed (left: how often the answer moved; `shift` "
+               "is how far) or kept alone (right: how often it reproduced the answer). Evidence a method never "
+               "showed counts as *not used* and is left out.")
 
 st.subheader("Per query")
 rows = per_query_rows(result)

@@ -3,7 +3,8 @@
 Two ways in:
 
 * LaMP files: ``--questions Q.json --outputs O.json [--task LaMP_3]``: each question is answered
-  from its own profile (the question's user is the question);
+  from its own profile (the question's user is the question); the flags say which file is which,
+  whatever the files are named;
 * the project's formats: ``--data PATH [PATH ...] --split last:0.2``: the last 20% of each user's
   items are the queries, the earlier items the history (a data set with its own queries, e.g.
   LaMP files given with ``--data``, needs no ``--split``).
@@ -38,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHOD_NAMES),
                         help=f"Comma-separated methods (default: all of {','.join(METHOD_NAMES)}).")
     parser.add_argument("--no-baselines", action="store_true", help="Skip the no-model baselines.")
+    parser.add_argument("--scoring", choices=["inflow", "lamp"], default="inflow",
+                        help="Scoring the table leads with: inflow (out-of-range scores count as the farther bound) "
+                             "or lamp (the official LaMP evaluator's rules). The JSON always holds both.")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="Also remove each answer's top factor, retrieved items or summary, re-answer, and "
+                             "report how often / how far answers move and whether the evidence alone reproduces "
+                             "them (up to 6 more model calls per method and query).")
     parser.add_argument("--limit", type=int, help="Evaluate at most N queries.")
     parser.add_argument("--limit-per-user", type=int, help="Evaluate at most N queries per user (their first ones).")
     parser.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
@@ -47,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Bypass the LLM cache: every call goes to the model (also $INFLOW_NO_CACHE=1).")
     parser.add_argument("--model", help="Model name for the openai backend (default $INFLOW_MODEL).")
     parser.add_argument("--base-url", help="Endpoint for the openai backend (default $OPENAI_BASE_URL).")
+    port = parser.add_argument_group("portability (POPI): every user's summary written by another model")
+    port.add_argument("--summary-backend", choices=["local", "openai"],
+                      help="Backend whose model writes the summaries the answering model uses (default: none, "
+                           "each profile's own summary).")
+    port.add_argument("--summary-model", help="Model of --summary-backend openai (default $INFLOW_MODEL).")
+    port.add_argument("--summary-base-url", help="Endpoint of --summary-backend openai (default $OPENAI_BASE_URL).")
     parser.add_argument("--embedder", choices=sorted(EMBEDDERS), default="minilm",
                         help="Embedder (default minilm, which falls back to hash when not installed).")
     parser.add_argument("--extractor", choices=["auto", "llm", "lexicon"], default="auto",
@@ -116,7 +130,9 @@ def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         if not (args.questions and args.outputs):
             raise InputError(Problem("arguments", None, "outputs" if args.questions else "questions",
                                      "LaMP evaluation needs both --questions and --outputs"))
-        dataset = load([args.questions, args.outputs], task=task).dataset
+        from core.data.load import load_lamp_pair
+
+        dataset = load_lamp_pair(args.questions, args.outputs, task=task).dataset  # roles from the flags
     elif args.data:
         dataset = load(args.data, task=task).dataset
     else:
@@ -166,9 +182,20 @@ def run(args: argparse.Namespace) -> int:
         settings.base_url = args.base_url
     if args.no_cache:
         settings.use_cache = False
+    source = None
+    if args.summary_backend:
+        source = BackendSettings.from_env()
+        source.kind = args.summary_backend
+        source.model = args.summary_model or source.model
+        source.base_url = args.summary_base_url or source.base_url
+        source.use_cache = settings.use_cache
+    elif args.summary_model or args.summary_base_url:
+        raise InputError(Problem("arguments", None, "summary_backend",
+                                 "--summary-model / --summary-base-url need --summary-backend"))
     ws = open_workspace(args.workspace, create=True)  # a folder or a non-SQLite file: a message
     try:
         client = make_client(settings, ws)
+        summary_client = make_client(source, ws) if source is not None else None
         kind = EMBEDDERS[args.embedder]
         embedder = make_embedder(kind, workspace=ws)
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
@@ -176,13 +203,24 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
                           baselines=not args.no_baselines, progress=None if args.quiet or run_on else _bar,
-                          engine=run_on)
+                          engine=run_on, scoring=args.scoring, faithfulness=args.faithfulness,
+                          summary_client=summary_client)
         if run_on is not None:
             if isinstance(run_on.progress, UsersLine):
                 run_on.progress.close()
             for user, reason in result["engine"]["failures"].items():
                 print(f"user {user} failed: {reason}", file=sys.stderr)
         print(format_table(result))
+        if "portability" in result:
+            p = result["portability"]
+            print(f"summaries written by {p['source'].get('kind')} / {p['source'].get('model')} for {p['users']} "
+                  f"users: {p['summary_tokens_mean']:.0f} tokens on average against {p['history_tokens_mean']:.0f} "
+                  f"in the raw history (ratio {p['ratio_mean']:.3f})")
+        if args.faithfulness:
+            from core.evaluate.faithfulness import format_faithfulness
+
+            print()
+            print(format_faithfulness(result))
         if result["cancelled"]:
             print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",
                   file=sys.stderr)

@@ -276,12 +276,38 @@ def load(
     Raises:
         InputError: Any problem (without ``keep_valid``), with every problem found up to ``max_errors``.
     """
-    log = ProblemLog(max_errors)
     if not paths:
         raise InputError(Problem("(no files)", None, None, "no files given"))
+    return _load_sources(plan_sources(paths), task=task, mapping=mapping, keep_valid=keep_valid,
+                         max_bytes=max_bytes, max_errors=max_errors, name=name, progress=progress)
+
+
+def load_lamp_pair(questions: str | Path, outputs: str | Path, *, task: Task | None = None,
+                   max_bytes: int | None = None, max_errors: int = 50,
+                   progress: Progress | None = None) -> LoadResult:
+    """Load a LaMP questions file and its outputs file, whatever they are named.
+
+    :func:`load` tells a LaMP pair by its ``*_questions.json`` / ``*_outputs.json`` names; here the
+    caller says which file is which (``--questions`` / ``--outputs``), so ``q.json`` + ``o.json``
+    load too. Only content that contradicts a role (golds given as the questions, questions given
+    as the outputs) is an error.
+
+    Raises:
+        InputError: A problem in either file, naming file, row and field.
+    """
+    q, o = Path(questions), Path(outputs)
+    source = Source("lamp", q, str(questions), o, str(outputs))
+    return _load_sources([source], task=task, mapping=None, keep_valid=False, max_bytes=max_bytes,
+                         max_errors=max_errors, name=_dataset_name([source]), progress=progress)
+
+
+def _load_sources(sources: Sequence[Source], *, task: Task | None, mapping: Mapping[str, str] | None,
+                  keep_valid: bool, max_bytes: int | None, max_errors: int, name: str | None,
+                  progress: Progress | None = None) -> LoadResult:
+    """Parse planned sources, check their rows and assemble one dataset (see :func:`load`)."""
+    log = ProblemLog(max_errors)
     if max_bytes is None:
         max_bytes = default_max_bytes()
-    sources = plan_sources(paths)
     parsed: list[Parsed] = []
     for source in sources:
         try:

@@ -175,7 +175,8 @@ def answer_user(spec: WorkSpec, user_id: str, seed: Shard, queries: Sequence[Any
         records = answer_user_queries(ws, spec.dataset_id, user_id, list(queries), methods=e["methods"],
                                       client=client, embedder=embedder,
                                       settings=PipelineSettings.from_dict(spec.pipeline), k=e["k"],
-                                      baselines=e["baselines"], majority=e.get("majority"), run_id=e.get("run_id"))
+                                      baselines=e["baselines"], majority=e.get("majority"), run_id=e.get("run_id"),
+                                      faithfulness=bool(e.get("faithfulness")))
         calls, hits, failed = stats_snapshot(client)
         return UserResult(user_id, new_rows(ws, seed), calls, hits, failed, time.perf_counter() - start,
                           records=records)

@@ -12,9 +12,14 @@
 
 A method's prediction is its parsed answer (``Answer.value``: the in-range score or the matched
 label) when it has one, else its raw text, which the metrics then count as wrong (labels) or as
-the farther score bound (scores). A method that fails on a query (e.g. the endpoint gave up)
-predicts ``""`` for it; the failure is listed in ``per_query[i]["errors"]`` and counted in the
-method's ``errors``.
+the farther score bound (scores). Beside it each query keeps the method's raw completion
+(``raw``: the whole text the model returned for the final call) and whether the prediction is a
+*parse rescue* (``rescued``: the parser had to change the model's answer to get it, e.g. ``"4 stars"``
+-> ``4``, ``"comedy."`` -> ``comedy``, ``"The user's response: hi"`` -> ``hi``); each method counts its
+``rescues``. Every system is scored twice, by Inflow's rule and by the official LaMP evaluator's
+(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails
+on a query (e.g. the endpoint gave up) predicts ``""`` for it; the failure is listed in
+``per_query[i]["errors"]`` and counted in the method's ``errors``.
 
 A query may narrow the label set of a label task with ``meta["labels"]`` (the MovieLens tagging
 proxy gives each user their own tags); macro-F1 still runs over the task's whole label set.
@@ -38,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
-from core.evaluate.metrics import METRICS, metrics_for
+from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
+from core.evaluate.portability import port_summary, portability_summary
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
@@ -112,6 +118,37 @@ def _prediction(task: Task, text: str, value: Any) -> str:
     return str(value)
 
 
+def is_rescue(task: Task, text: str, value: Any) -> bool:
+    """Tell whether a parsed answer differs from the model's answer text (the parser rescued it).
+
+    A schema-constrained answer is the ``answer`` field of the call, so it is only a rescue when
+    even that had to be changed; a score counts as unchanged when the text reads as the same number.
+
+    Examples:
+        >>> t = Task(kind="score")
+        >>> is_rescue(t, "4", 4.0), is_rescue(t, "4 stars", 4.0), is_rescue(t, "seven", None)
+        (False, True, False)
+    """
+    if value is None:
+        return False
+    said = (text or "").strip()
+    if task.kind == "score":
+        try:
+            return float(said) != float(value)
+        except (TypeError, ValueError):
+            return True
+    return said != str(value).strip()
+
+
+def raw_completion(answer: Any) -> str:
+    """Return the whole completion of a method's final model call (``""`` when it made none)."""
+    for step in reversed(answer.trace.steps):
+        if step.kind in ("llm", "rewrite"):
+            raw = step.detail.get("raw")
+            return str(raw if raw is not None else step.output or "")
+    return ""
+
+
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
@@ -166,8 +203,9 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
         labels: Label set for label tasks.
 
     Returns:
-        ``{system: {metric: value, ..., "n": count}}``; methods also get ``prompt_tokens_mean``,
-        ``prompt_tokens_median``, ``latency_ms_mean``, ``errors`` and ``unparsed``.
+        ``{system: {metric: value, ..., "n": count, "lamp": {metric: value, ...}}}`` (``lamp``: the
+        same predictions under the official LaMP rules); methods also get ``prompt_tokens_mean``,
+        ``prompt_tokens_median``, ``latency_ms_mean``, ``errors``, ``unparsed`` and ``rescues``.
     """
     out: dict[str, dict[str, Any]] = {}
     for name in systems:
@@ -177,6 +215,8 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
         m: dict[str, Any] = dict(metrics_for(task, preds, golds, labels=labels)) if rows else {
             metric: math.nan for metric in METRICS[task.kind]}
         m["n"] = len(rows)
+        m["lamp"] = dict(metrics_for(task, preds, golds, labels=labels, scoring="lamp")) if rows else {
+            metric: math.nan for metric in METRICS[task.kind]}
         if key == "predictions":
             toks = sorted(r["tokens"].get(name, 0) for r in rows)
             lat = [r["latency_ms"].get(name, 0.0) for r in rows]
@@ -185,6 +225,7 @@ def aggregate(task: Task, per_query: list[dict[str, Any]], systems: Sequence[str
             m["latency_ms_mean"] = float(sum(lat) / len(lat)) if lat else math.nan
             m["errors"] = sum(1 for r in rows if name in r.get("errors", {}))
             m["unparsed"] = sum(1 for r in rows if r["values"].get(name) is None)
+            m["rescues"] = sum(1 for r in rows if r.get("rescued", {}).get(name))
         out[name] = m
     return out
 
@@ -200,7 +241,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
-             engine: EngineRun | None = None) -> dict[str, Any]:
+             engine: EngineRun | None = None, scoring: str = "inflow", faithfulness: bool = False,
+             summary_client: Any = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -223,24 +265,40 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         engine: Run each user's build and answering as one unit of an engine (e.g. a Ray task per user,
             see :mod:`core.engine`); ``progress`` then counts the queries of finished users, and
             ``profile_progress`` is not called. None: query by query in this process.
+        scoring: Which scoring the text table leads with (``"inflow"`` or ``"lamp"``); both are computed.
+        faithfulness: Also probe every answer's evidence (:mod:`core.evaluate.faithfulness`): up to six
+            more answers per method and query; per query in ``faithfulness``, aggregated in
+            ``result["faithfulness"]``.
+        summary_client: Portability (POPI): the client of another model that writes every user's summary
+            (:func:`core.evaluate.portability.port_summary`); ``client`` answers with it. Described in
+            ``result["portability"]``. Not with an ``engine`` (the ported summaries are written in
+            this process).
 
     Returns:
         ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
         "dataset_id", "n", "n_planned", "n_users", "backend", "k", "metric_names",
         "methods": {name: {metric: value, ...}},
         "baselines": {name: {metric: value, ...}}, "per_query": [{"id", "user_id", "gold",
-        "predictions": {method: text}, "values": {method: value}, "tokens": {method: prompt tokens},
+        "predictions": {method: text}, "values": {method: value}, "raw": {method: completion},
+        "rescued": {method: bool}, "tokens": {method: prompt tokens},
         "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
-        "cancelled", "runtime_s", "eval_id"}``. Metrics are NaN (``null`` in JSON) for a system
+        "cancelled", "runtime_s", "scoring", "eval_id"}``, plus ``"faithfulness"`` and ``"portability"`` when
+        asked for. Metrics are NaN (``null`` in JSON) for a system
         with no finished query.
 
     Raises:
-        core.errors.InputError: An unknown method, or a query whose user is not in the dataset.
+        core.errors.InputError: An unknown method, a query whose user is not in the dataset, or an engine
+            together with ``summary_client``.
     """
     from core.errors import InputError, Problem
     from core.methods.pool_store import load_pool
     from core.stages.profile import PipelineSettings, build_profile
 
+    if engine is not None and summary_client is not None:
+        raise InputError(Problem("summary_backend", None, None, "a summary written by another model (portability) "
+                                 "is measured on the local engine only: drop the engine or the summary backend"))
+    if scoring not in SCORINGS:
+        raise InputError(Problem("arguments", None, "scoring", f"--scoring must be one of {', '.join(SCORINGS)}"))
     t0 = time.perf_counter()
     method_objs = {name: get_method(name) for name in methods}
     chosen = select_queries(queries, limit=limit, limit_per_user=limit_per_user, order=order)
@@ -258,7 +316,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
               "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
-              "embedder": emb.name, "backend": _backend_info(client, emb, None, None)}
+              "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness,
+              "summary_from": _backend_info(summary_client, emb, None, None) if summary_client is not None else None}
     run_id = ws.start_run("eval", params, dataset_id=dataset_id)
     majority = global_majority((u.items for u in dataset.users), task) if baselines else None
     baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
@@ -267,11 +326,13 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     profile_settings: dict[str, Any] | None = None
     users_open: OrderedDict[str, _UserState] = OrderedDict()  # a few users' profiles and retrievers, LRU
     cancelled = False
+    ported: dict[str, dict[str, Any]] = {}
     total = len(chosen)
     try:
         if engine is not None:  # one unit of work per user, spread by the engine (see core.engine)
             per_query, cancelled, profile_settings = _run_on_engine(
-                engine, ws, dataset_id, chosen, methods, k, baselines, majority, run_id, cancel, progress)
+                engine, ws, dataset_id, chosen, methods, k, baselines, majority, run_id, cancel, progress,
+                faithfulness)
         for q in ([] if engine is not None else chosen):  # the local, query-by-query path
             if cancel is not None and cancel():
                 cancelled = True
@@ -286,6 +347,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                 profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
                                         progress=on_stage)
                 profile_settings = profile_settings or dict(profile.settings)
+                if summary_client is not None:  # the summary another model wrote replaces the user's own
+                    profile, ported[q.user_id] = port_summary(profile, summary_client)
                 state = _UserState(profile, load_pool(ws, dataset_id, q.user_id))
                 users_open[q.user_id] = state
                 while len(users_open) > OPEN_USERS:
@@ -293,7 +356,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
             users_open.move_to_end(q.user_id)
             qtask = _query_task(task, q)
             ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
-            per_query.append(_run_query(q, qtask, ctx, method_objs, base))
+            per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
             if progress is not None:
                 progress(len(per_query), total)
     except KeyboardInterrupt:
@@ -309,10 +372,16 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         "methods": aggregate(task, per_query, list(methods), key="predictions", labels=labels),
         "baselines": aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
         "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
-        "run_id": run_id,
+        "run_id": run_id, "scoring": scoring,
     }
     if engine is not None and engine.report is not None:
         result["engine"] = engine.report.to_dict()
+    if summary_client is not None:
+        result["portability"] = portability_summary(list(ported.values()), params["summary_from"])
+    if faithfulness:
+        from core.evaluate.faithfulness import summarize
+
+        result["faithfulness"] = summarize(per_query, list(methods))
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
     if store:
         result["eval_id"] = ws.add_eval_run(params, result)
@@ -337,7 +406,7 @@ def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run
 def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: Sequence[Query], *,
                         methods: Sequence[str], client: Any, embedder: Any, settings: Any, k: int, baselines: bool,
                         majority: str | None, run_id: str | None,
-                        cancel: CancelCheck | None = None) -> list[dict[str, Any]]:
+                        cancel: CancelCheck | None = None, faithfulness: bool = False) -> list[dict[str, Any]]:
     """Build (or reuse) one user's profile and answer their queries: an engine's unit of evaluation work.
 
     Returns:
@@ -357,13 +426,14 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
             break
         qtask = _query_task(task, q)
         ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
-        records.append(_run_query(q, qtask, ctx, method_objs, base))
+        records.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
     return records
 
 
 def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
                    k: int, baselines: bool, majority: str | None, run_id: str, cancel: CancelCheck | None,
-                   progress: EvalProgress | None) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
+                   progress: EvalProgress | None,
+                   faithfulness: bool = False) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
     """Answer each user's queries as one engine unit; return the records (in query order), cancelled, settings.
 
     The engine's report is left in ``run.report`` (users that failed are listed there with the reason).
@@ -377,7 +447,7 @@ def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[
         by_user.setdefault(q.user_id, []).append(q)
     spec = replace_spec(run.spec, dataset_id=dataset_id, eval={"methods": list(methods), "k": k,
                                                                "baselines": baselines, "majority": majority,
-                                                               "run_id": run_id})
+                                                               "run_id": run_id, "faithfulness": faithfulness})
     report = run.engine.run(ws, spec, list(by_user), limits=run.limits, client=run.client, embedder=run.embedder,
                             queries=by_user, progress=run.progress, cancel=cancel)
     run.report = report
@@ -392,10 +462,11 @@ def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[
 
 
 def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
-               base: UserBaselines | None) -> dict[str, Any]:
+               base: UserBaselines | None, *, faithfulness: bool = False) -> dict[str, Any]:
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
-                           "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {}, "baselines": {}}
+                           "raw": {}, "rescued": {}, "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {},
+                           "baselines": {}}
     for name, method in methods.items():
         t0 = time.perf_counter()
         try:
@@ -403,6 +474,8 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         except Exception as exc:  # one failing method must not stop a long evaluation
             rec["predictions"][name] = ""
             rec["values"][name] = None
+            rec["raw"][name] = ""
+            rec["rescued"][name] = False
             rec["tokens"][name] = 0
             rec["tokens_out"][name] = 0
             rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
@@ -410,6 +483,15 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
             continue
         rec["predictions"][name] = _prediction(task, ans.text, ans.value)
         rec["values"][name] = _json_value(ans.value)
+        rec["raw"][name] = raw_completion(ans)
+        rec["rescued"][name] = is_rescue(task, ans.text, ans.value)
+        if faithfulness:
+            from core.evaluate.faithfulness import probe
+
+            try:
+                rec.setdefault("faithfulness", {})[name] = probe(method, q.input, ctx, ans)
+            except Exception as exc:  # a failed probe is reported, the query's scores stand
+                rec.setdefault("faithfulness", {})[name] = {"error": f"{type(exc).__name__}: {exc}"}
         rec["tokens"][name] = int(ans.trace.tokens_in)
         rec["tokens_out"][name] = int(ans.trace.tokens_out)
         rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
@@ -436,7 +518,7 @@ def _nan_to_none(obj: Any) -> Any:
 
 
 CSV_COLUMNS = ("id", "user_id", "gold", "system", "kind", "prediction", "value", "prompt_tokens", "latency_ms",
-               "error")
+               "error", "raw", "rescued")
 
 
 def export_csv(result: dict[str, Any], path: str | Path) -> None:
@@ -448,42 +530,53 @@ def export_csv(result: dict[str, Any], path: str | Path) -> None:
         for r in result["per_query"]:
             for name, pred in r["predictions"].items():
                 w.writerow([r["id"], r["user_id"], r["gold"], name, "method", pred, r["values"].get(name),
-                            r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, "")])
+                            r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, ""),
+                            r.get("raw", {}).get(name, ""), r.get("rescued", {}).get(name, "")])
             for name, pred in r.get("baselines", {}).items():
-                w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", ""])
+                w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", "", "", ""])
 
 
 def export_metrics_csv(result: dict[str, Any], path: str | Path) -> None:
     """Write the metric table as CSV: one row per method and baseline."""
     metrics = list(result["metric_names"])
-    extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed"]
+    extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed", "rescues"]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["system", "kind", *metrics, *extra])
+        w.writerow(["system", "kind", *metrics, *[f"lamp:{x}" for x in metrics], *extra])
         for kind, table in (("method", result["methods"]), ("baseline", result["baselines"])):
             for name, m in table.items():
-                w.writerow([name, kind, *[m.get(x) for x in metrics], *[m.get(x, "") for x in extra]])
+                lamp = m.get("lamp") or {}
+                w.writerow([name, kind, *[m.get(x) for x in metrics], *[lamp.get(x) for x in metrics],
+                            *[m.get(x, "") for x in extra]])
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Render the metric table as aligned text (methods, then baselines)."""
+    """Render the metric table as aligned text (methods, then baselines).
+
+    The metrics are those of ``result["scoring"]`` (``inflow`` or ``lamp``); the other scoring
+    follows in columns marked with its name.
+    """
     metrics = list(result["metric_names"])
-    head = ["system", *metrics, "n", "tokens/query", "errors"]
+    lead = result.get("scoring", "inflow")
+    other = next(x for x in SCORINGS if x != lead)
+    head = ["system", *metrics, *[f"{x} ({other})" for x in metrics], "n", "tokens/query", "errors", "rescues"]
     rows = []
     for kind, table in (("", result["methods"]), ("baseline: ", result["baselines"])):
         for name, m in table.items():
-            vals = [_fmt(m.get(x)) for x in metrics]
+            by = {"inflow": m, "lamp": m.get("lamp") or {}}
+            vals = [_fmt(by[lead].get(x)) for x in metrics] + [_fmt(by[other].get(x)) for x in metrics]
             toks = _fmt(m.get("prompt_tokens_mean"), 0) if "prompt_tokens_mean" in m else "-"
             errs = str(m.get("errors", "-"))
-            rows.append([kind + name, *vals, str(m.get("n", "")), toks, errs])
+            rows.append([kind + name, *vals, str(m.get("n", "")), toks, errs, str(m.get("rescues", "-"))])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * wd for wd in widths))
     lines += ["  ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=True)) for r in rows]
     b = result.get("backend", {})
     lines.append(f"task {result['task']}, n={result['n']} queries ({result['n_users']} users), backend "
-                 f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}")
+                 f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}, scored by the {lead} rule "
+                 f"(other columns: the {other} rule)")
     return "\n".join(lines)
 
 

@@ -15,6 +15,22 @@ LaMP (Salemi et al., 2023) scores its tasks as follows, and so do we:
   uses, without its bootstrap resampling).
 
 Predictions and golds are stripped of surrounding whitespace first, as LaMP's post-processing does.
+
+Two scorings (:data:`SCORINGS`) are computed side by side:
+
+* ``inflow`` (above): out-of-range numbers count as the farther bound, so no answer scores better
+  than the worst in-range one.
+* ``lamp``: exactly the official evaluator (``eval/evaluation.py`` of LaMP-Benchmark/LaMP,
+  ``create_metric_mae_rmse``): whatever Python's ``float()`` reads is scored as that raw value
+  (``"7"`` against gold 5 is an error of 2, ``"0"`` against gold 1 an error of 1, ``"1e1"`` is 10);
+  anything else counts as whichever of 1 and 5 is farther from the gold (the official bounds are
+  the fixed 1 and 5; a task with another range uses its own bounds). ``float()`` also reads
+  ``"nan"`` and ``"inf"``, on which the official code *crashes* (scikit-learn refuses NaN and
+  infinite inputs): here such a prediction is scored like a non-number (the farther bound) and
+  counted in ``nonfinite``, so a published number can say how many there were. Label and text
+  metrics are the same under both scorings (the official code strips, matches labels exactly and
+  case-sensitively, and maps anything else to a class of its own, as above); the official ROUGE
+  is a bootstrap estimate of the mean (random resampling, unseeded), ours is the mean itself.
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ from core.data.model import Task
 METRICS: dict[str, tuple[str, ...]] = {"score": ("mae", "rmse"), "label": ("accuracy", "f1"),
                                        "text": ("rouge-1", "rouge-l")}
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
+SCORINGS = ("inflow", "lamp")
 
 _NOT_A_LABEL = "\x00<not a label>"
 
@@ -65,7 +82,29 @@ def score_value(pred: object, gold: float, lo: float = 1.0, hi: float = 5.0) -> 
     return lo if abs(lo - gold) > abs(hi - gold) else hi
 
 
-def score_metrics(preds: Sequence[str], golds: Sequence[str], lo: float = 1.0, hi: float = 5.0) -> dict[str, float]:
+def lamp_score_value(pred: object, gold: float, lo: float = 1.0, hi: float = 5.0) -> tuple[float, bool]:
+    """Return the value the official LaMP evaluator scores for one prediction, and whether it was NaN / infinite.
+
+    The official rule: ``float(pred.strip())`` when Python can read it (out-of-range values kept as
+    they are), else the farther of ``lo`` and ``hi`` from ``gold`` (a tie picks ``hi``). NaN and
+    infinities crash the official code; they get the farther bound here and the flag says so.
+
+    Examples:
+        >>> lamp_score_value("7", 5.0), lamp_score_value("4 stars", 2.0), lamp_score_value("nan", 4.0)
+        ((7.0, False), (5.0, False), (1.0, True))
+    """
+    try:
+        x = float(str(pred).strip())
+    except (TypeError, ValueError):
+        x = None
+    nonfinite = x is not None and not math.isfinite(x)
+    if x is not None and not nonfinite:
+        return x, False
+    return (lo if abs(lo - gold) > abs(hi - gold) else hi), nonfinite
+
+
+def score_metrics(preds: Sequence[str], golds: Sequence[str], lo: float = 1.0, hi: float = 5.0, *,
+                  scoring: str = "inflow") -> dict[str, float]:
     """MAE and RMSE of score predictions (LaMP-3).
 
     Args:
@@ -73,20 +112,30 @@ def score_metrics(preds: Sequence[str], golds: Sequence[str], lo: float = 1.0, h
         golds: True scores as text (must be numbers).
         lo: Lowest valid score.
         hi: Highest valid score.
+        scoring: ``"inflow"`` or ``"lamp"`` (see the module docstring).
 
     Returns:
-        ``{"mae": ..., "rmse": ...}``; NaN for both when there are no predictions.
+        ``{"mae": ..., "rmse": ...}`` (``lamp`` adds ``"nonfinite"``: predictions the official
+        code would crash on); NaN for both when there are no predictions.
 
     Raises:
-        ValueError: Lengths differ or a gold is not a number.
+        ValueError: Lengths differ, a gold is not a number, or an unknown ``scoring``.
     """
     _check_lengths(preds, golds)
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
+    extra = {"nonfinite": 0} if scoring == "lamp" else {}
     if not golds:
-        return {"mae": math.nan, "rmse": math.nan}
+        return {"mae": math.nan, "rmse": math.nan, **extra}
     y_true = np.array([float(str(g).strip()) for g in golds], dtype=np.float64)
-    y_pred = np.array([score_value(p, g, lo, hi) for p, g in zip(preds, y_true, strict=True)], dtype=np.float64)
+    if scoring == "lamp":
+        pairs = [lamp_score_value(p, g, lo, hi) for p, g in zip(preds, y_true, strict=True)]
+        y_pred = np.array([v for v, _ in pairs], dtype=np.float64)
+        extra["nonfinite"] = sum(1 for _, bad in pairs if bad)
+    else:
+        y_pred = np.array([score_value(p, g, lo, hi) for p, g in zip(preds, y_true, strict=True)], dtype=np.float64)
     return {"mae": float(mean_absolute_error(y_true, y_pred)),
-            "rmse": float(math.sqrt(mean_squared_error(y_true, y_pred)))}
+            "rmse": float(math.sqrt(mean_squared_error(y_true, y_pred))), **extra}
 
 
 def label_metrics(preds: Sequence[str], golds: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
@@ -152,7 +201,7 @@ def text_metrics(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]
 
 
 def metrics_for(task: Task, preds: Sequence[str], golds: Sequence[str],
-                labels: Sequence[str] | None = None) -> dict[str, float]:
+                labels: Sequence[str] | None = None, *, scoring: str = "inflow") -> dict[str, float]:
     """Score predictions with the metrics of the task's kind.
 
     Args:
@@ -161,15 +210,18 @@ def metrics_for(task: Task, preds: Sequence[str], golds: Sequence[str],
         golds: True outputs as text.
         labels: Label set for label tasks when the task does not carry one (e.g. the labels seen in
             the data); ignored for other kinds.
+        scoring: ``"inflow"`` or ``"lamp"``; only score tasks differ (see the module docstring).
 
     Returns:
         A dict with the kind's metric names (see :data:`METRICS`).
 
     Raises:
-        ValueError: Lengths differ, or a label task has no label set at all.
+        ValueError: Lengths differ, a label task has no label set at all, or an unknown ``scoring``.
     """
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
     if task.kind == "score":
-        return score_metrics(preds, golds, task.score_min, task.score_max)
+        return score_metrics(preds, golds, task.score_min, task.score_max, scoring=scoring)
     if task.kind == "label":
         return label_metrics(preds, golds, tuple(task.labels) or tuple(labels or ()))
     return text_metrics(preds, golds)

@@ -187,9 +187,22 @@ def _match_label(body: str, labels: list[str]) -> str | None:
     return min(hits)[2] if hits else None
 
 
+# Labels a model copies from the prompt's examples ("Input: ...\nThe user's response: ...") or
+# adds itself ("Answer:", "**Response:**"); they lead the answer, possibly after an echoed input.
+_LEAD_LABEL = re.compile(r"^[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)[*_\s]*:[*_\s]*",
+                         re.IGNORECASE)
+_ECHOED_INPUT = re.compile(r"^\s*input\s*:.*?\n(?=[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)"
+                           r"[*_\s]*:)", re.IGNORECASE | re.DOTALL)
+
+
 def _clean_text(body: str) -> str:
-    text = body.strip()
-    text = re.sub(r"^(answer|response)\s*:\s*", "", text, flags=re.IGNORECASE)
+    text = _ECHOED_INPUT.sub("", body.strip(), count=1)
+    for _ in range(3):  # "Answer: The user's response: ..." sheds both labels
+        stripped = _LEAD_LABEL.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped.strip()
+    text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     return text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from core.errors import InputError, Problem
 from core.methods.bm25 import BM25Method
+from core.methods.bm25_lamp import BM25LampMethod
+from core.methods.history import HistoryMethod
 from core.methods.pool import PoolMethod
 from core.methods.reflect import ReflectMethod
 from core.methods.rpm import RPMMethod
@@ -11,14 +13,16 @@ from core.methods.summary import SummaryMethod
 from core.methods.types import Method
 from core.methods.zero import ZeroMethod
 
-METHOD_NAMES = ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
+METHOD_NAMES = ["zero", "history", "bm25", "bm25-lamp", "summary", "rpm", "reflect", "pool"]
 
-_FACTORIES = {"zero": ZeroMethod, "bm25": BM25Method, "summary": SummaryMethod, "rpm": RPMMethod,
-              "reflect": ReflectMethod, "pool": PoolMethod}
+_FACTORIES = {"zero": ZeroMethod, "history": HistoryMethod, "bm25": BM25Method, "bm25-lamp": BM25LampMethod,
+              "summary": SummaryMethod, "rpm": RPMMethod, "reflect": ReflectMethod, "pool": PoolMethod}
 
 DESCRIPTIONS = {
     "zero": "No personalization: the task instruction and the query only.",
+    "history": "The full-context reference: the user's history, newest first, as much as the context holds.",
     "bm25": "LaMP baseline: the top-k history items by BM25 over raw text, pasted as examples.",
+    "bm25-lamp": "LaMP's own BM25 retrieval (str.split tokens, its task fields, k = 1), pasted as examples.",
     "summary": "The preference summary only (POPI-style).",
     "rpm": "Factors with statistics + summary + the reasoning paths of feature-retrieved items.",
     "reflect": "A generic answer, then a rewrite conditioned on the summary and retrieved history.",

@@ -109,8 +109,12 @@ def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
 
 def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
-                 disabled_items: Iterable[str] = (), use_summary: bool = True) -> AnswerRecord:
+                 disabled_items: Iterable[str] = (), use_summary: bool = True,
+                 summary_from: dict[str, Any] | None = None) -> AnswerRecord:
     """Answer ``query`` with one method, recorded as an ``answer`` run (with the user's stored pool, if any).
+
+    ``summary_from`` names the model that wrote the profile's summary when it is not the user's own
+    (portability); it is recorded in the run's parameters.
 
     Raises:
         core.errors.InputError: Unknown method; backend failures (``BackendError``).
@@ -120,7 +124,8 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     pool = load_pool(ws, profile.dataset_id, profile.user_id)
     params = {"method": method, "query": query, "k": int(k), "disabled_factors": disabled_factors,
               "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench",
-              "pool": "default" if pool is None else f"stored ({len(pool)} entries)"}
+              "pool": "default" if pool is None else f"stored ({len(pool)} entries)",
+              **({"summary_from": summary_from} if summary_from else {})}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents)
     ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,

@@ -10,7 +10,7 @@ from typing import Any
 from core.data.model import Dataset, Query, split_last
 from core.store.workspace import Workspace
 
-EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed")
+EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
 
 
 def eval_inputs(dataset: Dataset, dataset_id: str, *, fraction: float = 0.2,
@@ -38,13 +38,18 @@ def _num(x: Any, digits: int = 4) -> Any:
 
 
 def metric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return one row per method and baseline with the task's metrics, counts and token cost."""
+    """Return one row per method and baseline: the task's metrics, counts and token cost.
+
+    Score tasks also get the metrics by the official LaMP rule (the only kind where the rules differ).
+    """
     metrics = list(result.get("metric_names") or [])
     rows = []
     for kind, table in (("method", result.get("methods") or {}), ("baseline", result.get("baselines") or {})):
         for name, m in table.items():
             row: dict[str, Any] = {"system": name, "kind": kind}
             row.update({x: _num(m.get(x)) for x in metrics})
+            if result.get("task_kind") == "score":  # the official LaMP rule differs only for scores
+                row.update({f"{x} (LaMP rule)": _num((m.get("lamp") or {}).get(x)) for x in metrics})
             row.update({x: _num(m.get(x), 1) for x in EXTRA_COLUMNS if x in m})
             rows.append(row)
     return rows

@@ -92,3 +92,45 @@ def test_eval_bad_arguments_exit_2(tmp_path, capsys, args, field):
 def test_eval_needs_inputs(tmp_path, capsys):
     assert main(["eval", "--workspace", str(tmp_path / "ws.sqlite")]) == 2
     assert "--questions" in capsys.readouterr().err
+
+
+def test_eval_file_roles_come_from_the_flags(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-key")
+    qp, op = lamp_files(tmp_path)
+    q2, o2 = qp.rename(tmp_path / "questions.json"), op.rename(tmp_path / "outputs.json")  # no LaMP-style names
+    out = tmp_path / "out.json"
+    code = main(["eval", "--questions", str(q2), "--outputs", str(o2), "--methods", "zero", "--scoring", "lamp",
+                 "--json", str(out), *backend_args(server, tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["task"] == "LaMP_3" and result["n"] == 2 and result["scoring"] == "lamp"
+    assert set(result["methods"]["zero"]["lamp"]) >= {"mae", "rmse", "nonfinite"}
+    assert set(result["per_query"][0]) >= {"raw", "rescued"}
+    assert "(inflow)" in capsys.readouterr().out  # the table leads with lamp, the other rule follows
+    # swapped roles: the content contradicts the flag, and the message names the file
+    code = main(["eval", "--questions", str(o2), "--outputs", str(q2), "--methods", "zero",
+                 *backend_args(server, tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and str(o2) in err and "given as the questions file" in err
+    code = main(["eval", "--questions", str(q2), "--outputs", str(q2), "--methods", "zero",
+                 *backend_args(server, tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "given as the outputs file" in err
+
+
+def test_eval_summary_from_another_backend(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-key")
+    qp, op = lamp_files(tmp_path)
+    out = tmp_path / "out.json"
+    with FakeOpenAIServer(model="writer-model") as writer:
+        code = main(["eval", "--questions", str(qp), "--outputs", str(op), "--methods", "summary,history",
+                     "--summary-backend", "openai", "--summary-base-url", writer.base_url, "--summary-model",
+                     "writer-model", "--json", str(out), *backend_args(server, tmp_path)])
+        assert code == 0, capsys.readouterr().err
+        assert len(writer.calls()) == 1  # both questions share one profile: the second summary is a cache hit
+    result = json.loads(out.read_text())
+    assert result["portability"]["source"]["model"] == "writer-model" and result["backend"]["model"] == "fake-model"
+    assert "summaries written by openai / writer-model for 2 users" in capsys.readouterr().out
+    code = main(["eval", "--questions", str(qp), "--outputs", str(op), "--summary-model", "x",
+                 *backend_args(server, tmp_path)])
+    assert code == 2 and ":summary_backend:" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def assert_llm_step(step) -> None:
 
 
 def test_registry_knows_every_method():
-    assert METHOD_NAMES == ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
+    assert METHOD_NAMES == ["zero", "history", "bm25", "bm25-lamp", "summary", "rpm", "reflect", "pool"]
     for name in METHOD_NAMES:
         m = get_method(name)
         assert isinstance(m, Method) and m.name == name

@@ -191,7 +191,7 @@ def test_sample_data_path_end_to_end(make_app):
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     rows = at.dataframe[0].value
-    assert list(rows["method"]) == ["zero", "bm25", "summary", "rpm", "reflect", "pool"]
+    assert list(rows["method"]) == ["zero", "history", "bm25", "bm25-lamp", "summary", "rpm", "reflect", "pool"]
     assert not rows["answer"].str.startswith("failed").any()
 
     # -- evaluate ---------------------------------------------------------------------------------------

@@ -222,10 +222,16 @@ def parse_lamp(
         InputError: A file-level problem in either file.
     """
     q_data = parse_json(read_text(questions, q_file, max_bytes, progress), q_file)
+    if looks_like_outputs(q_data):  # the roles come from the caller (file names or CLI flags); the content disagrees
+        raise InputError(Problem(q_file, "$", None, 'this is a LaMP outputs file ({"task", "golds"}) but it was '
+                                                    "given as the questions file; are the two files swapped?"))
     o_data = None
     if outputs is not None:
         o_file = o_file or str(outputs)
         o_data = parse_json(read_text(outputs, o_file, max_bytes, progress), o_file)
+        if looks_like_questions(o_data):
+            raise InputError(Problem(o_file, "$", None, "this is a LaMP questions file (questions with profiles) but "
+                                                        "it was given as the outputs file; are the two files swapped?"))
         if not looks_like_outputs(o_data) and not isinstance(o_data, list):
             raise InputError(Problem(o_file, "$", "golds", 'expected a LaMP outputs object {"task": ..., '
                                                            '"golds": [...]}'))

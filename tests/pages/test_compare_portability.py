@@ -1,0 +1,31 @@
+"""Compare: a summary written by another model, answered with beside the other methods."""
+
+from __future__ import annotations
+
+import time
+
+from tests.pages.conftest import goto, texts, wait_build
+
+
+def test_ported_summary_answer_side_by_side(make_app):
+    at = make_app()
+    at.run()
+    goto(at, "compare")
+    at.button(key="build_profile_inline").click().run()
+    wait_build(at)
+    at.multiselect(key="cmp_methods").set_value(["history", "bm25", "summary"])
+    at.checkbox(key="cmp_port").check()
+    at.selectbox(key="cmp_port_kind").select("openai")
+    at.text_input(key="cmp_port_model").input("writer-model")
+    at.button(key="cmp_run").click().run()
+    deadline = time.time() + 300
+    while "_inflow_compare_job" in at.session_state and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = at.dataframe[0].value
+    assert list(rows["method"]) == ["history", "bm25", "summary", "summary ← openai / writer-model"]
+    assert not rows["answer"].str.startswith("failed").any()
+    assert "The ported summary" in texts(at)
+    assert any(t.value.startswith("echo: ") for t in at.text)  # the fake writer echoes its prompt: shown as text
+    assert len([b for b in at.button if b.label == "Step through"]) == 3  # not for the ported row
