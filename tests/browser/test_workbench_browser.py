@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +111,17 @@ def _shot(page, name: str) -> None:
 
 
 def _nav(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    """Open a page from the sidebar; a click that lands while a rerun redraws the sidebar is lost, so retry."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link").filter(has_text=re.compile(f"^{re.escape(title)}$"))
+    path = urllib.parse.urlparse(link.first.get_attribute("href") or "").path.strip("/")
+    for _ in range(4):
+        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        try:
+            page.wait_for_url(re.compile(f"/{re.escape(path)}/?(\\?.*)?$"), timeout=15_000)
+            return
+        except sync_api.TimeoutError:
+            _settle(page, 300)
+    raise AssertionError(f"the sidebar link {title!r} did not open its page")
 
 
 def _settle(page, ms: int = 1200) -> None:
