@@ -10,9 +10,10 @@ retrieved items' ratings) under four retrievers:
 * ``bm25``: raw-text BM25 (the ``knn-bm25`` baseline);
 * ``feature, influence-weighted``: matched features weighted by their factor's influence
   (``floor=0.3``, the old default);
-* ``feature, unweighted``: plain feature-set similarity (``floor=1``);
+* ``feature, unweighted``: plain feature-set similarity (``floor=1``, the default of
+  :class:`core.stages.retrieval.FeatureRetriever`: what ``rpm`` and ``knn-feature`` use);
 * ``feature + bm25 (RRF)``: the unweighted feature ranking fused with BM25's by reciprocal rank
-  (the default of :class:`core.stages.retrieval.FeatureRetriever`, what ``rpm`` and ``knn-feature`` use).
+  (``bm25_weight=1``).
 
 It also prints the mean rating the top-k items carry against the users' mean, which shows the
 influence weighting pulling the vote towards the rare extreme ratings. No LLM is called.

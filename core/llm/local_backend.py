@@ -6,8 +6,9 @@ pieces into the model cache (:mod:`core.llm.local_models`); ``$INFLOW_LOCAL_MODE
 ``$INFLOW_GGUF`` or ``model_path`` point at any other GGUF file. llama.cpp here is built with
 OpenMP, whose threads spin while they wait: on a busy 2-core machine that collapsed SmolLM2 from
 ~20 to 0.55 tokens/s, so ``OMP_WAIT_POLICY=PASSIVE`` (and ``OMP_NUM_THREADS``) are set before
-``llama_cpp`` is first imported, unless the environment already sets them. Models this small write unreliable free text but follow constraints, so every
-structured call is held to its JSON schema by llama.cpp's grammar-constrained decoding, and the
+``llama_cpp`` is first imported, unless the environment already sets them.
+
+Models this small write unreliable free text but follow constraints, so every structured call is held to its JSON schema by llama.cpp's grammar-constrained decoding, and the
 capabilities say ``free_text_quality="weak"`` so the pipeline can pick deterministic stages.
 
 A structured call whose schema is a single closed choice (an object whose only required property
@@ -25,7 +26,6 @@ a llama.cpp generation cannot be interrupted, and ``max_tokens`` bounds its leng
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import threading

@@ -328,7 +328,7 @@ def fit_rule(dev: Sequence[tuple[Terms, Any]], task: Task, dev_items: Sequence[s
     loo = []
     for j in range(len(dev)):
         rest = [d for i, d in enumerate(dev) if i != j]
-        rule = _best(rest, candidates, task) if rest else Rule("fusion", "raw", (0.0, 0.0, 1.0), candidates[0].estimator)
+        rule = _best(rest, candidates, task) if rest else None
         e = error(dev[j][0], rule, dev[j][1], task) if rule is not None else None
         if e is not None:
             loo.append(e)

@@ -300,7 +300,8 @@ def test_real_model_scores_reviews(tmp_path) -> None:
                                                                 "1, 2, 3, 4, 5."}], schema=Answer, max_tokens=16)
 
     ws = Workspace(tmp_path / "ws.sqlite")
-    client = LLMClient(LocalLlamaBackend(n_ctx=512, n_threads=1, choice_scoring="calibrated", local_model="smollm2-135m"), ws)
+    backend = LocalLlamaBackend(n_ctx=512, n_threads=1, choice_scoring="calibrated", local_model="smollm2-135m")
+    client = LLMClient(backend, ws)
     good = client.chat(ask("Absolutely wonderful. Best purchase I have made, works perfectly, I love it!"))
     bad = client.chat(ask("Terrible. It broke after one day, waste of money, I hate it. Avoid."))
     for res in (good, bad):

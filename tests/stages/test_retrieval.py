@@ -8,7 +8,7 @@ from core.stages.retrieval import BM25Retriever, FeatureRetriever, Retriever
 
 def test_feature_retrieval_ranks_the_matching_breakage_review_first(built):
     p = built.profile
-    r = FeatureRetriever(p, LexiconFeatureExtractor(), built.embedder, bm25_weight=0.0)
+    r = FeatureRetriever(p, LexiconFeatureExtractor(), built.embedder)
     assert isinstance(r, Retriever)
     docs = r.retrieve("The zipper broke on the second trip, what a shame.", k=3)
     assert len(docs) == 3
