@@ -8,8 +8,10 @@ OpenMP, whose threads spin while they wait: on a busy 2-core machine that collap
 ~20 to 0.55 tokens/s, so ``OMP_WAIT_POLICY=PASSIVE`` (and ``OMP_NUM_THREADS``) are set before
 ``llama_cpp`` is first imported, unless the environment already sets them.
 
-Models this small write unreliable free text but follow constraints, so every structured call is held to its JSON schema by llama.cpp's grammar-constrained decoding, and the
-capabilities say ``free_text_quality="weak"`` so the pipeline can pick deterministic stages.
+Models this small write unreliable free text but follow constraints, so every structured call is
+held to its JSON schema by llama.cpp's grammar-constrained decoding, and the capabilities say
+``free_text_quality="weak"`` (files under 1.5 GB, the 1.5B model included) so the pipeline picks
+deterministic stages.
 
 A structured call whose schema is a single closed choice (an object whose only required property
 is a string enum, e.g. the answering methods' ``{"answer": "1".."5"}``) is not sampled: every
