@@ -171,6 +171,10 @@ class LocalLlamaBackend:
         """Load the model now (it is otherwise loaded by the first call)."""
         _load(self.model_path, self.n_ctx, self.n_threads)
 
+    def llama(self) -> Any:
+        """Return the loaded ``llama_cpp.Llama`` (for benchmarks; calls on it bypass the lock and the client)."""
+        return _load(self.model_path, self.n_ctx, self.n_threads).llama
+
     def cache_identity(self) -> dict[str, Any]:
         """Return kind, model file (name and size), the string cap and the choice scoring: what changes the answers."""
         return {"kind": "local", "model": self.model_path.name, "bytes": self._size,

@@ -11,8 +11,8 @@ Steps (each in the trace):
    every pinned factor; when none is relevant, the :data:`FALLBACK_FACTORS` strongest
    (``|effect| x coverage``). At most :data:`MAX_FACTORS` are shown, pinned first, then by
    ``|effect|``. The retrieved items' paths are re-rendered without hops through disabled factors.
-4. ``llm``: the final prompt = factors with statistics (for closed-set tasks also the user's
-   response distribution given each factor, next to their overall one) + summary + the retrieved
+4. ``llm``: the final prompt = summary + factors with statistics (for closed-set tasks also the
+   user's response distribution given each factor, next to their overall one) + the retrieved
    items themselves as demonstrations (input, the user's response, their reasoning path).
 5. ``reason`` (closed-set tasks): decide the answer with the user's own decision rule
    (:mod:`core.methods.decision`): the model's raw or calibrated option scores, or their fusion
@@ -238,7 +238,9 @@ class RPMMethod:
                       latency_ms=(time.perf_counter() - t1) * 1000.0,
                       detail={"factors": [factor_record(f, why) for f, why in chosen], "paths": paths,
                               "disabled_factors": sorted(context.disabled_factors), "summary_version": version})
-        out = call_answer(context, query, [(FACTORS_TITLE, factor_lines), (SUMMARY_TITLE, summary),
+        # the summary first: it is the same for every query of the user, so llama.cpp's KV cache
+        # keeps the system prompt and the summary from one query (and dev item) to the next
+        out = call_answer(context, query, [(SUMMARY_TITLE, summary), (FACTORS_TITLE, factor_lines),
                                            (PATHS_TITLE, demonstrations(context, docs))],
                           name="Answer from factors, summary and demonstrations",
                           detail={"summary_version": version, "factor_ids": [f.id for f, _ in chosen]})
