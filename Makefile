@@ -44,6 +44,7 @@ bench: install-test
 	$(PY) bench/factor_map.py
 	$(PY) bench/tokens.py
 	$(PY) bench/direction_split.py
+	$(PY) bench/feature_retrieval.py
 
 clean-venv:
 	rm -rf $(VENV)

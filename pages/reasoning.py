@@ -198,6 +198,10 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             removed = card.detail.get("removed")
             if removed:
                 st.caption(f"Left out: {', '.join(removed)}")
+        elif card.kind == "reason" and card.decision is not None:
+            st.markdown(f"**Rule:** {card.decision['rule']}")
+            st.dataframe(pd.DataFrame(card.decision["rows"]), hide_index=True, width="stretch")
+            st.markdown(f"**Answer:** `{card.decision['answer']}`")
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")

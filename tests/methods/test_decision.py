@@ -153,3 +153,17 @@ def test_short_histories_keep_the_models_answer(model, make_ctx):
     rule = ans.trace.steps[-1].detail["decision"]
     assert rule["rule"]["name"] == "raw" and rule["n_dev"] < MIN_DEV_ITEMS and ans.value == 2.0
     assert len(model.prompts) == 1  # no dev calls
+
+
+def test_the_trace_view_shows_the_rule_and_each_terms_share(model, make_ctx, embedder):
+    from core.views.trace_view import step_cards
+
+    model.script = lambda prompt, fmt: answer_json("1")
+    ans = get_method("rpm").answer("The phone came today.", make_ctx(profile=fives_profile(embedder), k=3))
+    card = step_cards(ans.trace)[-1]
+    assert card.decision is not None and card.decision["rule"].startswith("fusion: ")
+    assert "leave-one-out absolute error on 12 of the user's items: raw 3.583" in card.decision["rule"]
+    assert [r["option"] for r in card.decision["rows"]] == ["1", "2", "3", "4", "5"]
+    row = card.decision["rows"][4]
+    assert row["model"] + row["knn"] + row["prior"] == pytest.approx(row["total"], abs=1e-3)
+    assert card.decision["answer"] == ans.text
