@@ -167,3 +167,11 @@ def test_the_trace_view_shows_the_rule_and_each_terms_share(model, make_ctx, emb
     row = card.decision["rows"][4]
     assert row["model"] + row["knn"] + row["prior"] == pytest.approx(row["total"], abs=1e-3)
     assert card.decision["answer"] == ans.text
+
+
+def test_the_cli_text_names_the_rule(model, make_ctx, embedder):
+    from core.methods.render import format_answer
+
+    model.script = lambda prompt, fmt: answer_json("1")
+    text = format_answer(get_method("rpm").answer("The phone came.", make_ctx(profile=fives_profile(embedder), k=3)))
+    assert "rule: fusion" in text and "leave-one-out dev errors" in text and "prior: {" in text
