@@ -23,8 +23,11 @@ Steps (each in the trace):
    so an ablation moves the answer through the same arithmetic.
 
 Disabling a factor removes it from the factor list, from the paths and from the summary's
-sentences that name it; retrieval itself is unchanged (its factor weights are part of the index),
-so an ablation changes exactly what the model is shown.
+sentences that name it; retrieval itself is unchanged (it ranks by feature similarity, not by
+factor), so an ablation changes exactly what the model is shown.
+
+With ``AnswerContext.reason_first`` the model first writes, in free text, how this user would see
+the input (an ``llm`` step "Reason before answering"), and the answering prompt carries that text.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from core.llm.types import ChatRequest
 from core.methods import decision
 from core.methods.context import AnswerContext
-from core.methods.prompting import LLMOutcome, call_answer, truncate
+from core.methods.prompting import LLMOutcome, call_answer, fit_messages, prompt_budget, truncate
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
@@ -52,6 +56,10 @@ CENTROID_MIN_SIM = 0.35
 MATCH_MIN_SIM = 0.3
 DEV_SIZE = 12  # dev items the decision rule is fitted on (each costs one answering call, cached)
 MIN_DEV_ITEMS = 8  # below this, leave-one-out error is noise: keep the model's raw answer
+REASON_MAX_TOKENS = 160
+REASON_TITLE = "Reasoning about this user and the input (written first)"
+REASON_INSTRUCTION = ("Before any answer: in two or three sentences, reason about how this user would respond to "
+                      "the input above, from their summary, factors and past items. Do not give the final answer.")
 FACTORS_TITLE = "This user's factors (computed from their history)"
 PATHS_TITLE = "Similar past items: what this user answered and how they reasoned"
 
@@ -185,7 +193,7 @@ class RPMMethod:
                 dev.append((self._terms(base, docs, out, held_out=iid), item.output))
             return decision.fit_rule(dev, context.task, ids)
 
-        return context.memo(("decision-rule", self.dev_size, options), fit)
+        return context.memo(("decision-rule", self.dev_size, options, context.reason_first), fit)
 
     def _terms(self, context: AnswerContext, docs: list[RetrievedDoc], out: LLMOutcome,
                held_out: str | None = None) -> decision.Terms:
@@ -240,11 +248,41 @@ class RPMMethod:
                               "disabled_factors": sorted(context.disabled_factors), "summary_version": version})
         # the summary first: it is the same for every query of the user, so llama.cpp's KV cache
         # keeps the system prompt and the summary from one query (and dev item) to the next
-        out = call_answer(context, query, [(SUMMARY_TITLE, summary), (FACTORS_TITLE, factor_lines),
-                                           (PATHS_TITLE, demonstrations(context, docs))],
-                          name="Answer from factors, summary and demonstrations",
+        sections = [(SUMMARY_TITLE, summary), (FACTORS_TITLE, factor_lines),
+                    (PATHS_TITLE, demonstrations(context, docs))]
+        steps = [features_step, retrieve, reason]
+        preamble = None
+        if context.reason_first:
+            thought, thought_step = reason_first(context, query, sections)
+            steps.append(thought_step)
+            preamble = f"## {REASON_TITLE}\n{thought}" if thought else None
+        out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
+                          preamble=preamble,
                           detail={"summary_version": version, "factor_ids": [f.id for f, _ in chosen]})
-        return [features_step, retrieve, reason, out.step], docs, out
+        return [*steps, out.step], docs, out
+
+
+def reason_first(context: AnswerContext, query: str, sections: list[tuple[str, str]]) -> tuple[str, Step]:
+    """Ask the model to reason about the user and the query in free text; return the text and its step.
+
+    The prompt is the answer's prompt with the answer-format line replaced by
+    :data:`REASON_INSTRUCTION`; the text goes into the answering prompt as a preamble.
+    """
+    messages, trimmed = fit_messages(context.task, query, sections, None,
+                                     budget=prompt_budget(context, REASON_MAX_TOKENS))
+    head = messages[-1]["content"].rpartition("\n\n")[0]
+    messages = [*messages[:-1], {"role": "user", "content": f"{head}\n\n{REASON_INSTRUCTION}"}]
+    t0 = time.perf_counter()
+    result = context.client.chat(ChatRequest(messages=messages, max_tokens=REASON_MAX_TOKENS, temperature=0.0,
+                                             stage="answer", run_id=context.run_id))
+    text = " ".join(result.text.split())
+    step = Step(kind="llm", name="Reason before answering", input=messages[-1]["content"], output=text,
+                tokens_in=result.tokens_in, tokens_out=result.tokens_out,
+                latency_ms=float(result.latency_ms or (time.perf_counter() - t0) * 1000.0),
+                status="ok" if text else "error",
+                detail={"system": messages[0]["content"], "cache_hit": result.cache_hit, "trimmed": trimmed,
+                        **({} if text else {"error": "the model wrote no reasoning"})})
+    return text, step
 
 
 def _factor_line(context: AnswerContext, factor: Factor) -> str:

@@ -175,3 +175,20 @@ def test_the_cli_text_names_the_rule(model, make_ctx, embedder):
     model.script = lambda prompt, fmt: answer_json("1")
     text = format_answer(get_method("rpm").answer("The phone came.", make_ctx(profile=fives_profile(embedder), k=3)))
     assert "rule: fusion" in text and "leave-one-out dev errors" in text and "prior: {" in text
+
+
+def test_reason_first_puts_the_models_reasoning_in_the_trace_and_the_prompt(model, make_ctx):
+    def script(prompt, fmt):
+        if fmt is None:  # the free-text reasoning call
+            return "This user punishes battery problems, so a low score."
+        return answer_json("1")
+
+    model.script = script
+    ans = get_method("rpm").answer("The battery died.", make_ctx(k=3, reason_first=True))
+    kinds = [s.kind for s in ans.trace.steps]
+    assert kinds == ["features", "retrieve", "reason", "llm", "llm", "reason"]
+    thought, final = ans.trace.steps[3], ans.trace.steps[4]
+    assert thought.name == "Reason before answering" and thought.output.startswith("This user punishes")
+    assert "Do not give the final answer" in thought.input and "Answer with only" not in thought.input
+    assert "This user punishes battery problems" in final.input and ans.value == 1.0
+    assert ans.trace.tokens_in == sum(s.tokens_in for s in ans.trace.steps)
