@@ -22,7 +22,9 @@ The rule is fitted on a *dev slice* of the profile's own items (the latest ones;
 each dev item is answered as if it were a query, without itself, giving its :class:`Terms`. Each
 rule is scored by leave-one-out error on that slice (for ``fusion`` the weights are re-fitted
 without the left-out item, so its error is not flattered by the fit); the lowest error wins, ties
-going to the simpler rule. Everything here is plain arithmetic on numpy arrays: the method that
+going to the simpler rule. A held-out dev item is left out of retrieval and of the prior, but
+the profile's factors, their statistics and the summary were built with it, so dev errors are a
+little optimistic for every rule alike. Everything here is plain arithmetic on numpy arrays: the method that
 produces the terms (:mod:`core.methods.rpm`) owns the model calls.
 """
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from typing import Literal
 
@@ -91,3 +92,16 @@ def test_choice_scoring_mode_from_argument_or_env(tmp_path, monkeypatch) -> None
     with pytest.raises(InputError) as err:
         LocalLlamaBackend(str(model), choice_scoring="always")
     assert err.value.field == "choice_scoring" and "calibrated" in str(err.value)
+
+
+def test_openmp_waits_passively_unless_told_otherwise(monkeypatch) -> None:
+    import core.llm.local_backend as local
+
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)  # as before the first import
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    local._omp_defaults()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and int(os.environ["OMP_NUM_THREADS"]) >= 1
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    local._omp_defaults()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # an explicit setting wins
