@@ -100,8 +100,9 @@ def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_featu
 def factor_distribution(context: AnswerContext, factor: Factor) -> str:
     """Return the user's responses given ``factor`` next to their overall responses, as one phrase.
 
-    Closed-set tasks only (``""`` otherwise): ``responses when present: 1 40%, 2 60%; overall: ...``
-    over the items holding a feature of the factor. Options nobody chose are left out.
+    Closed-set tasks only (``""`` otherwise): ``P(response | this factor): 1 40%, 2 60% (5 items);
+    P(response): ...`` over the items holding a feature of the factor, then over all items. Options
+    nobody chose are left out.
     """
     options = context.answer_choices
     if not options or context.task.kind not in ("score", "label"):
