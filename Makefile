@@ -56,6 +56,7 @@ bench: install-test
 	$(PY) bench/sample_seeds.py
 	$(PY) bench/trace_accounting.py
 	$(PY) bench/lamp_bm25_overlap.py
+	$(PY) bench/feature_retrieval.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,6 +12,8 @@ from dataclasses import replace
 import streamlit as st
 
 from core.errors import InputError
+from core.llm.local_models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
+from core.llm.local_models import MODELS as LOCAL_MODELS
 from core.llm.settings import BackendSettings
 from core.ui_state import STAGE_MODES, Keys, check_workspace_path, dataset_caption, settings_from_form
 from core.views.jobs import Job
@@ -115,7 +117,14 @@ def _backend_box() -> None:
         kind = st.radio("Backend", ["local", "openai"], index=0 if current.kind == "local" else 1, horizontal=True,
                         key="sb_kind", help="local = the embedded small model (no key, no network); openai = any "
                                             "OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).")
-        base_url = model = key = ""
+        base_url = model = key = local_model = ""
+        if kind == "local":
+            names = list(LOCAL_MODELS)
+            chosen = current.local_model if current.local_model in LOCAL_MODELS else DEFAULT_LOCAL_MODEL
+            local_model = st.selectbox("Local model", names, index=names.index(chosen), key="sb_local_model",
+                                       format_func=lambda n: f"{LOCAL_MODELS[n].title} ({LOCAL_MODELS[n].role})",
+                                       help="Qwen2.5-Coder-1.5B answers best; 0.5B is about twice as fast; "
+                                            "SmolLM2-135M is tiny. Ignored when INFLOW_GGUF names a file.")
         if kind == "openai":
             base_url = st.text_input("Base URL", value=current.base_url or "", key="sb_base_url",
                                      placeholder="https://api.openai.com/v1")
@@ -126,7 +135,8 @@ def _backend_box() -> None:
         if st.button("Apply backend", key="sb_apply", width="stretch"):
             try:
                 ss[Keys.BACKEND] = settings_from_form(kind, base_url=base_url, model=model, api_key=key,
-                                                      base=current if current.kind == kind else None)
+                                                      base=current if current.kind == kind else None,
+                                                      local_model=local_model)
                 st.rerun()
             except InputError as exc:
                 show_problems(exc, "Backend settings")

@@ -5,9 +5,11 @@
 The server (a child process, as a real server would be) adds latency L to every request, so with C
 calls in flight the best possible rate is C / L calls/s; the client's overhead (HTTP, validation,
 cache and trace writes) is what separates the measured rate from that limit. A second pass over the
-same requests must come from the cache with 0 model calls. Last, if llama-cpp-python and the
-packaged SmolLM2 model are installed, one free-text and one schema-constrained generation measure
-local tokens/s.
+same requests must come from the cache with 0 model calls. Last, for each installed local model
+(:mod:`core.llm.local_models`; ``--models`` picks some), prompt processing and greedy generation
+are timed separately, and one free-text and one schema-constrained chat give tokens/s end to end.
+
+    python bench/llm_throughput.py --only-local --models smollm2-135m qwen2.5-coder-0.5b
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -73,15 +75,53 @@ class Rating(BaseModel):
     reason: str
 
 
-def local_tokens_per_second() -> None:
+PROMPT_TEXT = ("The reviewer bought a pair of hiking boots, wore them on three long trips in the rain and found "
+               "that the soles held up well while the laces frayed and the insoles slipped. ") * 8
+
+
+def prompt_and_generation_speed(backend: Any, n_gen: int = 32) -> tuple[int, float, float]:
+    """Return (prompt tokens, prompt tokens/s, generation tokens/s) on a cold KV cache, greedy decoding."""
+    import numpy as np
+
+    llama = backend.llama()
+    tokens = llama.tokenize(PROMPT_TEXT.encode("utf-8"))
+    llama.reset()
+    start = time.perf_counter()
+    llama.eval(tokens)
+    prompt_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(n_gen):
+        llama.eval([int(np.argmax(_last_logits(llama)))])
+    gen_s = time.perf_counter() - start
+    llama.reset()
+    return len(tokens), len(tokens) / prompt_s, n_gen / gen_s
+
+
+def _last_logits(llama: Any) -> Any:
+    from core.llm.choice_scoring import llama_last_logits
+
+    return llama_last_logits(llama)
+
+
+def local_tokens_per_second(names: list[str]) -> None:
+    from core.llm.local_models import MODELS
+
+    for name in names or list(MODELS):
+        local_model_speed(name)
+
+
+def local_model_speed(name: str) -> None:
     try:
         from core.llm.local_backend import LocalLlamaBackend
 
-        backend = LocalLlamaBackend()
-    except Exception as exc:  # missing llama-cpp-python or model package: say so and stop
-        print(f"local model: not available ({exc})")
+        backend = LocalLlamaBackend(local_model=name)
+    except Exception as exc:  # missing llama-cpp-python or model package: say so and go on
+        print(f"local model {name}: not available ({exc})")
         return
     backend.load()
+    n_prompt, prompt_rate, gen_rate = prompt_and_generation_speed(backend)
+    print(f"local {name} ({backend.n_threads} thread(s)): prompt {prompt_rate:.1f} tok/s ({n_prompt} tokens), "
+          f"generation {gen_rate:.1f} tok/s (greedy, 32 tokens)")
     client = LLMClient(backend, None)
     client.chat(ChatRequest([{"role": "user", "content": "Hi"}], max_tokens=8))  # warm up (pages the model in)
     cases = [("free text", None, "Write a short paragraph about why people enjoy movies."),
@@ -103,11 +143,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="server latency in seconds")
     parser.add_argument("--skip-local", action="store_true", help="skip the local-model tokens/s")
     parser.add_argument("--only-local", action="store_true", help="only measure local-model tokens/s")
+    parser.add_argument("--models", nargs="*", default=[], help="local model names (default: all)")
     args = parser.parse_args()
     if not args.only_local:
         throughput(args.n, args.concurrency, args.latency)
     if not args.skip_local:
-        local_tokens_per_second()
+        local_tokens_per_second(args.models)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ def dataset_users(dataset: Dataset) -> list[tuple[str, int]]:
 
 # -- backend settings and status ----------------------------------------------------------------------
 def settings_from_form(kind: str, *, base_url: str = "", model: str = "", api_key: str = "",
-                       base: BackendSettings | None = None) -> BackendSettings:
+                       base: BackendSettings | None = None, local_model: str = "") -> BackendSettings:
     """Build backend settings from the sidebar form (blank fields fall back to ``base`` / the environment).
 
     Raises:
@@ -179,7 +179,8 @@ def settings_from_form(kind: str, *, base_url: str = "", model: str = "", api_ke
     """
     base = base or BackendSettings()
     if kind == "local":
-        s = BackendSettings(kind="local", gguf_path=base.gguf_path, max_concurrency=base.max_concurrency)
+        s = BackendSettings(kind="local", gguf_path=base.gguf_path, max_concurrency=base.max_concurrency,
+                            local_model=local_model.strip() or base.local_model)
     else:
         s = BackendSettings(kind="openai", base_url=base_url.strip() or base.base_url,
                             model=model.strip() or base.model, api_key=api_key.strip() or base.api_key,

@@ -131,7 +131,7 @@ def init_state() -> None:
 
 def _client_fingerprint(s: BackendSettings) -> tuple[Any, ...]:
     # The key is part of the fingerprint only as "set or not" plus its id in memory; never rendered or saved.
-    return (s.kind, s.base_url, s.model, s.gguf_path, s.max_concurrency, s.use_cache,
+    return (s.kind, s.base_url, s.model, s.gguf_path, s.local_model, s.max_concurrency, s.use_cache,
             id(s.api_key) if s.api_key else None)
 
 

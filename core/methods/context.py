@@ -74,6 +74,8 @@ class AnswerContext:
         pool: The user's pool of snippets (``pool`` method); None builds a default from the profile.
         run_id: The workspace run the LLM calls are recorded under.
         max_history_chars: Cap on each history item's input text pasted into a prompt.
+        reason_first: ``rpm`` asks the model to reason about the user in free text first and
+            answers with that reasoning in the prompt (both calls in the trace).
     """
 
     task: Task
@@ -87,6 +89,7 @@ class AnswerContext:
     pool: list[PoolEntry] | None = None
     run_id: str | None = None
     max_history_chars: int = 600
+    reason_first: bool = False
     _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- copies -----------------------------------------------------------------------------------

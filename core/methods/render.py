@@ -116,6 +116,13 @@ def format_step(index: int, step: Step, *, prompt_chars: int = 600) -> list[str]
     for f in step.detail.get("factors", []):
         lines.append(f"    * factor {f['id']} {f['name']} ({f.get('reason', '')}): "
                      f"influence {f.get('influence')}, coverage {f.get('coverage', 0.0):.0%}")
+    dec = step.detail.get("decision")
+    if isinstance(dec, dict):
+        rule = dec.get("rule") or {}
+        lines.append(f"    rule: {rule.get('name')} {json.dumps(rule.get('weights'))} {rule.get('estimator')}; "
+                     f"leave-one-out dev errors {json.dumps(dec.get('dev_errors'))} on {dec.get('n_dev')} items")
+        for term, values in (dec.get("contributions") or {}).items():
+            lines.append(f"    {term}: {_short(values, 200)}")
     for e in [] if step.documents else step.detail.get("entries", []):
         lines.append(f"    * {e['kind']} {e['id']} (score {e['score']:.3f}): {_short(e['text'], 120)}")
     return lines

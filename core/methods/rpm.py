@@ -11,22 +11,38 @@ Steps (each in the trace):
    every pinned factor; when none is relevant, the :data:`FALLBACK_FACTORS` strongest
    (``|effect| x coverage``). At most :data:`MAX_FACTORS` are shown, pinned first, then by
    ``|effect|``. The retrieved items' paths are re-rendered without hops through disabled factors.
-4. ``llm``: the final prompt = factors with statistics + summary + paths.
+4. ``llm``: the final prompt = summary + factors with statistics (for closed-set tasks also the
+   user's response distribution given each factor, next to their overall one) + the retrieved
+   items themselves as demonstrations (input, the user's response, their reasoning path).
+5. ``reason`` (closed-set tasks): decide the answer with the user's own decision rule
+   (:mod:`core.methods.decision`): the model's raw or calibrated option scores, or their fusion
+   with the retrieved items' similarity-weighted responses and the user's prior, whichever had
+   the lowest leave-one-out error on a dev slice of the user's latest history items (each
+   answered by this same method without itself). The step shows the rule, its dev error and
+   each term's contribution; the rule is fitted once per context and shared with ablated copies,
+   so an ablation moves the answer through the same arithmetic.
 
 Disabling a factor removes it from the factor list, from the paths and from the summary's
-sentences that name it; retrieval itself is unchanged (its factor weights are part of the index),
-so an ablation changes exactly what the model is shown.
+sentences that name it; retrieval itself is unchanged (it ranks by feature similarity, not by
+factor), so an ablation changes exactly what the model is shown.
+
+With ``AnswerContext.reason_first`` the model first writes, in free text, how this user would see
+the input (an ``llm`` step "Reason before answering"), and the answering prompt carries that text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
+from core.llm.types import ChatRequest
+from core.methods import decision
 from core.methods.context import AnswerContext
-from core.methods.prompting import call_answer
+from core.methods.prompting import LLMOutcome, call_answer, fit_messages, prompt_budget, truncate
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
@@ -38,8 +54,14 @@ MAX_FACTORS = 6
 FALLBACK_FACTORS = 2
 CENTROID_MIN_SIM = 0.35
 MATCH_MIN_SIM = 0.3
+DEV_SIZE = 12  # dev items the decision rule is fitted on (each costs one answering call, cached)
+MIN_DEV_ITEMS = 8  # below this, leave-one-out error is noise: keep the model's raw answer
+REASON_MAX_TOKENS = 160
+REASON_TITLE = "Reasoning about this user and the input (written first)"
+REASON_INSTRUCTION = ("Before any answer: in two or three sentences, reason about how this user would respond to "
+                      "the input above, from their summary, factors and past items. Do not give the final answer.")
 FACTORS_TITLE = "This user's factors (computed from their history)"
-PATHS_TITLE = "How this user reasoned about similar past items"
+PATHS_TITLE = "Similar past items: what this user answered and how they reasoned"
 
 
 def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_features: list[Feature],
@@ -75,13 +97,120 @@ def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_featu
     return [(active[fid], reasons[fid]) for fid in pinned + rest]
 
 
+def factor_distribution(context: AnswerContext, factor: Factor) -> str:
+    """Return the user's responses given ``factor`` next to their overall responses, as one phrase.
+
+    Closed-set tasks only (``""`` otherwise): ``P(response | this factor): 1 40%, 2 60% (5 items);
+    P(response): ...`` over the items holding a feature of the factor, then over all items. Options
+    nobody chose are left out.
+    """
+    options = context.answer_choices
+    if not options or context.task.kind not in ("score", "label"):
+        return ""
+    items = {f.item_id for f in context.profile.all_features() if context.profile.assignments.get(f.id) == factor.id}
+    given = [it.output for it in context.profile.items if it.id in items]
+    overall = [it.output for it in context.profile.items]
+
+    def dist(outputs: list[str]) -> str:
+        counts = Counter(decision.option_index(options, o, context.task) for o in outputs)
+        n = sum(v for k, v in counts.items() if k is not None)
+        return ", ".join(f"{options[i]} {counts[i] / n:.0%}" for i in range(len(options)) if counts[i]) if n else "-"
+
+    return f"P(response | this factor): {dist(given)} ({len(given)} items); P(response): {dist(overall)}"
+
+
+def demonstrations(context: AnswerContext, docs: list[RetrievedDoc]) -> str:
+    """Render the retrieved items as demonstrations: input, the user's response, their reasoning path."""
+    blocks = []
+    for n, doc in enumerate(docs, 1):
+        item = context.item(doc.id)
+        if item is None:
+            continue
+        lines = [f"Example {n}", f"Input: {truncate(item.input, context.max_history_chars)}",
+                 f"The user's response: {item.output}"]
+        if doc.path:
+            lines.append(f"How they reasoned: {doc.path}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 class RPMMethod:
-    """Factors with statistics + summary + the retrieved items' reasoning paths (see the module docstring)."""
+    """Factors with statistics + summary + the retrieved items with their reasoning paths (see the module docstring).
+
+    Args:
+        dev_size: Dev items the per-user decision rule is fitted on (closed-set tasks; 0 = no rule).
+    """
 
     name = "rpm"
 
+    def __init__(self, dev_size: int = DEV_SIZE) -> None:
+        """Set the dev slice size."""
+        self.dev_size = dev_size
+
     def answer(self, query: str, context: AnswerContext) -> Answer:
-        """Answer ``query`` through the user's factors and reasoning paths."""
+        """Answer ``query`` through the user's factors, demonstrations and decision rule."""
+        options = context.answer_choices
+        closed = bool(options) and context.task.kind in ("score", "label")
+        fitted = self.fitted_rule(context) if closed else None  # first: its calls come before the query's
+        steps, docs, out = self._run(query, context)
+        version = context.profile.summary_version if context.summary_text else None
+        if fitted is None:
+            return Answer(text=out.text, value=out.value,
+                          trace=Trace(method=self.name, query=query, steps=steps, summary_version=version))
+        t0 = time.perf_counter()
+        terms = self._terms(context, docs, out)
+        d = decision.decide(terms, fitted.rule, context.task)
+        decide = Step(kind="reason", name="Decide with this user's rule",
+                      input={"model_answer": out.text, "rule": fitted.rule.to_dict()}, output=d["answer"],
+                      latency_ms=(time.perf_counter() - t0) * 1000.0,
+                      detail={"decision": {**fitted.to_dict(), **d, "model_scored": terms.model_scored,
+                                           "knn_items": [{"id": doc.id, "response": doc.output,
+                                                          "weight": round(max(0.0, doc.score), 4)} for doc in docs]}})
+        return Answer(text=d["answer"], value=d["value"],
+                      trace=Trace(method=self.name, query=query, steps=[*steps, decide], summary_version=version))
+
+    def fitted_rule(self, context: AnswerContext) -> decision.FittedRule:
+        """Return the user's decision rule, fitted once per context family (see :mod:`core.methods.decision`).
+
+        Each dev item is answered by this method with everything in (no ablation) and the item
+        itself held out of retrieval and of the prior; with fewer than :data:`MIN_DEV_ITEMS` dev
+        items the rule is ``raw`` (the model's own answer).
+        """
+        options = tuple(context.answer_choices or ())
+
+        def fit() -> decision.FittedRule:
+            base = dataclasses.replace(context, disabled_factors=frozenset(), disabled_items=frozenset(),
+                                       use_summary=True)
+            base._cache = context._cache
+            ids = decision.dev_slice([(it.id, it.output) for it in context.profile.items], options, context.task,
+                                     self.dev_size)
+            if len(ids) < MIN_DEV_ITEMS:
+                return decision.fit_rule([], context.task, ids)
+            dev = []
+            for iid in ids:
+                item = base.item(iid)
+                assert item is not None
+                _, docs, out = self._run(item.input, base, held_out=iid)
+                dev.append((self._terms(base, docs, out, held_out=iid), item.output))
+            return decision.fit_rule(dev, context.task, ids)
+
+        return context.memo(("decision-rule", self.dev_size, options, context.reason_first), fit)
+
+    def _terms(self, context: AnswerContext, docs: list[RetrievedDoc], out: LLMOutcome,
+               held_out: str | None = None) -> decision.Terms:
+        options = tuple(context.answer_choices or ())
+        task = context.task
+        prior = decision.prior_distribution([it.output for it in context.profile.items if it.id != held_out],
+                                            options, task)
+        knn = decision.knn_distribution([(d.output, d.score) for d in docs], options, task, prior)
+        raw, calibrated, scored = decision.model_distribution(out.step.detail.get("choice_scores"), options,
+                                                              out.value, task)
+        return decision.Terms(options=options, raw=raw, calibrated=calibrated, knn=knn, prior=prior,
+                              model_scored=scored)
+
+    def _run(self, query: str, context: AnswerContext,
+             held_out: str | None = None) -> tuple[list[Step], list[RetrievedDoc], LLMOutcome]:
+        """Features, retrieval, factor choice and the model call; ``held_out`` is never retrieved."""
         t0 = time.perf_counter()  # the retriever's setup (embedding the history's features) is part of this step
         calls_before = _client_calls(context.client)
         retriever = context.feature_retriever()
@@ -93,7 +222,8 @@ class RPMMethod:
                                      "llm_calls": _client_calls(context.client) - calls_before})
 
         def fetch(text: str, k: int) -> list[RetrievedDoc]:
-            return retriever.retrieve(text, k, query_features=query_features)
+            found = retriever.retrieve(text, k + (held_out is not None), query_features=query_features)
+            return [d for d in found if d.id != held_out][:k]
 
         docs, retrieve = retrieve_step(context, fetch, query, name="Retrieve by feature-set similarity")
 
@@ -106,7 +236,7 @@ class RPMMethod:
             if path is not None:
                 doc.path = path_text(path, context.disabled_factors)
                 paths.append({"item_id": doc.id, "text": doc.path, "consistent": path.consistent})
-        factor_lines = "\n".join(f"- {describe_factor(f, context.task)}" for f, _ in chosen)
+        factor_lines = "\n".join(_factor_line(context, f) for f, _ in chosen)
         path_lines = "\n".join(f"- {p['text']}" for p in paths)
         summary = context.summary_text
         version = context.profile.summary_version if summary else None
@@ -117,13 +247,48 @@ class RPMMethod:
                       latency_ms=(time.perf_counter() - t1) * 1000.0,
                       detail={"factors": [factor_record(f, why) for f, why in chosen], "paths": paths,
                               "disabled_factors": sorted(context.disabled_factors), "summary_version": version})
-        out = call_answer(context, query, [(FACTORS_TITLE, factor_lines), (SUMMARY_TITLE, summary),
-                                           (PATHS_TITLE, path_lines)],
-                          name="Answer from factors, summary and paths",
+        # the summary first: it is the same for every query of the user, so llama.cpp's KV cache
+        # keeps the system prompt and the summary from one query (and dev item) to the next
+        sections = [(SUMMARY_TITLE, summary), (FACTORS_TITLE, factor_lines),
+                    (PATHS_TITLE, demonstrations(context, docs))]
+        steps = [features_step, retrieve, reason]
+        preamble = None
+        if context.reason_first:
+            thought, thought_step = reason_first(context, query, sections)
+            steps.append(thought_step)
+            preamble = f"## {REASON_TITLE}\n{thought}" if thought else None
+        out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
+                          preamble=preamble,
                           detail={"summary_version": version, "factor_ids": [f.id for f, _ in chosen]})
-        return Answer(text=out.text, value=out.value,
-                      trace=Trace(method=self.name, query=query,
-                                  steps=[features_step, retrieve, reason, out.step], summary_version=version))
+        return [*steps, out.step], docs, out
+
+
+def reason_first(context: AnswerContext, query: str, sections: list[tuple[str, str]]) -> tuple[str, Step]:
+    """Ask the model to reason about the user and the query in free text; return the text and its step.
+
+    The prompt is the answer's prompt with the answer-format line replaced by
+    :data:`REASON_INSTRUCTION`; the text goes into the answering prompt as a preamble.
+    """
+    messages, trimmed = fit_messages(context.task, query, sections, None,
+                                     budget=prompt_budget(context, REASON_MAX_TOKENS))
+    head = messages[-1]["content"].rpartition("\n\n")[0]
+    messages = [*messages[:-1], {"role": "user", "content": f"{head}\n\n{REASON_INSTRUCTION}"}]
+    t0 = time.perf_counter()
+    result = context.client.chat(ChatRequest(messages=messages, max_tokens=REASON_MAX_TOKENS, temperature=0.0,
+                                             stage="answer", run_id=context.run_id))
+    text = " ".join(result.text.split())
+    step = Step(kind="llm", name="Reason before answering", input=messages[-1]["content"], output=text,
+                tokens_in=result.tokens_in, tokens_out=result.tokens_out,
+                latency_ms=float(result.latency_ms or (time.perf_counter() - t0) * 1000.0),
+                status="ok" if text else "error",
+                detail={"system": messages[0]["content"], "cache_hit": result.cache_hit, "trimmed": trimmed,
+                        **({} if text else {"error": "the model wrote no reasoning"})})
+    return text, step
+
+
+def _factor_line(context: AnswerContext, factor: Factor) -> str:
+    dist = factor_distribution(context, factor)
+    return f"- {describe_factor(factor, context.task)}" + (f" {dist}" if dist else "")
 
 
 def _identity(extractor: Any) -> Any:

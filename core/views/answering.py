@@ -85,7 +85,7 @@ def error_text(error: dict[str, Any] | None) -> str:
 def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
                  disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
                  use_summary: bool = True, run_id: str | None = None, ws: Workspace | None = None,
-                 pool: list[PoolEntry] | None = None) -> AnswerContext:
+                 pool: list[PoolEntry] | None = None, reason_first: bool = False) -> AnswerContext:
     """Return the answer context of a profile with the given ablation switches.
 
     Args:
@@ -99,18 +99,19 @@ def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
         run_id: The run the LLM calls are recorded under.
         ws: When given (and ``pool`` is not), the user's stored prompt pool is loaded from it.
         pool: The prompt pool to use (None: the stored one, else the default built from the profile).
+        reason_first: ``rpm`` reasons in free text before answering.
     """
     if pool is None and ws is not None:
         pool = load_pool(ws, profile.dataset_id, profile.user_id)
     return AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=int(k),
                          disabled_factors=frozenset(disabled_factors), disabled_items=frozenset(disabled_items),
-                         use_summary=use_summary, run_id=run_id, pool=pool)
+                         use_summary=use_summary, run_id=run_id, pool=pool, reason_first=reason_first)
 
 
 def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True,
-                 summary_from: dict[str, Any] | None = None) -> AnswerRecord:
+                 summary_from: dict[str, Any] | None = None, reason_first: bool = False) -> AnswerRecord:
     """Answer ``query`` with one method, recorded as an ``answer`` run (with the user's stored pool, if any).
 
     ``summary_from`` names the model that wrote the profile's summary when it is not the user's own
@@ -125,11 +126,13 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     params = {"method": method, "query": query, "k": int(k), "disabled_factors": disabled_factors,
               "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench",
               "pool": "default" if pool is None else f"stored ({len(pool)} entries)",
-              **({"summary_from": summary_from} if summary_from else {})}
+              **({"summary_from": summary_from} if summary_from else {}),
+              **({"reason_first": True} if reason_first else {})}
     parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
     run_id = ws.start_run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents)
     ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
-                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id, pool=pool)
+                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id, pool=pool,
+                       reason_first=reason_first)
     try:
         answer = m.answer(query, ctx)
     except BaseException:

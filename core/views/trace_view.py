@@ -43,6 +43,8 @@ class StepCard:
         latency_ms: Wall time.
         status: ``ok`` or ``error``.
         detail: Remaining detail fields, JSON-ready.
+        decision: ``rpm``'s decision step: ``{"rule": text, "rows": [{option, model, knn, prior,
+            total}]}`` (each term's weighted contribution per option), else None.
     """
 
     index: int
@@ -60,6 +62,25 @@ class StepCard:
     latency_ms: float = 0.0
     status: str = "ok"
     detail: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None
+
+
+def decision_view(record: dict[str, Any]) -> dict[str, Any]:
+    """Render a decision record (:func:`core.methods.decision.decide` plus the fitted rule) for display."""
+    rule = record.get("rule") or {}
+    w = rule.get("weights") or {}
+    name = str(rule.get("name", ""))
+    if name == "fusion":
+        name += (f": {w.get('model', 0):g} x {rule.get('source')} model + {w.get('knn', 0):g} x retrieved "
+                 f"items + {w.get('prior', 0):g} x the user's prior, {rule.get('estimator')}")
+    errs = ", ".join(f"{k} {float(v):.3f}" for k, v in (record.get("dev_errors") or {}).items())
+    text = (f"{name} (leave-one-out {record.get('metric', 'error')} on {record.get('n_dev', 0)} of the user's "
+            f"items: {errs})" if errs else f"{name} (too few history items to fit a rule)")
+    parts = record.get("contributions") or {}
+    total = record.get("distribution") or {}
+    rows = [{"option": o, "model": (parts.get("model") or {}).get(o), "knn": (parts.get("knn") or {}).get(o),
+             "prior": (parts.get("prior") or {}).get(o), "total": p} for o, p in total.items()]
+    return {"rule": text, "rows": rows, "answer": record.get("answer")}
 
 
 def render_value(value: Any) -> str:
@@ -99,6 +120,7 @@ def step_card(step: Step, index: int) -> StepCard:
         if d.path:
             paths.append(f"{d.id}: {d.path}")
     detail = dict(step.detail or {})
+    decision = detail.pop("decision", None)
     factors = detail.pop("factors", None)
     factors = [f if isinstance(f, dict) else {"name": str(f)} for f in factors] if isinstance(factors, list) else []
     extra_paths = detail.pop("paths", None)
@@ -114,7 +136,7 @@ def step_card(step: Step, index: int) -> StepCard:
         input_text=render_value(step.input), output_text=render_value(step.output), documents=docs,
         matched=matched, factors=factors, paths=paths, tokens_in=int(step.tokens_in or 0),
         tokens_out=int(step.tokens_out or 0), latency_ms=float(step.latency_ms or 0.0), status=step.status,
-        detail=detail)
+        detail=detail, decision=decision_view(decision) if isinstance(decision, dict) else None)
 
 
 def step_cards(trace: Trace) -> list[StepCard]:

@@ -74,7 +74,8 @@ def test_answer_json_builds_the_profile_and_prints_answer_and_trace(env, workspa
     assert data["dataset"] == "phones" and data["user"] == "u1" and data["method"] == "rpm"
     assert data["value"] == 1.0 and data["text"] == "1"
     steps = data["trace"]["steps"]
-    assert [s["kind"] for s in steps] == ["features", "retrieve", "reason", "llm"]
+    assert [s["kind"] for s in steps] == ["features", "retrieve", "reason", "llm", "reason"]
+    assert steps[4]["detail"]["decision"]["rule"]["name"] in ("raw", "calibrated", "fusion")
     assert len(steps[1]["documents"]) == 3
     assert all(d["id"].startswith("b") for d in steps[1]["documents"])
     assert steps[1]["documents"][0]["matched"]

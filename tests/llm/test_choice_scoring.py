@@ -217,6 +217,19 @@ def test_score_sequences_sums_token_logprobs_after_the_shared_prefix() -> None:
     assert out.logprobs.tolist() == pytest.approx(expected)
 
 
+def test_single_token_options_are_scored_in_one_forward_pass() -> None:
+    lm = TinyLM()
+    seqs = [f'P: {{"a": "{v}"}}'.encode() for v in "12345"]
+    out = score_sequences(lm, [list(s) for s in seqs], last_logits=lm.last_logits)
+    base = len(b'P: {"a": "')
+    assert out.evaluated == base  # the prompt only: no evaluation per option
+    ref = TinyLM()
+    ref.input_ids[:base] = list(seqs[0][:base])
+    ref.n_tokens = base
+    first = log_softmax(ref.last_logits())
+    assert out.logprobs.tolist() == pytest.approx([float(first[ord(v)]) for v in "12345"])
+
+
 def test_score_sequences_reuses_the_tokens_already_evaluated() -> None:
     lm = TinyLM()
     seqs = [list(b"SYSTEM prompt; user A -> x"), list(b"SYSTEM prompt; user A -> y")]
@@ -300,7 +313,8 @@ def test_real_model_scores_reviews(tmp_path) -> None:
                                                                 "1, 2, 3, 4, 5."}], schema=Answer, max_tokens=16)
 
     ws = Workspace(tmp_path / "ws.sqlite")
-    client = LLMClient(LocalLlamaBackend(n_ctx=512, n_threads=1, choice_scoring="calibrated"), ws)
+    backend = LocalLlamaBackend(n_ctx=512, n_threads=1, choice_scoring="calibrated", local_model="smollm2-135m")
+    client = LLMClient(backend, ws)
     good = client.chat(ask("Absolutely wonderful. Best purchase I have made, works perfectly, I love it!"))
     bad = client.chat(ask("Terrible. It broke after one day, waste of money, I hate it. Avoid."))
     for res in (good, bad):

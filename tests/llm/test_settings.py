@@ -109,3 +109,16 @@ def test_no_cache_environment_switch_reaches_the_client():
     off.kind, off.base_url, off.model = "openai", "http://127.0.0.1:9/v1", "m"
     assert make_client(off, None, check=False).use_cache is False
     assert make_client(off, None, check=False, use_cache=True).use_cache is True
+
+
+def test_local_model_from_env_form_and_validation(monkeypatch):
+    from core.ui_state import settings_from_form
+
+    s = BackendSettings.from_env({"INFLOW_LOCAL_MODEL": "qwen2.5-coder-0.5b"})
+    assert s.local_model == "qwen2.5-coder-0.5b"
+    assert BackendSettings.from_dict(s.to_dict()).local_model == "qwen2.5-coder-0.5b"
+    assert settings_from_form("local", local_model="smollm2-135m").local_model == "smollm2-135m"
+    assert settings_from_form("local", base=s).local_model == "qwen2.5-coder-0.5b"
+    with pytest.raises(InputError) as err:
+        BackendSettings(kind="local", local_model="gpt-9").validate()
+    assert err.value.field == "local_model" and "qwen2.5-coder-1.5b" in str(err.value)

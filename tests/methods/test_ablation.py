@@ -43,7 +43,8 @@ def test_removing_an_irrelevant_factor_does_not(model, make_ctx, fake_server):
 
     res = ablate("rpm", QUERY, ctx, factor="F3")  # only a hop of one path goes
     assert not res.changed and fake_server.chat_calls == 3  # the original is served from the cache
-    assert '"case cracked" -> Build' in model.prompts[0] and "case cracked" not in model.prompts[2]
+    assert '"case cracked" -> Build' in model.prompts[0] and '"case cracked" -> Build' not in model.prompts[2]
+    assert "the case cracked" in model.prompts[2]  # the item stays a demonstration, only the hop goes
 
 
 def test_ablate_all_factors_ranks_by_effect(model, make_ctx):

@@ -84,11 +84,11 @@ def test_summary_shows_summary_and_no_raw_history(model, make_ctx):
     assert ans.value == 1.0
 
 
-def test_rpm_prompt_has_factors_summary_and_paths(model, make_ctx, profile):
+def test_rpm_prompt_has_factors_summary_and_demonstrations(model, make_ctx, profile):
     model.script = lambda prompt, fmt: answer_json("1")
     ans = get_method("rpm").answer(QUERY, make_ctx(k=3))
-    assert kinds(ans) == ["features", "retrieve", "reason", "llm"]
-    feats, retrieve, reason, llm = ans.trace.steps
+    assert kinds(ans) == ["features", "retrieve", "reason", "llm", "reason"]
+    feats, retrieve, reason, llm, decide = ans.trace.steps
     assert feats.output and "battery" in feats.output[0]["aspect"]
     ids = [d.id for d in retrieve.documents]
     assert set(ids) == {"i1", "i2", "i6"}
@@ -106,9 +106,12 @@ def test_rpm_prompt_has_factors_summary_and_paths(model, make_ctx, profile):
     assert "influence -2.33 (95% CI -3.10 to -1.50)" in prompt and "coverage 50%" in prompt
     assert "Screen quality:" not in prompt  # not relevant to the query
     assert SUMMARY in prompt
-    for doc in retrieve.documents:
-        assert doc.path in prompt
-    assert not any(text in prompt for _, text, _ in ITEMS)  # paths, not raw history
+    assert "P(response | this factor): 1 33%, 2 67% (3 items); P(response): 1 17%, 2 33%, 3 17%, 4 17%, 5 17%" in prompt
+    for doc in retrieve.documents:  # each retrieved item as a demonstration: input, response, path
+        item = next(t for i, t, _ in ITEMS if i == doc.id)
+        assert f"Input: {item}\nThe user's response: {doc.output}\nHow they reasoned: {doc.path}" in prompt
+    assert not any(text in prompt for i, text, _ in ITEMS if i not in ids)  # not retrieved, not shown
+    assert decide.detail["decision"]["rule"]["name"] == "raw"  # six items: too few to fit a rule
     assert ans.trace.summary_version == 3
     assert ans.value == 1.0
     assert_llm_step(llm)

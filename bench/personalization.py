@@ -1,0 +1,185 @@
+"""Does personalization work on the embedded default? rpm against zero and the no-model baselines, per user.
+
+    python bench/personalization.py [--model qwen2.5-coder-1.5b] [--users 5] [--per-user 20]
+                                    [--lamp7 20] [--out docs/PERSONALIZATION.md]
+
+LaMP-3 (``../shared/data/lamp3_users``): every user's last 20% of reviews are the queries; the
+first ``--per-user`` of them (in time order) of the first ``--users`` users are answered by
+``zero`` and ``rpm``, and the no-model baselines (``majority``, ``user-mean``, ``knn-bm25``,
+``knn-feature``) predict the same queries. MAE per user and overall, and the decision rule each
+user got (:mod:`core.methods.decision`, fitted on that user's own history only) with its
+leave-one-out dev error.
+
+LaMP-7 (``../shared/data/lamp7_dev500``, paraphrase a tweet in the user's style): the first
+``--lamp7`` questions answered by ``zero`` and ``rpm`` against copying the input, ROUGE-1 / ROUGE-L.
+
+The local model runs on this machine's shared CPU cores, so the defaults are a subset; the report
+says how many queries it covers. Everything goes through one workspace (``--workspace``), so a
+re-run with ``--reuse`` takes every answered call from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
+from core.data.load import load  # noqa: E402
+from core.data.tasks import LAMP_SPECS  # noqa: E402
+from core.embed.factory import make_embedder  # noqa: E402
+from core.evaluate.harness import dataset_key, evaluate  # noqa: E402
+from core.evaluate.metrics import metrics_for  # noqa: E402
+from core.llm.factory import make_client  # noqa: E402
+from core.llm.settings import BackendSettings  # noqa: E402
+from core.methods.context import AnswerContext  # noqa: E402
+from core.methods.rpm import RPMMethod  # noqa: E402
+from core.stages.profile import PipelineSettings, build_profile  # noqa: E402
+from core.store.workspace import Workspace  # noqa: E402
+
+LAMP7 = ROOT.parent / "shared" / "data" / "lamp7_dev500" / "dev_questions.json"
+METHODS = ["zero", "rpm"]
+DOC = ROOT / "docs" / "PERSONALIZATION.md"
+
+
+def mae(result: dict[str, Any], rows: list[dict[str, Any]], system: str, key: str) -> float | None:
+    """MAE of one system over some per-query rows (None when it has none)."""
+    task = result["task_spec"]
+    errs = []
+    for r in rows:
+        pred = r[key].get(system)
+        if pred in (None, ""):
+            continue
+        try:
+            errs.append(abs(float(pred) - float(r["gold"])))
+        except ValueError:
+            errs.append(float(task["score_max"]) - float(task["score_min"]))
+    return statistics.fmean(errs) if errs else None
+
+
+def lamp3(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings, *, users: int, per_user: int,
+          k: int) -> dict[str, Any]:
+    """Run zero and rpm on the first queries of the first users; return the result, per-user rows and rules."""
+    history, queries = load_lamp3_users()
+    keep = [u.id for u in history.users][:users]
+    chosen = [q for q in queries if q.user_id in keep]
+    result = evaluate(ws, history, chosen, methods=METHODS, client=client, embedder=embedder, settings=settings,
+                      limit_per_user=per_user, k=k, progress=lambda d, n: print(f"  LaMP-3 {d}/{n}", file=sys.stderr))
+    systems = [("method", m) for m in METHODS] + [("baseline", b) for b in result["baselines"]]
+    rows = []
+    for uid in keep:
+        mine = [r for r in result["per_query"] if r["user_id"] == uid]
+        if not mine:
+            continue
+        profile = build_profile(ws, dataset_key(history), uid, client=client, embedder=embedder, settings=settings)
+        ctx = AnswerContext(task=history.task, profile=profile, client=client, embedder=embedder, k=k,
+                            run_id=result["run_id"])
+        rule = RPMMethod().fitted_rule(ctx).to_dict()  # the calls made during the run, from the cache
+        rows.append({"user": uid, "n": len(mine), "history": len(profile.items), "rule": rule,
+                     "mae": {name: mae(result, mine, name, "predictions" if kind == "method" else "baselines")
+                             for kind, name in systems}})
+    return {"result": result, "users": rows}
+
+
+def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings, *, n: int, k: int) -> dict[str, Any]:
+    """Run zero and rpm on the first ``n`` LaMP-7 questions; score them and copying the input."""
+    ds = load([LAMP7], task=LAMP_SPECS[7].task(), name="lamp7_dev500").dataset
+    queries = [q for q in ds.queries if q.gold is not None][:n]
+    result = evaluate(ws, ds, queries, methods=METHODS, client=client, embedder=embedder, settings=settings, k=k,
+                      baselines=False, progress=lambda d, m: print(f"  LaMP-7 {d}/{m}", file=sys.stderr))
+    by_id = {q.id: q for q in queries}
+    done = [r for r in result["per_query"]]
+    copy = metrics_for(ds.task, [by_id[r["id"]].input for r in done], [r["gold"] for r in done])
+    return {"result": result, "copy": copy, "n": len(done)}
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: dict[str, Any] | None,
+           minutes: float) -> str:
+    """The markdown report."""
+    out = ["# Personalization on the embedded default",
+           "",
+           "Regenerated by `python bench/personalization.py" + (f" --model {args.model}" if args.model else "")
+           + f" --users {args.users} --per-user {args.per_user} --lamp7 {args.lamp7}` ({minutes:.0f} min on this "
+           f"project's shared 2-core machine). Local model `{model}`, embedder `{args.embedder}`, k = {args.k}, "
+           "default pipeline settings. A subset: the local model is slow on 2 shared cores; re-run with larger "
+           "numbers for more.",
+           ""]
+    if l3 is not None:
+        res = l3["result"]
+        names = [*METHODS, *res["baselines"]]
+        out += [f"## LaMP-3 ({res['n']} queries, {len(l3['users'])} users; MAE, lower is better)", "",
+                "| user | queries | history | " + " | ".join(names) + " | rule (dev LOO error) |",
+                "|---|---|---|" + "---|" * len(names) + "---|"]
+        for u in l3["users"]:
+            r = u["rule"]
+            w = r["rule"]["weights"]
+            rule = r["rule"]["name"]
+            if rule == "fusion":
+                rule += (f" ({r['rule']['source']} x {w['model']:g}, knn x {w['knn']:g}, prior x {w['prior']:g}, "
+                         f"{r['rule']['estimator']})")
+            errs = ", ".join(f"{k} {v:.2f}" for k, v in r["dev_errors"].items())
+            out.append(f"| {u['user']} | {u['n']} | {u['history']} | "
+                       + " | ".join(_f(u["mae"][m]) for m in names) + f" | {rule}; dev {r['n_dev']} items: {errs} |")
+        overall = {**{m: res["methods"][m]["mae"] for m in METHODS}, **{b: res["baselines"][b]["mae"]
+                                                                       for b in res["baselines"]}}
+        out.append("| **all** | " + str(res["n"]) + " | | " + " | ".join(_f(overall[m]) for m in names) + " | |")
+        out.append("")
+    if l7 is not None:
+        res = l7["result"]
+        out += [f"## LaMP-7 ({l7['n']} of 500 dev questions; ROUGE, higher is better)", "",
+                "| system | ROUGE-1 | ROUGE-L |", "|---|---|---|"]
+        for m in METHODS:
+            out.append(f"| {m} | {_f(res['methods'][m].get('rouge-1'))} | {_f(res['methods'][m].get('rouge-l'))} |")
+        out.append(f"| copy the input | {_f(l7['copy'].get('rouge-1'))} | {_f(l7['copy'].get('rouge-l'))} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurements and write the report."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="local model name (default: $INFLOW_LOCAL_MODEL or the default)")
+    ap.add_argument("--users", type=int, default=5)
+    ap.add_argument("--per-user", type=int, default=20)
+    ap.add_argument("--lamp7", type=int, default=20, help="LaMP-7 questions (0 = skip)")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
+    ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "personalization.sqlite")
+    ap.add_argument("--reuse", action="store_true", help="keep the workspace's caches from an earlier run")
+    ap.add_argument("--out", type=Path, default=DOC)
+    args = ap.parse_args(argv)
+    if not LAMP3.exists():
+        print(f"{LAMP3} is absent", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    if not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(args.workspace) + suffix).unlink(missing_ok=True)
+    args.workspace.parent.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(args.workspace)
+    client = make_client(BackendSettings(kind="local", local_model=args.model), ws)
+    embedder = make_embedder(args.embedder, workspace=ws)
+    settings = PipelineSettings(embedder=args.embedder)
+    l3 = lamp3(ws, client, embedder, settings, users=args.users, per_user=args.per_user, k=args.k) \
+        if args.per_user > 0 else None
+    l7 = lamp7(ws, client, embedder, settings, n=args.lamp7, k=args.k) if args.lamp7 > 0 and LAMP7.exists() else None
+    doc = render(args, client.capabilities.model, l3, l7, (time.perf_counter() - t0) / 60.0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(doc + "\n", encoding="utf-8")
+    ws.close()
+    print(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
