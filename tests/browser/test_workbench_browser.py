@@ -112,7 +112,7 @@ def _shot(page, name: str) -> None:
 
 def _nav(page, title: str) -> None:
     """Open a page from the sidebar; a click that lands while a rerun redraws the sidebar is lost, so retry."""
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link").filter(has_text=re.compile(f"^{re.escape(title)}$"))
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link").filter(has=page.get_by_text(title, exact=True))
     path = urllib.parse.urlparse(link.first.get_attribute("href") or "").path.strip("/")
     for _ in range(4):
         page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
