@@ -11,9 +11,12 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Runtime packages, then the embedded local model (llama-cpp-python built with portable flags).
+# Last, UMAP's numba code is compiled once into its on-disk cache (core/stages/warmup.py), so the
+# first visit of the workbench does not spend minutes compiling behind a progress message.
 $(VENV)/.installed: requirements.txt scripts/install_local_llm.sh | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	bash scripts/install_local_llm.sh $(PY)
+	$(PY) -c "from core.stages.warmup import warm_up; print(f'UMAP compiled and cached in {warm_up():.0f} s')"
 	touch $@
 
 $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
