@@ -42,7 +42,7 @@ import numpy as np
 from core.llm.types import ChatRequest
 from core.methods import decision
 from core.methods.context import AnswerContext
-from core.methods.prompting import LLMOutcome, call_answer, fit_messages, prompt_budget, truncate
+from core.methods.prompting import LLMOutcome, call_answer, fit_messages, format_example, prompt_budget
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
@@ -126,8 +126,7 @@ def demonstrations(context: AnswerContext, docs: list[RetrievedDoc]) -> str:
         item = context.item(doc.id)
         if item is None:
             continue
-        lines = [f"Example {n}", f"Input: {truncate(item.input, context.max_history_chars)}",
-                 f"The user's response: {item.output}"]
+        lines = [f"Example {n}", format_example(item, context.max_history_chars)]
         if doc.path:
             lines.append(f"How they reasoned: {doc.path}")
         blocks.append("\n".join(lines))
@@ -151,7 +150,9 @@ class RPMMethod:
         """Answer ``query`` through the user's factors, demonstrations and decision rule."""
         options = context.answer_choices
         closed = bool(options) and context.task.kind in ("score", "label")
+        t_fit = time.perf_counter()
         fitted = self.fitted_rule(context) if closed else None  # first: its calls come before the query's
+        fit_ms = (time.perf_counter() - t_fit) * 1000.0  # the dev slice's answers (cached after the first query)
         steps, docs, out = self._run(query, context)
         version = context.profile.summary_version if context.summary_text else None
         if fitted is None:
@@ -160,10 +161,13 @@ class RPMMethod:
         t0 = time.perf_counter()
         terms = self._terms(context, docs, out)
         d = decision.decide(terms, fitted.rule, context.task)
+        # The step's time includes fitting the rule (done before the other steps, so that the trace
+        # accounts for the whole answer); detail["fit_ms"] gives that part.
         decide = Step(kind="reason", name="Decide with this user's rule",
                       input={"model_answer": out.text, "rule": fitted.rule.to_dict()}, output=d["answer"],
-                      latency_ms=(time.perf_counter() - t0) * 1000.0,
-                      detail={"decision": {**fitted.to_dict(), **d, "model_scored": terms.model_scored,
+                      latency_ms=(time.perf_counter() - t0) * 1000.0 + fit_ms,
+                      detail={"fit_ms": round(fit_ms, 1),
+                              "decision": {**fitted.to_dict(), **d, "model_scored": terms.model_scored,
                                            "knn_items": [{"id": doc.id, "response": doc.output,
                                                           "weight": round(max(0.0, doc.score), 4)} for doc in docs]}})
         return Answer(text=d["answer"], value=d["value"],
