@@ -50,6 +50,7 @@ def test_ray_build_equals_local_and_a_rerun_makes_no_calls(ray_instance, endpoin
     reference = _local_reference(endpoint, tmp_path)
     seen = []
     calls = endpoint.chat_calls
+    endpoint.max_in_flight = 0  # the local reference ran with its own budget of 8: count the Ray run's alone
     report = RayEngine().run(driver_ws, spec_for(make_client(endpoint, None)), list(USERS), limits=BudgetLimits(3),
                              progress=seen.append)
     assert [o.status for o in report.outcomes] == ["done"] * 3, report.to_dict()
