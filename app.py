@@ -23,6 +23,7 @@ from pages._shared import (
     build_context,
     forget_profiles,
     init_state,
+    open_deep_link,
     open_workspace,
     show_problems,
     start_warm_up,
@@ -166,6 +167,7 @@ def _status(c: AppContext, warm: Job) -> None:
 
 init_state()
 pg = st.navigation(PAGES)
+open_deep_link()  # a fresh server's first request was a deep link: open that page now that navigation is set
 st.sidebar.markdown("#### Inflow · reasoning-level personalization")
 _workspace_box()
 _dataset_user()

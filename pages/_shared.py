@@ -174,12 +174,40 @@ def build_context() -> AppContext:
 
 
 def ctx() -> AppContext:
-    """Return the context app.py built on this run."""
+    """Return the context app.py built on this run.
+
+    A page runs without app.py when a fresh server's first request is a deep link (``/factor_map``):
+    Streamlit then treats ``pages/`` as an old-style page folder, runs the page file alone and lists
+    every file of the folder as a page. The page hands over to app.py instead, whose ``st.navigation``
+    puts the real pages and the sidebar in place; app.py then opens the page that was asked for.
+    """
     c = st.session_state.get(CTX_KEY)
-    if c is None:  # a page run on its own (never in the app): build it here
-        init_state()
-        c = build_context()
+    if c is None:
+        st.session_state[DEEP_LINK_KEY] = Path(_calling_page()).name
+        st.switch_page("app.py")
     return c
+
+
+DEEP_LINK_KEY = "_inflow_deep_link"
+"""The page file a deep link asked for before app.py had run (see :func:`ctx`)."""
+
+
+def _calling_page() -> str:
+    """The file name of the page module that called :func:`ctx` ("" when not a page)."""
+    import inspect
+
+    for frame in inspect.stack()[2:6]:
+        name = Path(frame.filename)
+        if name.parent.name == "pages" and not name.name.startswith("_"):
+            return str(name)
+    return ""
+
+
+def open_deep_link() -> None:
+    """Called by app.py after ``st.navigation``: open the page a deep link asked for, once."""
+    target = st.session_state.pop(DEEP_LINK_KEY, "")
+    if target and (Path(__file__).parent / target).is_file():
+        st.switch_page(f"pages/{target}")
 
 
 # -- profiles -----------------------------------------------------------------------------------------------

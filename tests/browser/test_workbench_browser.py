@@ -238,3 +238,22 @@ def test_every_page_with_the_sample_data_in_chromium(app_url: str):
             raise
         finally:
             browser.close()
+
+
+def test_a_deep_link_as_a_fresh_servers_first_request_opens_the_app(tmp_path: Path):
+    # Streamlit would run pages/factors.py alone and list every file of pages/ (helpers included) as
+    # a page; the page hands over to app.py, which sets up the navigation and opens the page asked for.
+    with FakeOpenAIServer() as fake, streamlit_app(tmp_path, fake, INFLOW_AUTO_BUILD="0") as url:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.set_default_timeout(120_000)
+                page.goto(f"{url}/factors")
+                page.get_by_role("heading", name="Factors", exact=True).wait_for()
+                _settle(page)
+                nav = page.get_by_test_id("stSidebarNav").inner_text()
+                assert "Reasoning step by step" in nav and "shared" not in nav, nav
+                assert page.url.rstrip("/").endswith("/factors")
+            finally:
+                browser.close()
