@@ -66,7 +66,9 @@ def streamlit_app(tmp: Path, fake: FakeOpenAIServer, **env_extra: str) -> Iterat
     The server's log goes to ``tmp/streamlit.log``; the server is stopped on exit.
     """
     port = _free_port()
-    env = {**os.environ, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_BACKEND": "openai",
+    # Settings other tests of this session left in os.environ (e.g. INFLOW_AUTO_BUILD=0) are not inherited.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("INFLOW_", "OPENAI_"))}
+    env = {**inherited, "INFLOW_WORKSPACE": str(tmp / "ws.sqlite"), "INFLOW_BACKEND": "openai",
            "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-browser-test", "INFLOW_MODEL": "fake-model",
            "INFLOW_STAGES": "deterministic", "INFLOW_EMBEDDER": "hashing", "PYTHONUNBUFFERED": "1", **env_extra}
     with (tmp / "streamlit.log").open("w") as log:
