@@ -10,8 +10,8 @@ four reviewers is built offline (lexicon features, hashing embedder) twice: one 
 cluster (``n_factors = 0``) and the defaults (reduction to at most 12 factors). A reviewer counts
 as recovered with the criteria of ``tests/stages/test_sample_data.py``: a factor with at least 60%
 of its features on the designed aspect, a 95% interval of its influence below zero, influence at
-most -0.6 and consistency at least 0.7 (and, for chloe, also a factor on service whose interval is
-above zero). Prints the misses per setting.
+most -0.6, none of them read the other way (``sample_data/designed.py``), and, for chloe, also a
+factor on service whose interval is above zero. Prints the misses per setting.
 """
 
 from __future__ import annotations
@@ -30,27 +30,14 @@ from core.data.model import Dataset, Item, Task, User  # noqa: E402
 from core.embed.hashing import HashingEmbedder  # noqa: E402
 from core.stages.profile import PipelineSettings, Profile, build_profile  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
-
-DESIGNED = {"ava": ("durability",), "ben": ("price", "value"), "chloe": ("service",), "dev": ("ease", "use")}
-
-
-def on_aspect(profile: Profile, cues: tuple[str, ...]) -> list:
-    """Factors at least 60% of whose features name one of ``cues`` in their aspect."""
-    out = []
-    for f in profile.factors:
-        if f.is_noise or not f.feature_ids:
-            continue
-        aspects = [profile.feature(fid).aspect for fid in f.feature_ids]
-        if sum(any(c in a for c in cues) for a in aspects) / len(aspects) >= 0.6:
-            out.append(f)
-    return out
+from sample_data.designed import DESIGNED, lowering, on_aspect, read_the_other_way  # noqa: E402
 
 
 def recovered(profile: Profile, user: str) -> bool:
     """The designed aspect as a significant lowering factor that reads one way (chloe: also a lifting one)."""
     found = on_aspect(profile, DESIGNED[user])
-    low = [f for f in found if f.stats.ci_high is not None and f.stats.ci_high < 0 and f.stats.influence <= -0.6]
-    ok = bool(low) and max(f.stats.consistency for f in low) >= 0.7
+    low = lowering(found)
+    ok = bool(low) and all(read_the_other_way(profile, f) is None for f in low)
     if user == "chloe":
         ok = ok and any(f.stats.ci_low is not None and f.stats.ci_low > 0 for f in found)
     return ok

@@ -26,6 +26,7 @@ from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
 from core.stages.profile import PipelineSettings, Profile, build_profile
 from core.store.workspace import Workspace
+from sample_data.designed import lowering, on_aspect, read_the_other_way
 
 
 def _reviews(user: str) -> list[Item]:
@@ -49,18 +50,6 @@ def _profile(tmp_path, user: str) -> Profile:
         ws.close()
 
 
-def _on_aspect(profile: Profile, cues: tuple[str, ...]) -> list:
-    """Factors most of whose features name one of ``cues`` in their aspect."""
-    out = []
-    for f in profile.factors:
-        if f.is_noise or not f.feature_ids:
-            continue
-        aspects = [profile.feature(fid).aspect for fid in f.feature_ids]
-        if sum(any(c in a for c in cues) for a in aspects) / len(aspects) >= 0.6:
-            out.append(f)
-    return out
-
-
 def test_durability_reviewer_gets_a_clearly_negative_durability_factor(tmp_path):
     p = _profile(tmp_path, "ava")
     dura = [f for f in p.factors if not f.is_noise and "durability problems" in " ".join(f.keywords[:3])]
@@ -78,20 +67,16 @@ def test_durability_reviewer_gets_a_clearly_negative_durability_factor(tmp_path)
 ])
 def test_each_reviewer_has_a_significant_factor_on_their_designed_aspect(tmp_path, user, cues):
     p = _profile(tmp_path, user)
-    found = _on_aspect(p, cues)
+    found = on_aspect(p, cues)
     assert found, [f.name for f in p.factors]
-    lowering = [f for f in found if f.stats.ci_high < 0 and f.stats.influence <= -0.6]
-    assert lowering, [(f.name, f.stats.influence, f.stats.ci_low, f.stats.ci_high) for f in found]
-    # Every factor that lowers ratings reads that way: of its directed features (raised / lowered), at
-    # least 70% say "lowered". A factor of neutral features only (the lexicon hears no sentiment in
-    # "took an afternoon to set up"; its directions are checked against the data) has none to contradict it.
-    for f in lowering:
-        directed = [p.feature(fid).direction for fid in f.feature_ids]
-        directed = [d for d in directed if d in ("raised", "lowered")]
-        assert not directed or directed.count("lowered") / len(directed) >= 0.7, (f.name, directed)
+    low = lowering(found)
+    assert low, [(f.name, f.stats.influence, f.stats.ci_low, f.stats.ci_high) for f in found]
+    # every factor that lowers ratings reads that way (at least 70% of its directed features say "lowered")
+    for f in low:
+        assert read_the_other_way(p, f) is None, (f.name, read_the_other_way(p, f))
 
 
 def test_service_reviewer_is_also_lifted_by_good_service(tmp_path):
     p = _profile(tmp_path, "chloe")
-    raising = [f for f in _on_aspect(p, ("service",)) if f.stats.ci_low > 0]
-    assert raising, [(f.name, f.stats.influence, f.stats.ci_low) for f in _on_aspect(p, ("service",))]
+    raising = [f for f in on_aspect(p, ("service",)) if f.stats.ci_low > 0]
+    assert raising, [(f.name, f.stats.influence, f.stats.ci_low) for f in on_aspect(p, ("service",))]
