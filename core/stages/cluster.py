@@ -103,16 +103,11 @@ def run_clustering(ws: Workspace, projection_run_id: str, feature_ids: list[str]
         The ``clustering`` run id and ``{feature_id: label}`` (``-1`` = noise).
     """
     params = clusterer_identity(clusterer)
-    found = ws.find_run("clustering", params, dataset_id=dataset_id, user_id=user_id, parents=[projection_run_id])
-    if found is not None:
-        return found["id"], dict(ws.get_artifact(found["id"], "labels", {}))
-    run_id = ws.start_run("clustering", params, dataset_id=dataset_id, user_id=user_id, parents=[projection_run_id])
-    try:
+    with ws.run("clustering", params, dataset_id=dataset_id, user_id=user_id, parents=[projection_run_id],
+                reuse=True) as run:
+        if run.reused:
+            return run.id, dict(ws.get_artifact(run.id, "labels", {}))
         labels = clusterer.fit_predict(coordsnd) if len(feature_ids) else np.zeros(0, dtype=int)
         out = {fid: int(lab) for fid, lab in zip(feature_ids, np.asarray(labels).tolist(), strict=True)}
-        ws.put_artifact(run_id, "labels", out)
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    ws.finish_run(run_id, "done")
-    return run_id, out
+        ws.put_artifact(run.id, "labels", out)
+    return run.id, out

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,22 @@ def stable_hash(obj: Any) -> str:
 def text_hash(text: str) -> str:
     """Return the SHA-256 hex digest of a text (the embedding cache key)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class RunHandle:
+    """An open run, as :meth:`Workspace.run` yields it.
+
+    Attributes:
+        id: The run id.
+        reused: True when an earlier finished run was found and nothing is to be computed.
+        status: The status the run gets on a normal exit (``done``; the body may set ``partial`` or
+            ``cancelled``).
+    """
+
+    id: str
+    reused: bool = False
+    status: str = "done"
 
 
 class Workspace:
@@ -249,6 +266,52 @@ class Workspace:
         """Mark a run finished (``done``, ``failed`` or ``cancelled``)."""
         with self.transaction() as c:
             c.execute("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, time.time(), run_id))
+
+    @contextmanager
+    def run(self, stage: str, params: dict[str, Any], *, dataset_id: str | None = None,
+            user_id: str | None = None, parents: list[str] | None = None, reuse: bool = False,
+            run_id: str | None = None) -> Iterator[RunHandle]:
+        """Open a stage run and close it on every exit path: the one run protocol.
+
+        Finds a finished run with the same stage, params and parents (when ``reuse``) or starts a new
+        one, and yields a :class:`RunHandle`. On a normal exit the run is marked ``handle.status``
+        (``done`` unless the body set ``partial`` or ``cancelled``); on ``KeyboardInterrupt`` it is
+        ``cancelled``; on any other exception ``failed`` and the exception propagates. A reused run is
+        left as it was. So no run is left ``running`` whatever the body does.
+
+        Args:
+            stage: Stage name (``features``, ``factors``, ``answer``, ``eval``, ...).
+            params: The run's parameters (JSON-serialisable), hashed for reuse.
+            dataset_id: Dataset it runs on.
+            user_id: User it runs on.
+            parents: Ids of the runs whose outputs it uses.
+            reuse: Yield an existing ``done`` run with the same identity instead of starting one.
+            run_id: Continue this existing run (e.g. resuming a crashed one) instead of starting one.
+
+        Examples:
+            >>> ws = Workspace(":memory:")
+            >>> with ws.run("demo", {"a": 1}) as r:
+            ...     ws.put_artifact(r.id, "x", 1)
+            >>> ws.get_run(r.id)["status"]
+            'done'
+        """
+        if reuse:
+            found = self.find_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
+            if found is not None:
+                yield RunHandle(found["id"], reused=True, status=found["status"])
+                return
+        if run_id is None:
+            run_id = self.start_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
+        handle = RunHandle(run_id)
+        try:
+            yield handle
+        except KeyboardInterrupt:
+            self.finish_run(run_id, "cancelled")
+            raise
+        except BaseException:
+            self.finish_run(run_id, "failed")
+            raise
+        self.finish_run(run_id, handle.status)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """Return a run's record (``id, stage, dataset_id, user_id, params, parents, status, ...``).
