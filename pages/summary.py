@@ -32,7 +32,7 @@ st.caption(f"User **{safe(profile.user_id)}**. A concise description of what dri
            "written from the factors and their statistics. Every answer records which version it used.")
 
 basis = generated_basis(versions)
-staleness = summary_staleness(versions, ws.get_run(basis["run_id"])["params"].get("factors") if basis else None,
+staleness = summary_staleness(versions, ws.get_run(basis["run_id"]).params.get("factors") if basis else None,
                               factors_digest(profile.factors))
 left, right = st.columns([3, 2], gap="large")
 with left:

@@ -256,7 +256,7 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
         params["reducer"] = reducer.identity()
     found = ws.find_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
     if found is not None:
-        return found["id"], *load_factors(ws, found["id"])
+        return found.id, *load_factors(ws, found.id)
     run_id = ws.start_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
     if hasattr(namer, "run_id"):
         namer.run_id = run_id

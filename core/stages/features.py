@@ -340,21 +340,21 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     check = DirectionCheck.for_items(items, task)
     done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id)
     if done is not None:
-        feats = load_features(ws, done["id"])
+        feats = load_features(ws, done.id)
         if progress:
             progress(len(items), len(items))
-        return done["id"], {it.id: feats.get(it.id, []) for it in items}
+        return done.id, {it.id: feats.get(it.id, []) for it in items}
     latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None)
-    if latest is not None and latest["status"] == PARTIAL:
+    if latest is not None and latest.status == PARTIAL:
         # A finished run with failed items: a new run (so the later stages rebuild on the completed
         # features) that starts from the items that worked; exactly the failed ones are extracted again.
-        kept = load_features(ws, latest["id"])
+        kept = load_features(ws, latest.id)
         run_id = ws.start_run("features", params, dataset_id=dataset_id, user_id=user_id)
         with ws.transaction():
             for item_id, fs in kept.items():
                 ws.put_artifact(run_id, f"item:{item_id}", [f.to_dict() for f in fs])
     else:
-        run_id = latest["id"] if latest is not None else ws.start_run("features", params, dataset_id=dataset_id,
+        run_id = latest.id if latest is not None else ws.start_run("features", params, dataset_id=dataset_id,
                                                                         user_id=user_id)
     if hasattr(extractor, "run_id"):
         extractor.run_id = run_id

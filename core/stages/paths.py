@@ -316,7 +316,7 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
     if found is not None:
         if progress:
             progress(len(items), len(items))
-        return found["id"], load_paths(ws, found["id"])
+        return found.id, load_paths(ws, found.id)
     run_id = ws.start_run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
     if hasattr(writer, "run_id"):
         writer.run_id = run_id  # type: ignore[attr-defined]

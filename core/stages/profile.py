@@ -296,7 +296,7 @@ def _paths_for(ws: Workspace, run_id: str | None, items: list[Item], features: d
     """Paths matching the curated factors: stored ones when current, else templated (stored) or refreshed."""
     if run_id is not None:
         run = ws.get_run(run_id)
-        if run["params"].get("factors") == factors_digest(factors):
+        if run.params.get("factors") == factors_digest(factors):
             return run_id, load_paths(ws, run_id)
         if writer_kind == "llm":
             return run_id, refresh_paths(load_paths(ws, run_id), items, factors, assignments, task)
@@ -440,16 +440,16 @@ def load_profile(ws: Workspace, dataset_id: str, user_id: str) -> Profile | None
         The profile, or None when the user has never been built, the dataset is gone, or its items
         changed since the build (rebuild then).
     """
-    runs = [r for r in ws.list_runs("profile", dataset_id=dataset_id, user_id=user_id) if r["status"] == "done"]
+    runs = [r for r in ws.list_runs("profile", dataset_id=dataset_id, user_id=user_id) if r.status == "done"]
     if not runs or not ws.has_dataset(dataset_id):
         return None
     prof_run = runs[0]
-    run_ids = dict(ws.get_artifact(prof_run["id"], "run_ids", {}))
-    run_ids["profile"] = prof_run["id"]
-    settings = dict(prof_run["params"])
+    run_ids = dict(ws.get_artifact(prof_run.id, "run_ids", {}))
+    run_ids["profile"] = prof_run.id
+    settings = dict(prof_run.params)
     task = ws.get_dataset(dataset_id, user_ids=[]).task
     items = ws.get_items(dataset_id, user_id)
-    if ws.get_run(run_ids["features"])["params"].get("data") != items_digest(items, task_with_labels(task, items)):
+    if ws.get_run(run_ids["features"]).params.get("data") != items_digest(items, task_with_labels(task, items)):
         return None  # the dataset was replaced since this build: its features no longer match the items
     stored = load_features(ws, run_ids["features"])
     feats = {it.id: stored.get(it.id, []) for it in items}

@@ -236,7 +236,7 @@ def load_projection(ws: Workspace, run_id: str) -> Projection:
     """Load a stored projection run."""
     fids = ws.get_artifact(run_id, "feature_ids", [])
     if not fids:
-        dims = int(ws.get_run(run_id)["params"].get("n_components", 5))
+        dims = int(ws.get_run(run_id).params.get("n_components", 5))
         return Projection(run_id=run_id, feature_ids=[], coords2d=np.zeros((0, 2), dtype=np.float32),
                           coordsnd=np.zeros((0, dims), dtype=np.float32))
     two = np.asarray(ws.get_artifact(run_id, "coords2d", []), dtype=np.float32).reshape(len(fids), -1)
@@ -269,7 +269,7 @@ def run_projection(ws: Workspace, features_run_id: str, features: list[Feature],
     rp = projection_params(embedder, projector, params)
     found = ws.find_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
     if found is not None:
-        return load_projection(ws, found["id"])
+        return load_projection(ws, found.id)
     run_id = ws.start_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
     try:
         two, nd = project_unique(features, embedder, projector, params)

@@ -238,7 +238,7 @@ def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items
     params = {"summarizer": summarizer.identity(), "factors": factors_digest(factors)}
     found = ws.find_run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
     if found is not None:
-        return found["id"], ws.get_artifact(found["id"], "text", ""), int(ws.get_artifact(found["id"], "version", 0))
+        return found.id, ws.get_artifact(found.id, "text", ""), int(ws.get_artifact(found.id, "version", 0))
     run_id = ws.start_run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
     if hasattr(summarizer, "run_id"):
         summarizer.run_id = run_id  # type: ignore[attr-defined]

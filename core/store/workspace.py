@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Dataset, Item, Query, Task, User
+from core.store.records import RunRecord
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 EXPORT_FORMAT = "inflow-workspace"
@@ -292,13 +293,13 @@ class Workspace:
             >>> ws = Workspace(":memory:")
             >>> with ws.run("demo", {"a": 1}) as r:
             ...     ws.put_artifact(r.id, "x", 1)
-            >>> ws.get_run(r.id)["status"]
+            >>> ws.get_run(r.id).status
             'done'
         """
         if reuse:
             found = self.find_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
             if found is not None:
-                yield RunHandle(found["id"], reused=True, status=found["status"])
+                yield RunHandle(found.id, reused=True, status=found.status)
                 return
         if run_id is None:
             run_id = self.start_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
@@ -313,7 +314,7 @@ class Workspace:
             raise
         self.finish_run(run_id, handle.status)
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> RunRecord:
         """Return a run's record (``id, stage, dataset_id, user_id, params, parents, status, ...``).
 
         Raises:
@@ -322,18 +323,11 @@ class Workspace:
         rows = self._query("SELECT * FROM runs WHERE id=?", (run_id,))
         if not rows:
             raise KeyError(f"no run {run_id!r}")
-        return self._run_dict(rows[0])
-
-    @staticmethod
-    def _run_dict(r: sqlite3.Row) -> dict[str, Any]:
-        return {"id": r["id"], "stage": r["stage"], "dataset_id": r["dataset_id"], "user_id": r["user_id"],
-                "params": json.loads(r["params_json"]), "params_hash": r["params_hash"],
-                "parents": json.loads(r["parents_json"]), "status": r["status"], "created_at": r["created_at"],
-                "finished_at": r["finished_at"]}
+        return RunRecord.from_row(rows[0])
 
     def find_run(self, stage: str, params: dict[str, Any], *, dataset_id: str | None = None,
                  user_id: str | None = None, parents: list[str] | None = None,
-                 status: str | None = "done") -> dict[str, Any] | None:
+                 status: str | None = "done") -> RunRecord | None:
         """Return the newest run of ``stage`` with exactly these params and parents, or None."""
         h = stable_hash({"params": json.loads(json.dumps(params, sort_keys=True, default=str)),
                          "parents": parents or []})
@@ -343,17 +337,17 @@ class Workspace:
             sql += " AND status=?"
             args.append(status)
         rows = self._query(sql + " ORDER BY created_at DESC LIMIT 1", tuple(args))
-        return self._run_dict(rows[0]) if rows else None
+        return RunRecord.from_row(rows[0]) if rows else None
 
     def list_runs(self, stage: str | None = None, *, dataset_id: str | None = None,
-                  user_id: str | None = None) -> list[dict[str, Any]]:
+                  user_id: str | None = None) -> list[RunRecord]:
         """Return runs, newest first, optionally filtered."""
         sql, args = "SELECT * FROM runs WHERE 1=1", []
         for col, val in (("stage", stage), ("dataset_id", dataset_id), ("user_id", user_id)):
             if val is not None:
                 sql += f" AND {col}=?"
                 args.append(val)
-        return [self._run_dict(r) for r in self._query(sql + " ORDER BY created_at DESC", tuple(args))]
+        return [RunRecord.from_row(r) for r in self._query(sql + " ORDER BY created_at DESC", tuple(args))]
 
     def put_artifact(self, run_id: str, key: str, value: Any) -> None:
         """Store (or replace) one JSON artifact of a run, in its own transaction."""

@@ -196,9 +196,9 @@ def answer_runs(ws: Workspace, dataset_id: str | None = None, user_id: str | Non
     """Return the stored ``answer`` artifacts (newest first) of finished answer runs."""
     out = []
     for run in ws.list_runs("answer", dataset_id=dataset_id, user_id=user_id):
-        if run["status"] != "done":
+        if run.status != "done":
             continue
-        art = ws.get_artifact(run["id"], "answer")
+        art = ws.get_artifact(run.id, "answer")
         if art is not None:
-            out.append({"run_id": run["id"], "created_at": run["created_at"], **art})
+            out.append({"run_id": run.id, "created_at": run.created_at, **art})
     return out

@@ -116,7 +116,7 @@ def stored_feature_items(ws: Workspace, dataset_id: str, user_id: str) -> tuple[
     runs = ws.list_runs("features", dataset_id=dataset_id, user_id=user_id)
     if not runs:
         return 0, total
-    return len(ws.get_artifacts(runs[0]["id"], "item:")), total
+    return len(ws.get_artifacts(runs[0].id, "item:")), total
 
 
 def cancelled_note(ws: Workspace, dataset_id: str, user_id: str) -> str:

@@ -83,7 +83,7 @@ def test_answer_json_builds_the_profile_and_prints_answer_and_trace(env, workspa
     assert "sk-test-secret" not in out
     with Workspace(workspace) as ws:
         run = ws.get_run(data["run_id"])
-        assert run["stage"] == "answer" and run["status"] == "done"
+        assert run.stage == "answer" and run.status == "done"
         assert ws.get_artifact(data["run_id"], "answer")["value"] == 1.0
         assert any(t["stage"] == "answer" for t in ws.list_traces(data["run_id"]))
 

@@ -163,22 +163,22 @@ def test_a_killed_driver_resumes_with_finished_users_kept(ray_instance, endpoint
             with Workspace(ws_path) as ws:
                 profiles = ws.list_runs("profile")
                 if profiles:
-                    first_done = profiles[0]["user_id"]
+                    first_done = profiles[0].user_id
     assert first_done is not None, proc.stderr.read() if proc.poll() is not None else "no user finished in time"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     with Workspace(ws_path) as ws:
-        kept = {r["id"] for r in ws.list_runs(user_id=first_done)}
+        kept = {r.id for r in ws.list_runs(user_id=first_done)}
         assert len(ws.list_runs("profile")) < 3  # killed mid-run
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
     assert done.returncode == 0, done.stderr
     assert "users 3/3 (3 done, 0 failed" in done.stderr and "ray engine, 1 workers" in done.stderr
     assert all(f"== user {u} (" in done.stdout for u in USERS)
     with Workspace(ws_path) as ws:
-        assert {r["user_id"] for r in ws.list_runs("profile")} == set(USERS)
+        assert {r.user_id for r in ws.list_runs("profile")} == set(USERS)
         runs = ws.list_runs(user_id=first_done)
-        assert kept <= {r["id"] for r in runs}
-        assert len([r for r in runs if r["stage"] == "features"]) == 1  # its features were reused, not redone
+        assert kept <= {r.id for r in runs}
+        assert len([r for r in runs if r.stage == "features"]) == 1  # its features were reused, not redone
 
 
 def _hashing():

@@ -112,7 +112,7 @@ def test_rerun_reuses_cache_and_cancel_keeps_finished(run: Run, fake_server: Fak
     assert result["cancelled"] and result["n"] == 3 and result["n_planned"] == 4
     assert result["methods"]["rpm"]["n"] == 3
     assert client.stats.model_calls == 0  # every answer came from the workspace cache
-    assert run.ws.get_run(result["run_id"])["status"] == "cancelled"
+    assert run.ws.get_run(result["run_id"]).status == "cancelled"
 
 
 def test_select_queries_limits():

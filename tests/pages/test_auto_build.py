@@ -75,7 +75,7 @@ def test_cancel_keeps_stored_features_and_build_resumes(make_app, monkeypatch):
     assert job.cancelled() and job.wait(60)
     assert type(job.exception).__name__ == "BuildCancelled"
     features_run = _ws(at).list_runs("features", dataset_id="reviews", user_id="ava")[0]
-    stored = len(_ws(at).get_artifacts(features_run["id"], "item:"))
+    stored = len(_ws(at).get_artifacts(features_run.id, "item:"))
     assert 16 <= stored < 96 and stored % 16 == 0  # whole chunks were stored as they finished
 
     goto(at, "factor_map")  # no automatic restart; the note says what was kept
@@ -85,6 +85,6 @@ def test_cancel_keeps_stored_features_and_build_resumes(make_app, monkeypatch):
     at.button(key="build_profile_inline").click().run()
     wait_build(at)
     profile = _profile(at)
-    assert profile is not None and profile.run_ids["features"] == features_run["id"]  # resumed, not restarted
-    assert _ws(at).get_run(features_run["id"])["status"] == "done"
+    assert profile is not None and profile.run_ids["features"] == features_run.id  # resumed, not restarted
+    assert _ws(at).get_run(features_run.id).status == "done"
     assert "Build cancelled" not in texts(at)

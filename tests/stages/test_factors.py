@@ -89,7 +89,7 @@ def test_projection_cached_and_recluster_reuses_it(tmp_path):
     assert labels["i4#0"] == 1
     assert run_clustering(ws, proj.run_id, proj.feature_ids, proj.coordsnd, ManualClusterer([0, 1, 2] * 3))[0] == run_a
     run_b, _ = run_clustering(ws, proj.run_id, proj.feature_ids, proj.coordsnd, ManualClusterer([0] * 9))
-    assert run_b != run_a and ws.get_run(run_b)["parents"] == [proj.run_id]
+    assert run_b != run_a and ws.get_run(run_b).parents == [proj.run_id]
     with pytest.raises(ValueError):
         ManualClusterer([0, 1]).fit_predict(proj.coordsnd)
     ws.close()
@@ -132,7 +132,7 @@ def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_p
     p = build_profile(ws, "varied", "val", client=None, embedder=CountingEmbedder(),
                       settings=PipelineSettings(hdbscan_min_cluster_size=8))
     assert len({f.text for f in p.all_features()}) > 100
-    assert ws.get_run(p.run_ids["projection"])["params"]["projector"] == "umap"
+    assert ws.get_run(p.run_ids["projection"]).params["projector"] == "umap"
     xy = np.array(list(p.coords2d.values()))
     assert xy.shape == (180, 2) and np.isfinite(xy).all() and xy.std(axis=0).min() > 0
     first = p.factors[0]

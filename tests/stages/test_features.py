@@ -147,13 +147,13 @@ def test_run_features_resumes_after_a_crash_and_reuses_when_done(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_features(ws, "d", "u", crashing, chunk=2)
     (run,) = ws.list_runs("features", dataset_id="d", user_id="u")
-    assert run["status"] == "failed"
-    assert len(load_features(ws, run["id"])) == 4  # two whole chunks stored; the chunk in flight lost
+    assert run.status == "failed"
+    assert len(load_features(ws, run.id)) == 4  # two whole chunks stored; the chunk in flight lost
     resumed = _Flaky(fail_after=None)
     run_id, feats = run_features(ws, "d", "u", resumed, chunk=2)
-    assert run_id == run["id"]
+    assert run_id == run.id
     assert resumed.seen == [f"i{k}" for k in range(4, 10)]
-    assert ws.get_run(run_id)["status"] == "done"
+    assert ws.get_run(run_id).status == "done"
     assert set(feats) == {it.id for it in items} and all(feats[it.id] for it in items)
     again = _Flaky(fail_after=0)
     assert run_features(ws, "d", "u", again)[0] == run_id  # finished run reused, nothing extracted

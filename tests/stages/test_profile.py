@@ -77,7 +77,7 @@ def test_recluster_does_not_embed_or_project_again(fresh):
     assert (emb.calls, emb.texts) == (calls, texts)
     assert p2.run_ids["projection"] == p.run_ids["projection"]
     assert p2.run_ids["clustering"] != p.run_ids["clustering"]
-    assert ws.get_run(p2.run_ids["clustering"])["params"]["min_cluster_size"] == 8
+    assert ws.get_run(p2.run_ids["clustering"]).params["min_cluster_size"] == 8
     assert p2.settings["hdbscan_min_cluster_size"] == 8
     assert load_profile(ws, "dura", "ava").run_ids["clustering"] == p2.run_ids["clustering"]
     assert len(ws.list_runs("projection")) == 1

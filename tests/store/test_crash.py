@@ -47,4 +47,4 @@ def test_killed_writer_loses_nothing_saved(tmp_path):
     assert all(f"item:{i}" in saved for i in range(acked + 1))
     assert len(saved) <= acked + 2
     assert ws._query("PRAGMA integrity_check")[0][0] == "ok"
-    assert ws.get_run(run_id)["status"] == "running"  # honestly unfinished
+    assert ws.get_run(run_id).status == "running"  # honestly unfinished

@@ -81,12 +81,12 @@ def test_runs_artifacts_and_reuse(tmp_path):
     assert ws.find_run("features", {"extractor": "lexicon"}, dataset_id="d", user_id="u1") is None  # running
     ws.finish_run(rid)
     found = ws.find_run("features", {"extractor": "lexicon"}, dataset_id="d", user_id="u1")
-    assert found is not None and found["id"] == rid and found["status"] == "done"
+    assert found is not None and found.id == rid and found.status == "done"
     assert ws.find_run("features", {"extractor": "llm"}, dataset_id="d", user_id="u1") is None
     assert set(ws.get_artifacts(rid, "item:")) == {"item:a", "item:b"}
     assert ws.get_artifact(rid, "meta") == {"n": 2}
     child = ws.start_run("factors", {"k": 1}, dataset_id="d", user_id="u1", parents=[rid])
-    assert ws.get_run(child)["parents"] == [rid]
+    assert ws.get_run(child).parents == [rid]
 
 
 def test_caches_traces_summaries_edits_evals(tmp_path):

@@ -139,18 +139,18 @@ def test_cancel_keeps_finished_items_and_a_rebuild_resumes(small_ws: Workspace):
                           progress=lambda f, label: seen.append((f, label)), cancelled=cancelled)
     assert stored_feature_items(small_ws, "mini", "u") == (16, 20)
     run = small_ws.list_runs("features", dataset_id="mini", user_id="u")[0]
-    assert run["status"] == "failed"
+    assert run.status == "failed"
     assert small_ws.list_runs("profile", dataset_id="mini", user_id="u") == []
     assert "features of 16 of 20 items are stored" in cancelled_note(small_ws, "mini", "u")
-    stored_before = small_ws.get_artifacts(run["id"], "item:")
+    stored_before = small_ws.get_artifacts(run.id, "item:")
 
     labels: list[str] = []
     profile = build_cancellable(small_ws, "mini", "u", client=None, embedder=HashingEmbedder(dim=64),
                                 settings=_settings(), progress=lambda f, label: labels.append(label))
-    assert profile.run_ids["features"] == run["id"]  # the cancelled run was resumed, not restarted
-    assert small_ws.get_run(run["id"])["status"] == "done"
+    assert profile.run_ids["features"] == run.id  # the cancelled run was resumed, not restarted
+    assert small_ws.get_run(run.id).status == "done"
     assert labels[0] == "Extracting features: 16 of 20 items"  # started where it stopped
-    after = small_ws.get_artifacts(run["id"], "item:")
+    after = small_ws.get_artifacts(run.id, "item:")
     assert len(after) == 20 and all(after[k] == v for k, v in stored_before.items())
     assert [f.phrase for f in profile.features["i00"]] and profile.features["i17"]
     assert stored_feature_items(small_ws, "mini", "u") == (20, 20)
