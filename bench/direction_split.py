@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = PipelineSettings(embedder=args.embedder, extractor="lexicon", split_directions=split)
             result = evaluate(ws, history, queries, methods=[], client=None, embedder=embedder, settings=settings, k=4)
             ws.close()
-        maes = "  ".join(f"{name} {m['mae']:.3f}" for name, m in result["baselines"].items())
+        maes = "  ".join(f"{name} {m['mae']:.3f}" for name, m in result.baselines.items())
         print(f"split_directions={str(split):<5}  MAE: {maes}  ({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -36,6 +36,7 @@ from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.evaluate.harness import dataset_key, evaluate  # noqa: E402
 from core.evaluate.metrics import metrics_for  # noqa: E402
+from core.evaluate.result import EvalResult  # noqa: E402
 from core.llm.factory import make_client  # noqa: E402
 from core.llm.settings import BackendSettings  # noqa: E402
 from core.methods.context import AnswerContext  # noqa: E402
@@ -48,9 +49,9 @@ METHODS = ["zero", "rpm"]
 DOC = ROOT / "docs" / "PERSONALIZATION.md"
 
 
-def mae(result: dict[str, Any], rows: list[dict[str, Any]], system: str, key: str) -> float | None:
+def mae(result: EvalResult, rows: list[dict[str, Any]], system: str, key: str) -> float | None:
     """MAE of one system over some per-query rows (None when it has none)."""
-    task = result["task_spec"]
+    task = result.task_spec
     errs = []
     for r in rows:
         pred = r[key].get(system)
@@ -71,15 +72,15 @@ def lamp3(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings,
     chosen = [q for q in queries if q.user_id in keep]
     result = evaluate(ws, history, chosen, methods=METHODS, client=client, embedder=embedder, settings=settings,
                       limit_per_user=per_user, k=k, progress=lambda d, n: print(f"  LaMP-3 {d}/{n}", file=sys.stderr))
-    systems = [("method", m) for m in METHODS] + [("baseline", b) for b in result["baselines"]]
+    systems = [("method", m) for m in METHODS] + [("baseline", b) for b in result.baselines]
     rows = []
     for uid in keep:
-        mine = [r for r in result["per_query"] if r["user_id"] == uid]
+        mine = [r for r in result.per_query if r["user_id"] == uid]
         if not mine:
             continue
         profile = build_profile(ws, dataset_key(history), uid, client=client, embedder=embedder, settings=settings)
         ctx = AnswerContext(task=history.task, profile=profile, client=client, embedder=embedder, k=k,
-                            run_id=result["run_id"])
+                            run_id=result.run_id)
         rule = RPMMethod().fitted_rule(ctx).to_dict()  # the calls made during the run, from the cache
         rows.append({"user": uid, "n": len(mine), "history": len(profile.items), "rule": rule,
                      "mae": {name: mae(result, mine, name, "predictions" if kind == "method" else "baselines")
@@ -94,7 +95,7 @@ def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings,
     result = evaluate(ws, ds, queries, methods=METHODS, client=client, embedder=embedder, settings=settings, k=k,
                       baselines=False, progress=lambda d, m: print(f"  LaMP-7 {d}/{m}", file=sys.stderr))
     by_id = {q.id: q for q in queries}
-    done = [r for r in result["per_query"]]
+    done = [r for r in result.per_query]
     copy = metrics_for(ds.task, [by_id[r["id"]].input for r in done], [r["gold"] for r in done])
     return {"result": result, "copy": copy, "n": len(done)}
 
@@ -116,8 +117,8 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
            ""]
     if l3 is not None:
         res = l3["result"]
-        names = [*METHODS, *res["baselines"]]
-        out += [f"## LaMP-3 ({res['n']} queries, {len(l3['users'])} users; MAE, lower is better)", "",
+        names = [*METHODS, *res.baselines]
+        out += [f"## LaMP-3 ({res.n} queries, {len(l3['users'])} users; MAE, lower is better)", "",
                 "| user | queries | history | " + " | ".join(names) + " | rule (dev LOO error) |",
                 "|---|---|---|" + "---|" * len(names) + "---|"]
         for u in l3["users"]:
@@ -130,16 +131,16 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
             errs = ", ".join(f"{k} {v:.2f}" for k, v in r["dev_errors"].items())
             out.append(f"| {u['user']} | {u['n']} | {u['history']} | "
                        + " | ".join(_f(u["mae"][m]) for m in names) + f" | {rule}; dev {r['n_dev']} items: {errs} |")
-        overall = {**{m: res["methods"][m]["mae"] for m in METHODS}, **{b: res["baselines"][b]["mae"]
-                                                                       for b in res["baselines"]}}
-        out.append("| **all** | " + str(res["n"]) + " | | " + " | ".join(_f(overall[m]) for m in names) + " | |")
+        overall = {**{m: res.methods[m]["mae"] for m in METHODS}, **{b: res.baselines[b]["mae"]
+                                                                       for b in res.baselines}}
+        out.append("| **all** | " + str(res.n) + " | | " + " | ".join(_f(overall[m]) for m in names) + " | |")
         out.append("")
     if l7 is not None:
         res = l7["result"]
         out += [f"## LaMP-7 ({l7['n']} of 500 dev questions; ROUGE, higher is better)", "",
                 "| system | ROUGE-1 | ROUGE-L |", "|---|---|---|"]
         for m in METHODS:
-            out.append(f"| {m} | {_f(res['methods'][m].get('rouge-1'))} | {_f(res['methods'][m].get('rouge-l'))} |")
+            out.append(f"| {m} | {_f(res.methods[m].get('rouge-1'))} | {_f(res.methods[m].get('rouge-l'))} |")
         out.append(f"| copy the input | {_f(l7['copy'].get('rouge-1'))} | {_f(l7['copy'].get('rouge-l'))} |")
         out.append("")
     return "\n".join(out)

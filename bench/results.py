@@ -61,6 +61,7 @@ from core.evaluate.harness import (  # noqa: E402
 )
 from core.evaluate.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.evaluate.movielens import build_tagging_dataset  # noqa: E402
+from core.evaluate.result import EvalResult  # noqa: E402
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
@@ -85,26 +86,26 @@ def _loadavg() -> str:
         return "n/a"
 
 
-def top_prediction(result: dict[str, Any], system: str, key: str) -> str:
+def top_prediction(result: EvalResult, system: str, key: str) -> str:
     """Return the most common prediction of a system and its share, e.g. ``"1 (92%)"``."""
-    preds = [r[key][system] for r in result["per_query"] if system in r.get(key, {})]
+    preds = [r[key][system] for r in result.per_query if system in r.get(key, {})]
     if not preds:
         return "-"
     value, count = Counter(preds).most_common(1)[0]
     return f"`{value or '(none)'}` ({100 * count / len(preds):.0f}%)"
 
 
-def metric_table(result: dict[str, Any]) -> str:
+def metric_table(result: EvalResult) -> str:
     """Markdown table of every method and baseline (best value of each metric in bold).
 
     Score tasks also get the official LaMP evaluator's figures (``lamp:`` columns; the rules differ
     only for out-of-range and non-finite numbers); ``rescues`` counts parsed answers the parser changed.
     """
-    metrics = result["metric_names"]
-    lamp_cols = list(metrics) if result.get("task_kind") == "score" else []
+    metrics = result.metric_names
+    lamp_cols = list(metrics) if result.task_kind == "score" else []
     best: dict[str, float] = {}
     for m in metrics:
-        vals = [t[m] for table in (result["methods"], result["baselines"]) for t in table.values()
+        vals = [t[m] for table in (result.methods, result.baselines) for t in table.values()
                 if isinstance(t.get(m), float) and math.isfinite(t[m])]
         if vals:
             best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
@@ -113,8 +114,8 @@ def metric_table(result: dict[str, Any]) -> str:
             "errors", "unparsed", "rescues", "most common prediction"]
     align = ["---", "---"] + ["---:"] * (len(head) - 3) + ["---"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    for kind, key, table in (("method", "predictions", result["methods"]), ("baseline", "baselines",
-                                                                            result["baselines"])):
+    for kind, key, table in (("method", "predictions", result.methods), ("baseline", "baselines",
+                                                                            result.baselines)):
         for name, t in table.items():
             cells = []
             for m in metrics:
@@ -128,26 +129,26 @@ def metric_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def per_user_table(result: dict[str, Any]) -> str:
+def per_user_table(result: EvalResult) -> str:
     """Markdown table of the first metric per user (rows) and system (columns)."""
-    metric = result["metric_names"][0]
-    task = Task.from_dict(result["task_spec"])
-    systems = [("predictions", m) for m in result["methods"]] + [("baselines", b) for b in result["baselines"]]
-    users = list(dict.fromkeys(r["user_id"] for r in result["per_query"]))
+    metric = result.metric_names[0]
+    task = Task.from_dict(result.task_spec)
+    systems = [("predictions", m) for m in result.methods] + [("baselines", b) for b in result.baselines]
+    users = list(dict.fromkeys(r["user_id"] for r in result.per_query))
     head = ["user", "n", *[name for _, name in systems]]
     lines = [f"{METRIC_TITLES.get(metric, metric)} per user:", "", "| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for uid in users:
-        rows = [r for r in result["per_query"] if r["user_id"] == uid]
+        rows = [r for r in result.per_query if r["user_id"] == uid]
         cells = []
         for key, name in systems:
-            agg = aggregate(task, rows, [name], key=key, labels=result.get("labels"))[name]
+            agg = aggregate(task, rows, [name], key=key, labels=result.labels)[name]
             cells.append(_fmt(agg.get(metric)))
         lines.append(f"| {uid} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def faithfulness_table(result: dict[str, Any]) -> str:
+def faithfulness_table(result: EvalResult) -> str:
     """Markdown table of the faithfulness probes: one row per method and kind of evidence removed."""
     rows = faithfulness_rows(result)
     head = ["method", "removed", "n", "not used", "moved", "shift", "kept same", "kept distance"]
@@ -161,7 +162,7 @@ def faithfulness_table(result: dict[str, Any]) -> str:
 
 def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
              embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
-             k: int, faithfulness: bool = False) -> dict[str, Any]:
+             k: int, faithfulness: bool = False) -> EvalResult:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
 
@@ -197,12 +198,12 @@ def throughput(ws: Workspace) -> dict[str, float]:
             "tokens_per_s": (tin + tout) / secs if secs else math.nan}
 
 
-def backend_line(result: dict[str, Any]) -> str:
+def backend_line(result: EvalResult) -> str:
     """One line naming the backend, model, embedder and stage implementations of a run."""
-    b = result["backend"]
+    b = result.backend
     return (f"backend **{b.get('kind')}** (llama.cpp), model **{b.get('model')}** "
             f"(free-text quality judged *{b.get('free_text_quality')}*), embedder **{b.get('embedder')}**, "
-            f"feature extractor **{b.get('extractor')}**, reasoning paths **{b.get('paths')}**, k = {result['k']}")
+            f"feature extractor **{b.get('extractor')}**, reasoning paths **{b.get('paths')}**, k = {result.k}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,16 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _stopped(result: dict[str, Any]) -> str:
-    if result["cancelled"]:
-        return (f" **The time budget stopped this run after {result['n']} of {result['n_planned']} planned "
+def _stopped(result: EvalResult) -> str:
+    if result.cancelled:
+        return (f" **The time budget stopped this run after {result.n} of {result.n_planned} planned "
                 "queries; the figures cover the finished ones.**")
     return ""
 
 
-def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[str, Any], faith: dict[str, Any],
-           tag: dict[str, Any],
-           tag_base: dict[str, Any], tag_ds: Any, sample: dict[str, Any], ws: Workspace, timings: dict[str, float],
+def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult, faith: EvalResult,
+           tag: EvalResult,
+           tag_base: EvalResult, tag_ds: Any, sample: EvalResult, ws: Workspace, timings: dict[str, float],
            total: float, load: tuple[str, str], speed: dict[str, float]) -> str:
     """Return the whole RESULTS.md text."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -333,10 +334,10 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         "Data: `../shared/data/lamp3_users/user_histories.json` (5 users, reviews with 1-5 scores, LaMP-3 "
         "instruction). Time split: the last 20% of each user's reviews are the queries "
-        f"({lamp_base['n_planned']} in all), the earlier 80% the history each user's profile is built from.",
+        f"({lamp_base.n_planned} in all), the earlier 80% the history each user's profile is built from.",
         "",
         f"### Methods and baselines on the first {args.limit_per_user} held-out reviews of each user "
-        f"(n = {lamp['n']})",
+        f"(n = {lamp.n})",
         "",
         f"`--limit-per-user {args.limit_per_user}` (for runtime).{_stopped(lamp)}",
         "",
@@ -344,14 +345,14 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         per_user_table(lamp),
         "",
-        f"### Baselines on every held-out review (n = {lamp_base['n']})",
+        f"### Baselines on every held-out review (n = {lamp_base.n})",
         "",
         metric_table(lamp_base),
         "",
         per_user_table(lamp_base),
         "",
         f"### Faithfulness on the first {args.faith_limit_per_user} held-out review(s) of each user "
-        f"(n = {faith['n']})",
+        f"(n = {faith.n})",
         "",
         "`core/evaluate/faithfulness.py`: for each answer the top factor, the retrieved items or the summary is "
         "removed and the query re-answered (comprehensiveness: `moved` = share of answers that changed, `shift` = "
@@ -369,11 +370,11 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         f"{', '.join(str(n) for n in tag_labels)}); a movie's label is the first of its tags in that set; users "
         f"with at least 15 such movies ({len(tag_ds.users)} users, {sum(len(u.items) for u in tag_ds.users)} "
         "movies); movies in order of first tag; the last 20% per user are the queries "
-        f"({tag_base['n_planned']}). Answers are constrained to the user's own label set (listed alphabetically); "
+        f"({tag_base.n_planned}). Answers are constrained to the user's own label set (listed alphabetically); "
         f"macro-F1 runs over the union ({len(tag_base.get('labels') or [])} labels).",
         "",
         f"### Methods and baselines on the first {args.tag_limit_per_user} held-out movies of each user "
-        f"(n = {tag['n']})",
+        f"(n = {tag.n})",
         "",
         f"`--tag-limit-per-user {args.tag_limit_per_user}` (for runtime).{_stopped(tag)}",
         "",
@@ -381,7 +382,7 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         per_user_table(tag),
         "",
-        f"### Baselines on every held-out movie (n = {tag_base['n']})",
+        f"### Baselines on every held-out movie (n = {tag_base.n})",
         "",
         metric_table(tag_base),
         "",

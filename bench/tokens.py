@@ -33,6 +33,7 @@ from core.data.load import load  # noqa: E402
 from core.data.model import Dataset, Query, split_last  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.evaluate.harness import evaluate  # noqa: E402
+from core.evaluate.result import EvalResult  # noqa: E402
 from core.stages.profile import load_profile  # noqa: E402
 from core.stages.summary import summary_token_report  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
@@ -55,33 +56,33 @@ def load_sample_reviews() -> tuple[Dataset, list[Query]]:
     return split_last(load([SAMPLE], name="sample_reviews").dataset, 0.2)
 
 
-def token_stats(result: dict[str, Any], methods: tuple[str, ...] = (REFERENCE, *TOKEN_METHODS)
+def token_stats(result: EvalResult, methods: tuple[str, ...] = (REFERENCE, *TOKEN_METHODS)
                 ) -> dict[str, dict[str, float]]:
     """Return ``{method: {"mean", "median", "n"}}`` of prompt tokens per query (failed calls left out)."""
     out: dict[str, dict[str, float]] = {}
     for m in methods:
-        toks = [r["tokens"][m] for r in result["per_query"] if m in r["tokens"] and m not in r.get("errors", {})]
+        toks = [r["tokens"][m] for r in result.per_query if m in r["tokens"] and m not in r.get("errors", {})]
         if toks:
             out[m] = {"mean": float(statistics.fmean(toks)), "median": float(statistics.median(toks)), "n": len(toks)}
     return out
 
 
-def summary_vs_history(ws: Workspace, result: dict[str, Any]) -> list[dict[str, Any]]:
+def summary_vs_history(ws: Workspace, result: EvalResult) -> list[dict[str, Any]]:
     """Return per user ``{user_id, summary_tokens, history_tokens, ratio}`` from the built profiles."""
     rows = []
-    for uid in dict.fromkeys(r["user_id"] for r in result["per_query"]):
-        profile = load_profile(ws, result["dataset_id"], uid)
+    for uid in dict.fromkeys(r["user_id"] for r in result.per_query):
+        profile = load_profile(ws, result.dataset_id, uid)
         if profile is None:
             continue
         rows.append({"user_id": uid, **summary_token_report(profile.summary, profile.items)})
     return rows
 
 
-def markdown(name: str, result: dict[str, Any], stats: dict[str, dict[str, float]],
+def markdown(name: str, result: EvalResult, stats: dict[str, dict[str, float]],
              users: list[dict[str, Any]]) -> str:
     """Render one data set's token figures as Markdown."""
-    lines = [f"**{name}** ({result['n']} queries, {result['n_users']} users; backend {result['backend'].get('kind')} "
-             f"/ {result['backend'].get('model')})", "",
+    lines = [f"**{name}** ({result.n} queries, {result.n_users} users; backend {result.backend.get('kind')} "
+             f"/ {result.backend.get('model')})", "",
              "| method | prompt tokens / query (mean) | median | added over `zero` (mean) | added, relative to "
              "`summary` |", "|---|---:|---:|---:|---:|"]
     ref = stats.get(REFERENCE, {}).get("mean")
@@ -104,13 +105,13 @@ def markdown(name: str, result: dict[str, Any], stats: dict[str, dict[str, float
 
 
 def run_tokens(ws: Workspace, dataset: Dataset, queries: list[Query], *, client: Any, embedder: Any, settings: Any,
-               limit_per_user: int, cancel: Any = None) -> dict[str, Any]:
+               limit_per_user: int, cancel: Any = None) -> EvalResult:
     """Run only ``zero`` and :data:`TOKEN_METHODS` (no baselines) to measure their prompts."""
     return evaluate(ws, dataset, queries, methods=[REFERENCE, *TOKEN_METHODS], client=client, embedder=embedder,
                     settings=settings, limit_per_user=limit_per_user, baselines=False, store=True, cancel=cancel)
 
 
-def token_section(ws: Workspace, results: list[tuple[str, dict[str, Any]]]) -> str:
+def token_section(ws: Workspace, results: list[tuple[str, EvalResult]]) -> str:
     """Return the Markdown token section for already computed evaluation results."""
     parts = []
     for name, result in results:
@@ -136,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     client = make_client(BackendSettings.from_env(), ws)
     embedder = make_embedder(args.embedder, workspace=ws)
     settings = PipelineSettings(embedder=args.embedder)
-    runs: list[tuple[str, dict[str, Any]]] = []
+    runs: list[tuple[str, EvalResult]] = []
     if args.results:
-        runs.append(("LaMP-3 users", json.loads(args.results.read_text(encoding="utf-8"))))
+        runs.append(("LaMP-3 users", EvalResult.from_dict(json.loads(args.results.read_text(encoding="utf-8")))))
     elif LAMP3.is_file():
         h, q = load_lamp3_users()
         runs.append(("LaMP-3 users", run_tokens(ws, h, q, client=client, embedder=embedder, settings=settings,

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.evaluate.faithfulness import faithfulness_rows
+from core.evaluate.result import EvalResult
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
 from core.views.eval_view import configured_engine_run, drill_target, eval_inputs, metric_rows, per_query_rows
@@ -59,7 +60,7 @@ if start and not running:
             st.error(f"The configured engine cannot run: {exc}")
             st.stop()
 
-        def work(j: Job) -> dict:
+        def work(j: Job) -> EvalResult:
             from core.evaluate.harness import evaluate
 
             def on_profile(uid: str, stage: str, done: int, total: int) -> None:
@@ -87,13 +88,14 @@ elif job is not None and job.done:
     if job.error:
         st.error(f"The evaluation failed: {safe(job.error)}")
     else:
-        ss[Keys.EVAL_ID] = job.result.get("eval_id")
-        for user, reason in (job.result.get("engine") or {}).get("failures", {}).items():
+        done: EvalResult = job.result
+        ss[Keys.EVAL_ID] = done.eval_id
+        for user, reason in (done.engine or {}).get("failures", {}).items():
             st.warning(f"User {user} could not be evaluated: {reason}")
-        if job.result.get("cancelled"):
-            st.warning(f"Cancelled: {job.result['n']} of {job.result['n_planned']} queries finished and were kept.")
+        if done.cancelled:
+            st.warning(f"Cancelled: {done.n} of {done.n_planned} queries finished and were kept.")
         else:
-            st.success(f"Evaluated {job.result['n']} queries in {job.result['runtime_s']:.1f} s.")
+            st.success(f"Evaluated {done.n} queries in {done.runtime_s:.1f} s.")
 
 # -- results -----------------------------------------------------------------------------------------------------
 runs = ws.list_eval_runs()
@@ -108,14 +110,14 @@ if ss.get(Keys.EVAL_ID) not in ids:
 ss["ev_run"] = ss[Keys.EVAL_ID]
 st.selectbox("Evaluation run", ids, format_func=labels.get, key="ev_run",
              on_change=lambda: ss.__setitem__(Keys.EVAL_ID, ss["ev_run"]))
-result = next(r["result"] for r in runs if r["id"] == ss[Keys.EVAL_ID])
-b = result.get("backend") or {}
-n_users = result.get("n_users")
+result = EvalResult.from_dict(next(r["result"] for r in runs if r["id"] == ss[Keys.EVAL_ID]))
+b = result.backend
+n_users = result.n_users
 users_text = f"{n_users} user" + ("" if n_users == 1 else "s")
-st.caption(f"Task {safe(result.get('task'))} · {result.get('n')} queries from {users_text} · backend "
+st.caption(f"Task {safe(result.task)} · {result.n} queries from {users_text} · backend "
            f"{safe(b.get('kind'))} / {safe(b.get('model'))} · embedder {safe(b.get('embedder'))} · "
-           f"k={result.get('k')} · "
-           f"{result.get('runtime_s')} s" + (" · cancelled early" if result.get("cancelled") else ""))
+           f"k={result.k} · "
+           f"{result.runtime_s} s" + (" · cancelled early" if result.cancelled else ""))
 
 st.subheader("Metrics")
 METRIC_COLUMNS = {"prompt_tokens_mean": "prompt tokens (mean)", "latency_ms_mean": "latency ms (mean)",
@@ -123,16 +125,16 @@ METRIC_COLUMNS = {"prompt_tokens_mean": "prompt tokens (mean)", "latency_ms_mean
 st.dataframe(pd.DataFrame(metric_rows(result)).rename(columns=METRIC_COLUMNS), hide_index=True, width="stretch")
 st.caption("Methods call the model; baselines need none: the majority answer, the user's own mean score or most "
            "frequent label, and kNN over the items BM25 or feature-level retrieval finds.")
-metrics = list(result.get("metric_names") or [])
+metrics = list(result.metric_names)
 if metrics:
     cols = st.columns(len(metrics))
     for col, metric in zip(cols, metrics, strict=True):
         with col:
-            st.plotly_chart(eval_metrics_figure(result, metric), width="stretch", key=f"ev_chart_{metric}")
+            st.plotly_chart(eval_metrics_figure(result.to_dict(), metric), width="stretch", key=f"ev_chart_{metric}")
 
-if result.get("faithfulness"):
+if result.faithfulness:
     st.subheader("Faithfulness")
-    st.plotly_chart(faithfulness_figure(result["faithfulness"]), width="stretch", key="ev_faith_chart")
+    st.plotly_chart(faithfulness_figure(result.faithfulness), width="stretch", key="ev_faith_chart")
     st.dataframe(pd.DataFrame(faithfulness_rows(result)), hide_index=True, width="stretch")
     st.caption("For each query the evidence a method showed is removed (left: how often the answer moved; `shift` "
                "is how far) or kept alone (right: how often it reproduced the answer). Evidence a method never "
@@ -146,7 +148,7 @@ if rows:
     qid = d1.selectbox("Query", [r["id"] for r in rows], key="ev_drill_q",
                        format_func=lambda x: next(f"{r['id']} · user {r['user']} · gold {r['gold']}"
                                                   for r in rows if r["id"] == x))
-    method_names = list(result.get("methods") or {}) or METHOD_NAMES
+    method_names = list(result.methods) or METHOD_NAMES
     meth = d2.selectbox("Method", method_names, key="ev_drill_m")
     d3.write("")
     if d3.button("Step through it", key="ev_drill", width="stretch"):

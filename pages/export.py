@@ -7,6 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from core.evaluate.result import EvalResult
 from core.methods.pool_store import pool_payload
 from core.stages.profile import profile_to_json
 from core.ui_state import Keys
@@ -75,13 +76,14 @@ if runs:
     ids = [r["id"] for r in runs]
     default = ss.get(Keys.EVAL_ID)
     eid = st.selectbox("Evaluation run", ids, index=ids.index(default) if default in ids else 0, key="ex_eval")
-    result = next(r["result"] for r in runs if r["id"] == eid)
+    stored = next(r["result"] for r in runs if r["id"] == eid)
+    result = EvalResult.from_dict(stored)
     e1, e2, e3 = st.columns(3)
     e1.download_button("Per-query CSV", partial(eval_csv_bytes, result), file_name=f"{eid}.csv", mime="text/csv",
                        key="ex_eval_csv", width="stretch")
     e2.download_button("Metrics CSV", partial(eval_csv_bytes, result, metrics=True), file_name=f"{eid}_metrics.csv",
                        mime="text/csv", key="ex_eval_metrics", width="stretch")
-    e3.download_button("Full JSON", json_bytes(result), file_name=f"{eid}.json", mime="application/json",
+    e3.download_button("Full JSON", json_bytes(stored), file_name=f"{eid}.json", mime="application/json",
                        key="ex_eval_json", width="stretch")
 else:
     st.caption("No evaluation yet.")

@@ -208,11 +208,11 @@ def run(args: argparse.Namespace) -> int:
         if run_on is not None:
             if isinstance(run_on.progress, UsersLine):
                 run_on.progress.close()
-            for user, reason in result["engine"]["failures"].items():
+            for user, reason in (result.engine or {}).get("failures", {}).items():
                 print(f"user {user} failed: {reason}", file=sys.stderr)
         print(format_table(result))
-        if "portability" in result:
-            p = result["portability"]
+        if result.portability is not None:
+            p = result.portability
             print(f"summaries written by {p['source'].get('kind')} / {p['source'].get('model')} for {p['users']} "
                   f"users: {p['summary_tokens_mean']:.0f} tokens on average against {p['history_tokens_mean']:.0f} "
                   f"in the raw history (ratio {p['ratio_mean']:.3f})")
@@ -221,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
 
             print()
             print(format_faithfulness(result))
-        if result["cancelled"]:
-            print(f"cancelled after {result['n']} of {result['n_planned']} queries; finished ones are scored",
+        if result.cancelled:
+            print(f"cancelled after {result.n} of {result.n_planned} queries; finished ones are scored",
                   file=sys.stderr)
         if args.json_out:
             export_json(result, args.json_out)
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {args.csv_out}", file=sys.stderr)
     finally:
         ws.close()
-    return 130 if result["cancelled"] else 0
+    return 130 if result.cancelled else 0
 
 
 def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, pipeline: Any) -> Any:

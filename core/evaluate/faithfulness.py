@@ -31,6 +31,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from core.evaluate.result import EvalResult
 from core.methods.ablation import compare
 from core.methods.context import AnswerContext
 from core.methods.types import Answer, Method
@@ -178,10 +179,10 @@ def summarize(per_query: Sequence[dict[str, Any]], methods: Sequence[str]) -> di
     return out
 
 
-def faithfulness_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+def faithfulness_rows(result: EvalResult) -> list[dict[str, Any]]:
     """Return one row per (method, kind) of an evaluation result's faithfulness table, for tables and CSV."""
     rows = []
-    for name, table in (result.get("faithfulness") or {}).items():
+    for name, table in (result.faithfulness or {}).items():
         for kind, agg in table.items():
             row: dict[str, Any] = {"method": name, "removed": kind, "n": agg["n"], "not used": agg["not_used"]}
             for m in MEASURES:
@@ -191,7 +192,7 @@ def faithfulness_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def format_faithfulness(result: dict[str, Any]) -> str:
+def format_faithfulness(result: EvalResult) -> str:
     """Render the faithfulness table as aligned text (one line per method and kind of evidence)."""
     rows = faithfulness_rows(result)
     if not rows:

@@ -24,7 +24,7 @@ on a query (e.g. the endpoint gave up) predicts ``""`` for it; the failure is li
 A query may narrow the label set of a label task with ``meta["labels"]`` (the MovieLens tagging
 proxy gives each user their own tags); macro-F1 still runs over the task's whole label set.
 
-The result (see :func:`evaluate`) is stored as an eval run in the workspace and can be exported
+The result (an :class:`~core.evaluate.result.EvalResult`) is stored as an eval run in the workspace and can be exported
 with :func:`export_json` and :func:`export_csv`.
 """
 
@@ -45,6 +45,7 @@ from core.embed.cached import CachedEmbedder
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
 from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
 from core.evaluate.portability import port_summary, portability_summary
+from core.evaluate.result import EvalResult
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
@@ -242,7 +243,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
              engine: EngineRun | None = None, scoring: str = "inflow", faithfulness: bool = False,
-             summary_client: Any = None) -> dict[str, Any]:
+             summary_client: Any = None) -> EvalResult:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -259,7 +260,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         baselines: Also run the no-model baselines.
         progress: ``progress(done, total)`` after each query.
         cancel: Checked before each query; True stops the run and keeps the finished queries.
-        store: Store the result as an eval run (its id is returned as ``result["eval_id"]``).
+        store: Store the result as an eval run (its id is returned as ``result.eval_id``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
         engine: Run each user's build and answering as one unit of an engine (e.g. a Ray task per user,
@@ -268,23 +269,16 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         scoring: Which scoring the text table leads with (``"inflow"`` or ``"lamp"``); both are computed.
         faithfulness: Also probe every answer's evidence (:mod:`core.evaluate.faithfulness`): up to six
             more answers per method and query; per query in ``faithfulness``, aggregated in
-            ``result["faithfulness"]``.
+            ``result.faithfulness``.
         summary_client: Portability (POPI): the client of another model that writes every user's summary
             (:func:`core.evaluate.portability.port_summary`); ``client`` answers with it. Described in
-            ``result["portability"]``. Not with an ``engine`` (the ported summaries are written in
+            ``result.portability``. Not with an ``engine`` (the ported summaries are written in
             this process).
 
     Returns:
-        ``{"task", "task_kind", "task_spec", "labels" (label tasks: the macro-F1 label set), "dataset",
-        "dataset_id", "n", "n_planned", "n_users", "backend", "k", "metric_names",
-        "methods": {name: {metric: value, ...}},
-        "baselines": {name: {metric: value, ...}}, "per_query": [{"id", "user_id", "gold",
-        "predictions": {method: text}, "values": {method: value}, "raw": {method: completion},
-        "rescued": {method: bool}, "tokens": {method: prompt tokens},
-        "latency_ms": {method: ms}, "errors": {method: message}, "baselines": {name: text}}],
-        "cancelled", "runtime_s", "scoring", "eval_id"}``, plus ``"faithfulness"`` and ``"portability"`` when
-        asked for. Metrics are NaN (``null`` in JSON) for a system
-        with no finished query.
+        The :class:`~core.evaluate.result.EvalResult` (``eval_id`` set when stored; ``faithfulness``,
+        ``portability`` and ``engine`` when asked for). Metrics are NaN (``null`` in JSON) for a
+        system with no finished query.
 
     Raises:
         core.errors.InputError: An unknown method, a query whose user is not in the dataset, or an engine
@@ -363,28 +357,28 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         cancelled = True
 
     labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
-    result: dict[str, Any] = {
-        "task": task.name, "task_kind": task.kind, "task_spec": task.to_dict(), "labels": labels,
-        "dataset": dataset.name, "dataset_id": dataset_id,
-        "n": len(per_query), "n_planned": total, "n_users": len({r["user_id"] for r in per_query}),
-        "backend": _backend_info(client, emb, settings, profile_settings), "k": k,
-        "metric_names": list(METRICS[task.kind]),
-        "methods": aggregate(task, per_query, list(methods), key="predictions", labels=labels),
-        "baselines": aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
-        "per_query": per_query, "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2),
-        "run_id": run_id, "scoring": scoring,
-    }
+    result = EvalResult(
+        task=task.name, task_kind=task.kind, task_spec=task.to_dict(), labels=labels,
+        dataset=dataset.name, dataset_id=dataset_id,
+        n=len(per_query), n_planned=total, n_users=len({r["user_id"] for r in per_query}),
+        backend=_backend_info(client, emb, settings, profile_settings), k=k,
+        metric_names=list(METRICS[task.kind]),
+        methods=aggregate(task, per_query, list(methods), key="predictions", labels=labels),
+        baselines=aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
+        per_query=per_query, cancelled=cancelled, runtime_s=round(time.perf_counter() - t0, 2),
+        run_id=run_id, scoring=scoring,
+    )
     if engine is not None and engine.report is not None:
-        result["engine"] = engine.report.to_dict()
+        result.engine = engine.report.to_dict()
     if summary_client is not None:
-        result["portability"] = portability_summary(list(ported.values()), params["summary_from"])
+        result.portability = portability_summary(list(ported.values()), params["summary_from"])
     if faithfulness:
         from core.evaluate.faithfulness import summarize
 
-        result["faithfulness"] = summarize(per_query, list(methods))
+        result.faithfulness = summarize(per_query, list(methods))
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
-    if store:
-        result["eval_id"] = ws.add_eval_run(params, result)
+    if store:  # stored without its own id, as always
+        result.eval_id = ws.add_eval_run(params, result.to_dict())
     return result
 
 
@@ -501,10 +495,10 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
     return rec
 
 
-def export_json(result: dict[str, Any], path: str | Path) -> None:
+def export_json(result: EvalResult, path: str | Path) -> None:
     """Write an evaluation result as JSON (NaN metrics become ``null``)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(_nan_to_none(result), ensure_ascii=False, indent=2), encoding="utf-8")
+    Path(path).write_text(json.dumps(_nan_to_none(result.to_dict()), ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def _nan_to_none(obj: Any) -> Any:
@@ -521,13 +515,13 @@ CSV_COLUMNS = ("id", "user_id", "gold", "system", "kind", "prediction", "value",
                "error", "raw", "rescued")
 
 
-def export_csv(result: dict[str, Any], path: str | Path) -> None:
+def export_csv(result: EvalResult, path: str | Path) -> None:
     """Write per-query predictions as CSV: one row per (query, method or baseline), see :data:`CSV_COLUMNS`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
-        for r in result["per_query"]:
+        for r in result.per_query:
             for name, pred in r["predictions"].items():
                 w.writerow([r["id"], r["user_id"], r["gold"], name, "method", pred, r["values"].get(name),
                             r["tokens"].get(name), r["latency_ms"].get(name), r["errors"].get(name, ""),
@@ -536,33 +530,33 @@ def export_csv(result: dict[str, Any], path: str | Path) -> None:
                 w.writerow([r["id"], r["user_id"], r["gold"], name, "baseline", pred, "", "", "", "", "", ""])
 
 
-def export_metrics_csv(result: dict[str, Any], path: str | Path) -> None:
+def export_metrics_csv(result: EvalResult, path: str | Path) -> None:
     """Write the metric table as CSV: one row per method and baseline."""
-    metrics = list(result["metric_names"])
+    metrics = list(result.metric_names)
     extra = ["n", "prompt_tokens_mean", "prompt_tokens_median", "latency_ms_mean", "errors", "unparsed", "rescues"]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["system", "kind", *metrics, *[f"lamp:{x}" for x in metrics], *extra])
-        for kind, table in (("method", result["methods"]), ("baseline", result["baselines"])):
+        for kind, table in (("method", result.methods), ("baseline", result.baselines)):
             for name, m in table.items():
                 lamp = m.get("lamp") or {}
                 w.writerow([name, kind, *[m.get(x) for x in metrics], *[lamp.get(x) for x in metrics],
                             *[m.get(x, "") for x in extra]])
 
 
-def format_table(result: dict[str, Any]) -> str:
+def format_table(result: EvalResult) -> str:
     """Render the metric table as aligned text (methods, then baselines).
 
-    The metrics are those of ``result["scoring"]`` (``inflow`` or ``lamp``); the other scoring
+    The metrics are those of ``result.scoring`` (``inflow`` or ``lamp``); the other scoring
     follows in columns marked with its name.
     """
-    metrics = list(result["metric_names"])
-    lead = result.get("scoring", "inflow")
+    metrics = list(result.metric_names)
+    lead = result.scoring
     other = next(x for x in SCORINGS if x != lead)
     head = ["system", *metrics, *[f"{x} ({other})" for x in metrics], "n", "tokens/query", "errors", "rescues"]
     rows = []
-    for kind, table in (("", result["methods"]), ("baseline: ", result["baselines"])):
+    for kind, table in (("", result.methods), ("baseline: ", result.baselines)):
         for name, m in table.items():
             by = {"inflow": m, "lamp": m.get("lamp") or {}}
             vals = [_fmt(by[lead].get(x)) for x in metrics] + [_fmt(by[other].get(x)) for x in metrics]
@@ -573,8 +567,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * wd for wd in widths))
     lines += ["  ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=True)) for r in rows]
-    b = result.get("backend", {})
-    lines.append(f"task {result['task']}, n={result['n']} queries ({result['n_users']} users), backend "
+    b = result.backend
+    lines.append(f"task {result.task}, n={result.n} queries ({result.n_users} users), backend "
                  f"{b.get('kind')} / {b.get('model')}, embedder {b.get('embedder')}, scored by the {lead} rule "
                  f"(other columns: the {other} rule)")
     return "\n".join(lines)

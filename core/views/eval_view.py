@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.data.model import Dataset, Query, split_last
+from core.evaluate.result import EvalResult
 from core.store.workspace import Workspace
 
 EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
@@ -37,28 +38,28 @@ def _num(x: Any, digits: int = 4) -> Any:
     return x
 
 
-def metric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+def metric_rows(result: EvalResult) -> list[dict[str, Any]]:
     """Return one row per method and baseline: the task's metrics, counts and token cost.
 
     Score tasks also get the metrics by the official LaMP rule (the only kind where the rules differ).
     """
-    metrics = list(result.get("metric_names") or [])
+    metrics = list(result.metric_names)
     rows = []
-    for kind, table in (("method", result.get("methods") or {}), ("baseline", result.get("baselines") or {})):
+    for kind, table in (("method", result.methods), ("baseline", result.baselines)):
         for name, m in table.items():
             row: dict[str, Any] = {"system": name, "kind": kind}
             row.update({x: _num(m.get(x)) for x in metrics})
-            if result.get("task_kind") == "score":  # the official LaMP rule differs only for scores
+            if result.task_kind == "score":  # the official LaMP rule differs only for scores
                 row.update({f"{x} (LaMP rule)": _num((m.get("lamp") or {}).get(x)) for x in metrics})
             row.update({x: _num(m.get(x), 1) for x in EXTRA_COLUMNS if x in m})
             rows.append(row)
     return rows
 
 
-def per_query_rows(result: dict[str, Any], *, max_text: int = 60) -> list[dict[str, Any]]:
+def per_query_rows(result: EvalResult, *, max_text: int = 60) -> list[dict[str, Any]]:
     """Return one row per query: id, user, gold and every method's / baseline's prediction."""
     rows = []
-    for r in result.get("per_query") or []:
+    for r in result.per_query:
         row: dict[str, Any] = {"id": r["id"], "user": r["user_id"], "gold": r["gold"]}
         for name, pred in (r.get("predictions") or {}).items():
             text = str(pred)
@@ -71,20 +72,20 @@ def per_query_rows(result: dict[str, Any], *, max_text: int = 60) -> list[dict[s
     return rows
 
 
-def drill_target(ws: Workspace, result: dict[str, Any], query_id: str, method: str) -> dict[str, Any] | None:
+def drill_target(ws: Workspace, result: EvalResult, query_id: str, method: str) -> dict[str, Any] | None:
     """Return what the step-by-step page needs to replay one evaluated query, or None when it cannot be found.
 
     Returns:
         ``{"dataset", "user", "pick", "query", "gold", "method", "k", "item_id"}``: ``pick`` is the
         query picker's key (``q:<id>`` for a dataset query, ``i:<id>`` for a held-out history item).
     """
-    row = next((r for r in result.get("per_query") or [] if str(r["id"]) == str(query_id)), None)
-    dataset_id = result.get("dataset")
+    row = next((r for r in result.per_query if str(r["id"]) == str(query_id)), None)
+    dataset_id = result.dataset
     if row is None or not dataset_id or not ws.has_dataset(dataset_id):
         return None
     user = row["user_id"]
     ds = ws.get_dataset(dataset_id, user_ids=[user])
-    base = {"dataset": dataset_id, "user": user, "gold": row["gold"], "method": method, "k": result.get("k", 4)}
+    base = {"dataset": dataset_id, "user": user, "gold": row["gold"], "method": method, "k": result.k}
     for q in ds.queries:
         if q.id == row["id"]:
             return {**base, "pick": f"q:{q.id}", "query": q.input, "item_id": None}

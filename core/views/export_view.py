@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.evaluate.result import EvalResult
 from core.store.files import json_safe
 from core.store.workspace import Workspace
 
@@ -54,7 +55,7 @@ def selection_rows(profile: Profile, feature_ids: Sequence[str]) -> list[dict[st
     return rows
 
 
-def eval_csv_bytes(result: dict[str, Any], *, metrics: bool = False) -> bytes:
+def eval_csv_bytes(result: EvalResult, *, metrics: bool = False) -> bytes:
     """Render an evaluation result with the harness's CSV exporters (per query, or the metric table)."""
     from core.evaluate.harness import export_csv, export_metrics_csv
 

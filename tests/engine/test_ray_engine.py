@@ -206,14 +206,14 @@ def test_evaluation_on_ray_scores_like_the_local_harness(ray_instance, endpoint,
                                  embedder=_hashing(), settings=SETTINGS, limit_per_user=2, engine=run)
         ws.close()
     local, remote = results["local"], results["ray"]
-    assert remote["n"] == local["n"] == 4 and not remote["cancelled"]
-    strip = [{k: v for k, v in r.items() if k != "latency_ms"} for r in local["per_query"]]
-    assert [{k: v for k, v in r.items() if k != "latency_ms"} for r in remote["per_query"]] == strip
+    assert remote.n == local.n == 4 and not remote.cancelled
+    strip = [{k: v for k, v in r.items() if k != "latency_ms"} for r in local.per_query]
+    assert [{k: v for k, v in r.items() if k != "latency_ms"} for r in remote.per_query] == strip
     for table in ("methods", "baselines"):
-        for system, m in local[table].items():
-            assert {k: v for k, v in remote[table][system].items() if k != "latency_ms_mean"} == \
+        for system, m in getattr(local, table).items():
+            assert {k: v for k, v in getattr(remote, table)[system].items() if k != "latency_ms_mean"} == \
                 {k: v for k, v in m.items() if k != "latency_ms_mean"}
-    assert remote["engine"]["done"] == 2 and remote["engine"]["failures"] == {}
+    assert remote.engine["done"] == 2 and remote.engine["failures"] == {}
     assert seen[-1].done == 2
 
 
@@ -237,5 +237,5 @@ def test_eval_cli_on_ray_writes_the_engine_report(ray_instance, endpoint, tmp_pa
     err = capsys.readouterr().err
     assert code == 0, err
     result = json.loads(out.read_text())
-    assert result["n"] == 2 and result["engine"]["engine"] == "ray" and result["engine"]["done"] == 2
+    assert result.n == 2 and result.engine["engine"] == "ray" and result.engine["done"] == 2
     assert "users 2/2 (2 done, 0 failed" in err

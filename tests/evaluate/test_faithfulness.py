@@ -41,24 +41,24 @@ def result(tmp_path_factory, embedder):
 
 
 def test_retrieved_items_are_comprehensive_and_sufficient_for_bm25(result):
-    items = result["faithfulness"]["bm25"]["items"]
+    items = result.faithfulness["bm25"]["items"]
     assert items["n"] == 4 and items["not_used"] == 0
     assert items["moved"] == 1.0 and items["shift"] == pytest.approx(3.0)  # 1 with examples, 4 without
     assert items["kept_same"] == 1.0 and items["kept_distance"] == 0.0
     for kind in ("factor", "summary"):  # bm25 shows neither: nothing to measure
-        agg = result["faithfulness"]["bm25"][kind]
+        agg = result.faithfulness["bm25"][kind]
         assert agg["n"] == 0 and agg["not_used"] == 4 and math.isnan(agg["moved"])
 
 
 def test_summary_is_used_but_does_not_move_an_examples_only_model(result):
-    summ = result["faithfulness"]["summary"]["summary"]
+    summ = result.faithfulness["summary"]["summary"]
     assert summ["n"] == 4 and summ["moved"] == 0.0 and summ["kept_same"] == 1.0
-    assert result["faithfulness"]["summary"]["items"]["n"] == 0
+    assert result.faithfulness["summary"]["items"]["n"] == 0
 
 
 def test_zero_shows_no_evidence(result):
-    assert all(result["faithfulness"]["zero"][k]["n"] == 0 for k in KINDS)
-    rec = result["per_query"][0]["faithfulness"]["bm25"]
+    assert all(result.faithfulness["zero"][k]["n"] == 0 for k in KINDS)
+    rec = result.per_query[0]["faithfulness"]["bm25"]
     assert [r["kind"] for r in rec] == list(KINDS)
     assert isinstance(rec[1]["target"], list) and len(rec[1]["target"]) == 3
 
@@ -69,7 +69,7 @@ def test_table_and_figure(result):
     bm25_items = next(r for r in rows if r["method"] == "bm25" and r["removed"] == "items")
     assert bm25_items["moved"] == 1.0 and bm25_items["not used"] == 0
     assert "kept_same" in format_faithfulness(result)
-    data = faithfulness_figure(result["faithfulness"]).to_dict()["data"]
+    data = faithfulness_figure(result.faithfulness).to_dict()["data"]
     names = [t["name"] for t in data]
     assert names == [f"{k}: {m}" for k in ("top factor", "retrieved items", "summary")
                      for m in ("removed", "kept alone")]

@@ -2,13 +2,13 @@ import csv
 import json
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from core.data.model import split_last
 from core.embed.hashing import HashingEmbedder
 from core.evaluate.harness import evaluate, export_csv, export_json, export_metrics_csv, format_table, select_queries
+from core.evaluate.result import EvalResult
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
 from core.methods.registry import METHOD_NAMES
@@ -21,11 +21,12 @@ SETTINGS = PipelineSettings(extractor="lexicon", hdbscan_min_cluster_size=3, uma
 
 
 class Run:
-    def __init__(self, ws: Workspace, result: dict[str, Any], queries: list, history) -> None:
+    def __init__(self, ws: Workspace, result: EvalResult, queries: list, history, progress: list) -> None:
         self.ws = ws
         self.result = result
         self.queries = queries
         self.history = history
+        self.progress = progress
 
 
 def _client(server: FakeOpenAIServer, ws: Workspace) -> LLMClient:
@@ -40,25 +41,24 @@ def run(fake_server: FakeOpenAIServer, tmp_path_factory, embedder: HashingEmbedd
     seen = []
     result = evaluate(ws, history, queries, methods=METHOD_NAMES, client=_client(fake_server, ws), embedder=embedder,
                       settings=SETTINGS, k=3, progress=lambda d, t: seen.append((d, t)), order="round_robin")
-    result["_progress"] = seen
-    yield Run(ws, result, queries, history)
+    yield Run(ws, result, queries, history, seen)
     ws.close()
 
 
 def test_result_shape(run: Run):
     r = run.result
-    assert r["task"] == "product_rating" and r["n"] == len(run.queries) == 4 and r["n_users"] == 2
-    assert set(r["methods"]) == set(METHOD_NAMES)
-    assert set(r["baselines"]) == {"majority", "user-mean", "knn-bm25", "knn-feature"}
-    assert r["backend"]["kind"] == "openai" and r["backend"]["model"] == "fake-model"
-    assert r["backend"]["extractor"] == "lexicon"
-    assert r["_progress"][-1] == (4, 4)
-    assert [q["user_id"] for q in r["per_query"]] == ["ava", "ben", "ava", "ben"]  # round robin
-    q = r["per_query"][0]
+    assert r.task == "product_rating" and r.n == len(run.queries) == 4 and r.n_users == 2
+    assert set(r.methods) == set(METHOD_NAMES)
+    assert set(r.baselines) == {"majority", "user-mean", "knn-bm25", "knn-feature"}
+    assert r.backend["kind"] == "openai" and r.backend["model"] == "fake-model"
+    assert r.backend["extractor"] == "lexicon"
+    assert run.progress[-1] == (4, 4)
+    assert [q["user_id"] for q in r.per_query] == ["ava", "ben", "ava", "ben"]  # round robin
+    q = r.per_query[0]
     assert set(q) >= {"id", "user_id", "gold", "predictions", "values", "tokens", "baselines"}
     assert set(q["predictions"]) == set(METHOD_NAMES)
     assert all(q["tokens"][m] > 0 for m in METHOD_NAMES)
-    assert not any(p["errors"] for p in r["per_query"])
+    assert not any(p["errors"] for p in r.per_query)
 
 
 def test_method_metrics_match_direct_computation(run: Run):
@@ -68,25 +68,25 @@ def test_method_metrics_match_direct_computation(run: Run):
     mae = sum(errs) / len(errs)
     rmse = math.sqrt(sum(e * e for e in errs) / len(errs))
     for name in ("zero", "bm25", "summary", "rpm", "pool"):
-        assert run.result["methods"][name]["mae"] == pytest.approx(mae), name
-        assert run.result["methods"][name]["rmse"] == pytest.approx(rmse), name
-    for rec in run.result["per_query"]:
+        assert run.result.methods[name]["mae"] == pytest.approx(mae), name
+        assert run.result.methods[name]["rmse"] == pytest.approx(rmse), name
+    for rec in run.result.per_query:
         assert rec["predictions"]["zero"] == rule(next(q.input for q in run.queries if q.id == rec["id"]))
 
 
 def test_baselines_match_direct_computation(run: Run):
     by_user = {u.id: [float(it.output) for it in u.items] for u in run.history.users}
     errs = [abs(sum(by_user[q.user_id]) / len(by_user[q.user_id]) - float(q.gold)) for q in run.queries]
-    assert run.result["baselines"]["user-mean"]["mae"] == pytest.approx(sum(errs) / len(errs), abs=1e-3)
+    assert run.result.baselines["user-mean"]["mae"] == pytest.approx(sum(errs) / len(errs), abs=1e-3)
     for name in ("knn-bm25", "knn-feature"):
-        preds = [float(p["baselines"][name]) for p in run.result["per_query"]]
+        preds = [float(p["baselines"][name]) for p in run.result.per_query]
         assert all(1.0 <= x <= 5.0 for x in preds)
-        assert run.result["baselines"][name]["n"] == 4
+        assert run.result.baselines[name]["n"] == 4
 
 
 def test_eval_run_stored_and_exports(run: Run, tmp_path):
-    stored = run.ws.get_eval_run(run.result["eval_id"])
-    assert stored["result"]["methods"]["zero"]["mae"] == pytest.approx(run.result["methods"]["zero"]["mae"])
+    stored = run.ws.get_eval_run(run.result.eval_id)
+    assert stored["result"]["methods"]["zero"]["mae"] == pytest.approx(run.result.methods["zero"]["mae"])
     assert stored["params"]["methods"] == METHOD_NAMES
     export_csv(run.result, tmp_path / "pq.csv")
     rows = list(csv.DictReader((tmp_path / "pq.csv").open(encoding="utf-8")))
@@ -109,10 +109,10 @@ def test_rerun_reuses_cache_and_cancel_keeps_finished(run: Run, fake_server: Fak
 
     result = evaluate(run.ws, run.history, run.queries, methods=["zero", "rpm"], client=client, embedder=embedder,
                       settings=SETTINGS, k=3, cancel=cancel)
-    assert result["cancelled"] and result["n"] == 3 and result["n_planned"] == 4
-    assert result["methods"]["rpm"]["n"] == 3
+    assert result.cancelled and result.n == 3 and result.n_planned == 4
+    assert result.methods["rpm"]["n"] == 3
     assert client.stats.model_calls == 0  # every answer came from the workspace cache
-    assert run.ws.get_run(result["run_id"]).status == "cancelled"
+    assert run.ws.get_run(result.run_id).status == "cancelled"
 
 
 def test_select_queries_limits():
@@ -141,7 +141,7 @@ def test_label_task_narrowed_per_query(fake_server: FakeOpenAIServer, embedder, 
                       client=_client(fake_server, ws), embedder=embedder, settings=SETTINGS, k=2)
     ws.close()
     # the scripted server answers with the first allowed choice: u1's own label set starts with "horror"
-    assert [r["predictions"]["zero"] for r in result["per_query"]] == ["horror", "action"]
-    assert result["labels"] == ["action", "drama", "horror"]
-    assert result["methods"]["zero"]["accuracy"] == 1.0
-    assert set(result["baselines"]) == {"majority", "user-majority", "knn-bm25", "knn-feature"}
+    assert [r["predictions"]["zero"] for r in result.per_query] == ["horror", "action"]
+    assert result.labels == ["action", "drama", "horror"]
+    assert result.methods["zero"]["accuracy"] == 1.0
+    assert set(result.baselines) == {"majority", "user-majority", "knn-bm25", "knn-feature"}

@@ -50,17 +50,17 @@ def run(tmp_path_factory, embedder):
 def test_the_answering_model_uses_the_summary_the_other_model_wrote(run):
     result, _, summary_calls = run
     assert summary_calls == 2  # one summary per user, written by the source model
-    assert all(r["predictions"]["summary"] == "1" for r in result["per_query"])
-    assert all(r["predictions"]["zero"] == "5" and r["predictions"]["history"] == "5" for r in result["per_query"])
-    port = result["portability"]
+    assert all(r["predictions"]["summary"] == "1" for r in result.per_query)
+    assert all(r["predictions"]["zero"] == "5" and r["predictions"]["history"] == "5" for r in result.per_query)
+    port = result.portability
     assert port["users"] == 2 and set(port["summaries"].values()) == {PORTED}
-    assert port["source"]["model"] == "big-model" and result["backend"]["model"] == "small-model"
+    assert port["source"]["model"] == "big-model" and result.backend["model"] == "small-model"
     assert port["summary_tokens_mean"] < port["history_tokens_mean"] and 0 < port["ratio_mean"] < 1
 
 
 def test_prompt_tokens_summary_against_full_history_and_bm25(run):
     result, _, _ = run
-    toks = {m: result["methods"][m]["prompt_tokens_mean"] for m in ("zero", "history", "bm25", "summary")}
+    toks = {m: result.methods[m]["prompt_tokens_mean"] for m in ("zero", "history", "bm25", "summary")}
     assert toks["zero"] < toks["summary"] < toks["history"]
     assert toks["bm25"] < toks["history"]
 
@@ -68,5 +68,5 @@ def test_prompt_tokens_summary_against_full_history_and_bm25(run):
 def test_the_ported_summary_is_not_stored_as_the_users_summary(run):
     result, ws, _ = run
     for uid in ("ava", "ben"):
-        texts = [v["text"] for v in ws.list_summary_versions(result["dataset_id"], uid)]
+        texts = [v["text"] for v in ws.list_summary_versions(result.dataset_id, uid)]
         assert texts and PORTED not in texts

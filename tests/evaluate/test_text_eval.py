@@ -40,13 +40,13 @@ def test_prefix_is_stripped_counted_and_kept_in_raw(embedder, tmp_path):
         result = evaluate(ws, Dataset(name="tweets", task=TASK, users=users), queries, methods=["zero", "bm25"],
                           client=client, embedder=embedder, settings=PipelineSettings(extractor="lexicon"), k=2)
     ws.close()
-    for rec, q in zip(result["per_query"], queries, strict=True):
+    for rec, q in zip(result.per_query, queries, strict=True):
         for m in ("zero", "bm25"):
             assert rec["predictions"][m] == q.input  # no "The user's response: " left
             assert rec["raw"][m].startswith(LABEL)
             assert rec["rescued"][m] is True
     expected = text_metrics([q.input for q in queries], [q.gold for q in queries])
     for m in ("zero", "bm25"):
-        assert result["methods"][m]["rescues"] == 2
-        assert result["methods"][m]["rouge-1"] == pytest.approx(expected["rouge-1"])
-        assert result["methods"][m]["lamp"]["rouge-1"] == pytest.approx(expected["rouge-1"])
+        assert result.methods[m]["rescues"] == 2
+        assert result.methods[m]["rouge-1"] == pytest.approx(expected["rouge-1"])
+        assert result.methods[m]["lamp"]["rouge-1"] == pytest.approx(expected["rouge-1"])

@@ -40,9 +40,9 @@ def test_cancel_keeps_finished_queries(make_app, monkeypatch):
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
         job = cancel_midway(at, "_inflow_eval_job", "ev_cancel", "Evaluating")
         result = job.result
-        assert result["cancelled"] and 2 <= result["n"] < result["n_planned"]
-        stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result["eval_id"])["result"]
-        assert stored["n"] == result["n"]
+        assert result.cancelled and 2 <= result.n < result.n_planned
+        stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result.eval_id)["result"]
+        assert stored["n"] == result.n
 
 
 def test_compare_can_be_cancelled_and_keeps_the_answered_methods(make_app, monkeypatch):

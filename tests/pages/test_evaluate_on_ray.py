@@ -34,13 +34,13 @@ def test_evaluate_page_runs_users_on_ray(make_app, monkeypatch):
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         result = job.result
-        assert result["engine"]["engine"] == "ray" and result["engine"]["failed"] == 0
-        assert result["n"] == result["engine"]["done"] == result["n_users"] > 1
-        assert f"Evaluated {result['n']} queries" in texts(at)
+        assert result.engine["engine"] == "ray" and result.engine["failed"] == 0
+        assert result.n == result.engine["done"] == result.n_users > 1
+        assert f"Evaluated {result.n} queries" in texts(at)
         # again, after the first job's thread has ended: the Ray instance it started must still be up
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
         again = at.session_state["_inflow_eval_job"]
         assert again is not job and again.wait(300) and again.error is None, again.error
-        assert again.result["engine"]["done"] == result["engine"]["done"] and again.result["engine"]["calls"] == 0
+        assert again.result.engine["done"] == result.engine["done"] and again.result.engine["calls"] == 0
     finally:
         ray.shutdown()

@@ -1,6 +1,7 @@
 import math
 
 from core.data.model import Dataset, Item, Query, Task, User
+from core.evaluate.result import EvalResult
 from core.store.workspace import Workspace
 from core.views.answering import answer_error, error_text
 from core.views.eval_view import drill_target, eval_inputs, metric_rows, per_query_rows
@@ -47,11 +48,11 @@ RESULT = {
 
 
 def test_metric_and_per_query_rows():
-    rows = metric_rows(RESULT)
+    rows = metric_rows(EvalResult.from_dict(RESULT))
     assert rows[0] == {"system": "zero", "kind": "method", "mae": 1.0, "rmse": None, "n": 2,
                        "prompt_tokens_mean": 50.1, "errors": 0}
     assert rows[1]["system"] == "user_mean" and rows[1]["kind"] == "baseline"
-    pq = per_query_rows(RESULT)
+    pq = per_query_rows(EvalResult.from_dict(RESULT))
     assert pq[0] == {"id": "i9", "user": "u1", "gold": "5", "zero": "4", "baseline:user_mean": "3"}
     assert pq[1]["zero"] == "⚠ "
 
@@ -59,10 +60,10 @@ def test_metric_and_per_query_rows():
 def test_drill_target_finds_item_or_query():
     ws = Workspace(":memory:")
     ws.add_dataset(_dataset(True), dataset_id="ds")
-    item = drill_target(ws, RESULT, "i9", "zero")
+    item = drill_target(ws, EvalResult.from_dict(RESULT), "i9", "zero")
     assert item == {"dataset": "ds", "user": "u1", "gold": "5", "method": "zero", "k": 3, "pick": "i:i9",
                     "query": "text 9", "item_id": "i9"}
-    query = drill_target(ws, RESULT, "q1", "rpm")
+    query = drill_target(ws, EvalResult.from_dict(RESULT), "q1", "rpm")
     assert query["pick"] == "q:q1" and query["query"] == "new text" and query["item_id"] is None
-    assert drill_target(ws, RESULT, "nope", "zero") is None
-    assert drill_target(ws, {**RESULT, "dataset": "gone"}, "i9", "zero") is None
+    assert drill_target(ws, EvalResult.from_dict(RESULT), "nope", "zero") is None
+    assert drill_target(ws, EvalResult.from_dict({**RESULT, "dataset": "gone"}), "i9", "zero") is None

@@ -96,6 +96,7 @@ def test_query_options_offer_queries_then_newest_items(profile):
 
 def test_bundle_workspace_and_eval_exports(profile):
     from core.data.model import Dataset, User
+    from core.evaluate.result import EvalResult
     from core.store.workspace import Workspace
     from core.views.export_view import eval_csv_bytes, llm_call_records, user_bundle_bytes, workspace_bytes
 
@@ -106,10 +107,10 @@ def test_bundle_workspace_and_eval_exports(profile):
     assert bundle["format"] == "inflow-user" and bundle["summaries"][0]["text"] == "Hates breakage."
     assert {f["id"] for f in bundle["profile"]["factors"]} == {"F1", "F2", "noise"}
     assert json.loads(workspace_bytes(ws))["format"] == "inflow-workspace"
-    result = {"metric_names": ["mae"], "methods": {"zero": {"mae": 1.0, "n": 1}}, "baselines": {},
+    result = EvalResult.from_dict({"metric_names": ["mae"], "methods": {"zero": {"mae": 1.0, "n": 1}}, "baselines": {},
               "per_query": [{"id": "q", "user_id": "u", "gold": "5", "predictions": {"zero": "4"},
                              "values": {"zero": 4.0}, "tokens": {"zero": 10}, "latency_ms": {"zero": 1.0},
-                             "errors": {}, "baselines": {}}]}
+                             "errors": {}, "baselines": {}}]})
     rows = eval_csv_bytes(result).decode().splitlines()
     assert rows[0].startswith("id,user_id,gold,system") and rows[1].startswith("q,u,5,zero,method,4")
     assert eval_csv_bytes(result, metrics=True).decode().splitlines()[1].startswith("zero,method,1.0")
