@@ -19,8 +19,8 @@ call :meth:`LLMClient.chat` or :meth:`LLMClient.map`.
   wait and read the answer from the cache).
 * **Traces**: every call (cache hits and failures too) is written to the workspace.
 * **Extra**: a backend's ``RawCompletion.extra`` (e.g. the local backend's ``choice_scores``) is
-  merged into ``ChatResult.extra``, cached with the answer, and put in the trace's ``parsed``
-  under ``"_choice_scores"`` so the option probabilities can be shown.
+  merged into ``ChatResult.extra`` and cached with the answer; ``choice_scores`` also goes to the
+  trace's own ``choice_scores`` column so the option probabilities can be shown.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ from core.store.workspace import Workspace, stable_hash
 CACHE_VERSION = 1
 DEFAULT_REMOTE_CONCURRENCY = 8
 DEFAULT_LOCAL_CONCURRENCY = 1
-TRACE_CHOICE_KEY = "_choice_scores"  # key of a closed-choice answer's option distributions in a trace's parsed
 
 
 def endpoint_of(backend: ChatBackend) -> str:
@@ -390,13 +389,10 @@ class LLMClient:
         if self.workspace is None:
             return None
         parsed = result.parsed.model_dump(mode="json") if result.parsed else None
-        if parsed is not None and result.extra.get("choice_scores"):
-            # the traces table has no extra column: the option distributions ride along with the answer
-            parsed = {**parsed, TRACE_CHOICE_KEY: result.extra["choice_scores"]}
         return self.workspace.add_trace({
             "run_id": request.run_id, "stage": request.stage, "backend": self.capabilities.backend,
             "model": self.capabilities.model, "messages": messages, "output": result.text,
-            "parsed": parsed,
+            "parsed": parsed, "choice_scores": result.extra.get("choice_scores") or None,
             "tokens_in": result.tokens_in, "tokens_out": result.tokens_out, "latency_ms": result.latency_ms,
             "cache_hit": result.cache_hit, "retries": result.retries, "error": error,
         })

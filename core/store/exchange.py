@@ -14,7 +14,7 @@ from typing import Any
 
 from core.errors import InputError, Problem
 from core.store.files import write_json_atomic
-from core.store.schema import SCHEMA_VERSION
+from core.store.schema import SCHEMA_VERSION, split_choice_scores
 from core.store.workspace import EXPORT_FORMAT, Workspace
 
 # Tables in dependency order (parents before children) with their columns.
@@ -27,8 +27,9 @@ _TABLES: dict[str, list[str]] = {
              "created_at", "finished_at"],
     "artifacts": ["run_id", "key", "value_json"],
     "llm_cache": ["key", "backend", "model", "value_json", "created_at"],
-    "traces": ["id", "run_id", "stage", "backend", "model", "messages_json", "output", "parsed_json", "tokens_in",
-               "tokens_out", "latency_ms", "cache_hit", "retries", "error", "created_at"],
+    "traces": ["id", "run_id", "stage", "backend", "model", "messages_json", "output", "parsed_json",
+               "choice_scores_json", "tokens_in", "tokens_out", "latency_ms", "cache_hit", "retries", "error",
+               "created_at"],
     "embed_cache": ["model", "text_hash", "dim", "vector"],
     "summaries": ["id", "dataset_id", "user_id", "version", "text", "source", "run_id", "note", "created_at"],
     "edits": ["id", "dataset_id", "user_id", "op", "payload_json", "undone", "created_at"],
@@ -89,6 +90,9 @@ def import_workspace(ws: Workspace, path: str | Path) -> dict[str, int]:
             rows = tables.get(table, [])
             records = []
             for rec in rows:
+                if table == "traces" and "choice_scores_json" not in rec:  # an export from schema v3 or older
+                    rec = dict(rec)
+                    rec["parsed_json"], rec["choice_scores_json"] = split_choice_scores(rec.get("parsed_json"))
                 vals = [rec.get(col) for col in cols]
                 for t, col in _BLOB_COLUMNS:
                     if t == table:

@@ -1,12 +1,61 @@
 """The workspace schema and its forward migrations.
 
-Each migration is a list of SQL statements; ``MIGRATIONS[i]`` moves a workspace from version ``i``
-to ``i + 1``. Never edit a released migration: append a new one.
+Each migration is a list of steps, SQL statements or Python functions of the open connection (for
+moves SQL cannot do safely, e.g. rewriting JSON that may hold ``NaN``); ``MIGRATIONS[i]`` moves a
+workspace from version ``i`` to ``i + 1``, in one transaction. Never edit a released migration:
+append a new one.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[list[str]] = [
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+LEGACY_TRACE_CHOICE_KEY = "_choice_scores"
+"""Where schema v3 and older kept a closed-choice answer's option distributions: inside the trace's
+``parsed`` JSON. Schema v4 gives them the ``choice_scores_json`` column."""
+
+
+def split_choice_scores(parsed_json: str | None) -> tuple[str | None, str | None]:
+    """Split a v3 trace's ``parsed_json`` into ``(parsed_json, choice_scores_json)``.
+
+    Returns the text unchanged and None when it holds no choice scores (or is not a JSON object),
+    so the step is safe to run on any row and on rows already split.
+
+    Examples:
+        >>> split_choice_scores('{"answer": "4", "_choice_scores": {"chosen": "4"}}')
+        ('{"answer": "4"}', '{"chosen": "4"}')
+        >>> split_choice_scores('{"answer": "4"}')
+        ('{"answer": "4"}', None)
+    """
+    if not parsed_json:
+        return parsed_json, None
+    try:
+        parsed = json.loads(parsed_json)
+    except ValueError:
+        return parsed_json, None
+    if not isinstance(parsed, dict) or LEGACY_TRACE_CHOICE_KEY not in parsed:
+        return parsed_json, None
+    scores = parsed.pop(LEGACY_TRACE_CHOICE_KEY)
+    return json.dumps(parsed), json.dumps(scores)
+
+
+def _move_choice_scores(conn: sqlite3.Connection) -> None:
+    """Move the choice scores v3 stored inside ``traces.parsed_json`` to ``traces.choice_scores_json``."""
+    rows = conn.execute("SELECT id, parsed_json FROM traces WHERE parsed_json LIKE ?",
+                        (f'%"{LEGACY_TRACE_CHOICE_KEY}"%',)).fetchall()
+    for trace_id, parsed_json in rows:
+        parsed, scores = split_choice_scores(parsed_json)
+        if scores is not None:
+            conn.execute("UPDATE traces SET parsed_json=?, choice_scores_json=? WHERE id=?",
+                         (parsed, scores, trace_id))
+
+
+MigrationStep = str | Callable[[sqlite3.Connection], Any]
+
+MIGRATIONS: list[list[MigrationStep]] = [
     # v0 -> v1: datasets, runs with provenance, LLM cache, traces.
     [
         """CREATE TABLE datasets (
@@ -61,6 +110,11 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE pools (
             dataset_id TEXT NOT NULL, user_id TEXT NOT NULL, entries_json TEXT NOT NULL, updated_at REAL NOT NULL,
             PRIMARY KEY (dataset_id, user_id))""",
+    ],
+    # v3 -> v4: a closed-choice answer's option distributions get their own trace column, out of ``parsed``.
+    [
+        "ALTER TABLE traces ADD COLUMN choice_scores_json TEXT",
+        _move_choice_scores,
     ],
 ]
 

@@ -135,8 +135,11 @@ class Workspace:
             raise RuntimeError(f"workspace {self.path} has schema v{current}; this Inflow knows v{SCHEMA_VERSION}")
         for version in range(current, target):
             with self.transaction() as c:
-                for stmt in MIGRATIONS[version]:
-                    c.execute(stmt)
+                for step in MIGRATIONS[version]:
+                    if callable(step):
+                        step(c)
+                    else:
+                        c.execute(step)
                 c.execute(f"PRAGMA user_version={version + 1}")
 
     # -- datasets ---------------------------------------------------------------------------------
@@ -406,23 +409,28 @@ class Workspace:
         """Store one LLM call record and return its id.
 
         Args:
-            record: Keys ``run_id, stage, backend, model, messages, output, parsed, tokens_in, tokens_out,
-                latency_ms, cache_hit, retries, error`` (missing keys stored as NULL).
+            record: Keys ``run_id, stage, backend, model, messages, output, parsed, choice_scores, tokens_in,
+                tokens_out, latency_ms, cache_hit, retries, error`` (missing keys stored as NULL).
+                ``choice_scores`` is a closed-choice answer's option distributions (the local backend's
+                ``extra["choice_scores"]``).
         """
+        scores = record.get("choice_scores")
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO traces(run_id,stage,backend,model,messages_json,output,parsed_json,tokens_in,tokens_out,"
-                "latency_ms,cache_hit,retries,error,created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO traces(run_id,stage,backend,model,messages_json,output,parsed_json,choice_scores_json,"
+                "tokens_in,tokens_out,latency_ms,cache_hit,retries,error,created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.get("run_id"), record.get("stage"), record.get("backend"), record.get("model"),
                  json.dumps(record.get("messages"), default=_json_default), record.get("output"),
-                 json.dumps(record.get("parsed"), default=_json_default), record.get("tokens_in"),
+                 json.dumps(record.get("parsed"), default=_json_default),
+                 json.dumps(scores, default=_json_default) if scores is not None else None, record.get("tokens_in"),
                  record.get("tokens_out"), record.get("latency_ms"), int(bool(record.get("cache_hit"))),
                  record.get("retries"), record.get("error"), time.time()))
             return int(cur.lastrowid or 0)
 
     def list_traces(self, run_id: str | None = None, *, stage: str | None = None,
                     limit: int = 1000) -> list[dict[str, Any]]:
-        """Return trace records, newest first."""
+        """Return trace records (the keys :meth:`add_trace` takes, plus ``id`` and ``created_at``), newest first."""
         sql, args = "SELECT * FROM traces WHERE 1=1", []
         if run_id is not None:
             sql += " AND run_id=?"
@@ -433,7 +441,8 @@ class Workspace:
         rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [{"id": r["id"], "run_id": r["run_id"], "stage": r["stage"], "backend": r["backend"],
                  "model": r["model"], "messages": json.loads(r["messages_json"] or "null"), "output": r["output"],
-                 "parsed": json.loads(r["parsed_json"] or "null"), "tokens_in": r["tokens_in"],
+                 "parsed": json.loads(r["parsed_json"] or "null"),
+                 "choice_scores": json.loads(r["choice_scores_json"] or "null"), "tokens_in": r["tokens_in"],
                  "tokens_out": r["tokens_out"], "latency_ms": r["latency_ms"], "cache_hit": bool(r["cache_hit"]),
                  "retries": r["retries"], "error": r["error"], "created_at": r["created_at"]} for r in rows]
 

