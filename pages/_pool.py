@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError, Problem
+from core.data.pool_schema import parse_pool_json
+from core.errors import InputError
 from core.methods.pool import default_pool
 from core.methods.pool_store import pool_payload, reset_pool, save_pool
 from core.views.pool_view import EDITOR_COLUMNS, editor_rows, pool_in_use, rows_from_editor
@@ -102,19 +103,11 @@ def pool_panel(c: AppContext, profile: Any) -> None:
                                    '--pool FILE.json` takes.')
         if st.button("Import and save", key="pool_import"):
             try:
-                data = json.loads(pasted or "")
-            except json.JSONDecodeError as exc:
-                show_problems(InputError(Problem("pasted JSON", exc.lineno, "pool", f"invalid JSON: {exc.msg}")),
-                              "The pool was not saved")
+                data = parse_pool_json(pasted or "", source="pasted JSON")  # the parsing --pool FILE.json gets
+            except InputError as exc:
+                show_problems(exc, "The pool was not saved")
             else:
-                if isinstance(data, dict) and isinstance(data.get("entries"), list):
-                    data = data["entries"]
-                if not isinstance(data, list):
-                    show_problems(InputError(Problem("pasted JSON", None, "pool",
-                                                     'expected a JSON list of {"id", "text", "kind"} objects')),
-                                  "The pool was not saved")
-                else:
-                    _save(c, profile, data, "pasted JSON")
+                _save(c, profile, data, "pasted JSON")
 
 
 def _save(c: AppContext, profile: Any, rows: list[Any], source: str) -> None:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.data.pool_schema import parse_pool_entries
 from core.errors import InputError, Problem
 from core.store.files import write_json_atomic
 from core.store.schema import SCHEMA_VERSION, split_choice_scores
@@ -143,7 +144,8 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
         ``(dataset_id, user_id)`` it was stored under.
 
     Raises:
-        InputError: The file is not an Inflow user export.
+        InputError: The file is not an Inflow user export, or its pool is invalid (entry and field
+            named, see :func:`core.data.pool_schema.parse_pool_entries`); nothing is stored then.
     """
     from core.data.model import Dataset
 
@@ -157,6 +159,11 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
         raise InputError(Problem(name, None, "format", f"not an Inflow user export: {exc}")) from exc
     if len(ds.users) != 1:
         raise InputError(Problem(name, "$.dataset.users", "users", "a user export holds exactly one user"))
+    pool = data.get("pool")
+    if pool is not None and not isinstance(pool, list):
+        raise InputError(Problem(name, "$.pool", "pool", 'expected a JSON list of {"id", "text", "kind"} objects'))
+    # checked before anything is stored, by the same model the CLI and the pool panel use
+    entries = parse_pool_entries(pool, source=f"{name} (pool)") if pool is not None else None
     did = dataset_id or ds.name
     uid = ds.users[0].id
     if ws.has_dataset(did):
@@ -171,6 +178,6 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
         eid = ws.add_edit(did, uid, e["op"], e["payload"])
         if e.get("undone"):
             ws.set_edit_undone(eid)
-    if isinstance(data.get("pool"), list):
-        ws.set_pool(did, uid, data["pool"])
+    if entries is not None:
+        ws.set_pool(did, uid, [e.model_dump() for e in entries])
     return did, uid

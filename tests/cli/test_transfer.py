@@ -20,7 +20,7 @@ def test_user_export_then_import_into_a_new_workspace(reviews_csv, tmp_path, cap
     ws_path = _built(tmp_path, reviews_csv)
     ws = Workspace(ws_path)
     dataset = ws.list_datasets()[0]["id"]
-    ws.set_pool(dataset, "ava", [{"id": "p1", "kind": "snippet", "text": "Lead with durability."}])
+    ws.set_pool(dataset, "ava", [{"id": "p1", "kind": "instruction", "text": "Lead with durability."}])
     n_items = len(ws.get_items(dataset, "ava"))
     ws.close()
     out = tmp_path / "ava.json"

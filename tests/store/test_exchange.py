@@ -50,7 +50,8 @@ def test_import_rejects_foreign_files(tmp_path):
 
 def test_user_export_round_trip(tmp_path):
     a = _filled(tmp_path / "a.sqlite")
-    pool = [{"id": "p1", "kind": "snippet", "text": "Mention durability first."}]
+    pool = [{"id": "p1", "kind": "demo", "text": "Mention durability first.", "factor_id": None, "item_id": None,
+             "source": "user"}]
     a.set_pool("d", "u1", pool)
     out = export_user(a, "d", "u1", tmp_path / "u1.json", profile={"factors": []})
     b = Workspace(tmp_path / "b.sqlite")
@@ -61,3 +62,16 @@ def test_user_export_round_trip(tmp_path):
     assert b.list_edits("d", "u1")[0]["payload"] == {"factor": "F0", "name": "Durability"}
     assert json.loads(out.read_text())["profile"] == {"factors": []}
     assert b.get_pool("d", "u1") == pool
+
+
+def test_user_import_checks_the_pool_before_storing_anything(tmp_path):
+    a = _filled(tmp_path / "a.sqlite")
+    a.set_pool("d", "u1", [{"id": "p1", "kind": "snippet", "text": "Mention durability first."},
+                           {"id": "p1", "text": "  "}])  # written around save_pool: only a hand-made file has this
+    out = export_user(a, "d", "u1", tmp_path / "u1.json")
+    b = Workspace(tmp_path / "b.sqlite")
+    with pytest.raises(InputError) as err:
+        import_user(b, out)
+    assert [(p.row, p.field) for p in err.value.problems] == [(1, "kind"), (2, "id"), (2, "text")]
+    assert str(err.value.problems[0]).startswith(f"{out} (pool):1:kind: kind 'snippet' is neither")
+    assert not b.has_dataset("d")  # nothing half-imported
