@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
+from core.methods.types import PoolMatch
 from core.store.workspace import stable_hash
 from core.ui_state import Keys
 from core.views.answering import AnswerRecord, answer_query, error_text, make_context
@@ -158,11 +159,8 @@ def _render_output(value: Any, fallback: str) -> None:
         st.code(fallback, language="json")
 
 
-POOL_KEYS = ("entries", "candidates", "pool_size", "pool_source", "reranker", "ranking")
-
-
-def _render_pool_step(card: StepCard) -> None:
-    tables = pool_step_tables(card.detail, {f.id: f.name for f in profile.factors})
+def _render_pool_step(pool: PoolMatch) -> None:
+    tables = pool_step_tables(pool, {f.id: f.name for f in profile.factors})
     st.caption(safe(tables["caption"]))
     text_col = {"text": st.column_config.TextColumn(width="large")}
     if tables["chosen"]:
@@ -171,7 +169,7 @@ def _render_pool_step(card: StepCard) -> None:
     else:
         st.caption("No pool entry was available (all were switched off, or k is 0).")
     if tables["candidates"]:
-        n_best, size = len(tables["candidates"]), card.detail.get("pool_size")
+        n_best, size = len(tables["candidates"]), pool.pool_size
         with st.expander(f"Every candidate's score ({n_best} best of {size})"):
             st.dataframe(pd.DataFrame(tables["candidates"]), hide_index=True, width="stretch", column_config=text_col)
             if tables["weights"]:
@@ -188,8 +186,8 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
         if card.kind == "features":
             st.markdown("The query's response-influential features, extracted the same way as the history's:")
             _render_output(step.output, card.output_text)
-        elif card.kind == "retrieve" and "pool_size" in card.detail:
-            _render_pool_step(card)
+        elif card.detail.pool is not None:
+            _render_pool_step(card.detail.pool)
         elif card.kind == "retrieve":
             if card.documents:
                 st.dataframe(pd.DataFrame(card.documents), hide_index=True, width="stretch",
@@ -199,7 +197,7 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             if card.matched:
                 st.markdown("Matched feature pairs (why each item was retrieved):")
                 st.dataframe(pd.DataFrame(card.matched), hide_index=True, width="stretch")
-            removed = card.detail.get("removed")
+            removed = card.detail.removed
             if removed:
                 st.caption(f"Left out: {safe(', '.join(removed))}")
         elif card.kind == "reason" and card.decision is not None:  # options and answers may be labels from the data
@@ -220,19 +218,18 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                 _render_output(step.output, card.output_text)
         else:  # llm / rewrite
             with st.expander("Prompt", expanded=final):
-                system = card.detail.get("system")
+                system = card.detail.system
                 if system:
                     st.caption("System")
                     st.code(str(system), language=None, wrap_lines=True)
                 st.caption("User")
                 st.code(card.input_text, language=None, wrap_lines=True)
             st.markdown(f"**Output:** {safe(card.output_text)}")
-            if card.detail.get("error"):
-                st.warning(safe(card.detail["error"]))
-        extra = {k2: v for k2, v in card.detail.items() if k2 not in ("system", "raw", "removed", *POOL_KEYS)}
-        if extra:
+            if card.detail.error:
+                st.warning(safe(card.detail.error))
+        if card.more:
             with st.expander("Details"):
-                st.json(extra, expanded=False)
+                st.json(card.more, expanded=False)
 
 
 if record is not None and not stale:

@@ -56,8 +56,8 @@ def top_factor(context: AnswerContext, answer: Answer) -> str | None:
     """Return the factor to remove for this answer: the first its trace names, else the strongest active one."""
     active = {f.id: f for f in context.active_factors()}
     for step in answer.trace.steps:
-        for fid in step.detail.get("factor_ids") or [r.get("id") for r in step.detail.get("factors") or []
-                                                     if isinstance(r, dict)]:
+        for fid in step.detail.factor_ids or [r.get("id") for r in step.detail.factors or []
+                                              if isinstance(r, dict)]:
             if fid in active:
                 return fid
     if not active:

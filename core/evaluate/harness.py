@@ -145,7 +145,7 @@ def raw_completion(answer: Any) -> str:
     """Return the whole completion of a method's final model call (``""`` when it made none)."""
     for step in reversed(answer.trace.steps):
         if step.kind in ("llm", "rewrite"):
-            raw = step.detail.get("raw")
+            raw = step.detail.raw
             return str(raw if raw is not None else step.output or "")
     return ""
 

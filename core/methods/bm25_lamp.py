@@ -10,7 +10,7 @@ from core.methods.bm25 import EXAMPLES_TITLE
 from core.methods.context import AnswerContext
 from core.methods.prompting import call_answer
 from core.methods.steps import examples_section, retrieve_step
-from core.methods.types import Answer, Trace
+from core.methods.types import Answer, StepDetail, Trace
 from core.stages.lamp_retrieval import LAMP_K, LampBM25Retriever
 
 
@@ -32,7 +32,7 @@ class BM25LampMethod:
                                  lambda: LampBM25Retriever(context.profile.items, context.task, context.profile.paths))
         docs, retrieve = retrieve_step(context, lambda q, _k: retriever.retrieve(q, self.k), query,
                                        name="Retrieve by LaMP's BM25 (str.split, its fields)",
-                                       detail={"lamp_k": self.k})
+                                       detail=StepDetail(extra={"lamp_k": self.k}))
         out = call_answer(context, query, [(EXAMPLES_TITLE, examples_section(context, docs))],
                           name="Answer with retrieved examples")
         return Answer(text=out.text, value=out.value,

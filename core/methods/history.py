@@ -21,7 +21,7 @@ from core.methods.prompting import (
     format_example,
     prompt_budget,
 )
-from core.methods.types import Answer, RetrievedDoc, Step, Trace
+from core.methods.types import Answer, RetrievedDoc, Step, StepDetail, Trace
 
 EXAMPLE_OVERHEAD = 4  # "Example n" and the blank line between examples, in estimated tokens
 
@@ -54,7 +54,8 @@ class HistoryMethod:
         docs = [RetrievedDoc(id=it.id, text=it.input, output=it.output, score=0.0) for it in taken]
         step = Step(kind="retrieve", name="Take the history, newest first", input=query, output=[d.id for d in docs],
                     documents=docs, latency_ms=(time.perf_counter() - t0) * 1000.0,
-                    detail={"items": len(items), "taken": len(taken), "left_out": len(items) - len(taken)})
+                    detail=StepDetail(extra={"items": len(items), "taken": len(taken),
+                                             "left_out": len(items) - len(taken)}))
         out = call_answer(context, query, [(EXAMPLES_TITLE, "\n\n".join(blocks))],
                           name="Answer with the whole history")
         return Answer(text=out.text, value=out.value,

@@ -41,7 +41,7 @@ from core.data.model import Item, Task
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.prompting import call_answer, format_example
 from core.methods.render import describe_factor
-from core.methods.types import Answer, RetrievedDoc, Step, Trace
+from core.methods.types import Answer, PoolMatch, RetrievedDoc, Step, StepDetail, Trace
 from core.stages.types import Factor
 
 MIN_PAIRS = 8
@@ -244,9 +244,9 @@ class PoolMethod:
     Args:
         rerank: Re-rank by the history-fitted re-ranker when it can be fit.
 
-    Trace: ``retrieve`` (the chosen entries as documents with scores; every candidate's similarity
-    and score in ``detail["candidates"]``; ``detail["pool_source"]`` says ``stored`` (the user's own
-    pool) or ``default``; the re-ranker's weights), ``llm``.
+    Trace: ``retrieve`` (the chosen entries as documents with scores; ``detail.pool``, a
+    :class:`~core.methods.types.PoolMatch`: every candidate's similarity and score, ``pool_source``
+    ``stored`` (the user's own pool) or ``default``, the re-ranker's weights), ``llm``.
     """
 
     name = "pool"
@@ -307,17 +307,18 @@ class PoolMethod:
                 for c in chosen]
         step = Step(kind="retrieve", name="Match pool entries to the query", input=query,
                     output=[c["id"] for c in chosen], documents=docs, latency_ms=(time.perf_counter() - t0) * 1000,
-                    detail={"entries": chosen, "candidates": candidates[:20], "pool_size": len(self.pool_of(context)),
-                            "pool_source": "default" if context.pool is None else "stored",
-                            "reranker": reranker.to_dict() if reranker else None,
-                            "ranking": "reranker" if reranker else "similarity"})
+                    detail=StepDetail(pool=PoolMatch(
+                        entries=chosen, candidates=candidates[:20], pool_size=len(self.pool_of(context)),
+                        pool_source="default" if context.pool is None else "stored",
+                        reranker=reranker.to_dict() if reranker else None,
+                        ranking="reranker" if reranker else "similarity")))
         instructions = "\n".join(f"- {c['text']}" for c in chosen if c["kind"] == "instruction")
         demos = "\n\n".join(c["text"] for c in chosen if c["kind"] == "demo")
         uses_summary = any(c["source"] == "summary" for c in chosen)
         version = context.profile.summary_version if uses_summary else None
         out = call_answer(context, query, [("Notes about this user", instructions),
                                            ("Examples of this user's past responses", demos)],
-                          name="Answer with the chosen pool entries", detail={"summary_version": version})
+                          name="Answer with the chosen pool entries", detail=StepDetail(summary_version=version))
         return Answer(text=out.text, value=out.value,
                       trace=Trace(method=self.name, query=query, steps=[step, out.step], summary_version=version))
 

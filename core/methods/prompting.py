@@ -14,7 +14,7 @@ sets reliably:
 * text tasks: short free text.
 
 Prompts are fitted to the model's context window (:func:`fit_messages`): the longest user-information
-section is shortened first, then the query, and the step records ``detail["trimmed"]``.
+section is shortened first, then the query, and the step records ``detail.trimmed``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from core.data.model import Item, Task
 from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.tokens import count_message_tokens
 from core.llm.types import ChatRequest, Message
-from core.methods.types import Step, StepKind
+from core.methods.types import Step, StepDetail, StepKind
 
 if TYPE_CHECKING:
     from core.methods.context import AnswerContext
@@ -336,7 +336,7 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
 
 def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",
                 name: str = "Answer", preamble: str | None = None,
-                detail: dict[str, Any] | None = None) -> LLMOutcome:
+                detail: StepDetail | None = None) -> LLMOutcome:
     """Build the final prompt, call the model through the client and record the step.
 
     Args:
@@ -376,12 +376,12 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
     step = Step(kind=kind, name=name, input=messages[-1]["content"], output=text, tokens_in=result.tokens_in,
                 tokens_out=result.tokens_out, latency_ms=float(latency),
                 status="ok" if value is not None else "error",
-                detail={"system": messages[0]["content"], "value": value, "raw": result.text,
-                        **({} if value is not None else {"error": "the answer could not be parsed"}),
-                        "cache_hit": result.cache_hit, "choices": choices, "sections": [t for t, b in sections if b],
-                        "trimmed": trimmed, "choice_scores": result.extra.get("choice_scores"),
-                        "model_ms": result.latency_ms,
-                        **(detail or {})})
+                detail=StepDetail(system=messages[0]["content"], value=value, raw=result.text,
+                                  error=None if value is not None else "the answer could not be parsed",
+                                  cache_hit=result.cache_hit, choices=choices,
+                                  sections=[t for t, b in sections if b], trimmed=trimmed,
+                                  choice_scores=result.extra.get("choice_scores"),
+                                  model_ms=result.latency_ms).merged(detail))
     return LLMOutcome(text=text, value=value, step=step)
 
 

@@ -13,7 +13,7 @@ from core.methods.context import AnswerContext
 from core.methods.prompting import call_answer
 from core.methods.steps import examples_section, retrieve_step
 from core.methods.summary import SUMMARY_TITLE
-from core.methods.types import Answer, Trace
+from core.methods.types import Answer, StepDetail, Trace
 
 DRAFT_TEMPLATE = ("## Draft answer\nA generic answer, given without knowing this user, was: {draft}\n"
                   "Check the draft against what is known about this user. Keep it if it fits them; "
@@ -37,8 +37,8 @@ class ReflectMethod:
                              (EXAMPLES_TITLE, examples_section(context, docs))],
             kind="rewrite", name="Rewrite the generic answer for this user",
             preamble=DRAFT_TEMPLATE.format(draft=quote(draft.text) if draft.text else "(no answer)"),
-            detail={"draft": draft.text, "draft_value": draft.value, "summary_version": version})
-        rewrite.step.detail["changed"] = rewrite_changed(draft.value, rewrite.value)
+            detail=StepDetail(summary_version=version, extra={"draft": draft.text, "draft_value": draft.value}))
+        rewrite.step.detail.extra["changed"] = rewrite_changed(draft.value, rewrite.value)
         return Answer(text=rewrite.text, value=rewrite.value,
                       trace=Trace(method=self.name, query=query, steps=[draft.step, retrieve, rewrite.step],
                                   summary_version=version))

@@ -95,7 +95,7 @@ def format_step(index: int, step: Step, *, prompt_chars: int = 600) -> list[str]
     head = f"[{index}] {step.kind}: {step.name} ({step.status}, {step.latency_ms:.0f} ms"
     if step.tokens_in or step.tokens_out:
         head += f", {step.tokens_in} in / {step.tokens_out} out tokens"
-    if step.detail.get("cache_hit"):
+    if step.detail.cache_hit:
         head += ", cached"
     lines = [head + ")"]
     if step.kind in ("llm", "rewrite"):
@@ -113,17 +113,17 @@ def format_step(index: int, step: Step, *, prompt_chars: int = 600) -> list[str]
                          f"({float(m.get('similarity', 0.0)):.2f}, {m.get('factor') or '-'})")
         if doc.path:
             lines.append(f"        path: {_short(doc.path, 200)}")
-    for f in step.detail.get("factors", []):
+    for f in step.detail.factors or []:
         lines.append(f"    * factor {f['id']} {f['name']} ({f.get('reason', '')}): "
                      f"influence {f.get('influence')}, coverage {f.get('coverage', 0.0):.0%}")
-    dec = step.detail.get("decision")
+    dec = step.detail.decision
     if isinstance(dec, dict):
         rule = dec.get("rule") or {}
         lines.append(f"    rule: {rule.get('name')} {json.dumps(rule.get('weights'))} {rule.get('estimator')}; "
                      f"leave-one-out dev errors {json.dumps(dec.get('dev_errors'))} on {dec.get('n_dev')} items")
         for term, values in (dec.get("contributions") or {}).items():
             lines.append(f"    {term}: {_short(values, 200)}")
-    for e in [] if step.documents else step.detail.get("entries", []):
+    for e in [] if step.documents or step.detail.pool is None else step.detail.pool.entries:
         lines.append(f"    * {e['kind']} {e['id']} (score {e['score']:.3f}): {_short(e['text'], 120)}")
     return lines
 

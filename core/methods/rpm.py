@@ -46,7 +46,7 @@ from core.methods.prompting import LLMOutcome, call_answer, fit_messages, format
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
-from core.methods.types import Answer, RetrievedDoc, Step, Trace
+from core.methods.types import Answer, RetrievedDoc, Step, StepDetail, Trace
 from core.stages.stats import effect, strength
 from core.stages.types import Factor, Feature
 
@@ -162,14 +162,15 @@ class RPMMethod:
         terms = self._terms(context, docs, out)
         d = decision.decide(terms, fitted.rule, context.task)
         # The step's time includes fitting the rule (done before the other steps, so that the trace
-        # accounts for the whole answer); detail["fit_ms"] gives that part.
+        # accounts for the whole answer); detail.extra["fit_ms"] gives that part.
         decide = Step(kind="reason", name="Decide with this user's rule",
                       input={"model_answer": out.text, "rule": fitted.rule.to_dict()}, output=d["answer"],
                       latency_ms=(time.perf_counter() - t0) * 1000.0 + fit_ms,
-                      detail={"fit_ms": round(fit_ms, 1),
-                              "decision": {**fitted.to_dict(), **d, "model_scored": terms.model_scored,
-                                           "knn_items": [{"id": doc.id, "response": doc.output,
-                                                          "weight": round(max(0.0, doc.score), 4)} for doc in docs]}})
+                      detail=StepDetail(extra={"fit_ms": round(fit_ms, 1)},
+                                        decision={**fitted.to_dict(), **d, "model_scored": terms.model_scored,
+                                                  "knn_items": [{"id": doc.id, "response": doc.output,
+                                                                 "weight": round(max(0.0, doc.score), 4)}
+                                                                for doc in docs]}))
         return Answer(text=d["answer"], value=d["value"],
                       trace=Trace(method=self.name, query=query, steps=[*steps, decide], summary_version=version))
 
@@ -207,7 +208,7 @@ class RPMMethod:
         prior = decision.prior_distribution([it.output for it in context.profile.items if it.id != held_out],
                                             options, task)
         knn = decision.knn_distribution([(d.output, d.score) for d in docs], options, task, prior)
-        raw, calibrated, scored = decision.model_distribution(out.step.detail.get("choice_scores"), options,
+        raw, calibrated, scored = decision.model_distribution(out.step.detail.choice_scores, options,
                                                               out.value, task)
         return decision.Terms(options=options, raw=raw, calibrated=calibrated, knn=knn, prior=prior,
                               model_scored=scored)
@@ -222,8 +223,8 @@ class RPMMethod:
         features_step = Step(kind="features", name="Extract the query's features", input=query,
                              output=[f.to_dict() for f in query_features],
                              latency_ms=(time.perf_counter() - t0) * 1000.0,
-                             detail={"extractor": _identity(retriever.extractor),
-                                     "llm_calls": _client_calls(context.client) - calls_before})
+                             detail=StepDetail(extra={"extractor": _identity(retriever.extractor),
+                                                      "llm_calls": _client_calls(context.client) - calls_before}))
 
         def fetch(text: str, k: int) -> list[RetrievedDoc]:
             found = retriever.retrieve(text, k + (held_out is not None), query_features=query_features)
@@ -249,8 +250,9 @@ class RPMMethod:
                              "retrieved": [d.id for d in docs]},
                       output={"factors": factor_lines, "paths": path_lines},
                       latency_ms=(time.perf_counter() - t1) * 1000.0,
-                      detail={"factors": [factor_record(f, why) for f, why in chosen], "paths": paths,
-                              "disabled_factors": sorted(context.disabled_factors), "summary_version": version})
+                      detail=StepDetail(factors=[factor_record(f, why) for f, why in chosen], paths=paths,
+                                        summary_version=version,
+                                        extra={"disabled_factors": sorted(context.disabled_factors)}))
         # the summary first: it is the same for every query of the user, so llama.cpp's KV cache
         # keeps the system prompt and the summary from one query (and dev item) to the next
         sections = [(SUMMARY_TITLE, summary), (FACTORS_TITLE, factor_lines),
@@ -263,7 +265,7 @@ class RPMMethod:
             preamble = f"## {REASON_TITLE}\n{thought}" if thought else None
         out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
                           preamble=preamble,
-                          detail={"summary_version": version, "factor_ids": [f.id for f, _ in chosen]})
+                          detail=StepDetail(summary_version=version, factor_ids=[f.id for f, _ in chosen]))
         return [*steps, out.step], docs, out
 
 
@@ -285,8 +287,8 @@ def reason_first(context: AnswerContext, query: str, sections: list[tuple[str, s
                 tokens_in=result.tokens_in, tokens_out=result.tokens_out,
                 latency_ms=float(result.latency_ms or (time.perf_counter() - t0) * 1000.0),
                 status="ok" if text else "error",
-                detail={"system": messages[0]["content"], "cache_hit": result.cache_hit, "trimmed": trimmed,
-                        **({} if text else {"error": "the model wrote no reasoning"})})
+                detail=StepDetail(system=messages[0]["content"], cache_hit=result.cache_hit, trimmed=trimmed,
+                                  error=None if text else "the model wrote no reasoning"))
     return text, step
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from core.methods.context import AnswerContext
 from core.methods.prompting import format_example
-from core.methods.types import RetrievedDoc, Step
+from core.methods.types import RetrievedDoc, Step, StepDetail
 
 
 def retrieve_step(ctx: AnswerContext, fetch: Callable[[str, int], list[RetrievedDoc]], query: str, *, name: str,
-                  detail: dict[str, Any] | None = None) -> tuple[list[RetrievedDoc], Step]:
+                  detail: StepDetail | None = None) -> tuple[list[RetrievedDoc], Step]:
     """Retrieve the top ``ctx.k`` history items, drop disabled ones, and record a ``retrieve`` step.
 
     Args:
@@ -23,7 +22,7 @@ def retrieve_step(ctx: AnswerContext, fetch: Callable[[str, int], list[Retrieved
         detail: Extra step detail.
 
     Returns:
-        The kept documents and the step (its ``detail["removed"]`` lists disabled items dropped).
+        The kept documents and the step (its ``detail.removed`` lists disabled items dropped).
     """
     t0 = time.perf_counter()
     found = list(fetch(query, ctx.k)) if ctx.k > 0 else []
@@ -31,7 +30,7 @@ def retrieve_step(ctx: AnswerContext, fetch: Callable[[str, int], list[Retrieved
     latency = (time.perf_counter() - t0) * 1000.0
     removed = [d.id for d in found if d.id in ctx.disabled_items]
     step = Step(kind="retrieve", name=name, input=query, output=[d.id for d in docs], documents=docs,
-                latency_ms=latency, detail={"k": ctx.k, "removed": removed, **(detail or {})})
+                latency_ms=latency, detail=StepDetail(k=ctx.k, removed=removed).merged(detail))
     return docs, step
 
 

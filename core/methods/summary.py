@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.llm.tokens import count_tokens
 from core.methods.context import AnswerContext
 from core.methods.prompting import call_answer
-from core.methods.types import Answer, Trace
+from core.methods.types import Answer, StepDetail, Trace
 
 SUMMARY_TITLE = "What is known about this user"
 
@@ -24,6 +24,6 @@ class SummaryMethod:
         summary = context.summary_text
         version = context.profile.summary_version if summary else None
         out = call_answer(context, query, [(SUMMARY_TITLE, summary)], name="Answer from the preference summary",
-                          detail={"summary_version": version, "summary_tokens": count_tokens(summary)})
+                          detail=StepDetail(summary_version=version, extra={"summary_tokens": count_tokens(summary)}))
         return Answer(text=out.text, value=out.value,
                       trace=Trace(method=self.name, query=query, steps=[out.step], summary_version=version))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.methods.context import PoolEntry
 from core.methods.pool import default_pool
 from core.methods.pool_store import load_pool
+from core.methods.types import PoolMatch
 
 if TYPE_CHECKING:
     from core.stages.profile import Profile
@@ -81,12 +82,11 @@ def rows_from_editor(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     return out
 
 
-def pool_step_tables(detail: Mapping[str, Any], factor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def pool_step_tables(pool: PoolMatch, factor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return what the step-by-step page shows for a ``pool`` retrieve step.
 
     Args:
-        detail: The step's ``detail`` (``entries``, ``candidates``, ``pool_size``, ``pool_source``,
-            ``ranking``, ``reranker``).
+        pool: The step's ``detail.pool``.
         factor_names: Factor id -> name, to name the factor an entry speaks for.
 
     Returns:
@@ -103,16 +103,16 @@ def pool_step_tables(detail: Mapping[str, Any], factor_names: Mapping[str, str] 
                  "score": round(float(r.get("score") or 0.0), 3), "text": r.get("text")}
                 for n, r in enumerate(records, 1)]
 
-    source = detail.get("pool_source")
-    size = detail.get("pool_size")
+    source = pool.pool_source
+    size = pool.pool_size
     which = ("this user's own pool" if source == "stored" else "the default pool built from the profile"
              if source == "default" else "the pool")
-    rr = detail.get("reranker") or {}
-    if detail.get("ranking") == "reranker" and rr:
+    rr = pool.reranker or {}
+    if pool.ranking == "reranker" and rr:
         how = (f"ranked by the re-ranker fit on this user's history ({rr.get('n_pairs')} training pairs, "
                f"{rr.get('n_positive')} helpful): the score is the predicted chance an entry helps")
     else:
         how = "ranked by embedding similarity to the query (too little history signal for the re-ranker)"
     caption = f"Picked from {which}" + (f" ({size} entries)" if size is not None else "") + f", {how}."
-    return {"chosen": rows(detail.get("entries") or []), "candidates": rows(detail.get("candidates") or []),
+    return {"chosen": rows(pool.entries), "candidates": rows(pool.candidates),
             "caption": caption, "weights": dict(rr.get("weights") or {})}

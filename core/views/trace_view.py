@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.methods.types import Step, Trace
+from core.methods.types import Step, StepDetail, Trace
 from core.viz.trace_timeline import TimelineStep
 
 KIND_TITLES: dict[str, str] = {
@@ -36,13 +36,14 @@ class StepCard:
         output_text: The step's output rendered as text.
         documents: Rows ``{rank, id, score, response, text, matched, path}`` for retrieve steps.
         matched: Rows ``{item, query feature, item feature, similarity, factor}``.
-        factors: Factor records from the step detail (``detail["factors"]``), if any.
+        factors: Factor records from the step detail (``detail.factors``), if any.
         paths: Reasoning path texts from the step detail or the documents.
         tokens_in: Prompt tokens.
         tokens_out: Completion tokens.
         latency_ms: Wall time.
         status: ``ok`` or ``error``.
-        detail: Remaining detail fields, JSON-ready.
+        detail: The step's typed detail (``detail.pool`` is set for the pool method's retrieve step).
+        more: The detail fields not shown elsewhere on the card (JSON-ready), for a "Details" view.
         decision: ``rpm``'s decision step: ``{"rule": text, "rows": [{option, model, knn, prior,
             total}]}`` (each term's weighted contribution per option), else None.
     """
@@ -61,8 +62,14 @@ class StepCard:
     tokens_out: int = 0
     latency_ms: float = 0.0
     status: str = "ok"
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: StepDetail = field(default_factory=StepDetail)
+    more: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
+
+
+SHOWN_ON_CARD = frozenset({"decision", "factors", "paths", "system", "raw", "removed", "entries", "candidates",
+                           "pool_size", "pool_source", "reranker", "ranking"})
+"""Detail fields a card shows in its own sections (the rest go to :attr:`StepCard.more`)."""
 
 
 def decision_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -119,11 +126,11 @@ def step_card(step: Step, index: int) -> StepCard:
                             "factor": m.get("factor") or ""})
         if d.path:
             paths.append(f"{d.id}: {d.path}")
-    detail = dict(step.detail or {})
-    decision = detail.pop("decision", None)
-    factors = detail.pop("factors", None)
+    detail = step.detail
+    decision = detail.decision
+    factors = detail.factors
     factors = [f if isinstance(f, dict) else {"name": str(f)} for f in factors] if isinstance(factors, list) else []
-    extra_paths = detail.pop("paths", None)
+    extra_paths = detail.paths
     if isinstance(extra_paths, list):
         for p in extra_paths:
             text = p.get("text") if isinstance(p, dict) else str(p)
@@ -131,12 +138,12 @@ def step_card(step: Step, index: int) -> StepCard:
                 paths.append(f"{p.get('item_id')}: {text}" if isinstance(p, dict) and p.get("item_id") else text)
     return StepCard(
         index=index, title=f"{index + 1}. {step.name}", kind=step.kind,
-        kind_title="Pool entries" if step.kind == "retrieve" and "pool_size" in detail else
-        KIND_TITLES.get(step.kind, step.kind),
+        kind_title="Pool entries" if detail.pool is not None else KIND_TITLES.get(step.kind, step.kind),
         input_text=render_value(step.input), output_text=render_value(step.output), documents=docs,
         matched=matched, factors=factors, paths=paths, tokens_in=int(step.tokens_in or 0),
         tokens_out=int(step.tokens_out or 0), latency_ms=float(step.latency_ms or 0.0), status=step.status,
-        detail=detail, decision=decision_view(decision) if isinstance(decision, dict) else None)
+        detail=detail, more={k: v for k, v in detail.to_dict().items() if k not in SHOWN_ON_CARD},
+        decision=decision_view(decision) if isinstance(decision, dict) else None)
 
 
 def step_cards(trace: Trace) -> list[StepCard]:

@@ -67,7 +67,7 @@ def test_removing_the_summary_and_an_item(model, make_ctx):
     assert res.changed and res.shift == pytest.approx(1.0)
     ablated_retrieve = res.ablated.trace.steps[0]
     assert [d.id for d in ablated_retrieve.documents] == ["i2"]  # removed, not replaced
-    assert ablated_retrieve.detail["removed"] == ["i1"]
+    assert ablated_retrieve.detail.removed == ["i1"]
 
 
 def test_bad_ablation_requests(make_ctx):

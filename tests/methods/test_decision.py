@@ -117,7 +117,7 @@ def test_rpm_fits_a_rule_on_the_users_history_and_shows_it(model, make_ctx, embe
     ans = get_method("rpm").answer("The phone came today and I use it daily.", ctx)
     decide = ans.trace.steps[-1]
     assert decide.name == "Decide with this user's rule" and decide.kind == "reason"
-    rule = decide.detail["decision"]
+    rule = decide.detail.decision
     assert rule["rule"]["name"] == "fusion" and rule["n_dev"] == 12  # the latest 12 items
     assert rule["dev_errors"]["raw"] > rule["dev_error"]
     assert set(rule["dev_items"]) <= {f"j{n}" for n in range(10)} | {"i5", "i6"}
@@ -139,9 +139,9 @@ def test_ablation_moves_the_answer_through_the_same_rule(model, make_ctx, embedd
     model.script = lambda prompt, fmt: answer_json("1")
     ctx = make_ctx(profile=fives_profile(embedder), k=3)
     query = "The phone came today and I use it daily."
-    first = get_method("rpm").answer(query, ctx).trace.steps[-1].detail["decision"]["knn_items"][0]["id"]
+    first = get_method("rpm").answer(query, ctx).trace.steps[-1].detail.decision["knn_items"][0]["id"]
     res = ablate("rpm", query, ctx, item=first)
-    before, after = res.original.trace.steps[-1].detail["decision"], res.ablated.trace.steps[-1].detail["decision"]
+    before, after = res.original.trace.steps[-1].detail.decision, res.ablated.trace.steps[-1].detail.decision
     assert before["rule"] == after["rule"] and before["dev_error"] == after["dev_error"]
     assert first in [k["id"] for k in before["knn_items"]] and first not in [k["id"] for k in after["knn_items"]]
     assert before["terms"]["knn"] != after["terms"]["knn"]  # the item's vote left the same arithmetic
@@ -150,7 +150,7 @@ def test_ablation_moves_the_answer_through_the_same_rule(model, make_ctx, embedd
 def test_short_histories_keep_the_models_answer(model, make_ctx):
     model.script = lambda prompt, fmt: answer_json("2")
     ans = get_method("rpm").answer("The battery died.", make_ctx(k=3))
-    rule = ans.trace.steps[-1].detail["decision"]
+    rule = ans.trace.steps[-1].detail.decision
     assert rule["rule"]["name"] == "raw" and rule["n_dev"] < MIN_DEV_ITEMS and ans.value == 2.0
     assert len(model.prompts) == 1  # no dev calls
 

@@ -79,8 +79,8 @@ def test_summary_shows_summary_and_no_raw_history(model, make_ctx):
     assert not any(text in prompt for _, text, _ in ITEMS)
     assert kinds(ans) == ["llm"]
     assert ans.trace.summary_version == 3
-    assert ans.trace.steps[0].detail["summary_version"] == 3
-    assert ans.trace.steps[0].detail["summary_tokens"] > 0
+    assert ans.trace.steps[0].detail.summary_version == 3
+    assert ans.trace.steps[0].detail.extra["summary_tokens"] > 0
     assert ans.value == 1.0
 
 
@@ -95,12 +95,12 @@ def test_rpm_prompt_has_factors_summary_and_demonstrations(model, make_ctx, prof
     for doc in retrieve.documents:
         assert doc.matched and doc.matched[0]["factor"] == "Battery life"
         assert doc.path == profile.paths[doc.id].text
-    used = reason.detail["factors"]
+    used = reason.detail.factors
     assert [f["id"] for f in used] == ["F1"]
     assert used[0]["reason"] == "matched"
     assert used[0]["influence"] == pytest.approx(-2.33) and used[0]["ci_low"] == pytest.approx(-3.1)
     assert used[0]["coverage"] == pytest.approx(0.5) and used[0]["polarity"] == -1.0
-    assert [p["item_id"] for p in reason.detail["paths"]] == ids
+    assert [p["item_id"] for p in reason.detail.paths] == ids
     prompt = model.prompts[-1]
     assert "Battery life: battery drains or dies quickly" in prompt
     assert "influence -2.33 (95% CI -3.10 to -1.50)" in prompt and "coverage 50%" in prompt
@@ -111,7 +111,7 @@ def test_rpm_prompt_has_factors_summary_and_demonstrations(model, make_ctx, prof
         item = next(t for i, t, _ in ITEMS if i == doc.id)
         assert f"Input: {item}\nThe user's response: {doc.output}\nHow they reasoned: {doc.path}" in prompt
     assert not any(text in prompt for i, text, _ in ITEMS if i not in ids)  # not retrieved, not shown
-    assert decide.detail["decision"]["rule"]["name"] == "raw"  # six items: too few to fit a rule
+    assert decide.detail.decision["rule"]["name"] == "raw"  # six items: too few to fit a rule
     assert ans.trace.summary_version == 3
     assert ans.value == 1.0
     assert_llm_step(llm)
@@ -123,7 +123,7 @@ def test_rpm_shows_pinned_factors_and_hides_disabled_ones(model, make_ctx, embed
     model.script = lambda prompt, fmt: answer_json("2")
     ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=3, disabled_factors=frozenset({"F1"})))
     reason = ans.trace.steps[2]
-    ids = [f["id"] for f in reason.detail["factors"]]
+    ids = [f["id"] for f in reason.detail.factors]
     assert ids[0] == "F3" and "F1" not in ids
     prompt = model.prompts[-1]
     assert "Battery life" not in prompt  # gone from the factors, the paths and the summary
@@ -135,8 +135,8 @@ def test_rpm_falls_back_to_strongest_factors_without_matches(model, make_ctx):
     model.script = lambda prompt, fmt: answer_json("3")
     ans = get_method("rpm").answer("Completely unrelated words here", make_ctx(k=0))
     reason = ans.trace.steps[2]
-    assert {f["reason"] for f in reason.detail["factors"]} == {"strongest"}
-    assert len(reason.detail["factors"]) == 2
+    assert {f["reason"] for f in reason.detail.factors} == {"strongest"}
+    assert len(reason.detail.factors) == 2
     assert ans.trace.steps[1].documents == []
 
 
@@ -147,7 +147,7 @@ def test_reflect_makes_two_calls_and_keeps_both_answers(model, make_ctx, fake_se
     assert len(model.prompts) == 2 and fake_server.chat_calls == 2
     draft, retrieve, rewrite = ans.trace.steps
     assert draft.output == "4" and rewrite.output == "2"
-    assert rewrite.detail["draft"] == "4" and rewrite.detail["changed"] is True
+    assert rewrite.detail.extra["draft"] == "4" and rewrite.detail.extra["changed"] is True
     first, second = model.prompts
     assert SUMMARY not in first and "was: 4" in second and SUMMARY in second
     for doc in retrieve.documents:
@@ -161,13 +161,13 @@ def test_pool_prepends_the_chosen_entries(model, make_ctx):
     ans = get_method("pool").answer(QUERY, make_ctx(k=3))
     assert kinds(ans) == ["retrieve", "llm"]
     step = ans.trace.steps[0]
-    chosen = step.detail["entries"]
+    chosen = step.detail.pool.entries
     assert len(chosen) == 3 == len(step.documents)
     assert [c["score"] for c in chosen] == sorted((c["score"] for c in chosen), reverse=True)
     prompt = model.prompts[-1]
     for c in chosen:
         assert c["text"] in prompt
-    assert step.detail["pool_size"] >= 3 + 3  # summary sentences + factor lines + demos
+    assert step.detail.pool.pool_size >= 3 + 3  # summary sentences + factor lines + demos
     # the query is about the battery: the battery entries win
     assert all(c["factor_id"] in ("F1", None) for c in chosen[:2])
     assert ans.value == 1.0
@@ -216,7 +216,7 @@ def test_out_of_range_answer_is_marked_unparsed(model, make_ctx, embedder):
     ans = get_method("zero").answer(QUERY, make_ctx(profile=prof))
     assert model.answer_schema()["properties"]["answer"]["type"] == "number"
     assert ans.value is None and ans.text == "2000"
-    assert ans.trace.steps[0].status == "error" and "parsed" in ans.trace.steps[0].detail["error"]
+    assert ans.trace.steps[0].status == "error" and "parsed" in ans.trace.steps[0].detail.error
 
 
 def test_trace_round_trips_through_json(model, make_ctx):
@@ -243,8 +243,8 @@ def test_pool_reranker_is_fit_leave_one_out_on_history(model, make_ctx, profile,
     assert set(rr.to_dict()["weights"]) == set(FEATURE_NAMES)
     model.script = lambda prompt, fmt: answer_json("1")
     ans = get_method("pool").answer(QUERY, make_ctx(k=3))
-    assert ans.trace.steps[0].detail["ranking"] == "reranker"
-    assert ans.trace.steps[0].detail["reranker"]["n_pairs"] == rr.n_pairs
+    assert ans.trace.steps[0].detail.pool.ranking == "reranker"
+    assert ans.trace.steps[0].detail.pool.reranker["n_pairs"] == rr.n_pairs
 
 
 def test_pool_without_reranker_ranks_by_similarity(model, make_ctx):
@@ -253,8 +253,8 @@ def test_pool_without_reranker_ranks_by_similarity(model, make_ctx):
     model.script = lambda prompt, fmt: answer_json("1")
     ans = PoolMethod(rerank=False).answer(QUERY, make_ctx(k=4))
     step = ans.trace.steps[0]
-    assert step.detail["ranking"] == "similarity" and step.detail["reranker"] is None
-    sims = [c["similarity"] for c in step.detail["candidates"]]
+    assert step.detail.pool.ranking == "similarity" and step.detail.pool.reranker is None
+    sims = [c["similarity"] for c in step.detail.pool.candidates]
     assert sims == sorted(sims, reverse=True)
 
 
@@ -262,7 +262,7 @@ def test_pool_drops_entries_of_disabled_factors_items_and_summary(model, make_ct
     model.script = lambda prompt, fmt: answer_json("1")
     ans = get_method("pool").answer(QUERY, make_ctx(k=20, disabled_factors=frozenset({"F1"}),
                                                     disabled_items=frozenset({"i3"}), use_summary=False))
-    chosen = ans.trace.steps[0].detail["entries"]
+    chosen = ans.trace.steps[0].detail.pool.entries
     assert chosen and all(c["factor_id"] != "F1" for c in chosen)
     assert all(c["item_id"] != "i3" and c["source"] != "summary" for c in chosen)
     assert "Battery life" not in model.prompts[-1]
@@ -283,7 +283,7 @@ def test_small_context_windows_get_a_trimmed_prompt(model, fake_server, embedder
     model.script = lambda prompt, fmt: answer_json("2")
     ans = get_method("bm25").answer("battery " + "screen charger " * 300, ctx)
     llm = ans.trace.steps[-1]
-    assert llm.detail["trimmed"] is True
+    assert llm.detail.trimmed is True
     body = fake_server.calls()[-1]["body"]
     assert count_message_tokens(body["messages"]) <= int(300 * 0.8) - 32
     assert ans.value == 2.0

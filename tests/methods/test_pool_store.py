@@ -110,9 +110,9 @@ def test_pool_method_uses_the_stored_pool(model, make_ctx, profile):
     ans = get_method("pool").answer("The battery died in a day.",
                                     make_ctx(k=1, pool=load_pool(ws, profile.dataset_id, profile.user_id)))
     step = ans.trace.steps[0]
-    assert step.detail["pool_source"] == "stored" and step.detail["pool_size"] == 2
+    assert step.detail.pool.pool_source == "stored" and step.detail.pool.pool_size == 2
     assert step.output == ["mine"]
     assert "Battery problems always mean a low score." in model.prompts[-1]
     default = get_method("pool").answer("The battery died in a day.", make_ctx(k=1))
-    assert default.trace.steps[0].detail["pool_source"] == "default"
+    assert default.trace.steps[0].detail.pool.pool_source == "default"
     ws.close()

@@ -61,7 +61,7 @@ def test_pool_panel_edit_import_reset_and_trace(make_app):
     assert not at.exception, [e.value for e in at.exception]
     record = at.session_state[Keys.REASONING]["record"]
     step = record.answer.trace.steps[0]
-    assert step.detail["pool_source"] == "stored" and sorted(step.output) == ["U1", "durable"]
+    assert step.detail.pool.pool_source == "stored" and sorted(step.output) == ["U1", "durable"]
     page = texts(at)
     assert "Picked from this user's own pool (2 entries)" in page
     chosen = [d.value for d in at.dataframe if "similarity" in d.value.columns and "score" in d.value.columns][0]

@@ -10,7 +10,7 @@ from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
 from core.methods.context import PoolEntry
 from core.methods.pool_store import save_pool
-from core.methods.types import Step
+from core.methods.types import PoolMatch, Step, StepDetail
 from core.store.workspace import Workspace
 from core.ui_state import ensure_sample_data
 from core.views.build_view import (
@@ -69,16 +69,18 @@ def test_pool_step_tables_and_card_title():
               "pool_size": 7, "pool_source": "stored", "ranking": "reranker",
               "reranker": {"weights": {"similarity": 1.5, "is_demo": -0.25}, "bias": 0.1, "n_pairs": 40,
                            "n_positive": 12}}
-    t = pool_step_tables(detail, {"F1": "Durability"})
+    t = pool_step_tables(PoolMatch(**detail), {"F1": "Durability"})
     assert t["chosen"] == [{"rank": 1, "id": "F:F1", "kind": "instruction", "source": "factor line",
                             "factor": "Durability", "similarity": 0.512, "score": 0.9, "text": "Durability matters."}]
     assert [r["source"] for r in t["candidates"]] == ["factor line", "written by hand"]
     assert t["caption"].startswith("Picked from this user's own pool (7 entries), ranked by the re-ranker")
     assert "40 training pairs" in t["caption"] and t["weights"] == {"similarity": 1.5, "is_demo": -0.25}
-    plain = pool_step_tables({"entries": [], "pool_size": 3, "pool_source": "default", "ranking": "similarity"})
+    plain = pool_step_tables(PoolMatch(entries=[], candidates=[], pool_size=3, pool_source="default"))
     assert "default pool" in plain["caption"] and "embedding similarity" in plain["caption"]
-    card = step_card(Step(kind="retrieve", name="Match pool entries to the query", detail=detail), 0)
-    assert card.kind_title == "Pool entries"
+    stored = StepDetail.from_dict(detail)  # the flat form traces store the pool step's detail in
+    assert stored.pool == PoolMatch(**detail) and stored.to_dict() == detail and not stored.extra
+    card = step_card(Step(kind="retrieve", name="Match pool entries to the query", detail=stored), 0)
+    assert card.kind_title == "Pool entries" and card.more == {}
     assert step_card(Step(kind="retrieve", name="Retrieve"), 0).kind_title == "Retrieved items"
 
 

@@ -1,4 +1,4 @@
-from core.methods.types import RetrievedDoc, Step, Trace
+from core.methods.types import RetrievedDoc, Step, StepDetail, Trace
 from core.views.summary_view import diff_stats, unified_summary_diff, version_label
 from core.views.trace_view import TraceCursor, render_value, step_cards, timeline_steps, trace_totals
 
@@ -10,11 +10,12 @@ def _trace() -> Trace:
     return Trace(method="rpm", query="It snapped.", steps=[
         Step("features", "Extract", input="It snapped.", output=[{"phrase": "snapped"}], latency_ms=2.0),
         Step("retrieve", "Retrieve", input="It snapped.", output=["a"], documents=[doc], latency_ms=5.0,
-             detail={"k": 4, "removed": []}),
+             detail=StepDetail(k=4, removed=[])),
         Step("reason", "Reason", output={"factors": "- Dur", "paths": "- broke"}, latency_ms=1.0,
-             detail={"factors": [{"id": "F1", "name": "Dur"}], "paths": [{"item_id": "a", "text": "other path"}]}),
+             detail=StepDetail(factors=[{"id": "F1", "name": "Dur"}], paths=[{"item_id": "a", "text": "other path"}])),
         Step("llm", "Answer", input=[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
-             output="1", tokens_in=120, tokens_out=2, latency_ms=40.0, detail={"system": "S"}),
+             output="1", tokens_in=120, tokens_out=2, latency_ms=40.0,
+             detail=StepDetail(system="S", extra={"fit_ms": 3.0})),
     ])
 
 
@@ -27,7 +28,8 @@ def test_step_cards():
                                    "similarity": 0.71, "factor": "Dur"}
     assert cards[1].paths == ["a: broke -> Durability -> 1"]
     assert cards[2].factors == [{"id": "F1", "name": "Dur"}] and cards[2].paths == ["a: other path"]
-    assert "factors" not in cards[2].detail
+    assert cards[2].more == {} and cards[1].more == {"k": 4}  # the rest is drawn in the card's own sections
+    assert cards[3].detail.system == "S" and cards[3].more == {"fit_ms": 3.0}
     assert cards[3].input_text == "[system]\nS\n\n[user]\nU" and cards[3].tokens_in == 120
     assert render_value({"x": 1}) == '{\n  "x": 1\n}' and render_value(None) == ""
 
