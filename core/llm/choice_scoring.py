@@ -38,7 +38,10 @@ Modes (``LocalLlamaBackend(choice_scoring=...)`` or ``$INFLOW_CHOICE_SCORING``):
 
 Scoring is deterministic (an argmax) whatever the request's temperature. The completion's
 ``extra["choice_scores"]`` holds the options, the raw, content-free and calibrated distributions,
-the chosen option and the mode, so traces can show why an answer was picked.
+the chosen option and the mode, so traces can show why an answer was picked: the client stores it
+in the trace's own ``choice_scores`` column (schema v4; older workspaces had it inside ``parsed``
+and are moved on open, see :mod:`core.store.schema`), and the answer step's
+``StepDetail.choice_scores`` carries it to the decision and the pages.
 """
 
 from __future__ import annotations
