@@ -237,5 +237,5 @@ def test_eval_cli_on_ray_writes_the_engine_report(ray_instance, endpoint, tmp_pa
     err = capsys.readouterr().err
     assert code == 0, err
     result = json.loads(out.read_text())
-    assert result.n == 2 and result.engine["engine"] == "ray" and result.engine["done"] == 2
+    assert result["n"] == 2 and result["engine"]["engine"] == "ray" and result["engine"]["done"] == 2
     assert "users 2/2 (2 done, 0 failed" in err

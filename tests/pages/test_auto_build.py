@@ -65,7 +65,7 @@ def test_cancel_keeps_stored_features_and_build_resumes(make_app, monkeypatch):
 
     def stored_now() -> int:  # items whose features are stored (two chunks are extracted at once)
         runs = _ws(at).list_runs("features", dataset_id="reviews", user_id="ava")
-        return len(_ws(at).get_artifacts(runs[0]["id"], "item:")) if runs else 0
+        return len(_ws(at).get_artifacts(runs[0].id, "item:")) if runs else 0
 
     while stored_now() < 16 and time.time() < deadline:
         assert not job.done, job.error
