@@ -267,18 +267,12 @@ def run_projection(ws: Workspace, features_run_id: str, features: list[Feature],
     """
     projector = projector or UMAPProjector()
     rp = projection_params(embedder, projector, params)
-    found = ws.find_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
-    if found is not None:
-        return load_projection(ws, found["id"])
-    run_id = ws.start_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
-    try:
-        two, nd = project_unique(features, embedder, projector, params)
-        fids = [f.id for f in features]
-        ws.put_artifact(run_id, "feature_ids", fids)
-        ws.put_artifact(run_id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))
-        ws.put_artifact(run_id, "coordsnd", np.round(np.asarray(nd, dtype=np.float64), 5))
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    ws.finish_run(run_id, "done")
-    return load_projection(ws, run_id)
+    with ws.run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id],
+                reuse=True) as run:
+        if not run.reused:
+            two, nd = project_unique(features, embedder, projector, params)
+            fids = [f.id for f in features]
+            ws.put_artifact(run.id, "feature_ids", fids)
+            ws.put_artifact(run.id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))
+            ws.put_artifact(run.id, "coordsnd", np.round(np.asarray(nd, dtype=np.float64), 5))
+    return load_projection(ws, run.id)
