@@ -12,7 +12,7 @@ from core.errors import InputError
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
 from core.store.workspace import stable_hash
 from core.ui_state import Keys
-from core.views.answering import AnswerRecord, answer_query, error_text, make_context
+from core.views.answering import AnswerRecord, ablate_query, answer_query, error_text, make_context
 from core.views.pool_view import pool_step_tables
 from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
@@ -326,11 +326,12 @@ if record is not None and not stale:
             x2.metric("Answer without " + safe(", ".join(ab_state["removed"])), safe(ab_state["answer"]), delta=delta)
             x3.metric("Changed", "yes" if ab_state["changed"] else "no")
         if st.button("Ablate each factor in turn", key="rs_ablate_all"):
-            from core.methods.ablation import ablate_all_factors
-
             with st.spinner(f"Re-running {method} once per factor…"):
-                try:
-                    results = ablate_all_factors(method, query, ctx_full)
+                try:  # an ``ablation`` run of its own, its parent the answer run shown above
+                    results = ablate_query(c.ws, profile, method=method, query=query, client=c.client,
+                                           embedder=c.embedder, k=k, all_factors=True,
+                                           disabled_items=[item_id] if item_id else [], reason_first=reason_first,
+                                           answer_run_id=record.run_id).results
                 except InputError as exc:
                     show_problems(exc, "Ablation failed")
                 else:
