@@ -62,6 +62,18 @@ MIGRATIONS: list[list[str]] = [
             dataset_id TEXT NOT NULL, user_id TEXT NOT NULL, entries_json TEXT NOT NULL, updated_at REAL NOT NULL,
             PRIMARY KEY (dataset_id, user_id))""",
     ],
+    # v3 -> v4: readable run labels (``features-003``), numbered per stage within (dataset, user). The id
+    # stays the unique key (``stage-<hex>``, random, so runs minted in two scratch workspaces never
+    # collide); the label is for people and is renumbered when a worker's runs are ingested. Existing
+    # runs are numbered in the order they were created.
+    [
+        "ALTER TABLE runs ADD COLUMN label TEXT",
+        """UPDATE runs SET label = stage || '-' || printf('%03d', (
+            SELECT COUNT(*) FROM runs r WHERE r.stage = runs.stage AND r.dataset_id IS runs.dataset_id
+            AND r.user_id IS runs.user_id
+            AND (r.created_at < runs.created_at OR (r.created_at = runs.created_at AND r.id <= runs.id))))""",
+        "CREATE INDEX runs_label ON runs(label)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
