@@ -272,7 +272,8 @@ if record is not None and not stale:
         a3.metric("Error", error_text(record.error))
         a4.metric("Tokens in → out", f"{totals['tokens_in']} → {totals['tokens_out']}")
         st.caption(f"{totals['steps']} steps · {totals['latency_ms']:.0f} ms · summary version "
-                   f"{trace.summary_version if trace.summary_version is not None else '—'} · run {safe(record.run_id)}")
+                   f"{trace.summary_version if trace.summary_version is not None else '—'} · "
+                   f"run {safe(record.run_label or record.run_id)}")
     else:
         st.caption(f"Step {shown} of {n}. Press **Next step** to continue, or **Play** to run through the rest.")
 

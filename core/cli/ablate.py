@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
+        print(f"user {session.user_id} in {session.dataset_id}, run {record.run_label} ({record.run_id})")
         if results:
             print(f"method {args.method}, original answer: {results[0].original.text!r}")
         else:

@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
-        print(f"user {session.user_id} in {session.dataset_id}, run {record.run_id}")
+        print(f"user {session.user_id} in {session.dataset_id}, run {record.run_label} ({record.run_id})")
         print(format_answer(record.answer))
     ws.close()
     return 0

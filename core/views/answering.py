@@ -38,6 +38,7 @@ class AnswerRecord:
         run_id: The workspace ``answer`` run.
         gold: The true response, when known.
         error: See :func:`answer_error` (None without a gold).
+        run_label: The run's readable label (``answer-003``), shown instead of its id.
     """
 
     method: str
@@ -46,11 +47,12 @@ class AnswerRecord:
     run_id: str | None
     gold: str | None = None
     error: dict[str, Any] | None = field(default=None)
+    run_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return {"method": self.method, "query": self.query, "run_id": self.run_id, "gold": self.gold,
-                "error": self.error, **self.answer.to_dict()}
+        return {"method": self.method, "query": self.query, "run_id": self.run_id, "run_label": self.run_label,
+                "gold": self.gold, "error": self.error, **self.answer.to_dict()}
 
 
 def answer_error(task: Task, text: str, gold: str | None) -> dict[str, Any] | None:
@@ -156,7 +158,7 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
                            reason_first=reason_first)
         answer = m.answer(query, ctx)
         record = AnswerRecord(method=method, query=query, answer=answer, run_id=run.id, gold=gold,
-                              error=answer_error(profile.task, answer.text, gold))
+                              error=answer_error(profile.task, answer.text, gold), run_label=run.label)
         ws.put_artifact(run.id, "answer", {"dataset": profile.dataset_id, "user": profile.user_id,
                                            **record.to_dict()})
     return record
@@ -164,16 +166,17 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
 
 @dataclass
 class AblationRecord:
-    """One recorded ablation: its ``ablation`` run and the results, strongest effect first."""
+    """One recorded ablation: its ``ablation`` run (id and readable label) and the results, strongest first."""
 
     method: str
     query: str
     run_id: str
     results: list[AblationResult]
+    run_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return {"method": self.method, "query": self.query, "run_id": self.run_id,
+        return {"method": self.method, "query": self.query, "run_id": self.run_id, "run_label": self.run_label,
                 "results": [r.to_dict() for r in self.results]}
 
 
@@ -218,7 +221,7 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
                            run_id=run.id, pool=pool, reason_first=reason_first)
         results = (ablate_all_factors(method, query, ctx) if all_factors
                    else [ablate(method, query, ctx, factor=factor, item=item, summary=summary)])
-        record = AblationRecord(method=method, query=query, run_id=run.id, results=results)
+        record = AblationRecord(method=method, query=query, run_id=run.id, results=results, run_label=run.label)
         ws.put_artifact(run.id, "ablation", {"dataset": profile.dataset_id, "user": profile.user_id,
                                              **record.to_dict()})
     return record
@@ -279,5 +282,5 @@ def answer_runs(ws: Workspace, dataset_id: str | None = None, user_id: str | Non
             continue
         art = ws.get_artifact(run["id"], "answer")
         if art is not None:
-            out.append({"run_id": run["id"], "created_at": run["created_at"], **art})
+            out.append({"run_id": run["id"], "created_at": run["created_at"], **art, "run_label": run["label"]})
     return out
