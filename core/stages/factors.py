@@ -238,8 +238,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
                 items: list[Item], task: Task, *, namer: Any | None = None,
                 vectors: dict[str, np.ndarray] | None = None, dataset_id: str | None = None,
                 user_id: str | None = None, split_min_size: int | None = None,
-                reducer: Any | None = None) -> tuple[str, list[Factor], dict[str, str]]:
-    """Build the (uncurated) factors of a clustering, or reuse the stored ones.
+                reducer: Any | None = None, reuse: bool = True) -> tuple[str, list[Factor], dict[str, str]]:
+    """Build the (uncurated) factors of a clustering, or reuse the stored ones (unless ``reuse`` is False).
 
     ``split_min_size`` and ``reducer`` are passed to :func:`build_factors` (and are part of the run's
     parameters).
@@ -257,7 +257,7 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
     if reducer is not None:
         params["reducer"] = reducer.identity()
     with ws.run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id],
-                reuse=True) as run:
+                reuse=reuse) as run:
         if run.reused:
             return run.id, *load_factors(ws, run.id)
         factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors,

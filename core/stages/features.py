@@ -312,7 +312,8 @@ def load_features(ws: Workspace, run_id: str) -> dict[str, list[Feature]]:
 
 
 def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: FeatureExtractor, *,
-                 progress: FeatureProgress | None = None, chunk: int = CHUNK) -> tuple[str, dict[str, list[Feature]]]:
+                 progress: FeatureProgress | None = None, chunk: int = CHUNK,
+                 reuse: bool = True) -> tuple[str, dict[str, list[Feature]]]:
     """Run (or reuse, or resume) feature extraction for one user.
 
     A finished run with the same extractor identity and data is reused. An unfinished one (a crash
@@ -331,6 +332,8 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
         extractor: The extractor to use.
         progress: ``progress(done, total)`` over the user's items.
         chunk: Items per extraction batch.
+        reuse: False: neither reuse nor resume an earlier run; extract every item in a new run
+            (``python -m core stage``).
 
     Returns:
         The run id and the features by item id (every item present, possibly with ``[]``).
@@ -341,13 +344,13 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     # directions are checked against each item's score relative to the user's usual one; the
     # sentiment lexicon's are replaced by the data's where they disagree, a model's only marked
     check = DirectionCheck.for_items(items, task)
-    done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id)
+    done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id) if reuse else None
     if done is not None:
         feats = load_features(ws, done["id"])
         if progress:
             progress(len(items), len(items))
         return done["id"], {it.id: feats.get(it.id, []) for it in items}
-    latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None)
+    latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None) if reuse else None
     partial = latest is not None and latest["status"] == PARTIAL
     # An unfinished run (a crash or interrupt) is continued under its own id; a partial one is not:
     # the new run (so the later stages rebuild on the completed features) starts from its stored

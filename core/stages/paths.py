@@ -300,9 +300,9 @@ class LLMPathWriter:
 
 def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: dict[str, list[Feature]],
               factors: list[Factor], assignments: dict[str, str], task: Task, writer: PathWriter, *,
-              dataset_id: str, user_id: str,
-              progress: PathProgress | None = None) -> tuple[str, dict[str, ReasoningPath]]:
-    """Write (or reuse) the reasoning paths for the curated factors (artifact ``paths``: ``{item_id: path}``).
+              dataset_id: str, user_id: str, progress: PathProgress | None = None,
+              reuse: bool = True) -> tuple[str, dict[str, ReasoningPath]]:
+    """Write (or reuse, when ``reuse``) the reasoning paths for the curated factors (artifact ``paths``).
 
     Model-written paths are cached call by call by the LLM client, so an interrupted run loses no
     model call. Items whose call failed (template path used) are listed in the run's ``failures``
@@ -313,7 +313,7 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
     """
     params = {"writer": writer.identity(), "factors": factors_digest(factors)}
     with ws.run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id],
-                reuse=True) as run:
+                reuse=reuse) as run:
         if run.reused:
             if progress:
                 progress(len(items), len(items))

@@ -252,7 +252,7 @@ def projection_params(embedder: Embedder, projector: Any, params: ProjectionPara
 
 def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,
                    params: ProjectionParams = ProjectionParams(), projector: Any | None = None,
-                   dataset_id: str | None = None, user_id: str | None = None) -> Projection:
+                   dataset_id: str | None = None, user_id: str | None = None, reuse: bool = True) -> Projection:
     """Embed and project a user's features, or reuse the stored projection.
 
     Args:
@@ -264,11 +264,12 @@ def run_projection(ws: Workspace, features_run_id: str, features: list[Feature],
         projector: Object with ``project(x, params) -> (coords2d, coordsnd)``; default :class:`UMAPProjector`.
         dataset_id: For the run record.
         user_id: For the run record.
+        reuse: False: compute a new run even when a stored one has the same parameters.
     """
     projector = projector or UMAPProjector()
     rp = projection_params(embedder, projector, params)
     with ws.run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id],
-                reuse=True) as run:
+                reuse=reuse) as run:
         if not run.reused:
             two, nd = project_unique(features, embedder, projector, params)
             fids = [f.id for f in features]

@@ -226,8 +226,8 @@ def factors_digest(factors: list[Factor]) -> str:
 
 
 def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items: list[Item], task: Task,
-                summarizer: Summarizer, *, dataset_id: str, user_id: str) -> tuple[str, str, int]:
-    """Generate the summary (a new ``generated`` version), or reuse the run for the same factors.
+                summarizer: Summarizer, *, dataset_id: str, user_id: str, reuse: bool = True) -> tuple[str, str, int]:
+    """Generate the summary (a new ``generated`` version), or reuse the run for the same factors (``reuse``).
 
     When an LLM summarizer's call fails, the template summary is stored instead (artifact ``fallback``,
     and a ``failures`` entry that makes the run ``partial``: the next build asks the model again).
@@ -237,7 +237,7 @@ def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items
     """
     params = {"summarizer": summarizer.identity(), "factors": factors_digest(factors)}
     with ws.run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id],
-                reuse=True) as run:
+                reuse=reuse) as run:
         if run.reused:
             return run.id, ws.get_artifact(run.id, "text", ""), int(ws.get_artifact(run.id, "version", 0))
         fallback = None
