@@ -351,15 +351,14 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
             progress(len(items), len(items))
         return done["id"], {it.id: feats.get(it.id, []) for it in items}
     latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None) if reuse else None
-    partial = latest is not None and latest["status"] == PARTIAL
     # An unfinished run (a crash or interrupt) is continued under its own id; a partial one is not:
     # the new run (so the later stages rebuild on the completed features) starts from its stored
     # items, and exactly the failed ones are extracted again.
-    resume = latest["id"] if latest is not None and not partial else None
+    partial = latest["id"] if latest is not None and latest["status"] == PARTIAL else None
+    resume = latest["id"] if latest is not None and partial is None else None
     with ws.run("features", params, dataset_id=dataset_id, user_id=user_id, run_id=resume) as run:
-        if partial:
-            assert latest is not None
-            kept = load_features(ws, latest["id"])
+        if partial is not None:
+            kept = load_features(ws, partial)
             with ws.transaction():
                 for item_id, fs in kept.items():
                     ws.put_artifact(run.id, f"item:{item_id}", [f.to_dict() for f in fs])
