@@ -583,13 +583,10 @@ def next_run_label(c: sqlite3.Connection, stage: str, dataset_id: str | None, us
     Call it inside the transaction that inserts the run, so two writers never take the same number.
     """
     prefix = f"{stage}-"
-    taken = [0]
-    for (label,) in c.execute("SELECT label FROM runs WHERE stage=? AND dataset_id IS ? AND user_id IS ? "
-                              "AND label IS NOT NULL", (stage, dataset_id, user_id)):
-        tail = str(label)[len(prefix):] if str(label).startswith(prefix) else ""
-        if tail.isdigit():
-            taken.append(int(tail))
-    return f"{prefix}{max(taken) + 1:03d}"
+    row = c.execute("SELECT MAX(CAST(substr(label, ?) AS INTEGER)) FROM runs WHERE stage=? AND dataset_id IS ? "
+                    "AND user_id IS ? AND substr(label, 1, ?)=?",
+                    (len(prefix) + 1, stage, dataset_id, user_id, len(prefix), prefix)).fetchone()
+    return f"{prefix}{int(row[0] or 0) + 1:03d}"
 
 
 def _json_default(obj: Any) -> Any:
