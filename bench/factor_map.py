@@ -99,7 +99,7 @@ class BenchExtractor:
     def identity(self) -> dict[str, object]:
         return {"kind": "bench", "n": sum(len(v) for v in self.features.values())}
 
-    def extract(self, items, task, progress=None):  # noqa: ANN001, ANN201
+    def extract(self, items, task, progress=None, *, run_id=None):  # noqa: ANN001, ANN201
         from core.stages.types import Feature
 
         out = {}

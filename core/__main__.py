@@ -18,6 +18,7 @@ COMMANDS = {
     "build": "Run stages 1-4 (features, factors, summary, paths) for a dataset.",
     "answer": "Answer a query for a user with one method and print its trace.",
     "ablate": "Re-run a method with one factor, path or the summary removed.",
+    "stage": "Re-run one stage of a stored run (same parameters and parents) as a new run.",
     "eval": "Score methods on a dataset with the LaMP metrics.",
     "export": "Write the whole workspace, or one user, to one JSON file.",
     "import": "Read a workspace or user export into a workspace.",

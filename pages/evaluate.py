@@ -103,8 +103,8 @@ if not runs:
     st.info("No evaluation yet.")
     st.stop()
 ids = [r["id"] for r in runs]
-labels = {r["id"]: (f"{r['id']} · {r['result'].get('dataset')} · n={r['result'].get('n')} · "
-                    f"{', '.join(r['result'].get('methods', {}))}") for r in runs}
+labels = {r["id"]: (f"{ws.run_label(r['result'].get('run_id')) or r['id']} · {r['result'].get('dataset')} · "
+                    f"n={r['result'].get('n')} · {', '.join(r['result'].get('methods', {}))}") for r in runs}
 if ss.get(Keys.EVAL_ID) not in ids:
     ss[Keys.EVAL_ID] = ids[0]
 ss["ev_run"] = ss[Keys.EVAL_ID]

@@ -56,8 +56,9 @@ else:
 st.subheader("Traces")
 answers = answer_runs(ws, c.dataset_id, c.user_id)
 if answers:
-    st.dataframe(pd.DataFrame([{"run": a["run_id"], "method": a.get("method"), "answer": a.get("text"),
-                                "gold": a.get("gold"), "query": (a.get("query") or "")[:80]} for a in answers]),
+    st.dataframe(pd.DataFrame([{"run": a.get("run_label") or a["run_id"], "method": a.get("method"),
+                                "answer": a.get("text"), "gold": a.get("gold"),
+                                "query": (a.get("query") or "")[:80]} for a in answers]),
                  hide_index=True, width="stretch", height=min(38 + 35 * len(answers), 250))
     t1, t2 = st.columns(2)
     t1.download_button(f"Answer traces ({len(answers)} runs, JSON)", json_bytes(answers),

@@ -13,7 +13,7 @@ from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
 from core.methods.types import PoolMatch
 from core.store.workspace import stable_hash
 from core.ui_state import Keys
-from core.views.answering import AnswerRecord, answer_query, error_text, make_context
+from core.views.answering import AnswerRecord, ablate_query, answer_query, error_text, make_context
 from core.views.pool_view import pool_step_tables
 from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
@@ -269,7 +269,8 @@ if record is not None and not stale:
         a3.metric("Error", error_text(record.error))
         a4.metric("Tokens in → out", f"{totals['tokens_in']} → {totals['tokens_out']}")
         st.caption(f"{totals['steps']} steps · {totals['latency_ms']:.0f} ms · summary version "
-                   f"{trace.summary_version if trace.summary_version is not None else '—'} · run {safe(record.run_id)}")
+                   f"{trace.summary_version if trace.summary_version is not None else '—'} · "
+                   f"run {safe(record.run_label or record.run_id)}")
     else:
         st.caption(f"Step {shown} of {n}. Press **Next step** to continue, or **Play** to run through the rest.")
 
@@ -323,11 +324,12 @@ if record is not None and not stale:
             x2.metric("Answer without " + safe(", ".join(ab_state["removed"])), safe(ab_state["answer"]), delta=delta)
             x3.metric("Changed", "yes" if ab_state["changed"] else "no")
         if st.button("Ablate each factor in turn", key="rs_ablate_all"):
-            from core.methods.ablation import ablate_all_factors
-
             with st.spinner(f"Re-running {method} once per factor…"):
-                try:
-                    results = ablate_all_factors(method, query, ctx_full)
+                try:  # an ``ablation`` run of its own, its parent the answer run shown above
+                    results = ablate_query(c.ws, profile, method=method, query=query, client=c.client,
+                                           embedder=c.embedder, k=k, all_factors=True,
+                                           disabled_items=[item_id] if item_id else [], reason_first=reason_first,
+                                           answer_run_id=record.run_id).results
                 except InputError as exc:
                     show_problems(exc, "Ablation failed")
                 else:

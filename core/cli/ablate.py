@@ -3,7 +3,8 @@
 Prints whether and how the answer changed (score shift, label flip, or ROUGE-L of the new text to
 the original). With ``--all-factors`` every factor is removed in turn. The ``pool`` method uses the
 user's stored prompt pool when there is one (stored with ``python -m core answer --pool FILE.json``);
-pool entries tied to a removed factor or item are left out with it.
+pool entries tied to a removed factor or item are left out with it. The ablation is recorded the way
+the pages record one (:func:`core.views.answering.ablate_query`): an ``ablation`` run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 
 from core.cli.answer import add_common_arguments, open_session
 from core.errors import InputError, Problem
-from core.methods.ablation import AblationResult, ablate, ablate_all_factors
+from core.methods.ablation import AblationResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,25 +45,20 @@ def run(args: argparse.Namespace) -> int:
     if not (args.factor or args.item or args.summary or args.all_factors):
         raise InputError(Problem("arguments", None, "factor",
                                  "say what to remove: --factor F, --item ID, --summary or --all-factors"))
-    session = open_session(args, stage="ablate")
-    ws, ctx = session.workspace, session.context
-    assert ctx.run_id is not None
-    try:
-        if args.all_factors:
-            results = ablate_all_factors(args.method, args.query, ctx)
-        else:
-            results = [ablate(args.method, args.query, ctx, factor=args.factor, item=args.item,
-                              summary=args.summary)]
-    except BaseException:
-        ws.finish_run(ctx.run_id, "failed")
-        raise
-    payload = {"dataset": session.dataset_id, "user": session.user_id, "method": args.method,
-               "query": args.query, "run_id": ctx.run_id, "results": [r.to_dict() for r in results]}
-    ws.put_artifact(ctx.run_id, "ablation", payload)
-    ws.finish_run(ctx.run_id)
+    from core.views.answering import ablate_query
+
+    session = open_session(args)
+    ws = session.workspace
+    record = ablate_query(ws, session.profile, method=args.method, query=args.query, client=session.client,
+                          embedder=session.embedder, k=args.k, factor=args.factor, item=args.item,
+                          summary=args.summary, all_factors=args.all_factors,
+                          reason_first=bool(getattr(args, "reason_first", False)), source="cli")
+    payload = ws.get_artifact(record.run_id, "ablation")  # printed exactly as stored
+    results = record.results
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
+        print(f"user {session.user_id} in {session.dataset_id}, run {record.run_label} ({record.run_id})")
         if results:
             print(f"method {args.method}, original answer: {results[0].original.text!r}")
         else:

@@ -2,8 +2,9 @@
 
 The user's profile is loaded from the workspace (built with stages 1-4 first when missing). The
 user's stored prompt pool (``--pool FILE.json`` stores one, ``--pool-reset`` deletes it) is used by
-the ``pool`` method instead of the default pool. The run is recorded in the workspace as an
-``answer`` run whose LLM calls carry its id; the answer and trace are stored as its ``answer`` artifact.
+the ``pool`` method instead of the default pool. The answer is recorded the way the pages record
+one (:func:`core.views.answering.answer_query`): an ``answer`` run whose LLM calls carry its id, the
+answer and trace stored as its ``answer`` artifact. This module only parses arguments and prints.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import InputError, Problem
-from core.methods.context import AnswerContext
-from core.methods.pool_store import load_pool, read_pool_file, reset_pool, save_pool, validate_entries
+from core.methods.pool_store import read_pool_file, reset_pool, save_pool, validate_entries
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.stages.profile import Profile
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,12 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Session:
-    """An opened workspace with a user's answer context."""
+    """An opened workspace with a user's profile and the client and embedder to answer with."""
 
     workspace: Workspace
     dataset_id: str
     user_id: str
-    context: AnswerContext
+    profile: Profile
+    client: Any
+    embedder: Any
     profile_built: bool
 
 
@@ -131,11 +136,11 @@ def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
                             embedder="hash" if embedder_kind == "hashing" else embedder_kind)
 
 
-def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
-    """Open the workspace, load (or build) the user's profile and make the answer context.
+def open_session(args: argparse.Namespace) -> Session:
+    """Open the workspace, load (or build) the user's profile and make the client and embedder.
 
     With ``--pool FILE`` the file's pool is validated and stored for the user first; with
-    ``--pool-reset`` the stored pool is deleted. The context carries the user's stored pool, if any.
+    ``--pool-reset`` the stored pool is deleted. Answers then use the user's stored pool, if any.
 
     Raises:
         InputError: Missing workspace, unknown dataset / user / method, bad k, a bad pool file
@@ -167,7 +172,6 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
         had = reset_pool(ws, dataset_id, args.user)
         print(f"{'deleted the' if had else 'no'} stored prompt pool for user {args.user!r}: the default pool applies",
               file=sys.stderr)
-    pool = load_pool(ws, dataset_id, args.user)
     settings = BackendSettings.from_env()
     if args.backend:
         settings.kind = args.backend
@@ -185,39 +189,24 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     else:
         kind, kw = embedder_choice(profile.settings.get("embedder_name"))
         embedder = make_embedder(kind, workspace=ws, **kw)
-    params = {"method": args.method, "query": args.query, "k": args.k,
-              **({"reason_first": True} if getattr(args, "reason_first", False) else {}),
-              "pool": "default" if pool is None else f"stored ({len(pool)} entries)"}
-    parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
-    run_id = ws.start_run(stage, params, dataset_id=dataset_id, user_id=args.user, parents=parents)
-    context = AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=args.k,
-                            run_id=run_id, pool=pool, reason_first=bool(getattr(args, "reason_first", False)))
-    return Session(workspace=ws, dataset_id=dataset_id, user_id=args.user, context=context, profile_built=built)
-
-
-def answer_payload(session: Session, method: str, answer: Any) -> dict[str, Any]:
-    """Return the JSON printed by ``answer --json``."""
-    return {"dataset": session.dataset_id, "user": session.user_id, "method": method,
-            "run_id": session.context.run_id, **answer.to_dict()}
+    return Session(workspace=ws, dataset_id=dataset_id, user_id=args.user, profile=profile, client=client,
+                   embedder=embedder, profile_built=built)
 
 
 def run(args: argparse.Namespace) -> int:
     """Answer the query and print the answer with its trace."""
+    from core.views.answering import answer_query
+
     session = open_session(args)
-    ws, run_id = session.workspace, session.context.run_id
-    assert run_id is not None
-    try:
-        answer = get_method(args.method).answer(args.query, session.context)
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    payload = answer_payload(session, args.method, answer)
-    ws.put_artifact(run_id, "answer", payload)
-    ws.finish_run(run_id)
+    ws = session.workspace
+    record = answer_query(ws, session.profile, method=args.method, query=args.query, client=session.client,
+                          embedder=session.embedder, k=args.k, reason_first=bool(getattr(args, "reason_first", False)),
+                          source="cli")
+    payload = ws.get_artifact(record.run_id, "answer")  # printed exactly as stored
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
-        print(f"user {session.user_id} in {session.dataset_id}, run {run_id}")
-        print(format_answer(answer))
+        print(f"user {session.user_id} in {session.dataset_id}, run {record.run_label} ({record.run_id})")
+        print(format_answer(record.answer))
     ws.close()
     return 0

@@ -141,6 +141,11 @@ def factor_line(factor: Any, kind: str) -> str:
     return f"  {factor.id:<6} {factor.name[:48]:<48}{pin}  " + "  ".join(parts) + f"  ({s.n_features} features)"
 
 
+def runs_line(ws: Workspace, run_ids: dict[str, str]) -> str:
+    """Return a profile's stage runs by readable label, e.g. ``Runs: features-002, projection-002, ...``."""
+    return "Runs: " + ", ".join(ws.run_label(rid) for rid in run_ids.values() if rid)
+
+
 def render_profile(profile: Profile) -> str:
     """Render a profile for the terminal: factors, summary and its size against the raw history."""
     feats = profile.all_features()
@@ -246,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
                 exported.append(profile_to_json(profile))
             else:
                 print(render_profile(profile))
+                print(runs_line(ws, profile.run_ids))
                 print()
         if args.json:
             print(json.dumps(exported, ensure_ascii=False, indent=1))
@@ -292,6 +298,7 @@ def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str]
             exported.append(profile_to_json(profile))
         else:
             print(render_profile(profile))
+            print(runs_line(ws, profile.run_ids))
             print()
     if as_json:
         print(json.dumps(exported, ensure_ascii=False, indent=1))

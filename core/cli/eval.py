@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             for user, reason in (result.engine or {}).get("failures", {}).items():
                 print(f"user {user} failed: {reason}", file=sys.stderr)
         print(format_table(result))
+        print(f"run {ws.run_label(result.run_id)} ({result.run_id})", file=sys.stderr)
         if result.portability is not None:
             p = result.portability
             print(f"summaries written by {p['source'].get('kind')} / {p['source'].get('model')} for {p['users']} "

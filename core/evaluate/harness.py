@@ -312,71 +312,74 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
               "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness,
               "summary_from": _backend_info(summary_client, emb, None, None) if summary_client is not None else None}
-    run_id = ws.start_run("eval", params, dataset_id=dataset_id)
-    majority = global_majority((u.items for u in dataset.users), task) if baselines else None
-    baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
+    # The run protocol closes the eval run on every exit path: a backend error marks it failed (it
+    # used to stay "running"); an interrupt is caught in the loop and ends as a cancelled, partial result.
+    with ws.run("eval", params, dataset_id=dataset_id) as run:
+        run_id = run.id
+        majority = global_majority((u.items for u in dataset.users), task) if baselines else None
+        baseline_names = list(BASELINE_NAMES[task.kind]) if baselines else []
 
-    per_query: list[dict[str, Any]] = []
-    profile_settings: dict[str, Any] | None = None
-    users_open: OrderedDict[str, _UserState] = OrderedDict()  # a few users' profiles and retrievers, LRU
-    cancelled = False
-    ported: dict[str, dict[str, Any]] = {}
-    total = len(chosen)
-    try:
-        if engine is not None:  # one unit of work per user, spread by the engine (see core.engine)
-            per_query, cancelled, profile_settings = _run_on_engine(
-                engine, ws, dataset_id, chosen, methods, k, baselines, majority, run_id, cancel, progress,
-                faithfulness)
-        for q in ([] if engine is not None else chosen):  # the local, query-by-query path
-            if cancel is not None and cancel():
-                cancelled = True
-                break
-            state = users_open.get(q.user_id)
-            if state is None:
+        per_query: list[dict[str, Any]] = []
+        profile_settings: dict[str, Any] | None = None
+        users_open: OrderedDict[str, _UserState] = OrderedDict()  # a few users' profiles and retrievers, LRU
+        cancelled = False
+        ported: dict[str, dict[str, Any]] = {}
+        total = len(chosen)
+        try:
+            if engine is not None:  # one unit of work per user, spread by the engine (see core.engine)
+                per_query, cancelled, profile_settings = _run_on_engine(
+                    engine, ws, dataset_id, chosen, methods, k, baselines, majority, run_id, cancel, progress,
+                    faithfulness)
+            for q in ([] if engine is not None else chosen):  # the local, query-by-query path
+                if cancel is not None and cancel():
+                    cancelled = True
+                    break
+                state = users_open.get(q.user_id)
+                if state is None:
 
-                def on_stage(stage: str, done: int, n: int, _uid: str = q.user_id) -> None:
-                    if profile_progress is not None:
-                        profile_progress(_uid, stage, done, n)
+                    def on_stage(stage: str, done: int, n: int, _uid: str = q.user_id) -> None:
+                        if profile_progress is not None:
+                            profile_progress(_uid, stage, done, n)
 
-                profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
-                                        progress=on_stage)
-                profile_settings = profile_settings or dict(profile.settings)
-                if summary_client is not None:  # the summary another model wrote replaces the user's own
-                    profile, ported[q.user_id] = port_summary(profile, summary_client)
-                state = _UserState(profile, load_pool(ws, dataset_id, q.user_id))
-                users_open[q.user_id] = state
-                while len(users_open) > OPEN_USERS:
-                    users_open.popitem(last=False)
-            users_open.move_to_end(q.user_id)
-            qtask = _query_task(task, q)
-            ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
-            per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
-            if progress is not None:
-                progress(len(per_query), total)
-    except KeyboardInterrupt:
-        cancelled = True
+                    profile = build_profile(ws, dataset_id, q.user_id, client=client, embedder=emb, settings=settings,
+                                            progress=on_stage)
+                    profile_settings = profile_settings or dict(profile.settings)
+                    if summary_client is not None:  # the summary another model wrote replaces the user's own
+                        profile, ported[q.user_id] = port_summary(profile, summary_client)
+                    state = _UserState(profile, load_pool(ws, dataset_id, q.user_id))
+                    users_open[q.user_id] = state
+                    while len(users_open) > OPEN_USERS:
+                        users_open.popitem(last=False)
+                users_open.move_to_end(q.user_id)
+                qtask = _query_task(task, q)
+                ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
+                per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
+                if progress is not None:
+                    progress(len(per_query), total)
+        except KeyboardInterrupt:
+            cancelled = True
 
-    labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
-    result = EvalResult(
-        task=task.name, task_kind=task.kind, task_spec=task.to_dict(), labels=labels,
-        dataset=dataset.name, dataset_id=dataset_id,
-        n=len(per_query), n_planned=total, n_users=len({r["user_id"] for r in per_query}),
-        backend=_backend_info(client, emb, settings, profile_settings), k=k,
-        metric_names=list(METRICS[task.kind]),
-        methods=aggregate(task, per_query, list(methods), key="predictions", labels=labels),
-        baselines=aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
-        per_query=per_query, cancelled=cancelled, runtime_s=round(time.perf_counter() - t0, 2),
-        run_id=run_id, scoring=scoring,
-    )
-    if engine is not None and engine.report is not None:
-        result.engine = engine.report.to_dict()
-    if summary_client is not None:
-        result.portability = portability_summary(list(ported.values()), params["summary_from"])
-    if faithfulness:
-        from core.evaluate.faithfulness import summarize
+        labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
+        result = EvalResult(
+            task=task.name, task_kind=task.kind, task_spec=task.to_dict(), labels=labels,
+            dataset=dataset.name, dataset_id=dataset_id,
+            n=len(per_query), n_planned=total, n_users=len({r["user_id"] for r in per_query}),
+            backend=_backend_info(client, emb, settings, profile_settings), k=k,
+            metric_names=list(METRICS[task.kind]),
+            methods=aggregate(task, per_query, list(methods), key="predictions", labels=labels),
+            baselines=aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
+            per_query=per_query, cancelled=cancelled, runtime_s=round(time.perf_counter() - t0, 2),
+            run_id=run_id, scoring=scoring,
+        )
+        if engine is not None and engine.report is not None:
+            result.engine = engine.report.to_dict()
+        if summary_client is not None:
+            result.portability = portability_summary(list(ported.values()), params["summary_from"])
+        if faithfulness:
+            from core.evaluate.faithfulness import summarize
 
-        result.faithfulness = summarize(per_query, list(methods))
-    ws.finish_run(run_id, "cancelled" if cancelled else "done")
+            result.faithfulness = summarize(per_query, list(methods))
+        run.status = "cancelled" if cancelled else "done"
     if store:  # stored without its own id, as always
         result.eval_id = ws.add_eval_run(params, result.to_dict())
     return result

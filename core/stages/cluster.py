@@ -96,15 +96,15 @@ def clusterer_identity(clusterer: Any) -> dict[str, Any]:
 
 def run_clustering(ws: Workspace, projection_run_id: str, feature_ids: list[str], coordsnd: np.ndarray,
                    clusterer: Any, *, dataset_id: str | None = None,
-                   user_id: str | None = None) -> tuple[str, dict[str, int]]:
-    """Cluster the projected features, or reuse a stored clustering with the same parameters.
+                   user_id: str | None = None, reuse: bool = True) -> tuple[str, dict[str, int]]:
+    """Cluster the projected features, or reuse a stored clustering with the same parameters (unless ``reuse``).
 
     Returns:
         The ``clustering`` run id and ``{feature_id: label}`` (``-1`` = noise).
     """
     params = clusterer_identity(clusterer)
     with ws.run("clustering", params, dataset_id=dataset_id, user_id=user_id, parents=[projection_run_id],
-                reuse=True) as run:
+                reuse=reuse) as run:
         if run.reused:
             return run.id, dict(ws.get_artifact(run.id, "labels", {}))
         labels = clusterer.fit_predict(coordsnd) if len(feature_ids) else np.zeros(0, dtype=int)

@@ -192,7 +192,8 @@ def set_subfactors(factors: list[Factor], reduction: Reduction, features: dict[s
 
 def build_factors(features: list[Feature], labels: dict[str, int], items: list[Item], task: Task, *,
                   namer: Any | None = None, vectors: dict[str, np.ndarray] | None = None,
-                  split_min_size: int | None = None, reducer: Any | None = None) -> tuple[list[Factor], dict[str, str]]:
+                  split_min_size: int | None = None, reducer: Any | None = None,
+                  run_id: str | None = None) -> tuple[list[Factor], dict[str, str]]:
     """Turn cluster labels into named factors with statistics and centroids.
 
     Args:
@@ -206,6 +207,7 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
             side has this many (:func:`split_by_direction`); None = no split.
         reducer: An object with ``reduce(features, labels, vectors) -> Reduction`` (e.g.
             :class:`core.stages.reduce.FactorReducer`); None = one factor per cluster.
+        run_id: The factors run the namer's model calls are filed under.
 
     Returns:
         Factors (ordered by :func:`order_factors`) and ``{feature_id: factor_id}``.
@@ -225,7 +227,7 @@ def build_factors(features: list[Feature], labels: dict[str, int], items: list[I
     # 3. factors with statistics, names and centroids; the fine level as sub-factors
     factors, assignments = factors_from_labels([f.id for f in features], labels)
     with_stats(factors, by_id, items, task)
-    (namer or KeywordNamer()).name_factors(factors, by_id, vectors)
+    (namer or KeywordNamer()).name_factors(factors, by_id, vectors, run_id=run_id)
     set_centroids(factors, vectors)
     if reduction is not None:
         set_subfactors(factors, reduction, by_id, vectors)
@@ -236,8 +238,8 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
                 items: list[Item], task: Task, *, namer: Any | None = None,
                 vectors: dict[str, np.ndarray] | None = None, dataset_id: str | None = None,
                 user_id: str | None = None, split_min_size: int | None = None,
-                reducer: Any | None = None) -> tuple[str, list[Factor], dict[str, str]]:
-    """Build the (uncurated) factors of a clustering, or reuse the stored ones.
+                reducer: Any | None = None, reuse: bool = True) -> tuple[str, list[Factor], dict[str, str]]:
+    """Build the (uncurated) factors of a clustering, or reuse the stored ones (unless ``reuse`` is False).
 
     ``split_min_size`` and ``reducer`` are passed to :func:`build_factors` (and are part of the run's
     parameters).
@@ -254,25 +256,19 @@ def run_factors(ws: Workspace, clustering_run_id: str, features: list[Feature], 
         params["split_directions"] = int(split_min_size)
     if reducer is not None:
         params["reducer"] = reducer.identity()
-    found = ws.find_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
-    if found is not None:
-        return found.id, *load_factors(ws, found.id)
-    run_id = ws.start_run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id])
-    if hasattr(namer, "run_id"):
-        namer.run_id = run_id
-    try:
+    with ws.run("factors", params, dataset_id=dataset_id, user_id=user_id, parents=[clustering_run_id],
+                reuse=reuse) as run:
+        if run.reused:
+            return run.id, *load_factors(ws, run.id)
         factors, assignments = build_factors(features, labels, items, task, namer=namer, vectors=vectors,
-                                             split_min_size=split_min_size, reducer=reducer)
-        ws.put_artifact(run_id, "factors", [factor_dict(f) for f in factors])
-        ws.put_artifact(run_id, "assignments", assignments)
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    names = {f.id: f.name for f in factors}
-    finish_stage(ws, run_id, [StageFailure("factors", "name", fid, "fell back",
-                                           short(f"keeps the keyword name {names.get(fid, '')!r}: {msg}"))
-                              for fid, msg in (getattr(namer, "failures", {}) or {}).items()])
-    return run_id, factors, assignments
+                                             split_min_size=split_min_size, reducer=reducer, run_id=run.id)
+        ws.put_artifact(run.id, "factors", [factor_dict(f) for f in factors])
+        ws.put_artifact(run.id, "assignments", assignments)
+        names = {f.id: f.name for f in factors}
+        finish_stage(ws, run, [StageFailure("factors", "name", fid, "fell back",
+                                            short(f"keeps the keyword name {names.get(fid, '')!r}: {msg}"))
+                               for fid, msg in (getattr(namer, "failures", {}) or {}).items()])
+    return run.id, factors, assignments
 
 
 def factor_dict(f: Factor) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.store.workspace import Workspace
+from core.store.workspace import RunHandle, Workspace
 
 FAILURES_ARTIFACT = "failures"
 PARTIAL = "partial"  # run status of a stage that finished with failures or fallbacks
@@ -58,11 +58,15 @@ def short(message: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def finish_stage(ws: Workspace, run_id: str, failures: list[StageFailure]) -> None:
-    """Store a run's failures (if any) and finish it: ``partial`` with failures, else ``done``."""
+def finish_stage(ws: Workspace, run: RunHandle, failures: list[StageFailure]) -> None:
+    """Store an open run's failures (if any) and mark it ``partial`` for :meth:`Workspace.run` to close.
+
+    Without failures the run keeps the status it has (``done``). The run itself is closed by the
+    ``with ws.run(...)`` block around the stage, so a failure after this call still marks it failed.
+    """
     if failures:
-        ws.put_artifact(run_id, FAILURES_ARTIFACT, [f.to_dict() for f in failures])
-    ws.finish_run(run_id, PARTIAL if failures else "done")
+        ws.put_artifact(run.id, FAILURES_ARTIFACT, [f.to_dict() for f in failures])
+        run.status = PARTIAL
 
 
 def run_failures(ws: Workspace, run_id: str | None) -> list[StageFailure]:

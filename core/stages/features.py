@@ -58,9 +58,13 @@ class FeatureExtractor(Protocol):
         """Return what identifies this extractor's outputs (stored as the stage run's parameters)."""
         ...
 
-    def extract(self, items: list[Item], task: Task,
-                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
-        """Return the features of each item, by item id (items without features map to ``[]``)."""
+    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None, *,
+                run_id: str | None = None) -> dict[str, list[Feature]]:
+        """Return the features of each item, by item id (items without features map to ``[]``).
+
+        ``run_id`` is the features run the calls are made for; a model-backed extractor files its
+        calls' traces under it.
+        """
         ...
 
 
@@ -190,7 +194,6 @@ class LLMFeatureExtractor:
         self.skip_failures = skip_failures
         self.failures: dict[str, str] = {}
         self._failures_lock = threading.Lock()
-        self.run_id: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """Return the model identity and prompt version (never an API key)."""
@@ -198,8 +201,8 @@ class LLMFeatureExtractor:
         return {"kind": "llm", "version": 1, "backend": caps.backend, "model": caps.model,
                 "max_features": self.max_features}
 
-    def extract(self, items: list[Item], task: Task,
-                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
+    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None, *,
+                run_id: str | None = None) -> dict[str, list[Feature]]:
         """Extract features of each item; see :class:`FeatureExtractor`.
 
         Raises:
@@ -208,7 +211,7 @@ class LLMFeatureExtractor:
         requests = []
         for item in items:
             req = feature_request(item, task, max_features=self.max_features)
-            req.run_id = self.run_id
+            req.run_id = run_id
             requests.append(req)
         failures: dict[str, str] = {}
 
@@ -309,7 +312,8 @@ def load_features(ws: Workspace, run_id: str) -> dict[str, list[Feature]]:
 
 
 def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: FeatureExtractor, *,
-                 progress: FeatureProgress | None = None, chunk: int = CHUNK) -> tuple[str, dict[str, list[Feature]]]:
+                 progress: FeatureProgress | None = None, chunk: int = CHUNK,
+                 reuse: bool = True) -> tuple[str, dict[str, list[Feature]]]:
     """Run (or reuse, or resume) feature extraction for one user.
 
     A finished run with the same extractor identity and data is reused. An unfinished one (a crash
@@ -328,6 +332,8 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
         extractor: The extractor to use.
         progress: ``progress(done, total)`` over the user's items.
         chunk: Items per extraction batch.
+        reuse: False: neither reuse nor resume an earlier run; extract every item in a new run
+            (``python -m core stage``).
 
     Returns:
         The run id and the features by item id (every item present, possibly with ``[]``).
@@ -338,28 +344,45 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     # directions are checked against each item's score relative to the user's usual one; the
     # sentiment lexicon's are replaced by the data's where they disagree, a model's only marked
     check = DirectionCheck.for_items(items, task)
-    done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id)
+    done = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id) if reuse else None
     if done is not None:
         feats = load_features(ws, done.id)
         if progress:
             progress(len(items), len(items))
         return done.id, {it.id: feats.get(it.id, []) for it in items}
-    latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None)
-    if latest is not None and latest.status == PARTIAL:
-        # A finished run with failed items: a new run (so the later stages rebuild on the completed
-        # features) that starts from the items that worked; exactly the failed ones are extracted again.
-        kept = load_features(ws, latest.id)
-        run_id = ws.start_run("features", params, dataset_id=dataset_id, user_id=user_id)
-        with ws.transaction():
-            for item_id, fs in kept.items():
-                ws.put_artifact(run_id, f"item:{item_id}", [f.to_dict() for f in fs])
-    else:
-        run_id = latest.id if latest is not None else ws.start_run("features", params, dataset_id=dataset_id,
-                                                                        user_id=user_id)
-    if hasattr(extractor, "run_id"):
-        extractor.run_id = run_id
+    latest = ws.find_run("features", params, dataset_id=dataset_id, user_id=user_id, status=None) if reuse else None
+    # An unfinished run (a crash or interrupt) is continued under its own id; a partial one is not:
+    # the new run (so the later stages rebuild on the completed features) starts from its stored
+    # items, and exactly the failed ones are extracted again.
+    partial = latest.id if latest is not None and latest.status == PARTIAL else None
+    resume = latest.id if latest is not None and partial is None else None
+    with ws.run("features", params, dataset_id=dataset_id, user_id=user_id, run_id=resume) as run:
+        if partial is not None:
+            kept = load_features(ws, partial)
+            with ws.transaction():
+                for item_id, fs in kept.items():
+                    ws.put_artifact(run.id, f"item:{item_id}", [f.to_dict() for f in fs])
+        failures: list[StageFailure] = []
+        feats = _extract_missing(ws, run.id, items, task, extractor, check, progress=progress, chunk=chunk,
+                                 failures=failures)
+        if failures and len(failures) == len(items):  # nothing worked: the endpoint is down, not a few items
+            raise BackendError(Problem(str(getattr(getattr(extractor, "client", None), "endpoint", "llm")), None,
+                                       None, f"every item's feature call failed; the first: {failures[0].message}"))
+        finish_stage(ws, run, failures)
+    return run.id, {it.id: feats.get(it.id, []) for it in items}
+
+
+def _extract_missing(ws: Workspace, run_id: str, items: list[Item], task: Task, extractor: FeatureExtractor,
+                     check: DirectionCheck, *, progress: FeatureProgress | None, chunk: int,
+                     failures: list[StageFailure]) -> dict[str, list[Feature]]:
+    """Extract the items a features run has not stored yet, storing each chunk as it returns.
+
+    Items whose model call failed are appended to ``failures`` and left unstored.
+
+    Returns:
+        The run's features by item id (the stored ones and the new ones).
+    """
     feats = load_features(ws, run_id)
-    failures: list[StageFailure] = []
     todo = [it for it in items if it.id not in feats]
     base = len(items) - len(todo)
     if progress:
@@ -381,7 +404,8 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
     # idle, so the endpoint stays busy across chunk boundaries; chunks are still stored one by one, in order.
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="features")
     try:
-        futures = [pool.submit(extractor.extract, batch, task, progress=sub(k)) for k, batch in enumerate(batches)]
+        futures = [pool.submit(extractor.extract, batch, task, progress=sub(k), run_id=run_id)
+                   for k, batch in enumerate(batches)]
         for batch, fut in zip(batches, futures, strict=True):
             out = fut.result()
             reported: dict[str, str] = dict(getattr(extractor, "failures", {}) or {})
@@ -396,12 +420,6 @@ def run_features(ws: Workspace, dataset_id: str, user_id: str, extractor: Featur
                     feats[it.id] = fs
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
-        ws.finish_run(run_id, "failed")
         raise
     pool.shutdown(wait=True)
-    if failures and len(failures) == len(items):  # nothing worked: the endpoint is down, not a few items
-        ws.finish_run(run_id, "failed")
-        raise BackendError(Problem(str(getattr(getattr(extractor, "client", None), "endpoint", "llm")), None, None,
-                                   f"every item's feature call failed; the first: {failures[0].message}"))
-    finish_stage(ws, run_id, failures)
-    return run_id, {it.id: feats.get(it.id, []) for it in items}
+    return feats

@@ -102,9 +102,12 @@ class LexiconFeatureExtractor:
         """Return what identifies this extractor's outputs (part of the stage run's parameters)."""
         return {"kind": "lexicon", "version": 2, "max_features": self.max_features, "lexicon": LEXICON_DIGEST}
 
-    def extract(self, items: list[Item], task: Task,
-                progress: FeatureProgress | None = None) -> dict[str, list[Feature]]:
-        """Extract features of each item; see :class:`core.stages.features.FeatureExtractor`."""
+    def extract(self, items: list[Item], task: Task, progress: FeatureProgress | None = None, *,
+                run_id: str | None = None) -> dict[str, list[Feature]]:
+        """Extract features of each item; see :class:`core.stages.features.FeatureExtractor`.
+
+        ``run_id`` is unused: the lexicon makes no model calls to file under a run.
+        """
         out: dict[str, list[Feature]] = {}
         for n, item in enumerate(items, start=1):
             out[item.id] = self.extract_one(item, task)

@@ -328,10 +328,12 @@ class KeywordNamer:
         return {"kind": "keywords", "version": 5}
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
-                     vectors: dict[str, np.ndarray] | None = None, *, describe: bool = True) -> list[Factor]:
+                     vectors: dict[str, np.ndarray] | None = None, *, describe: bool = True,
+                     run_id: str | None = None) -> list[Factor]:
         """Fill in keywords, names (phrases, else shared keywords) and descriptions; the noise factor keeps its name.
 
-        ``describe=False`` leaves descriptions alone (sub-factors show none).
+        ``describe=False`` leaves descriptions alone (sub-factors show none). ``run_id`` is unused: no
+        model is called.
         """
         assign_keywords(factors, features)
         weights = phrase_weights(factors, features)
@@ -433,7 +435,6 @@ class LLMNamer:
         """Create the namer."""
         self.client = client
         self.n_representatives = n_representatives
-        self.run_id: str | None = None
         self.rejected: dict[str, list[str]] = {}
         self.failures: dict[str, str] = {}
 
@@ -444,8 +445,11 @@ class LLMNamer:
                 "n": self.n_representatives}
 
     def request(self, factor: Factor, rep: list[Feature], others: list[Factor],
-                rejected: str | None = None) -> ChatRequest:
-        """Build the naming request of one factor (``rejected``: a name to be replaced, quoted back)."""
+                rejected: str | None = None, *, run_id: str | None = None) -> ChatRequest:
+        """Build the naming request of one factor (``rejected``: a name to be replaced, quoted back).
+
+        ``run_id`` is the factors run the call is filed under.
+        """
         # every piece of data is fenced as a JSON string (core.llm.fence)
         lines = "\n".join(f"- aspect {quote(f.aspect)}, phrase {quote(f.phrase)}, direction {quote(f.direction)}, "
                           f"evidence {quote(truncate(f.evidence, 100))}" for f in rep)
@@ -458,11 +462,14 @@ class LLMNamer:
                      "features. Name the group with words taken from the features above.")
         return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_NAMER_SYSTEM)},
                                      {"role": "user", "content": user}],
-                           schema=FactorName, max_tokens=160, stage="factors", run_id=self.run_id)
+                           schema=FactorName, max_tokens=160, stage="factors", run_id=run_id)
 
     def name_factors(self, factors: list[Factor], features: dict[str, Feature],
-                     vectors: dict[str, np.ndarray] | None = None) -> list[Factor]:
-        """Fill in keywords, names and descriptions; the noise factor keeps its name."""
+                     vectors: dict[str, np.ndarray] | None = None, *, run_id: str | None = None) -> list[Factor]:
+        """Fill in keywords, names and descriptions; the noise factor keeps its name.
+
+        ``run_id`` is the factors run the naming calls are filed under.
+        """
         KeywordNamer().name_factors(factors, features, vectors)
         self.rejected, self.failures = {}, {}
         reps = {f.id: representatives(f, features, vectors, n=self.n_representatives)
@@ -471,7 +478,8 @@ class LLMNamer:
         for _round in range(2):  # the first answer, and one redo of the rejected names
             if not todo:
                 break
-            reqs = [self.request(f, reps[f.id], [o for o in factors if o.id != f.id], rejected) for f, rejected in todo]
+            reqs = [self.request(f, reps[f.id], [o for o in factors if o.id != f.id], rejected, run_id=run_id)
+                    for f, rejected in todo]
             results = self.client.map(reqs)
             redo: list[tuple[Factor, str | None]] = []
             for (f, _), res in zip(todo, results, strict=True):

@@ -51,9 +51,9 @@ class PathWriter(Protocol):
         ...
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task,
-              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
-        """Return paths by item id."""
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None, *,
+              run_id: str | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id (``run_id``: the paths run a model's calls are filed under)."""
         ...
 
 
@@ -164,9 +164,9 @@ class TemplatePathWriter:
         return {"kind": "template", "version": 1, "hops": MAX_HOPS}
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task,
-              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
-        """Return paths by item id."""
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None, *,
+              run_id: str | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id (``run_id`` is unused: no model is called)."""
         by_id = {f.id: f for f in factors}
         mean = user_mean(items, task)
         out: dict[str, ReasoningPath] = {}
@@ -236,7 +236,6 @@ class LLMPathWriter:
     def __init__(self, client: Any) -> None:
         """Create the writer."""
         self.client = client
-        self.run_id: str | None = None
         self.failures: dict[str, str] = {}  # {item id: why it got the template path} of the last call
 
     def identity(self) -> dict[str, Any]:
@@ -245,8 +244,8 @@ class LLMPathWriter:
         return {"kind": "llm", "version": 1, "backend": caps.backend, "model": caps.model}
 
     def request(self, item: Item, feats: list[Feature], by_id: dict[str, Factor], assignments: dict[str, str],
-                task: Task) -> ChatRequest:
-        """Build the path request of one item."""
+                task: Task, *, run_id: str | None = None) -> ChatRequest:
+        """Build the path request of one item (filed under the paths run ``run_id``)."""
         from core.stages.features import directions_for
 
         lines = []
@@ -259,17 +258,18 @@ class LLMPathWriter:
                 f"Features (id, aspect, phrase -> factor):\n" + "\n".join(lines))
         return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_PATH_SYSTEM)},
                                      {"role": "user", "content": user}],
-                           schema=path_schema(directions_for(task)), max_tokens=260, stage="paths", run_id=self.run_id)
+                           schema=path_schema(directions_for(task)), max_tokens=260, stage="paths",
+                           run_id=run_id)
 
     def write(self, items: list[Item], features: dict[str, list[Feature]], factors: list[Factor],
-              assignments: dict[str, str], task: Task,
-              progress: PathProgress | None = None) -> dict[str, ReasoningPath]:
-        """Return paths by item id."""
+              assignments: dict[str, str], task: Task, progress: PathProgress | None = None, *,
+              run_id: str | None = None) -> dict[str, ReasoningPath]:
+        """Return paths by item id (the model calls filed under the paths run ``run_id``)."""
         by_id = {f.id: f for f in factors}
         mean = user_mean(items, task)
         template = TemplatePathWriter().write(items, features, factors, assignments, task)
         todo = [it for it in items if features.get(it.id)]
-        reqs = [self.request(it, features[it.id], by_id, assignments, task) for it in todo]
+        reqs = [self.request(it, features[it.id], by_id, assignments, task, run_id=run_id) for it in todo]
 
         def on_progress(p: Any) -> None:
             if progress:
@@ -300,9 +300,9 @@ class LLMPathWriter:
 
 def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: dict[str, list[Feature]],
               factors: list[Factor], assignments: dict[str, str], task: Task, writer: PathWriter, *,
-              dataset_id: str, user_id: str,
-              progress: PathProgress | None = None) -> tuple[str, dict[str, ReasoningPath]]:
-    """Write (or reuse) the reasoning paths for the curated factors (artifact ``paths``: ``{item_id: path}``).
+              dataset_id: str, user_id: str, progress: PathProgress | None = None,
+              reuse: bool = True) -> tuple[str, dict[str, ReasoningPath]]:
+    """Write (or reuse, when ``reuse``) the reasoning paths for the curated factors (artifact ``paths``).
 
     Model-written paths are cached call by call by the LLM client, so an interrupted run loses no
     model call. Items whose call failed (template path used) are listed in the run's ``failures``
@@ -312,23 +312,17 @@ def run_paths(ws: Workspace, factors_run_id: str, items: list[Item], features: d
         The ``paths`` run id and the paths by item id.
     """
     params = {"writer": writer.identity(), "factors": factors_digest(factors)}
-    found = ws.find_run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
-    if found is not None:
-        if progress:
-            progress(len(items), len(items))
-        return found.id, load_paths(ws, found.id)
-    run_id = ws.start_run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
-    if hasattr(writer, "run_id"):
-        writer.run_id = run_id  # type: ignore[attr-defined]
-    try:
-        paths = writer.write(items, features, factors, assignments, task, progress=progress)
-        ws.put_artifact(run_id, "paths", {iid: _path_dict(p) for iid, p in paths.items()})
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    finish_stage(ws, run_id, [StageFailure("paths", "path", iid, "fell back", short(f"template path: {msg}"))
-                              for iid, msg in (getattr(writer, "failures", {}) or {}).items()])
-    return run_id, paths
+    with ws.run("paths", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id],
+                reuse=reuse) as run:
+        if run.reused:
+            if progress:
+                progress(len(items), len(items))
+            return run.id, load_paths(ws, run.id)
+        paths = writer.write(items, features, factors, assignments, task, progress=progress, run_id=run.id)
+        ws.put_artifact(run.id, "paths", {iid: _path_dict(p) for iid, p in paths.items()})
+        finish_stage(ws, run, [StageFailure("paths", "path", iid, "fell back", short(f"template path: {msg}"))
+                               for iid, msg in (getattr(writer, "failures", {}) or {}).items()])
+    return run.id, paths
 
 
 def _path_dict(p: ReasoningPath) -> dict[str, Any]:

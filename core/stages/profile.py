@@ -403,11 +403,10 @@ def _from_projection(ws: Workspace, dataset_id: str, user_id: str, task: Task, i
                "summary": sm_id, "paths": pa_id}
     full_settings = {**settings.to_dict(), "extractor_kind": extractor_kind, "embedder_name": emb.name,
                      "paths_kind": writer.name}
-    prof_id = ws.start_run("profile", full_settings, dataset_id=dataset_id, user_id=user_id,
-                           parents=[run_ids[s] for s in STAGES])
-    ws.put_artifact(prof_id, "run_ids", run_ids)
-    ws.finish_run(prof_id, "done")
-    run_ids["profile"] = prof_id
+    with ws.run("profile", full_settings, dataset_id=dataset_id, user_id=user_id,
+                parents=[run_ids[s] for s in STAGES]) as prof:
+        ws.put_artifact(prof.id, "run_ids", run_ids)
+    run_ids["profile"] = prof.id
     coords = {fid: (float(x), float(y)) for fid, (x, y) in zip(proj.feature_ids, proj.coords2d.tolist(), strict=True)}
     return Profile(dataset_id=dataset_id, user_id=user_id, task=task, items=items, features=feats, factors=factors,
                    assignments=assignments, coords2d=coords, summary=text, summary_version=version, paths=paths,

@@ -252,7 +252,7 @@ def projection_params(embedder: Embedder, projector: Any, params: ProjectionPara
 
 def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,
                    params: ProjectionParams = ProjectionParams(), projector: Any | None = None,
-                   dataset_id: str | None = None, user_id: str | None = None) -> Projection:
+                   dataset_id: str | None = None, user_id: str | None = None, reuse: bool = True) -> Projection:
     """Embed and project a user's features, or reuse the stored projection.
 
     Args:
@@ -264,21 +264,16 @@ def run_projection(ws: Workspace, features_run_id: str, features: list[Feature],
         projector: Object with ``project(x, params) -> (coords2d, coordsnd)``; default :class:`UMAPProjector`.
         dataset_id: For the run record.
         user_id: For the run record.
+        reuse: False: compute a new run even when a stored one has the same parameters.
     """
     projector = projector or UMAPProjector()
     rp = projection_params(embedder, projector, params)
-    found = ws.find_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
-    if found is not None:
-        return load_projection(ws, found.id)
-    run_id = ws.start_run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id])
-    try:
-        two, nd = project_unique(features, embedder, projector, params)
-        fids = [f.id for f in features]
-        ws.put_artifact(run_id, "feature_ids", fids)
-        ws.put_artifact(run_id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))
-        ws.put_artifact(run_id, "coordsnd", np.round(np.asarray(nd, dtype=np.float64), 5))
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    ws.finish_run(run_id, "done")
-    return load_projection(ws, run_id)
+    with ws.run("projection", rp, dataset_id=dataset_id, user_id=user_id, parents=[features_run_id],
+                reuse=reuse) as run:
+        if not run.reused:
+            two, nd = project_unique(features, embedder, projector, params)
+            fids = [f.id for f in features]
+            ws.put_artifact(run.id, "feature_ids", fids)
+            ws.put_artifact(run.id, "coords2d", np.round(np.asarray(two, dtype=np.float64), 5))
+            ws.put_artifact(run.id, "coordsnd", np.round(np.asarray(nd, dtype=np.float64), 5))
+    return load_projection(ws, run.id)

@@ -33,8 +33,8 @@ class Summarizer(Protocol):
         """Return what identifies this summarizer's output."""
         ...
 
-    def summarize(self, factors: list[Factor], items: list[Item], task: Task) -> str:
-        """Return the summary text."""
+    def summarize(self, factors: list[Factor], items: list[Item], task: Task, *, run_id: str | None = None) -> str:
+        """Return the summary text (``run_id``: the summary run a model call is filed under)."""
         ...
 
 
@@ -122,8 +122,8 @@ class TemplateSummarizer:
         """Return what identifies this summarizer's output."""
         return {"kind": "template", "version": 2, "max_factors": self.max_factors}
 
-    def summarize(self, factors: list[Factor], items: list[Item], task: Task) -> str:
-        """Return the summary text."""
+    def summarize(self, factors: list[Factor], items: list[Item], task: Task, *, run_id: str | None = None) -> str:
+        """Return the summary text (``run_id`` is unused: no model is called)."""
         noun = "reviews" if task.kind == "score" else "items"
         parts: list[str] = []
         if task.kind == "score":
@@ -192,15 +192,15 @@ class LLMSummarizer:
         """Create the summarizer."""
         self.client = client
         self.max_words = max_words
-        self.run_id: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """Return the model identity and prompt version."""
         caps = self.client.capabilities
         return {"kind": "llm", "version": 1, "backend": caps.backend, "model": caps.model, "words": self.max_words}
 
-    def request(self, factors: list[Factor], items: list[Item], task: Task) -> ChatRequest:
-        """Build the summary request."""
+    def request(self, factors: list[Factor], items: list[Item], task: Task, *,
+                run_id: str | None = None) -> ChatRequest:
+        """Build the summary request (filed under the summary run ``run_id``)."""
         head = TemplateSummarizer(max_factors=0).summarize([], items, task)
         head = head.replace(" No recurring factor was found yet.", "")
         user = (f"Task: {quote(task.instruction or task.name)} ({task.kind})\nOverview: {quote(head)}\n\n"
@@ -208,15 +208,15 @@ class LLMSummarizer:
                 f"Write the summary in at most {self.max_words} words.")
         return ChatRequest(messages=[{"role": "system", "content": with_data_rule(_SUMMARY_SYSTEM)},
                                      {"role": "user", "content": user}],
-                           max_tokens=int(self.max_words * 2.2) + 40, stage="summary", run_id=self.run_id)
+                           max_tokens=int(self.max_words * 2.2) + 40, stage="summary", run_id=run_id)
 
-    def summarize(self, factors: list[Factor], items: list[Item], task: Task) -> str:
-        """Return the summary text.
+    def summarize(self, factors: list[Factor], items: list[Item], task: Task, *, run_id: str | None = None) -> str:
+        """Return the summary text (the call filed under the summary run ``run_id``).
 
         Raises:
             core.errors.BackendError: The call failed.
         """
-        return " ".join(self.client.chat(self.request(factors, items, task)).text.split())
+        return " ".join(self.client.chat(self.request(factors, items, task, run_id=run_id)).text.split())
 
 
 def factors_digest(factors: list[Factor]) -> str:
@@ -226,8 +226,8 @@ def factors_digest(factors: list[Factor]) -> str:
 
 
 def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items: list[Item], task: Task,
-                summarizer: Summarizer, *, dataset_id: str, user_id: str) -> tuple[str, str, int]:
-    """Generate the summary (a new ``generated`` version), or reuse the run for the same factors.
+                summarizer: Summarizer, *, dataset_id: str, user_id: str, reuse: bool = True) -> tuple[str, str, int]:
+    """Generate the summary (a new ``generated`` version), or reuse the run for the same factors (``reuse``).
 
     When an LLM summarizer's call fails, the template summary is stored instead (artifact ``fallback``,
     and a ``failures`` entry that makes the run ``partial``: the next build asks the model again).
@@ -236,32 +236,26 @@ def run_summary(ws: Workspace, factors_run_id: str, factors: list[Factor], items
         The ``summary`` run id, the text and its version number.
     """
     params = {"summarizer": summarizer.identity(), "factors": factors_digest(factors)}
-    found = ws.find_run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
-    if found is not None:
-        return found.id, ws.get_artifact(found.id, "text", ""), int(ws.get_artifact(found.id, "version", 0))
-    run_id = ws.start_run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id])
-    if hasattr(summarizer, "run_id"):
-        summarizer.run_id = run_id  # type: ignore[attr-defined]
-    fallback = None
-    try:
+    with ws.run("summary", params, dataset_id=dataset_id, user_id=user_id, parents=[factors_run_id],
+                reuse=reuse) as run:
+        if run.reused:
+            return run.id, ws.get_artifact(run.id, "text", ""), int(ws.get_artifact(run.id, "version", 0))
+        fallback = None
         try:
-            text = summarizer.summarize(factors, items, task)
+            text = summarizer.summarize(factors, items, task, run_id=run.id)
         except BackendError as exc:
             text, fallback = TemplateSummarizer().summarize(factors, items, task), str(exc)
         if not text.strip():
             text, fallback = TemplateSummarizer().summarize(factors, items, task), "empty model output"
-        version = ws.add_summary_version(dataset_id, user_id, text, source="generated", run_id=run_id,
+        version = ws.add_summary_version(dataset_id, user_id, text, source="generated", run_id=run.id,
                                          note=f"fallback to template: {fallback}" if fallback else None)
-        ws.put_artifact(run_id, "text", text)
-        ws.put_artifact(run_id, "version", version)
+        ws.put_artifact(run.id, "text", text)
+        ws.put_artifact(run.id, "version", version)
         if fallback:
-            ws.put_artifact(run_id, "fallback", fallback)
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    finish_stage(ws, run_id, [StageFailure("summary", "summary", "summary", "fell back",
-                                           short(f"template summary: {fallback}"))] if fallback else [])
-    return run_id, text, version
+            ws.put_artifact(run.id, "fallback", fallback)
+        finish_stage(ws, run, [StageFailure("summary", "summary", "summary", "fell back",
+                                            short(f"template summary: {fallback}"))] if fallback else [])
+    return run.id, text, version
 
 
 def edit_summary(ws: Workspace, dataset_id: str, user_id: str, text: str, note: str | None = None) -> int:

@@ -25,7 +25,7 @@ _TABLES: dict[str, list[str]] = {
     "items": ["dataset_id", "user_id", "item_id", "pos", "input", "output", "timestamp", "meta_json"],
     "queries": ["dataset_id", "query_id", "pos", "user_id", "input", "gold", "meta_json"],
     "runs": ["id", "stage", "dataset_id", "user_id", "params_json", "params_hash", "parents_json", "status",
-             "created_at", "finished_at"],
+             "created_at", "finished_at", "label"],
     "artifacts": ["run_id", "key", "value_json"],
     "llm_cache": ["key", "backend", "model", "value_json", "created_at"],
     "traces": ["id", "run_id", "stage", "backend", "model", "messages_json", "output", "parsed_json",

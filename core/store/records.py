@@ -27,6 +27,8 @@ class RunRecord:
         status: ``running``, ``done``, ``partial``, ``cancelled`` or ``failed``.
         created_at: Start time (UNIX seconds).
         finished_at: End time, or None while running.
+        label: Readable name (``features-003``), numbered per stage within one (dataset, user); the
+            id when the run has none (an import of an unlabelled file).
     """
 
     id: str
@@ -39,6 +41,7 @@ class RunRecord:
     status: str = "running"
     created_at: float = 0.0
     finished_at: float | None = None
+    label: str = ""
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> RunRecord:
@@ -46,4 +49,4 @@ class RunRecord:
         return cls(id=r["id"], stage=r["stage"], dataset_id=r["dataset_id"], user_id=r["user_id"],
                    params=json.loads(r["params_json"]), params_hash=r["params_hash"],
                    parents=json.loads(r["parents_json"]), status=r["status"], created_at=r["created_at"],
-                   finished_at=r["finished_at"])
+                   finished_at=r["finished_at"], label=r["label"] or r["id"])

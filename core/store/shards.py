@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from core.store.workspace import Workspace
+from core.store.workspace import Workspace, next_run_label
 
 Shard = dict[str, list[dict[str, Any]]]
 
@@ -92,13 +92,19 @@ def ingest_rows(ws: Workspace, shard: Shard) -> None:
     """Write a worker's result into the driver's workspace, all in one transaction.
 
     Runs and artifacts keep their ids (random, so they never collide); cache entries already
-    present are kept; traces get new ids. A summary version is renumbered after the newest one
-    stored (another session may have added one meanwhile) and its run's ``version`` artifact follows.
+    present are kept; traces get new ids. A run's readable label (``features-003``) is numbered
+    again after the driver's runs of its stage and user, in the order the runs were made: two workers
+    (or a worker and another session) may have numbered theirs from the same seed. A summary version
+    is renumbered after the newest one stored (another session may have added one meanwhile) and its
+    run's ``version`` artifact follows.
     """
     import json
 
     with ws.transaction() as c:
-        _insert(c, "runs", shard.get("runs", []), verb="INSERT OR IGNORE")
+        for r in sorted(shard.get("runs", []), key=lambda r: (r["created_at"], r["id"])):
+            if c.execute("SELECT 1 FROM runs WHERE id=?", (r["id"],)).fetchone():
+                continue  # ingested before: kept as it is
+            _insert(c, "runs", [{**r, "label": next_run_label(c, r["stage"], r["dataset_id"], r["user_id"])}])
         _insert(c, "artifacts", shard.get("artifacts", []), verb="INSERT OR REPLACE")
         _insert(c, "llm_cache", shard.get("llm_cache", []), verb="INSERT OR IGNORE")
         _insert(c, "embed_cache", shard.get("embed_cache", []), verb="INSERT OR IGNORE")

@@ -53,11 +53,13 @@ class RunHandle:
         reused: True when an earlier finished run was found and nothing is to be computed.
         status: The status the run gets on a normal exit (``done``; the body may set ``partial`` or
             ``cancelled``).
+        label: The readable label (``features-003``), see :meth:`Workspace.run_label`.
     """
 
     id: str
     reused: bool = False
     status: str = "done"
+    label: str = ""
 
 
 class Workspace:
@@ -258,12 +260,12 @@ class Workspace:
             parents: Ids of the runs whose outputs it used (provenance).
         """
         run_id = f"{stage}-{uuid.uuid4().hex[:8]}"
-        with self.transaction() as c:
+        with self.transaction() as c:  # the label is numbered inside the write transaction: no two alike
             c.execute("INSERT INTO runs(id,stage,dataset_id,user_id,params_json,params_hash,parents_json,status,"
-                      "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                      "created_at,label) VALUES (?,?,?,?,?,?,?,?,?,?)",
                       (run_id, stage, dataset_id, user_id, json.dumps(params, sort_keys=True, default=str),
                        stable_hash({"params": params, "parents": parents or []}), json.dumps(parents or []),
-                       "running", time.time()))
+                       "running", time.time(), next_run_label(c, stage, dataset_id, user_id)))
         return run_id
 
     def finish_run(self, run_id: str, status: str = "done") -> None:
@@ -302,11 +304,11 @@ class Workspace:
         if reuse:
             found = self.find_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
             if found is not None:
-                yield RunHandle(found.id, reused=True, status=found.status)
+                yield RunHandle(found.id, reused=True, status=found.status, label=found.label)
                 return
         if run_id is None:
             run_id = self.start_run(stage, params, dataset_id=dataset_id, user_id=user_id, parents=parents)
-        handle = RunHandle(run_id)
+        handle = RunHandle(run_id, label=self.run_label(run_id))
         try:
             yield handle
         except KeyboardInterrupt:
@@ -327,6 +329,46 @@ class Workspace:
         if not rows:
             raise KeyError(f"no run {run_id!r}")
         return RunRecord.from_row(rows[0])
+
+    def run_label(self, run_id: str | None) -> str:
+        """Return a run's readable label (``features-003``); its id when it has none or is unknown.
+
+        Labels are numbered per stage within one (dataset, user); the id stays the unique key.
+        """
+        if not run_id:
+            return ""
+        rows = self._query("SELECT label FROM runs WHERE id=?", (run_id,))
+        return str(rows[0][0]) if rows and rows[0][0] else run_id
+
+    def resolve_run(self, ref: str, *, dataset_id: str | None = None, user_id: str | None = None) -> RunRecord:
+        """Return the run named by ``ref``: its id, or its readable label (``features-003``).
+
+        A label is unique within one (dataset, user); ``dataset_id`` / ``user_id`` narrow the search
+        when several users have a run with that label.
+
+        Raises:
+            KeyError: No run with that id or label (the message lists a few labels of that stage), or
+                the label names runs of several datasets / users (the message lists them).
+        """
+        rows = self._query("SELECT * FROM runs WHERE id=?", (ref,))
+        if rows:
+            return RunRecord.from_row(rows[0])
+        sql, args = "SELECT * FROM runs WHERE label=?", [ref]
+        for col, val in (("dataset_id", dataset_id), ("user_id", user_id)):
+            if val is not None:
+                sql += f" AND {col}=?"  # column names are fixed above
+                args.append(val)
+        rows = self._query(sql + " ORDER BY created_at", tuple(args))
+        if len(rows) == 1:
+            return RunRecord.from_row(rows[0])
+        if len(rows) > 1:
+            owners = ", ".join(f"{r['id']} (dataset {r['dataset_id']}, user {r['user_id']})" for r in rows[:5])
+            raise KeyError(f"run label {ref!r} names {len(rows)} runs: {owners}; pass the dataset and user, or an id")
+        stage = ref.rsplit("-", 1)[0]
+        known = [r["label"] for r in self._query("SELECT label FROM runs WHERE stage=? AND label IS NOT NULL "
+                                                 "ORDER BY created_at DESC LIMIT 5", (stage,))]
+        hint = f"; latest {stage} runs: {', '.join(known)}" if known else ""
+        raise KeyError(f"no run {ref!r} in workspace {self.path}{hint}")
 
     def find_run(self, stage: str, params: dict[str, Any], *, dataset_id: str | None = None,
                  user_id: str | None = None, parents: list[str] | None = None,
@@ -536,6 +578,18 @@ class Workspace:
     def list_eval_runs(self) -> list[dict[str, Any]]:
         """Return all eval runs, newest first."""
         return [self.get_eval_run(r["id"]) for r in self._query("SELECT id FROM eval_runs ORDER BY created_at DESC")]
+
+
+def next_run_label(c: sqlite3.Connection, stage: str, dataset_id: str | None, user_id: str | None) -> str:
+    """Return the next readable label of a ``stage`` run of (dataset, user): ``features-001``, ``-002``, ...
+
+    Call it inside the transaction that inserts the run, so two writers never take the same number.
+    """
+    prefix = f"{stage}-"
+    row = c.execute("SELECT MAX(CAST(substr(label, ?) AS INTEGER)) FROM runs WHERE stage=? AND dataset_id IS ? "
+                    "AND user_id IS ? AND substr(label, 1, ?)=?",
+                    (len(prefix) + 1, stage, dataset_id, user_id, len(prefix), prefix)).fetchone()
+    return f"{prefix}{int(row[0] or 0) + 1:03d}"
 
 
 def _json_default(obj: Any) -> Any:

@@ -1,7 +1,11 @@
-"""Answer a query for the pages with one method or all of them, and score it against the true response.
+"""Answer a query with one method or all of them, score it against the true response, ablate it.
 
-The run layout matches ``python -m core answer``: an ``answer`` run whose LLM calls carry its id,
-with the answer and trace stored as its ``answer`` artifact, so traces can be exported later.
+The one policy for recording an answer, used by the pages and by ``python -m core answer`` /
+``ablate``: an ``answer`` run (parents: the profile's stage runs) whose LLM calls carry its id, with
+the answer and trace stored as its ``answer`` artifact, so traces can be exported later; an
+ablation is an ``ablation`` run (parent: the answer run it ablates, when there is one) with its
+results stored as its ``ablation`` artifact. Both are opened with :meth:`Workspace.run`, so a failing
+method leaves its run ``failed``, never ``running``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.model import Task
 from core.evaluate.metrics import parse_score, score_value, text_metrics
+from core.methods.ablation import AblationResult, ablate, ablate_all_factors
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
@@ -33,6 +38,7 @@ class AnswerRecord:
         run_id: The workspace ``answer`` run.
         gold: The true response, when known.
         error: See :func:`answer_error` (None without a gold).
+        run_label: The run's readable label (``answer-003``), shown instead of its id.
     """
 
     method: str
@@ -41,11 +47,12 @@ class AnswerRecord:
     run_id: str | None
     gold: str | None = None
     error: dict[str, Any] | None = field(default=None)
+    run_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return {"method": self.method, "query": self.query, "run_id": self.run_id, "gold": self.gold,
-                "error": self.error, **self.answer.to_dict()}
+        return {"method": self.method, "query": self.query, "run_id": self.run_id, "run_label": self.run_label,
+                "gold": self.gold, "error": self.error, **self.answer.to_dict()}
 
 
 def answer_error(task: Task, text: str, gold: str | None) -> dict[str, Any] | None:
@@ -108,14 +115,32 @@ def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
                          use_summary=use_summary, run_id=run_id, pool=pool, reason_first=reason_first)
 
 
+def profile_parents(profile: Profile) -> list[str]:
+    """Return the run ids an answer on ``profile`` uses (its stage runs), sorted: the answer run's parents."""
+    return sorted({str(r) for r in (profile.run_ids or {}).values() if r})
+
+
+def answer_params(method: str, query: str, k: int, *, pool: list[PoolEntry] | None,
+                  disabled_factors: list[str] | None = None, disabled_items: list[str] | None = None,
+                  use_summary: bool = True, summary_from: dict[str, Any] | None = None, reason_first: bool = False,
+                  source: str = "workbench") -> dict[str, Any]:
+    """Return the parameters an ``answer`` run records (``source``: ``workbench`` or ``cli``)."""
+    return {"method": method, "query": query, "k": int(k), "disabled_factors": sorted(set(disabled_factors or [])),
+            "disabled_items": sorted(set(disabled_items or [])), "use_summary": use_summary, "source": source,
+            "pool": "default" if pool is None else f"stored ({len(pool)} entries)",
+            **({"summary_from": summary_from} if summary_from else {}),
+            **({"reason_first": True} if reason_first else {})}
+
+
 def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True,
-                 summary_from: dict[str, Any] | None = None, reason_first: bool = False) -> AnswerRecord:
+                 summary_from: dict[str, Any] | None = None, reason_first: bool = False,
+                 source: str = "workbench") -> AnswerRecord:
     """Answer ``query`` with one method, recorded as an ``answer`` run (with the user's stored pool, if any).
 
     ``summary_from`` names the model that wrote the profile's summary when it is not the user's own
-    (portability); it is recorded in the run's parameters.
+    (portability); it is recorded in the run's parameters, as is ``source`` (``workbench`` or ``cli``).
 
     Raises:
         core.errors.InputError: Unknown method; backend failures (``BackendError``).
@@ -123,25 +148,82 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     m = get_method(method)
     disabled_factors, disabled_items = sorted(set(disabled_factors)), sorted(set(disabled_items))
     pool = load_pool(ws, profile.dataset_id, profile.user_id)
-    params = {"method": method, "query": query, "k": int(k), "disabled_factors": disabled_factors,
-              "disabled_items": disabled_items, "use_summary": use_summary, "source": "workbench",
-              "pool": "default" if pool is None else f"stored ({len(pool)} entries)",
-              **({"summary_from": summary_from} if summary_from else {}),
-              **({"reason_first": True} if reason_first else {})}
-    parents = sorted({str(r) for r in (profile.run_ids or {}).values() if r})
-    run_id = ws.start_run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents)
-    ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
-                       disabled_items=disabled_items, use_summary=use_summary, run_id=run_id, pool=pool,
-                       reason_first=reason_first)
-    try:
+    params = answer_params(method, query, k, pool=pool, disabled_factors=disabled_factors,
+                           disabled_items=disabled_items, use_summary=use_summary, summary_from=summary_from,
+                           reason_first=reason_first, source=source)
+    with ws.run("answer", params, dataset_id=profile.dataset_id, user_id=profile.user_id,
+                parents=profile_parents(profile)) as run:
+        ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
+                           disabled_items=disabled_items, use_summary=use_summary, run_id=run.id, pool=pool,
+                           reason_first=reason_first)
         answer = m.answer(query, ctx)
-    except BaseException:
-        ws.finish_run(run_id, "failed")
-        raise
-    record = AnswerRecord(method=method, query=query, answer=answer, run_id=run_id, gold=gold,
-                          error=answer_error(profile.task, answer.text, gold))
-    ws.put_artifact(run_id, "answer", {"dataset": profile.dataset_id, "user": profile.user_id, **record.to_dict()})
-    ws.finish_run(run_id)
+        record = AnswerRecord(method=method, query=query, answer=answer, run_id=run.id, gold=gold,
+                              error=answer_error(profile.task, answer.text, gold), run_label=run.label)
+        ws.put_artifact(run.id, "answer", {"dataset": profile.dataset_id, "user": profile.user_id,
+                                           **record.to_dict()})
+    return record
+
+
+@dataclass
+class AblationRecord:
+    """One recorded ablation: its ``ablation`` run (id and readable label) and the results, strongest first."""
+
+    method: str
+    query: str
+    run_id: str
+    results: list[AblationResult]
+    run_label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"method": self.method, "query": self.query, "run_id": self.run_id, "run_label": self.run_label,
+                "results": [r.to_dict() for r in self.results]}
+
+
+def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
+                 k: int = 4, factor: str | None = None, item: str | None = None, summary: bool = False,
+                 all_factors: bool = False, disabled_items: Iterable[str] = (), reason_first: bool = False,
+                 answer_run_id: str | None = None, source: str = "workbench") -> AblationRecord:
+    """Ablate a method's answer, recorded as an ``ablation`` run whose LLM calls carry its id.
+
+    With ``all_factors`` every active factor is removed in turn; otherwise ``factor``, ``item`` and / or
+    ``summary`` are removed together (see :func:`core.methods.ablation.ablate`).
+
+    Args:
+        ws: The workspace.
+        profile: The user's profile.
+        method: Method name.
+        query: The query text.
+        client: The LLM client.
+        embedder: The embedder.
+        k: Items / pool entries to retrieve.
+        factor: Factor id or name to remove.
+        item: History item id to remove.
+        summary: Remove the summary.
+        all_factors: Remove each factor in turn instead.
+        disabled_items: Items left out of both the original and the ablated answers.
+        reason_first: ``rpm`` reasons in free text before answering.
+        answer_run_id: The ``answer`` run being ablated (the run's parent); None: the profile's stage runs.
+        source: ``workbench`` or ``cli``.
+
+    Raises:
+        core.errors.InputError: Nothing to remove, an unknown factor / item / method; backend failures.
+    """
+    get_method(method)  # an unknown method is an input error before any run is opened
+    disabled_items = sorted(set(disabled_items))
+    pool = load_pool(ws, profile.dataset_id, profile.user_id)
+    params = {**answer_params(method, query, k, pool=pool, disabled_items=disabled_items, reason_first=reason_first,
+                              source=source),
+              "remove": "each factor" if all_factors else {"factor": factor, "item": item, "summary": summary}}
+    parents = [answer_run_id] if answer_run_id else profile_parents(profile)
+    with ws.run("ablation", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents) as run:
+        ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_items=disabled_items,
+                           run_id=run.id, pool=pool, reason_first=reason_first)
+        results = (ablate_all_factors(method, query, ctx) if all_factors
+                   else [ablate(method, query, ctx, factor=factor, item=item, summary=summary)])
+        record = AblationRecord(method=method, query=query, run_id=run.id, results=results, run_label=run.label)
+        ws.put_artifact(run.id, "ablation", {"dataset": profile.dataset_id, "user": profile.user_id,
+                                             **record.to_dict()})
     return record
 
 
@@ -200,5 +282,5 @@ def answer_runs(ws: Workspace, dataset_id: str | None = None, user_id: str | Non
             continue
         art = ws.get_artifact(run.id, "answer")
         if art is not None:
-            out.append({"run_id": run.id, "created_at": run.created_at, **art})
+            out.append({"run_id": run.id, "created_at": run.created_at, **art, "run_label": run.label})
     return out

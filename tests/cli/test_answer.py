@@ -84,6 +84,7 @@ def test_answer_json_builds_the_profile_and_prints_answer_and_trace(env, workspa
     with Workspace(workspace) as ws:
         run = ws.get_run(data["run_id"])
         assert run.stage == "answer" and run.status == "done"
+        assert data["run_label"] == run.label and run.label.startswith("answer-0")
         assert ws.get_artifact(data["run_id"], "answer")["value"] == 1.0
         assert any(t["stage"] == "answer" for t in ws.list_traces(data["run_id"]))
 
@@ -105,6 +106,11 @@ def test_ablate_reports_the_shift(env, workspace, capsys):
     assert data["results"] and data["results"][0]["original"]["value"] == 1.0
     effects = [r["effect"] for r in data["results"]]
     assert effects == sorted(effects, reverse=True)
+    with Workspace(workspace) as ws:  # its own ablation run, on the profile's stage runs, its calls filed under it
+        run = ws.get_run(data["run_id"])
+        assert run.stage == "ablation" and run.status == "done" and run.label == data["run_label"]
+        assert set(run.parents) >= {r.id for r in ws.list_runs("factors", user_id="u1")[:1]}
+        assert any(t["stage"] == "answer" for t in ws.list_traces(data["run_id"]))
 
 
 @pytest.mark.parametrize("argv, field", [

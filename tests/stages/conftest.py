@@ -88,7 +88,7 @@ class GivenExtractor:
     def identity(self) -> dict:
         return {"kind": "given", "n": sum(len(v) for v in self.feats.values())}
 
-    def extract(self, items, task, progress=None):
+    def extract(self, items, task, progress=None, *, run_id=None):
         return {it.id: list(self.feats.get(it.id, [])) for it in items}
 
 

@@ -129,7 +129,7 @@ class _Flaky(LexiconFeatureExtractor):
         self.fail_after = fail_after
         self.seen: list[str] = []
 
-    def extract(self, items, task, progress=None):
+    def extract(self, items, task, progress=None, *, run_id=None):
         out = {}
         for it in items:
             if self.fail_after is not None and len(self.seen) >= self.fail_after:
@@ -147,7 +147,7 @@ def test_run_features_resumes_after_a_crash_and_reuses_when_done(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_features(ws, "d", "u", crashing, chunk=2)
     (run,) = ws.list_runs("features", dataset_id="d", user_id="u")
-    assert run.status == "failed"
+    assert run.status == "cancelled"  # the run protocol: an interrupt cancels
     assert len(load_features(ws, run.id)) == 4  # two whole chunks stored; the chunk in flight lost
     resumed = _Flaky(fail_after=None)
     run_id, feats = run_features(ws, "d", "u", resumed, chunk=2)
