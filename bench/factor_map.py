@@ -116,8 +116,8 @@ def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]
     t0 = time.perf_counter()
     from core.data.model import Dataset, Item, Task, User
     from core.embed.factory import make_embedder
+    from core.stages.numba_cache import import_umap
     from core.stages.profile import PipelineSettings, build_profile, recluster
-    from core.stages.warmup import import_umap
     from core.store.workspace import Workspace
 
     import_umap()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.data.model import Item, Task
-from core.methods.prompting import answer_choices
+from core.methods.choices import answer_choices
 from core.methods.types import RetrievedDoc
 from core.stages.types import Factor
 
@@ -115,7 +115,7 @@ class AnswerContext:
     # -- views of the profile ---------------------------------------------------------------------
     @property
     def answer_choices(self) -> list[str] | None:
-        """The closed answer set (see :func:`core.methods.prompting.answer_choices`)."""
+        """The closed answer set (see :func:`core.methods.choices.answer_choices`)."""
         return self.memo(("choices", self.task),
                          lambda: answer_choices(self.task, [it.output for it in self.profile.items]))
 

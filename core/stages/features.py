@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
@@ -32,11 +31,11 @@ from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.directions import DirectionCheck
 from core.stages.failures import PARTIAL, StageFailure, finish_stage, short
+from core.stages.lexicon import LexiconFeatureExtractor
 from core.stages.text import locate_evidence, truncate
-from core.stages.types import Feature
+from core.stages.types import Feature, FeatureProgress
 from core.store.workspace import Workspace
 
-FeatureProgress = Callable[[int, int], None]
 """``progress(done, total)`` for items."""
 
 MAX_FEATURES = 6
@@ -254,8 +253,6 @@ def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureEx
     Raises:
         InputError: ``prefer`` is unknown, or ``"llm"`` was asked for without a client.
     """
-    from core.stages.lexicon import LexiconFeatureExtractor
-
     choice = (prefer or "auto").lower()
     if choice == "lexicon":
         return LexiconFeatureExtractor()

@@ -109,7 +109,8 @@ def test_build_factors_with_manual_labels_and_label_task():
 
 
 def test_warm_up_runs_a_tiny_projection_and_numba_cache_dir(tmp_path, monkeypatch):
-    from core.stages.warmup import cache_dir, import_umap, warm_up
+    from core.stages.numba_cache import cache_dir, import_umap
+    from core.stages.warmup import warm_up
 
     assert import_umap().__name__ == "umap"
     assert warm_up(n=40) > 0
