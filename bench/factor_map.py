@@ -117,7 +117,8 @@ def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]
     from core.data.model import Dataset, Item, Task, User
     from core.embed.factory import make_embedder
     from core.stages.numba_cache import import_umap
-    from core.stages.profile import PipelineSettings, build_profile, recluster
+    from core.stages.pipeline import build_profile, recluster
+    from core.stages.profile import PipelineSettings
     from core.store.workspace import Workspace
 
     import_umap()

@@ -222,7 +222,7 @@ def get_profile(c: AppContext) -> Any | None:
     cache = st.session_state.setdefault(PROFILE_CACHE, {})
     key = _pkey(c)
     if key not in cache:
-        from core.stages.profile import load_profile
+        from core.stages.pipeline import load_profile
 
         cache[key] = load_profile(c.ws, c.dataset_id, c.user_id)
     return cache[key]

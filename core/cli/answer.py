@@ -144,7 +144,7 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
     from core.embed.factory import make_embedder
     from core.llm.factory import make_client
     from core.llm.settings import BackendSettings
-    from core.stages.profile import build_profile, load_profile
+    from core.stages.pipeline import build_profile, load_profile
 
     get_method(args.method)  # fail fast on a bad method name
     if args.k < 0:

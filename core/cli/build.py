@@ -25,7 +25,8 @@ from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_c
 from core.data.loaders.source import repair_text
 from core.errors import InputError, Problem
 from core.llm.client import activity_note, stats_snapshot
-from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings, Profile, profile_to_json
 from core.stages.reduce import DEFAULT_N_FACTORS
 from core.stages.summary import summary_token_report
 from core.store.files import open_workspace
@@ -267,7 +268,7 @@ def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str]
     from dataclasses import replace
 
     from core.engine import prepare_run
-    from core.stages.profile import load_profile
+    from core.stages.pipeline import load_profile
 
     run = prepare_run(engine, client, embedder, settings)
     line = UsersLine(sys.stderr)

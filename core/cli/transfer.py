@@ -45,7 +45,8 @@ def run_export(args: argparse.Namespace) -> int:
             print(f"wrote workspace export {out}")
             return 0
         from core.cli.answer import resolve_dataset
-        from core.stages.profile import load_profile, profile_to_json
+        from core.stages.pipeline import load_profile
+        from core.stages.profile import profile_to_json
 
         dataset = resolve_dataset(ws, args.dataset, args.user)
 

@@ -15,7 +15,7 @@ Both take a :class:`core.engine.work.WorkSpec` and return an :class:`EngineRepor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from core.engine.budget import BudgetLimits, BudgetStats
@@ -174,3 +174,22 @@ class EngineRun:
     embedder: Any = None
     progress: EngineProgressCallback | None = None
     report: EngineReport | None = None
+
+    def answer_users(self, ws: Workspace, dataset_id: str, queries: Mapping[str, Sequence[Any]],
+                     eval_params: dict[str, Any], *, cancel: CancelCheck | None = None) -> EngineReport:
+        """Answer each user's queries as one unit of this engine; the report is also left in :attr:`report`.
+
+        This is what :func:`core.evaluate.harness.evaluate` calls (through its ``UserEngine``
+        protocol, so the harness never imports the engines that run it).
+
+        Args:
+            ws: The driver's workspace.
+            dataset_id: The dataset.
+            queries: The queries by user id (each user is one unit).
+            eval_params: ``methods``, ``k``, ``baselines``, ``majority``, ``run_id``, ``faithfulness``.
+            cancel: Checked while running.
+        """
+        spec = replace(self.spec, dataset_id=dataset_id, eval=dict(eval_params))
+        self.report = self.engine.run(ws, spec, list(queries), limits=self.limits, client=self.client,
+                                      embedder=self.embedder, queries=queries, progress=self.progress, cancel=cancel)
+        return self.report

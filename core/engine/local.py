@@ -39,7 +39,8 @@ class LocalEngine:
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """See :meth:`core.engine.base.Engine.run`."""
-        from core.stages.profile import PipelineSettings, build_profile
+        from core.stages.pipeline import build_profile
+        from core.stages.profile import PipelineSettings
 
         budget = LocalBudget(limits)
         previous = getattr(client, "limiter", None)

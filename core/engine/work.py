@@ -148,7 +148,8 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
         Whatever :func:`core.stages.profile.build_profile` raises (the engine reports it by user).
     """
     from core.llm.client import stats_snapshot
-    from core.stages.profile import PipelineSettings, build_profile
+    from core.stages.pipeline import build_profile
+    from core.stages.profile import PipelineSettings
 
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)

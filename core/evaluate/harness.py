@@ -8,7 +8,7 @@
    user's queries share the profile built from the earlier items;
 2. runs every method (:mod:`core.methods.registry`) on every query, and the baselines of
    :mod:`core.evaluate.baselines`;
-3. scores predictions with the LaMP metrics (:mod:`core.evaluate.metrics`).
+3. scores predictions with the LaMP metrics (:mod:`core.metrics`).
 
 A method's prediction is its parsed answer (``Answer.value``: the in-range score or the matched
 label) when it has one, else its raw text, which the metrics then count as wrong (labels) or as
@@ -17,7 +17,7 @@ the farther score bound (scores). Beside it each query keeps the method's raw co
 *parse rescue* (``rescued``: the parser had to change the model's answer to get it, e.g. ``"4 stars"``
 -> ``4``, ``"comedy."`` -> ``comedy``, ``"The user's response: hi"`` -> ``hi``); each method counts its
 ``rescues``. Every system is scored twice, by Inflow's rule and by the official LaMP evaluator's
-(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails
+(``"lamp"`` inside each system's metrics; see :mod:`core.metrics`). A method that fails
 on a query (e.g. the endpoint gave up) predicts ``""`` for it; the failure is listed in
 ``per_query[i]["errors"]`` and counted in the method's ``errors``.
 
@@ -38,21 +38,36 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
-from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
 from core.evaluate.portability import port_summary, portability_summary
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
+from core.metrics import METRICS, SCORINGS, metrics_for
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
 
-if TYPE_CHECKING:
-    from core.engine.base import EngineRun
-
 OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
+
+
+
+class UserEngine(Protocol):
+    """Runs an evaluation's users as units of work (:class:`core.engine.base.EngineRun` is one).
+
+    A protocol here, so the harness does not import the engines, whose workers call back into
+    :func:`answer_user_queries`.
+    """
+
+    report: Any
+    """What the last run did (``outcomes`` with each user's ``records``, ``cancelled``, ``to_dict()``)."""
+
+    def answer_users(self, ws: Workspace, dataset_id: str, queries: Mapping[str, Sequence[Query]],
+                     eval_params: dict[str, Any], *, cancel: CancelCheck | None = None) -> Any:
+        """Answer each user's queries (see :meth:`core.engine.base.EngineRun.answer_users`); return the report."""
+        ...
+
 
 EvalProgress = Callable[[int, int], None]
 """``progress(done, total)``: queries finished so far, out of all."""
@@ -241,7 +256,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
-             engine: EngineRun | None = None, scoring: str = "inflow", faithfulness: bool = False,
+             engine: UserEngine | None = None, scoring: str = "inflow", faithfulness: bool = False,
              summary_client: Any = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
@@ -292,7 +307,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     """
     from core.errors import InputError, Problem
     from core.methods.pool_store import load_pool
-    from core.stages.profile import PipelineSettings, build_profile
+    from core.stages.pipeline import build_profile
+    from core.stages.profile import PipelineSettings
 
     if engine is not None and summary_client is not None:
         raise InputError(Problem("summary_backend", None, None, "a summary written by another model (portability) "
@@ -413,7 +429,7 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
         One per-query record per answered query (see :func:`evaluate`), in the given order.
     """
     from core.methods.pool_store import load_pool
-    from core.stages.profile import build_profile
+    from core.stages.pipeline import build_profile
 
     emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
     task = ws.get_dataset(dataset_id, user_ids=[]).task
@@ -430,7 +446,7 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
     return records
 
 
-def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
+def _run_on_engine(run: UserEngine, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
                    k: int, baselines: bool, majority: str | None, run_id: str, cancel: CancelCheck | None,
                    progress: EvalProgress | None,
                    faithfulness: bool = False) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
@@ -438,19 +454,12 @@ def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[
 
     The engine's report is left in ``run.report`` (users that failed are listed there with the reason).
     """
-    from dataclasses import replace as replace_spec
-
-    from core.stages.profile import load_profile
-
     by_user: dict[str, list[Query]] = {}
     for q in chosen:
         by_user.setdefault(q.user_id, []).append(q)
-    spec = replace_spec(run.spec, dataset_id=dataset_id, eval={"methods": list(methods), "k": k,
-                                                               "baselines": baselines, "majority": majority,
-                                                               "run_id": run_id, "faithfulness": faithfulness})
-    report = run.engine.run(ws, spec, list(by_user), limits=run.limits, client=run.client, embedder=run.embedder,
-                            queries=by_user, progress=run.progress, cancel=cancel)
-    run.report = report
+    report = run.answer_users(ws, dataset_id, by_user, {"methods": list(methods), "k": k, "baselines": baselines,
+                                                        "majority": majority, "run_id": run_id,
+                                                        "faithfulness": faithfulness}, cancel=cancel)
     by_id = {(r["id"], r["user_id"]): r for o in report.outcomes for r in o.records}
     records = [by_id[q.id, q.user_id] for q in chosen if (q.id, q.user_id) in by_id]
     if progress is not None:

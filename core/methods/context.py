@@ -156,7 +156,7 @@ class AnswerContext:
 
         The query's features are extracted with the same kind of extractor that built the profile.
         """
-        from core.stages.profile import profile_retriever
+        from core.stages.retrieval import profile_retriever
 
         return self.memo("features",
                          lambda: profile_retriever(self.profile, client=self.client, embedder=self.embedder))

@@ -42,6 +42,7 @@ from core.methods.context import AnswerContext, PoolEntry
 from core.methods.prompting import call_answer, format_example
 from core.methods.render import describe_factor
 from core.methods.types import Answer, RetrievedDoc, Step, Trace
+from core.metrics import text_metrics  # ROUGE-L as LaMP configures it
 from core.stages.types import Factor
 
 MIN_PAIRS = 8
@@ -160,8 +161,6 @@ def _responses_match(a: str, b: str, task: Task) -> bool:
         return x is not None and y is not None and abs(x - y) <= (task.score_max - task.score_min) / 8.0
     if task.kind == "label":
         return a.strip().lower() == b.strip().lower()
-    from core.evaluate.metrics import text_metrics
-
     return text_metrics([a], [b])["rouge-l"] >= 0.3
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.data.model import Task
-from core.evaluate.metrics import parse_score, score_value, text_metrics
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
 from core.methods.types import Answer
+from core.metrics import parse_score, score_value, text_metrics
 from core.store.workspace import Workspace
 
 if TYPE_CHECKING:

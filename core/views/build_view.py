@@ -38,7 +38,7 @@ def stage_fraction(stage: str, done: int, total: int) -> float:
 
     Every stage of :data:`core.stages.profile.STAGES` counts as an equal slice.
     """
-    from core.stages.profile import STAGES
+    from core.stages.pipeline import STAGES
 
     i = STAGES.index(stage) if stage in STAGES else 0
     part = min(1.0, done / total) if total else 0.0
@@ -73,7 +73,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
         BuildCancelled: ``cancelled()`` became true (features of finished chunks stay stored).
         core.errors.InputError: See :func:`core.stages.profile.build_profile`.
     """
-    from core.stages.profile import build_profile
+    from core.stages.pipeline import build_profile
 
     def hook(stage: str, done: int, total: int) -> None:
         if cancelled is not None and cancelled():

@@ -123,7 +123,8 @@ def test_warm_up_runs_a_tiny_projection_and_numba_cache_dir(tmp_path, monkeypatc
 
 def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_path, monkeypatch):
     import core.stages.profile as profile_mod
-    from core.stages.profile import PipelineSettings, build_profile
+    from core.stages.pipeline import build_profile
+    from core.stages.profile import PipelineSettings
     from tests.stages.conftest import GivenExtractor, varied_features
 
     ds, feats = varied_features()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.stages.profile import PipelineSettings, build_profile, recluster
+from core.stages.pipeline import build_profile, recluster
+from core.stages.profile import PipelineSettings
 from core.stages.reduce import FactorReducer, subfactor_groups
 from core.stages.types import Feature
 from core.store.workspace import Workspace
