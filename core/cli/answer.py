@@ -17,13 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.embed.factory import make_embedder
 from core.errors import InputError, Problem
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
 from core.methods.context import AnswerContext
 from core.methods.pool_store import load_pool, read_pool_file, reset_pool, save_pool, validate_entries
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import PipelineSettings
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
+from core.ui_state import default_stage_mode
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,9 +126,6 @@ def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
     ``deterministic`` picks the lexicon extractor, keyword names, the template summary and
     templated paths; ``llm`` the LLM for all four; ``auto`` (default) follows the backend.
     """
-    from core.stages.profile import PipelineSettings
-    from core.ui_state import default_stage_mode
-
     mode = stages or default_stage_mode()
     det, llm = mode == "deterministic", mode == "llm"
     choice = "llm" if llm else "auto"
@@ -141,11 +144,6 @@ def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:
         InputError: Missing workspace, unknown dataset / user / method, bad k, a bad pool file
             (file, entry and field named), backend problems.
     """
-    from core.embed.factory import make_embedder
-    from core.llm.factory import make_client
-    from core.llm.settings import BackendSettings
-    from core.stages.pipeline import build_profile, load_profile
-
     get_method(args.method)  # fail fast on a bad method name
     if args.k < 0:
         raise InputError(Problem("arguments", None, "k", "k must be zero or more"))

@@ -6,7 +6,9 @@ import argparse
 import time
 from typing import Any, TextIO
 
+from core.engine import make_engine
 from core.engine.base import ENGINES, EngineProgress
+from core.engine.budget import BudgetLimits, LocalBudget
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +30,6 @@ def make_cli_engine(args: argparse.Namespace) -> Any:
     Raises:
         core.errors.InputError: Bad engine options (field named).
     """
-    from core.engine import make_engine
-
     if args.engine == "local":
         return make_engine("local", address=args.address)
     return make_engine("ray", address=args.address, num_cpus=args.num_cpus, worker_cpus=args.worker_cpus)
@@ -46,8 +46,6 @@ def budget_local_client(client: Any | None, environ: dict[str, str] | None = Non
     Raises:
         core.errors.InputError: A limit that is not a positive integer (the variable is named).
     """
-    from core.engine.budget import BudgetLimits, LocalBudget
-
     if client is None:
         return None
     limits = BudgetLimits.from_env(client.max_concurrency, environ)

@@ -8,6 +8,8 @@ from typing import Any
 from core.embed.base import Embedder
 from core.embed.cached import CachedEmbedder
 from core.embed.hashing import HashingEmbedder
+from core.embed.minilm import MiniLMEmbedder
+from core.embed.openai_embed import OpenAIEmbedder
 from core.errors import InputError, Problem
 from core.store.workspace import Workspace
 
@@ -33,8 +35,6 @@ def make_embedder(kind: str = "minilm", *, workspace: Workspace | None = None, f
     """
     embedder: Embedder
     if kind == "minilm":
-        from core.embed.minilm import MiniLMEmbedder
-
         try:
             embedder = MiniLMEmbedder(**kw)
         except InputError as exc:
@@ -46,8 +46,6 @@ def make_embedder(kind: str = "minilm", *, workspace: Workspace | None = None, f
     elif kind == "hashing":
         embedder = HashingEmbedder(**kw)
     elif kind == "openai":
-        from core.embed.openai_embed import OpenAIEmbedder
-
         embedder = OpenAIEmbedder(**kw)
     else:
         raise InputError(Problem("settings", None, "embedder", f"unknown embedder {kind!r}; use one of {KINDS}"))

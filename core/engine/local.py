@@ -16,7 +16,10 @@ from typing import Any
 from core.engine.base import CancelCheck, EngineProgress, EngineProgressCallback, EngineReport, UserOutcome
 from core.engine.budget import BudgetLimits, LocalBudget
 from core.engine.work import WorkSpec
+from core.evaluate.harness import answer_user_queries
 from core.llm.client import stats_snapshot
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 
 
@@ -39,9 +42,6 @@ class LocalEngine:
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """See :meth:`core.engine.base.Engine.run`."""
-        from core.stages.pipeline import build_profile
-        from core.stages.profile import PipelineSettings
-
         budget = LocalBudget(limits)
         previous = getattr(client, "limiter", None)
         if client is not None:
@@ -102,8 +102,6 @@ class LocalEngine:
     @staticmethod
     def _answer(ws: Workspace, spec: WorkSpec, user: str, queries: Sequence[Any], client: Any, embedder: Any,
                 settings: Any, cancel: CancelCheck | None) -> list[dict[str, Any]]:
-        from core.evaluate.harness import answer_user_queries
-
         e = spec.eval
         return answer_user_queries(ws, spec.dataset_id, user, list(queries), methods=e["methods"], client=client,
                                    embedder=embedder, settings=settings, k=e["k"], baselines=e["baselines"],

@@ -21,6 +21,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.embed.factory import make_embedder
+from core.evaluate.harness import answer_user_queries
+from core.llm.client import LLMClient, stats_snapshot
+from core.llm.factory import make_backend
+from core.llm.settings import BackendSettings
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.shards import Shard, load_seed, new_rows
 from core.store.workspace import Workspace, stable_hash
 
@@ -117,10 +124,6 @@ def worker_client(spec: WorkSpec, ws: Workspace, limiter: Any | None) -> Any | N
     """
     if spec.backend is None:
         return None
-    from core.llm.client import LLMClient
-    from core.llm.factory import make_backend
-    from core.llm.settings import BackendSettings
-
     settings = BackendSettings.from_dict(spec.backend)
     key = stable_hash(spec.backend)
     with _BACKENDS_LOCK:
@@ -133,8 +136,6 @@ def worker_client(spec: WorkSpec, ws: Workspace, limiter: Any | None) -> Any | N
 
 def _scratch(spec: WorkSpec, seed: Shard, source: CacheSource | None, limiter: Any | None) -> tuple[Workspace, Any,
                                                                                                   Any]:
-    from core.embed.factory import make_embedder
-
     ws = ScratchWorkspace(source)
     load_seed(ws, seed)
     return ws, worker_client(spec, ws, limiter), make_embedder(spec.embedder)
@@ -147,10 +148,6 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
     Raises:
         Whatever :func:`core.stages.profile.build_profile` raises (the engine reports it by user).
     """
-    from core.llm.client import stats_snapshot
-    from core.stages.pipeline import build_profile
-    from core.stages.profile import PipelineSettings
-
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)
     try:
@@ -165,10 +162,6 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
 def answer_user(spec: WorkSpec, user_id: str, seed: Shard, queries: Sequence[Any], *,
                 source: CacheSource | None = None, limiter: Any | None = None) -> UserResult:
     """Build one user's profile and answer their evaluation queries in a scratch workspace."""
-    from core.evaluate.harness import answer_user_queries
-    from core.llm.client import stats_snapshot
-    from core.stages.profile import PipelineSettings
-
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)
     try:

@@ -35,18 +35,23 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.data.model import Dataset, Query, Task, User
 from core.embed.cached import CachedEmbedder
+from core.errors import InputError, Problem
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
+from core.evaluate.faithfulness import probe, summarize
 from core.evaluate.portability import port_summary, portability_summary
 from core.methods.context import AnswerContext
+from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
 from core.metrics import METRICS, SCORINGS, metrics_for
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
 
 OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
@@ -305,11 +310,6 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         core.errors.InputError: An unknown method, a query whose user is not in the dataset, or an engine
             together with ``summary_client``.
     """
-    from core.errors import InputError, Problem
-    from core.methods.pool_store import load_pool
-    from core.stages.pipeline import build_profile
-    from core.stages.profile import PipelineSettings
-
     if engine is not None and summary_client is not None:
         raise InputError(Problem("summary_backend", None, None, "a summary written by another model (portability) "
                                  "is measured on the local engine only: drop the engine or the summary backend"))
@@ -395,8 +395,6 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     if summary_client is not None:
         result["portability"] = portability_summary(list(ported.values()), params["summary_from"])
     if faithfulness:
-        from core.evaluate.faithfulness import summarize
-
         result["faithfulness"] = summarize(per_query, list(methods))
     ws.finish_run(run_id, "cancelled" if cancelled else "done")
     if store:
@@ -428,9 +426,6 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
     Returns:
         One per-query record per answered query (see :func:`evaluate`), in the given order.
     """
-    from core.methods.pool_store import load_pool
-    from core.stages.pipeline import build_profile
-
     emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
     task = ws.get_dataset(dataset_id, user_ids=[]).task
     method_objs = {name: get_method(name) for name in methods}
@@ -495,8 +490,6 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         rec["raw"][name] = raw_completion(ans)
         rec["rescued"][name] = is_rescue(task, ans.text, ans.value)
         if faithfulness:
-            from core.evaluate.faithfulness import probe
-
             try:
                 rec.setdefault("faithfulness", {})[name] = probe(method, q.input, ctx, ans)
             except Exception as exc:  # a failed probe is reported, the query's scores stand

@@ -11,17 +11,16 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from core.data.model import Item, Task
+from core.embed.base import Embedder
+from core.llm.client import LLMClient
 from core.methods.choices import answer_choices
 from core.methods.types import RetrievedDoc
+from core.stages.profile import Profile
+from core.stages.retrieval import BM25Retriever, profile_retriever
 from core.stages.types import Factor
-
-if TYPE_CHECKING:
-    from core.embed.base import Embedder
-    from core.llm.client import LLMClient
-    from core.stages.profile import Profile
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -147,8 +146,6 @@ class AnswerContext:
     # -- retrieval --------------------------------------------------------------------------------
     def bm25_retriever(self) -> Any:
         """The raw-text BM25 retriever over the user's history (built once, shared by copies)."""
-        from core.stages.retrieval import BM25Retriever
-
         return self.memo("bm25", lambda: BM25Retriever(self.profile.items, self.profile.paths))
 
     def feature_retriever(self) -> Any:
@@ -156,8 +153,6 @@ class AnswerContext:
 
         The query's features are extracted with the same kind of extractor that built the profile.
         """
-        from core.stages.retrieval import profile_retriever
-
         return self.memo("features",
                          lambda: profile_retriever(self.profile, client=self.client, embedder=self.embedder))
 

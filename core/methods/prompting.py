@@ -25,18 +25,17 @@ import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
 from core.data.model import Item, Task
+from core.llm.choice_scoring import CONTENT_FREE_INPUT
 from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.tokens import count_message_tokens
 from core.llm.types import ChatRequest, Message
+from core.methods.context import AnswerContext
 from core.methods.types import Step, StepKind
-
-if TYPE_CHECKING:
-    from core.methods.context import AnswerContext
 
 SYSTEM_PROMPT = with_data_rule("You predict how one specific user would respond to a new input. Base the answer on "
                                "what is known about this user, when anything is given, and follow the answer format "
@@ -299,8 +298,6 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
     the user information and the answer-format line, so a model's bias toward the first listed
     option cancels out. Returns None when the prompt has no ``Input:`` line (built elsewhere).
     """
-    from core.llm.choice_scoring import CONTENT_FREE_INPUT
-
     body = messages[-1]["content"]
     head, sep, rest = body.rpartition("\n\nInput: ")
     if not sep:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.data.model import Dataset
 from core.errors import InputError, Problem
 from core.store.files import write_json_atomic
 from core.store.schema import SCHEMA_VERSION
@@ -141,8 +142,6 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
     Raises:
         InputError: The file is not an Inflow user export.
     """
-    from core.data.model import Dataset
-
     name = str(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.data.model import Task
+from core.errors import InputError
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
 from core.methods.types import Answer
 from core.metrics import parse_score, score_value, text_metrics
+from core.stages.profile import Profile
 from core.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 
 @dataclass
@@ -158,8 +157,6 @@ def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query
     Returns:
         ``{method: AnswerRecord or error message}`` in the given order.
     """
-    from core.errors import InputError
-
     names = list(methods)
     disabled_items = list(disabled_items)
     out: dict[str, AnswerRecord | str] = {}

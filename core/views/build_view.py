@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.llm.client import activity_note, stats_snapshot
+from core.stages.failures import profile_failures
+from core.stages.pipeline import STAGES, build_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.store.workspace import Workspace
+from core.ui_state import sample_choices
 from core.views.jobs import Job
-
-if TYPE_CHECKING:
-    from core.stages.profile import PipelineSettings, Profile
 
 AUTO_BUILD_ENV = "INFLOW_AUTO_BUILD"
 STAGE_TITLES = {"features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
@@ -38,8 +40,6 @@ def stage_fraction(stage: str, done: int, total: int) -> float:
 
     Every stage of :data:`core.stages.profile.STAGES` counts as an equal slice.
     """
-    from core.stages.pipeline import STAGES
-
     i = STAGES.index(stage) if stage in STAGES else 0
     part = min(1.0, done / total) if total else 0.0
     return min(1.0, (i + part) / len(STAGES))
@@ -73,8 +73,6 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
         BuildCancelled: ``cancelled()`` became true (features of finished chunks stay stored).
         core.errors.InputError: See :func:`core.stages.profile.build_profile`.
     """
-    from core.stages.pipeline import build_profile
-
     def hook(stage: str, done: int, total: int) -> None:
         if cancelled is not None and cancelled():
             raise BuildCancelled(f"cancelled during {STAGE_TITLES.get(stage, stage).lower()}")
@@ -94,8 +92,6 @@ def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any
     """
 
     def work(job: Job) -> Any:
-        from core.llm.client import activity_note, stats_snapshot
-
         base = stats_snapshot(client)
         return build_cancellable(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings,
                                  progress=lambda f, label: job.report(round(f * 1000), 1000,
@@ -133,8 +129,6 @@ def is_sample_dataset(info: Mapping[str, Any], samples: Mapping[str, list[Any]] 
     A sample dataset keeps the sample's name as its id and its file names as its source
     (:func:`core.ui_state.ensure_sample_data` and the Upload page's "Load sample" store it so).
     """
-    from core.ui_state import sample_choices
-
     samples = sample_choices() if samples is None else samples
     files = samples.get(str(info.get("id")))
     if not files:
@@ -172,8 +166,6 @@ def failure_report(ws: Workspace, profile: Profile, *, limit: int = 50) -> tuple
         profile: The built or loaded profile (its ``run_ids`` name the stage runs).
         limit: Most lines returned (a last line says how many more there are).
     """
-    from core.stages.failures import profile_failures
-
     failures = profile_failures(ws, profile.run_ids)
     if not failures:
         return "", []

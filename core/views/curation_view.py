@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.stages.curation import factor_ref, reapply_actions, ref_label
+from core.stages.profile import Profile
 from core.stages.types import NOISE_ID, Factor
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 NOISE_REF = {"factor_id": NOISE_ID, "members": [], "name": "Unclustered"}
 

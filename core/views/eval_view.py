@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.data.model import Dataset, Query, split_last
+from core.engine import make_engine, prepare_run
 from core.store.workspace import Workspace
 
 EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
@@ -107,8 +108,6 @@ def configured_engine_run(client: Any, embedder: Any, settings: Any, *,
         core.errors.InputError: An unknown engine name, or limits that are not integers (variable named).
     """
     import os
-
-    from core.engine import make_engine, prepare_run
 
     env = os.environ if environ is None else environ
     name = (env.get("INFLOW_ENGINE") or "local").strip().lower()
