@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.embed.factory import make_embedder
+from core.embed.factory import embedder_choice, make_embedder
 from core.errors import InputError, Problem
 from core.llm.factory import make_client
 from core.llm.settings import BackendSettings
@@ -26,10 +24,9 @@ from core.methods.pool_store import load_pool, read_pool_file, reset_pool, save_
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
 from core.stages.pipeline import build_profile, load_profile
-from core.stages.profile import PipelineSettings
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
-from core.ui_state import default_stage_mode
+from core.views.build_settings import pipeline_settings
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,43 +92,6 @@ def resolve_dataset(ws: Workspace, dataset: str | None, user: str) -> str:
         raise InputError(Problem(ws.path, None, "dataset",
                                  f"user {user!r} is in several datasets ({', '.join(holding)}); pass --dataset"))
     return holding[0]
-
-
-def embedder_choice(embedder_name: str | None, environ: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
-    """Return the embedder kind (and constructor arguments) to use.
-
-    A built profile's embedder is reused (its name says which: ``hashing-v1-d<dim>``, ``minilm-...``,
-    ``openai:...``); otherwise ``$INFLOW_EMBEDDER`` (``hash``/``hashing``, ``minilm``, ``openai``), else
-    ``minilm`` (which falls back to hashing when its packages are missing).
-    """
-    if embedder_name:
-        m = re.fullmatch(r"hashing-v\d+-d(\d+)", embedder_name)
-        if m:
-            return "hashing", {"dim": int(m.group(1))}
-        if embedder_name.startswith("openai:"):
-            return "openai", {}
-        if embedder_name.startswith("minilm"):
-            return "minilm", {}
-    env = (os.environ if environ is None else environ).get("INFLOW_EMBEDDER", "").strip().lower()
-    if env in ("hash", "hashing"):
-        return "hashing", {}
-    if env == "openai":
-        return "openai", {}
-    return "minilm", {}
-
-
-def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
-    """Return the :class:`core.stages.profile.PipelineSettings` of a build for a stage mode.
-
-    ``deterministic`` picks the lexicon extractor, keyword names, the template summary and
-    templated paths; ``llm`` the LLM for all four; ``auto`` (default) follows the backend.
-    """
-    mode = stages or default_stage_mode()
-    det, llm = mode == "deterministic", mode == "llm"
-    choice = "llm" if llm else "auto"
-    return PipelineSettings(extractor="lexicon" if det else choice, namer="keywords" if det else choice,
-                            summarizer="template" if det else choice, paths="template" if det else choice,
-                            embedder="hash" if embedder_kind == "hashing" else embedder_kind)
 
 
 def open_session(args: argparse.Namespace, *, stage: str = "answer") -> Session:

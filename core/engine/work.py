@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.embed.factory import make_embedder
+from core.embed.factory import embedder_kind_of, make_embedder
 from core.evaluate.harness import answer_user_queries
 from core.llm.client import LLMClient, stats_snapshot
 from core.llm.factory import make_backend
@@ -203,7 +203,7 @@ def embedder_kind(embedder: Any) -> str:
         ValueError: An embedder no worker can rebuild by kind (a test stand-in, say).
     """
     name = str(getattr(embedder, "name", ""))
-    for prefix, kind in (("hashing-", "hashing"), ("minilm", "minilm"), ("openai:", "openai")):
-        if name.startswith(prefix):
-            return kind
-    raise ValueError(f"embedder {name!r} cannot be rebuilt in a worker; use hash, minilm or openai")
+    known = embedder_kind_of(name)
+    if known is None:
+        raise ValueError(f"embedder {name!r} cannot be rebuilt in a worker; use hash, minilm or openai")
+    return known[0]
