@@ -1,6 +1,6 @@
 """``--engine local``: users one after another in this process, on the driver's workspace.
 
-This is the path every build took before engines existed: :func:`core.stages.profile.build_profile`
+This is the path every build took before engines existed: :func:`core.stages.pipeline.build_profile`
 (and, in an evaluation, :func:`core.evaluate.harness.answer_user_queries`) on the driver's
 workspace with the driver's client. The client is given a :class:`core.engine.budget.LocalBudget`
 for the run, so requests- and tokens-per-minute limits hold here too and the run reports the same

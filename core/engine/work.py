@@ -1,7 +1,7 @@
 """What one worker does for one user: the same core stage code, in a scratch workspace.
 
 :func:`build_user` seeds an in-memory workspace with the user's slice of the driver's workspace
-(:mod:`core.store.shards`), runs :func:`core.stages.profile.build_profile` on it exactly as the
+(:mod:`core.store.shards`), runs :func:`core.stages.pipeline.build_profile` on it exactly as the
 local engine does on the driver's workspace, and returns the rows it added. :func:`answer_user`
 does the same and then answers the user's evaluation queries with
 :func:`core.evaluate.harness.answer_user_queries`.
@@ -146,7 +146,7 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
     """Build one user's profile in a scratch workspace; return the rows it added.
 
     Raises:
-        Whatever :func:`core.stages.profile.build_profile` raises (the engine reports it by user).
+        Whatever :func:`core.stages.pipeline.build_profile` raises (the engine reports it by user).
     """
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)

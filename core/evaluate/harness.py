@@ -3,7 +3,7 @@
 :func:`evaluate` takes a history dataset and queries with known golds, and for each query's user
 
 1. builds (or reuses, through the workspace's stage runs and caches) the user's profile from that
-   user's history with :func:`core.stages.profile.build_profile`. In the LaMP format every question
+   user's history with :func:`core.stages.pipeline.build_profile`. In the LaMP format every question
    is its own user holding the question's profile; with :func:`core.data.model.split_last` a
    user's queries share the profile built from the earlier items;
 2. runs every method (:mod:`core.methods.registry`) on every query, and the baselines of

@@ -1,6 +1,6 @@
 """Profile builds for the pages: a cancellable background build with stage progress, and the auto-build rule.
 
-:func:`start_build_job` runs :func:`core.stages.profile.build_profile` in a :class:`~core.views.jobs.Job`
+:func:`start_build_job` runs :func:`core.stages.pipeline.build_profile` in a :class:`~core.views.jobs.Job`
 thread. The build's progress hook reports to the job and raises :class:`BuildCancelled` once the
 job is cancelled, so a cancel stops the build at the next progress report (between feature items,
 LLM calls or stages). What was finished stays stored: feature extraction stores each item as its
@@ -38,7 +38,7 @@ class BuildCancelled(Exception):
 def stage_fraction(stage: str, done: int, total: int) -> float:
     """Return the share of the whole build done at ``(stage, done, total)``, in [0, 1].
 
-    Every stage of :data:`core.stages.profile.STAGES` counts as an equal slice.
+    Every stage of :data:`core.stages.pipeline.STAGES` counts as an equal slice.
     """
     i = STAGES.index(stage) if stage in STAGES else 0
     part = min(1.0, done / total) if total else 0.0
@@ -71,7 +71,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
 
     Raises:
         BuildCancelled: ``cancelled()`` became true (features of finished chunks stay stored).
-        core.errors.InputError: See :func:`core.stages.profile.build_profile`.
+        core.errors.InputError: See :func:`core.stages.pipeline.build_profile`.
     """
     def hook(stage: str, done: int, total: int) -> None:
         if cancelled is not None and cancelled():

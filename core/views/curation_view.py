@@ -1,7 +1,7 @@
 """Curation actions as edit payloads (see :mod:`core.stages.curation`) and readable audit lines.
 
 Pages turn a button press into ``(op, payload)`` with these helpers and hand it to
-:func:`core.stages.profile.apply_edit`; nothing here writes to the workspace.
+:func:`core.stages.edits.apply_edit`; nothing here writes to the workspace.
 """
 
 from __future__ import annotations
