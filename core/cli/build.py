@@ -24,10 +24,11 @@ from typing import Any, TextIO
 from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.data.load import load
 from core.data.loaders.source import repair_text
+from core.embed.base import Embedder
 from core.embed.factory import make_embedder
 from core.engine import prepare_run
 from core.errors import InputError, Problem
-from core.llm.client import activity_note, stats_snapshot
+from core.llm.client import LLMClient, activity_note, stats_snapshot
 from core.llm.factory import make_client
 from core.llm.settings import BackendSettings
 from core.stages.pipeline import build_profile, load_profile
@@ -78,7 +79,7 @@ class ProgressBar:
 
     every = 10.0
 
-    def __init__(self, stream: TextIO, label: str, width: int = 24, client: Any | None = None) -> None:
+    def __init__(self, stream: TextIO, label: str, width: int = 24, client: LLMClient | None = None) -> None:
         """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
         self.stream = stream
         self.client = client
@@ -257,8 +258,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: Any | None,
-                   embedder: Any, settings: PipelineSettings, *, as_json: bool) -> int:
+def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: LLMClient | None,
+                   embedder: Embedder, settings: PipelineSettings, *, as_json: bool) -> int:
     """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
 
     Returns:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from core.engine import make_engine
 from core.engine.base import ENGINES, EngineProgress
 from core.engine.budget import BudgetLimits, LocalBudget
+from core.llm.client import LLMClient
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def make_cli_engine(args: argparse.Namespace) -> Any:
     return make_engine("ray", address=args.address, num_cpus=args.num_cpus, worker_cpus=args.worker_cpus)
 
 
-def budget_local_client(client: Any | None, environ: dict[str, str] | None = None) -> Any | None:
+def budget_local_client(client: LLMClient | None, environ: dict[str, str] | None = None) -> Any | None:
     """Give the client of the local path a budget when ``INFLOW_MAX_RPM`` / ``INFLOW_MAX_TPM`` are set.
 
     The engines hold these limits themselves; this makes them hold for today's local loop too.

@@ -23,11 +23,13 @@ from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_c
 from core.data.load import load, load_lamp_pair
 from core.data.model import split_last
 from core.data.tasks import LAMP_SPECS, lamp_number
+from core.embed.base import Embedder
 from core.embed.factory import make_embedder
 from core.engine import prepare_run
 from core.errors import InputError, Problem
 from core.evaluate.faithfulness import format_faithfulness
 from core.evaluate.harness import evaluate, export_csv, export_json, format_table
+from core.llm.client import LLMClient
 from core.llm.factory import make_client
 from core.llm.settings import BackendSettings
 from core.methods.registry import METHOD_NAMES
@@ -227,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result["cancelled"] else 0
 
 
-def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, pipeline: Any) -> Any:
+def _engine_run(args: argparse.Namespace, client: LLMClient | None, embedder: Embedder, pipeline: Any) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
     if args.engine == "local":
         make_cli_engine(args)  # checks that no Ray-only option was given

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.embed.base import Embedder
 from core.engine.base import ENGINES, Engine, EngineProgress, EngineReport, EngineRun, UserOutcome
 from core.engine.budget import BudgetLimits
 from core.engine.local import LocalEngine
 from core.engine.ray_engine import RayEngine
 from core.engine.work import WorkSpec, backend_spec, embedder_kind
 from core.errors import InputError, Problem
+from core.llm.client import LLMClient
 
 __all__ = ["ENGINES", "Engine", "EngineProgress", "EngineReport", "UserOutcome", "make_engine", "prepare_run"]
 
@@ -38,7 +40,7 @@ def make_engine(name: str, *, address: str | None = None, **ray_options: Any) ->
     raise InputError(Problem("arguments", None, "engine", f"unknown engine {name!r}; use one of {', '.join(ENGINES)}"))
 
 
-def prepare_run(engine: Engine, client: Any | None, embedder: Any, settings: Any, *,
+def prepare_run(engine: Engine, client: LLMClient | None, embedder: Embedder, settings: Any, *,
                 environ: dict[str, str] | None = None) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for the driver's client, embedder and pipeline settings.
 

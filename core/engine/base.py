@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from core.embed.base import Embedder
 from core.engine.budget import BudgetLimits, BudgetStats
 from core.engine.work import WorkSpec
+from core.llm.client import LLMClient
 from core.store.workspace import Workspace
 
 ENGINES = ("local", "ray")
@@ -134,7 +136,7 @@ class Engine(Protocol):
     name: str
 
     def run(self, ws: Workspace, spec: WorkSpec, users: Sequence[str], *, limits: BudgetLimits,
-            client: Any | None = None, embedder: Any | None = None,
+            client: LLMClient | None = None, embedder: Embedder | None = None,
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """Build (or, with ``queries``, build and answer for) every user; never raise for one user's failure.
@@ -170,8 +172,8 @@ class EngineRun:
     engine: Engine
     spec: WorkSpec
     limits: BudgetLimits
-    client: Any = None
-    embedder: Any = None
+    client: LLMClient | None = None
+    embedder: Embedder | None = None
     progress: EngineProgressCallback | None = None
     report: EngineReport | None = None
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.embed.base import Embedder
 from core.embed.factory import embedder_kind_of, make_embedder
 from core.evaluate.harness import answer_user_queries
 from core.llm.client import LLMClient, stats_snapshot
@@ -178,7 +179,7 @@ def answer_user(spec: WorkSpec, user_id: str, seed: Shard, queries: Sequence[Any
         ws.close()
 
 
-def backend_spec(client: Any | None) -> dict[str, Any] | None:
+def backend_spec(client: LLMClient | None) -> dict[str, Any] | None:
     """Return what a worker needs to rebuild the driver's client (endpoint and model resolved, never the key).
 
     None for no client (an offline build).
@@ -196,7 +197,7 @@ def backend_spec(client: Any | None) -> dict[str, Any] | None:
             "use_cache": client.use_cache}
 
 
-def embedder_kind(embedder: Any) -> str:
+def embedder_kind(embedder: Embedder) -> str:
     """Return the :func:`core.embed.factory.make_embedder` kind that rebuilds ``embedder`` in a worker.
 
     Raises:

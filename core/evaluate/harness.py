@@ -41,11 +41,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.data.model import Dataset, Query, Task, User
+from core.embed.base import Embedder
 from core.embed.cached import CachedEmbedder
 from core.errors import InputError, Problem
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
 from core.evaluate.faithfulness import probe, summarize
 from core.evaluate.portability import port_summary, portability_summary
+from core.llm.client import LLMClient
 from core.methods.context import AnswerContext
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
@@ -193,7 +195,8 @@ def _query_task(task: Task, query: Query) -> Task:
     return task
 
 
-def _backend_info(client: Any, embedder: Any, settings: Any, profile_settings: dict[str, Any] | None) -> dict[str, Any]:
+def _backend_info(client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None,
+                  profile_settings: dict[str, Any] | None) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if client is not None:
         caps = client.capabilities
@@ -256,13 +259,14 @@ def _median(xs: Sequence[float]) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str], client: Any,
-             embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
-             k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
+def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str],
+             client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None = None,
+             limit: int | None = None, limit_per_user: int | None = None, k: int = 4, baselines: bool = True,
+             progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
              engine: UserEngine | None = None, scoring: str = "inflow", faithfulness: bool = False,
-             summary_client: Any = None) -> dict[str, Any]:
+             summary_client: LLMClient | None = None) -> dict[str, Any]:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -402,7 +406,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     return result
 
 
-def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run_id: str | None,
+def _contexts(state: _UserState, qtask: Task, client: LLMClient | None, emb: Embedder, k: int, run_id: str | None,
               majority: str | None, baselines: bool) -> tuple[AnswerContext, UserBaselines | None]:
     """Return (creating once per label set) a user's answer context and baselines for a query's task."""
     key = tuple(qtask.labels)
@@ -418,7 +422,8 @@ def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run
 
 
 def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: Sequence[Query], *,
-                        methods: Sequence[str], client: Any, embedder: Any, settings: Any, k: int, baselines: bool,
+                        methods: Sequence[str], client: LLMClient | None, embedder: Embedder,
+                        settings: PipelineSettings, k: int, baselines: bool,
                         majority: str | None, run_id: str | None,
                         cancel: CancelCheck | None = None, faithfulness: bool = False) -> list[dict[str, Any]]:
     """Build (or reuse) one user's profile and answer their queries: an engine's unit of evaluation work.

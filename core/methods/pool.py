@@ -38,11 +38,13 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Item, Task
+from core.embed.base import Embedder
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.prompting import call_answer, format_example
 from core.methods.render import describe_factor
 from core.methods.types import Answer, RetrievedDoc, Step, Trace
 from core.metrics import text_metrics  # ROUGE-L as LaMP configures it
+from core.stages.profile import Profile
 from core.stages.types import Factor
 
 MIN_PAIRS = 8
@@ -54,7 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 # -- the default pool -------------------------------------------------------------------------------
-def default_pool(profile: Any, task: Task, *, demos_per_factor: int = DEMOS_PER_FACTOR,
+def default_pool(profile: Profile, task: Task, *, demos_per_factor: int = DEMOS_PER_FACTOR,
                  demo_chars: int = DEMO_CHARS) -> list[PoolEntry]:
     """Build a pool from a profile: summary sentences, factor lines and representative demos.
 
@@ -93,7 +95,7 @@ def default_pool(profile: Any, task: Task, *, demos_per_factor: int = DEMOS_PER_
     return entries
 
 
-def _representative_items(profile: Any, factor: Factor) -> list[str]:
+def _representative_items(profile: Profile, factor: Factor) -> list[str]:
     """Items touching ``factor``, strongest member feature first."""
     members = set(factor.feature_ids)
     best: dict[str, float] = {}
@@ -178,7 +180,7 @@ def _instruction_helps(item: Item, factor: Factor, touched: set[str], task: Task
     return True
 
 
-def fit_reranker(profile: Any, task: Task, entries: list[PoolEntry], embedder: Any, *,
+def fit_reranker(profile: Profile, task: Task, entries: list[PoolEntry], embedder: Embedder, *,
                  max_chars: int = 600) -> PoolReranker | None:
     """Fit the leave-one-out re-ranker on the user's history (see the module docstring).
 

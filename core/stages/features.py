@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError, InputError, Problem
+from core.llm.client import LLMClient
 from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.directions import DirectionCheck
@@ -182,7 +183,7 @@ class LLMFeatureExtractor:
 
     name = "llm"
 
-    def __init__(self, client: Any, *, max_features: int = MAX_FEATURES, skip_failures: bool = False) -> None:
+    def __init__(self, client: LLMClient, *, max_features: int = MAX_FEATURES, skip_failures: bool = False) -> None:
         """Create the extractor."""
         self.client = client
         self.max_features = max_features
@@ -242,7 +243,7 @@ class LLMFeatureExtractor:
 
 
 # -- choosing ---------------------------------------------------------------------------------------
-def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureExtractor:
+def choose_extractor(client: LLMClient | None, prefer: str | None = None) -> FeatureExtractor:
     """Pick the feature extractor: the analyst's choice, else what the backend can do well.
 
     Args:
@@ -268,7 +269,7 @@ def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureEx
     return LexiconFeatureExtractor()
 
 
-def is_capable(client: Any | None) -> bool:
+def is_capable(client: LLMClient | None) -> bool:
     """True when a client's model is good enough to drive a stage (not weak, structured output)."""
     if client is None:
         return False

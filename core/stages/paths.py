@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.client import LLMClient
 from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.failures import StageFailure, finish_stage, short
@@ -232,7 +233,7 @@ class LLMPathWriter:
 
     name = "llm"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: LLMClient) -> None:
         """Create the writer."""
         self.client = client
         self.run_id: str | None = None

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.data.model import Task
+from core.embed.base import Embedder
 from core.errors import InputError
+from core.llm.client import LLMClient
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
@@ -81,7 +83,7 @@ def error_text(error: dict[str, Any] | None) -> str:
     return str(error)
 
 
-def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
+def make_context(profile: Profile, *, client: LLMClient, embedder: Embedder, k: int = 4,
                  disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
                  use_summary: bool = True, run_id: str | None = None, ws: Workspace | None = None,
                  pool: list[PoolEntry] | None = None, reason_first: bool = False) -> AnswerContext:
@@ -107,7 +109,7 @@ def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
                          use_summary=use_summary, run_id=run_id, pool=pool, reason_first=reason_first)
 
 
-def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
+def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient, embedder: Embedder,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True,
                  summary_from: dict[str, Any] | None = None, reason_first: bool = False) -> AnswerRecord:
@@ -144,8 +146,8 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     return record
 
 
-def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: Any, embedder: Any,
-               k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
+def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: LLMClient,
+               embedder: Embedder, k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
                progress: Callable[[str, int, int], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> dict[str, AnswerRecord | str]:
     """Answer one query with several methods; a failing method gives its error message instead.

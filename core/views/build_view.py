@@ -17,7 +17,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.llm.client import activity_note, stats_snapshot
+from core.embed.base import Embedder
+from core.llm.client import LLMClient, activity_note, stats_snapshot
 from core.stages.failures import profile_failures
 from core.stages.pipeline import STAGES, build_profile
 from core.stages.profile import PipelineSettings, Profile
@@ -53,7 +54,7 @@ def stage_label(stage: str, done: int, total: int) -> str:
     return f"{title}…" if done < total else f"{title}: done"
 
 
-def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: LLMClient | None, embedder: Embedder,
                       settings: PipelineSettings | None = None,
                       progress: Callable[[float, str], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Profile:
@@ -82,7 +83,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
     return build_profile(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings, progress=hook)
 
 
-def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: LLMClient | None, embedder: Embedder,
                     settings: PipelineSettings | None = None) -> Job:
     """Start :func:`build_cancellable` in a background job and return it.
 
