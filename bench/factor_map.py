@@ -140,11 +140,8 @@ def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]
 
             start = time.perf_counter()
             embedder = make_embedder(kind)
-            import core.stages.profile as prof
-
-            prof.choose_extractor = lambda client, prefer=None: BenchExtractor(generated)  # type: ignore[assignment]
             profile = build_profile(ws, "bench", "u", client=None, embedder=embedder, settings=settings,
-                                    progress=progress)
+                                    progress=progress, extractor=BenchExtractor(generated))
             end = time.perf_counter()
             order = ["features", "projection", "clustering", "factors", "summary", "paths"]
             prev = start

@@ -87,7 +87,7 @@ def show(label: str, report: EngineReport, concurrency: int, latency: float) -> 
 
 def _import_stages() -> int:
     import core.engine.work  # noqa: F401
-    import core.stages.profile  # noqa: F401
+    import core.stages.pipeline  # noqa: F401
 
     time.sleep(0.5)  # long enough that each worker gets one
     return os.getpid()
