@@ -229,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result["cancelled"] else 0
 
 
-def _engine_run(args: argparse.Namespace, client: LLMClient | None, embedder: Embedder, pipeline: Any) -> Any:
+def _engine_run(args: argparse.Namespace, client: LLMClient | None, embedder: Embedder,
+                pipeline: PipelineSettings) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
     if args.engine == "local":
         make_cli_engine(args)  # checks that no Ray-only option was given

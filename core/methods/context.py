@@ -19,7 +19,7 @@ from core.llm.client import LLMClient
 from core.methods.choices import answer_choices
 from core.methods.types import RetrievedDoc
 from core.stages.profile import Profile
-from core.stages.retrieval import BM25Retriever, profile_retriever
+from core.stages.retrieval import BM25Retriever, FeatureRetriever, profile_retriever
 from core.stages.types import Factor
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -144,11 +144,11 @@ class AnswerContext:
         return self.memo("items", lambda: {it.id: it for it in self.profile.items}).get(item_id)
 
     # -- retrieval --------------------------------------------------------------------------------
-    def bm25_retriever(self) -> Any:
+    def bm25_retriever(self) -> BM25Retriever:
         """The raw-text BM25 retriever over the user's history (built once, shared by copies)."""
         return self.memo("bm25", lambda: BM25Retriever(self.profile.items, self.profile.paths))
 
-    def feature_retriever(self) -> Any:
+    def feature_retriever(self) -> FeatureRetriever:
         """The feature-level retriever over the user's profile (built once, shared by copies).
 
         The query's features are extracted with the same kind of extractor that built the profile.
