@@ -116,8 +116,9 @@ def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]
     t0 = time.perf_counter()
     from core.data.model import Dataset, Item, Task, User
     from core.embed.factory import make_embedder
-    from core.stages.profile import PipelineSettings, build_profile, recluster
-    from core.stages.warmup import import_umap
+    from core.stages.numba_cache import import_umap
+    from core.stages.pipeline import build_profile, recluster
+    from core.stages.profile import PipelineSettings
     from core.store.workspace import Workspace
 
     import_umap()
@@ -139,11 +140,8 @@ def child(size: int, embedder_kind: str, warm: bool = True) -> dict[str, object]
 
             start = time.perf_counter()
             embedder = make_embedder(kind)
-            import core.stages.profile as prof
-
-            prof.choose_extractor = lambda client, prefer=None: BenchExtractor(generated)  # type: ignore[assignment]
             profile = build_profile(ws, "bench", "u", client=None, embedder=embedder, settings=settings,
-                                    progress=progress)
+                                    progress=progress, extractor=BenchExtractor(generated))
             end = time.perf_counter()
             order = ["features", "projection", "clustering", "factors", "summary", "paths"]
             prev = start

@@ -46,7 +46,8 @@ from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.stages.directions import direction_report  # noqa: E402
 from core.stages.naming import FILLER, has_form, keyword_name, shared_keywords, word_forms  # noqa: E402
-from core.stages.profile import PipelineSettings, Profile, build_profile, recluster  # noqa: E402
+from core.stages.pipeline import build_profile, recluster  # noqa: E402
+from core.stages.profile import PipelineSettings, Profile  # noqa: E402
 from core.stages.text import STOP_WORDS, words  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 

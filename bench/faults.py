@@ -28,7 +28,8 @@ FAULT_KINDS = ("429", "500", "timeout", "drop", "malformed", "schema")
 def main() -> None:
     from core.llm.client import LLMClient
     from core.llm.openai_backend import OpenAIBackend
-    from core.stages.profile import PipelineSettings, build_profile
+    from core.stages.pipeline import build_profile
+    from core.stages.profile import PipelineSettings
     from core.store.workspace import Workspace
     from tests.fakes.openai_server import FakeOpenAIServer
     from tests.stages.conftest import CountingEmbedder, durability_dataset

@@ -36,8 +36,13 @@ from core.embed.cached import CachedEmbedder  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.evaluate.baselines import knn_score  # noqa: E402
 from core.evaluate.harness import dataset_key  # noqa: E402
-from core.stages.profile import PipelineSettings, build_profile, profile_extractor  # noqa: E402
-from core.stages.retrieval import BM25Retriever, FeatureRetriever  # noqa: E402
+from core.stages.pipeline import build_profile  # noqa: E402
+from core.stages.profile import PipelineSettings  # noqa: E402
+from core.stages.retrieval import (  # noqa: E402
+    BM25Retriever,
+    FeatureRetriever,
+    profile_extractor,  # noqa: E402
+)
 from core.store.workspace import EVALUATION_SOURCE, Workspace  # noqa: E402
 
 VARIANTS = {"bm25": None, "feature, influence-weighted": {"floor": 0.3, "bm25_weight": 0.0},

@@ -35,13 +35,14 @@ from core.data.load import load  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.evaluate.harness import dataset_key, evaluate  # noqa: E402
-from core.evaluate.metrics import metrics_for  # noqa: E402
 from core.evaluate.result import EvalResult  # noqa: E402
 from core.llm.factory import make_client  # noqa: E402
 from core.llm.settings import BackendSettings  # noqa: E402
 from core.methods.context import AnswerContext  # noqa: E402
 from core.methods.rpm import RPMMethod  # noqa: E402
-from core.stages.profile import PipelineSettings, build_profile  # noqa: E402
+from core.metrics import metrics_for  # noqa: E402
+from core.stages.pipeline import build_profile  # noqa: E402
+from core.stages.profile import PipelineSettings  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
 LAMP7 = ROOT.parent / "shared" / "data" / "lamp7_dev500" / "dev_questions.json"

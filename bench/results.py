@@ -59,10 +59,10 @@ from core.evaluate.harness import (  # noqa: E402
     export_json,
     export_metrics_csv,
 )
-from core.evaluate.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.evaluate.movielens import build_tagging_dataset  # noqa: E402
 from core.evaluate.result import EvalResult  # noqa: E402
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES  # noqa: E402
+from core.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
 MOVIELENS = ROOT / ".." / "shared" / "data" / "movielens_small"
@@ -323,7 +323,7 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"{speed['tokens_out']} completion tokens in {speed['seconds']:.0f} s = **{_fmt(speed['tokens_per_s'], 0)} "
         "tokens/s**. This is what caps how many queries the methods answer within the time budget "
         "(`--limit-per-user`); the no-model baselines run on every held-out query.",
-        "- Metrics as LaMP defines them (`core/evaluate/metrics.py`): MAE / RMSE for scores (a prediction that "
+        "- Metrics as LaMP defines them (`core/metrics.py`): MAE / RMSE for scores (a prediction that "
         "is not a number in 1-5 counts as the farther of 1 and 5 from the gold), accuracy / macro-F1 over the "
         "label set for labels. Best value per column in bold. The *LaMP rule* columns apply the official "
         "evaluator exactly (`eval/evaluation.py` of LaMP-Benchmark/LaMP): a number out of 1-5 is scored as its "

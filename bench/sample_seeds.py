@@ -28,7 +28,8 @@ if str(ROOT) not in sys.path:
 
 from core.data.model import Dataset, Item, Task, User  # noqa: E402
 from core.embed.hashing import HashingEmbedder  # noqa: E402
-from core.stages.profile import PipelineSettings, Profile, build_profile  # noqa: E402
+from core.stages.pipeline import build_profile  # noqa: E402
+from core.stages.profile import PipelineSettings, Profile  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 from sample_data.designed import DESIGNED, lowering, on_aspect, read_the_other_way  # noqa: E402
 

@@ -39,7 +39,8 @@ from core.engine.local import LocalEngine  # noqa: E402
 from core.engine.work import WorkSpec, backend_spec  # noqa: E402
 from core.llm.client import LLMClient  # noqa: E402
 from core.llm.openai_backend import OpenAIBackend  # noqa: E402
-from core.stages.profile import PipelineSettings, load_profile  # noqa: E402
+from core.stages.pipeline import load_profile  # noqa: E402
+from core.stages.profile import PipelineSettings  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 from tests.fakes.openai_server import ServerProcess  # noqa: E402
 from tests.stages.conftest import durability_dataset  # noqa: E402
@@ -86,7 +87,7 @@ def show(label: str, report: EngineReport, concurrency: int, latency: float) -> 
 
 def _import_stages() -> int:
     import core.engine.work  # noqa: F401
-    import core.stages.profile  # noqa: F401
+    import core.stages.pipeline  # noqa: F401
 
     time.sleep(0.5)  # long enough that each worker gets one
     return os.getpid()

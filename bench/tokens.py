@@ -34,7 +34,7 @@ from core.data.model import Dataset, Query, split_last  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.evaluate.harness import evaluate  # noqa: E402
 from core.evaluate.result import EvalResult  # noqa: E402
-from core.stages.profile import load_profile  # noqa: E402
+from core.stages.pipeline import load_profile  # noqa: E402
 from core.stages.summary import summary_token_report  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 

@@ -26,7 +26,8 @@ from core.llm.factory import make_client  # noqa: E402
 from core.llm.settings import BackendSettings  # noqa: E402
 from core.methods.pool import default_pool, fit_reranker  # noqa: E402
 from core.methods.registry import METHOD_NAMES, get_method  # noqa: E402
-from core.stages.profile import PipelineSettings, build_profile  # noqa: E402
+from core.stages.pipeline import build_profile  # noqa: E402
+from core.stages.profile import PipelineSettings  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 from core.ui_state import load_files  # noqa: E402
 from core.views.answering import make_context  # noqa: E402

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.data.load import load
 from core.data.model import Dataset
 from core.errors import InputError, Problem
 from core.llm.settings import BackendSettings
@@ -121,8 +122,6 @@ def load_files(ws: Workspace, paths: list[Path], *, dataset_id: str, keep_valid:
     Raises:
         InputError: The files have problems (and ``keep_valid`` is off or nothing valid is left).
     """
-    from core.data.load import load
-
     result = load([str(p) for p in paths], keep_valid=keep_valid, mapping=mapping, name=dataset_id)
     did = ws.add_dataset(result.dataset, dataset_id=dataset_id, source=", ".join(p.name for p in paths))
     return did, result

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from core.errors import InputError
-from core.stages.profile import reapply_edit, undo_edit
+from core.stages.edits import reapply_edit, undo_edit
 from core.views import curation_view as cv
 from pages._shared import AppContext, set_profile, show_problems
 

@@ -15,7 +15,7 @@ from pages._shared import AppContext, set_profile, show_problems
 
 def factor_count_control(c: AppContext, profile: Any, key: str) -> None:
     """Show the factor-count slider with an Apply button, the Unclustered share and the direction check."""
-    from core.stages.profile import recluster
+    from core.stages.pipeline import recluster
 
     built = int(profile.settings.get("n_factors", 0) or 0)  # profiles built before reduction have none
     left, mid, right = st.columns([3, 1, 4], vertical_alignment="bottom")

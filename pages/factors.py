@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.stages.profile import apply_edit, redo_edit, undo_edit
+from core.stages.edits import apply_edit, redo_edit, undo_edit
 from core.ui_state import Keys
 from core.views import curation_view as cv
 from core.views.profile_view import factor_feature_rows, factor_rows, profile_caption, real_factors, subfactor_rows

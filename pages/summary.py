@@ -62,7 +62,7 @@ with left:
     if b2.button("Regenerate from factors", key="sum_regen", width="stretch",
                  type="primary" if staleness["stale"] else "secondary",
                  help="Write a new version from the current (curated) factors."):
-        from core.stages.profile import regenerate_summary
+        from core.stages.edits import regenerate_summary
 
         with st.spinner("Writing the summary…"):
             try:

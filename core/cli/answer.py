@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.embed.factory import embedder_choice, make_embedder
 from core.errors import InputError, Problem
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
 from core.methods.pool_store import read_pool_file, reset_pool, save_pool, validate_entries
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.render import format_answer
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import Profile
 from core.store.files import open_workspace
 from core.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
+from core.views.answering import answer_query
+from core.views.build_settings import pipeline_settings
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,46 +98,6 @@ def resolve_dataset(ws: Workspace, dataset: str | None, user: str) -> str:
     return holding[0]
 
 
-def embedder_choice(embedder_name: str | None, environ: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
-    """Return the embedder kind (and constructor arguments) to use.
-
-    A built profile's embedder is reused (its name says which: ``hashing-v1-d<dim>``, ``minilm-...``,
-    ``openai:...``); otherwise ``$INFLOW_EMBEDDER`` (``hash``/``hashing``, ``minilm``, ``openai``), else
-    ``minilm`` (which falls back to hashing when its packages are missing).
-    """
-    if embedder_name:
-        m = re.fullmatch(r"hashing-v\d+-d(\d+)", embedder_name)
-        if m:
-            return "hashing", {"dim": int(m.group(1))}
-        if embedder_name.startswith("openai:"):
-            return "openai", {}
-        if embedder_name.startswith("minilm"):
-            return "minilm", {}
-    env = (os.environ if environ is None else environ).get("INFLOW_EMBEDDER", "").strip().lower()
-    if env in ("hash", "hashing"):
-        return "hashing", {}
-    if env == "openai":
-        return "openai", {}
-    return "minilm", {}
-
-
-def pipeline_settings(stages: str | None, embedder_kind: str) -> Any:
-    """Return the :class:`core.stages.profile.PipelineSettings` of a build for a stage mode.
-
-    ``deterministic`` picks the lexicon extractor, keyword names, the template summary and
-    templated paths; ``llm`` the LLM for all four; ``auto`` (default) follows the backend.
-    """
-    from core.stages.profile import PipelineSettings
-    from core.ui_state import default_stage_mode
-
-    mode = stages or default_stage_mode()
-    det, llm = mode == "deterministic", mode == "llm"
-    choice = "llm" if llm else "auto"
-    return PipelineSettings(extractor="lexicon" if det else choice, namer="keywords" if det else choice,
-                            summarizer="template" if det else choice, paths="template" if det else choice,
-                            embedder="hash" if embedder_kind == "hashing" else embedder_kind)
-
-
 def open_session(args: argparse.Namespace) -> Session:
     """Open the workspace, load (or build) the user's profile and make the client and embedder.
 
@@ -146,11 +108,6 @@ def open_session(args: argparse.Namespace) -> Session:
         InputError: Missing workspace, unknown dataset / user / method, bad k, a bad pool file
             (file, entry and field named), backend problems.
     """
-    from core.embed.factory import make_embedder
-    from core.llm.factory import make_client
-    from core.llm.settings import BackendSettings
-    from core.stages.profile import build_profile, load_profile
-
     get_method(args.method)  # fail fast on a bad method name
     if args.k < 0:
         raise InputError(Problem("arguments", None, "k", "k must be zero or more"))
@@ -195,8 +152,6 @@ def open_session(args: argparse.Namespace) -> Session:
 
 def run(args: argparse.Namespace) -> int:
     """Answer the query and print the answer with its trace."""
-    from core.views.answering import answer_query
-
     session = open_session(args)
     ws = session.workspace
     record = answer_query(ws, session.profile, method=args.method, query=args.query, client=session.client,

@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
+from core.data.load import load
 from core.data.loaders.source import repair_text
+from core.embed.base import Embedder
+from core.embed.factory import make_embedder
+from core.engine import prepare_run
 from core.errors import InputError, Problem
-from core.llm.client import activity_note, stats_snapshot
-from core.stages.profile import PipelineSettings, Profile, build_profile, profile_to_json
+from core.llm.client import LLMClient, activity_note, stats_snapshot
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import PipelineSettings, Profile, profile_to_json
 from core.stages.reduce import DEFAULT_N_FACTORS
 from core.stages.summary import summary_token_report
 from core.store.files import open_workspace
@@ -72,7 +79,7 @@ class ProgressBar:
 
     every = 10.0
 
-    def __init__(self, stream: TextIO, label: str, width: int = 24, client: Any | None = None) -> None:
+    def __init__(self, stream: TextIO, label: str, width: int = 24, client: LLMClient | None = None) -> None:
         """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
         self.stream = stream
         self.client = client
@@ -175,9 +182,6 @@ def make_cli_client(kind: str | None, ws: Workspace, *, required: bool, use_cach
     Raises:
         InputError: Bad or unreachable backend settings (or a missing local model when ``required``).
     """
-    from core.llm.factory import make_client
-    from core.llm.settings import BackendSettings
-
     settings = BackendSettings.from_env()
     settings.kind = (kind or settings.kind or "local")  # type: ignore[assignment]
     settings.use_cache = settings.use_cache and use_cache
@@ -193,9 +197,6 @@ def make_cli_client(kind: str | None, ws: Workspace, *, required: bool, use_cach
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; return the exit code."""
-    from core.data.load import load
-    from core.embed.factory import make_embedder
-
     if args.min_cluster_size < 2:
         raise InputError(Problem("--min-cluster-size", None, None, "must be at least 2"))
     if args.n_factors < 0:
@@ -263,17 +264,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: Any | None,
-                   embedder: Any, settings: PipelineSettings, *, as_json: bool) -> int:
+def _run_on_engine(engine: Any, ws: Workspace, dataset_id: str, users: list[str], client: LLMClient | None,
+                   embedder: Embedder, settings: PipelineSettings, *, as_json: bool) -> int:
     """Build the users as units of the chosen engine, then print the profiles; failed users go to stderr.
 
     Returns:
         0 when every user was built, 1 when some failed (Ctrl-C stops the run: see :mod:`core.__main__`).
     """
     from dataclasses import replace
-
-    from core.engine import prepare_run
-    from core.stages.profile import load_profile
 
     run = prepare_run(engine, client, embedder, settings)
     line = UsersLine(sys.stderr)

@@ -6,7 +6,10 @@ import argparse
 import time
 from typing import Any, TextIO
 
+from core.engine import make_engine
 from core.engine.base import ENGINES, EngineProgress
+from core.engine.budget import BudgetLimits, LocalBudget
+from core.llm.client import LLMClient
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,14 +31,12 @@ def make_cli_engine(args: argparse.Namespace) -> Any:
     Raises:
         core.errors.InputError: Bad engine options (field named).
     """
-    from core.engine import make_engine
-
     if args.engine == "local":
         return make_engine("local", address=args.address)
     return make_engine("ray", address=args.address, num_cpus=args.num_cpus, worker_cpus=args.worker_cpus)
 
 
-def budget_local_client(client: Any | None, environ: dict[str, str] | None = None) -> Any | None:
+def budget_local_client(client: LLMClient | None, environ: dict[str, str] | None = None) -> Any | None:
     """Give the client of the local path a budget when ``INFLOW_MAX_RPM`` / ``INFLOW_MAX_TPM`` are set.
 
     The engines hold these limits themselves; this makes them hold for today's local loop too.
@@ -46,8 +47,6 @@ def budget_local_client(client: Any | None, environ: dict[str, str] | None = Non
     Raises:
         core.errors.InputError: A limit that is not a positive integer (the variable is named).
     """
-    from core.engine.budget import BudgetLimits, LocalBudget
-
     if client is None:
         return None
     limits = BudgetLimits.from_env(client.max_concurrency, environ)

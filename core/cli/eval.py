@@ -20,7 +20,21 @@ import sys
 from typing import Any
 
 from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
+from core.data.load import load, load_lamp_pair
+from core.data.model import split_last
+from core.data.tasks import LAMP_SPECS, lamp_number
+from core.embed.base import Embedder
+from core.embed.factory import make_embedder
+from core.engine import prepare_run
 from core.errors import InputError, Problem
+from core.evaluate.faithfulness import format_faithfulness
+from core.evaluate.harness import evaluate, export_csv, export_json, format_table
+from core.llm.client import LLMClient
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
+from core.methods.registry import METHOD_NAMES
+from core.stages.profile import PipelineSettings
+from core.store.files import open_workspace
 
 DEFAULT_WORKSPACE = ".inflow/eval.sqlite"
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
@@ -28,8 +42,6 @@ EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "opena
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` command's arguments."""
-    from core.methods.registry import METHOD_NAMES
-
     src = parser.add_argument_group("data (LaMP files, or --data with --split)")
     src.add_argument("--questions", help="LaMP questions file (*_questions.json).")
     src.add_argument("--outputs", help="LaMP outputs file (*_outputs.json).")
@@ -96,8 +108,6 @@ def parse_methods(text: str) -> list[str]:
     Raises:
         InputError: An unknown method or an empty list (field ``methods``).
     """
-    from core.methods.registry import METHOD_NAMES
-
     names = [m.strip().lower() for m in (text or "").split(",") if m.strip()]
     unknown = [m for m in names if m not in METHOD_NAMES]
     if unknown or not names:
@@ -113,13 +123,8 @@ def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     Raises:
         InputError: Missing or conflicting inputs, unreadable files, no queries.
     """
-    from core.data.load import load
-    from core.data.model import split_last
-
     task = None
     if args.task:
-        from core.data.tasks import LAMP_SPECS, lamp_number
-
         number = lamp_number(args.task)
         if number is None:
             raise InputError(Problem("arguments", None, "task", f"not a LaMP task name: {args.task!r} (e.g. LaMP_3)"))
@@ -130,8 +135,6 @@ def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         if not (args.questions and args.outputs):
             raise InputError(Problem("arguments", None, "outputs" if args.questions else "questions",
                                      "LaMP evaluation needs both --questions and --outputs"))
-        from core.data.load import load_lamp_pair
-
         dataset = load_lamp_pair(args.questions, args.outputs, task=task).dataset  # roles from the flags
     elif args.data:
         dataset = load(args.data, task=task).dataset
@@ -159,13 +162,6 @@ def _bar(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation, print the table and write the outputs."""
-    from core.embed.factory import make_embedder
-    from core.evaluate.harness import evaluate, export_csv, export_json, format_table
-    from core.llm.factory import make_client
-    from core.llm.settings import BackendSettings
-    from core.stages.profile import PipelineSettings
-    from core.store.files import open_workspace
-
     methods = parse_methods(args.methods)
     for name in ("limit", "limit_per_user"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -218,8 +214,6 @@ def run(args: argparse.Namespace) -> int:
                   f"users: {p['summary_tokens_mean']:.0f} tokens on average against {p['history_tokens_mean']:.0f} "
                   f"in the raw history (ratio {p['ratio_mean']:.3f})")
         if args.faithfulness:
-            from core.evaluate.faithfulness import format_faithfulness
-
             print()
             print(format_faithfulness(result))
         if result.cancelled:
@@ -236,14 +230,13 @@ def run(args: argparse.Namespace) -> int:
     return 130 if result.cancelled else 0
 
 
-def _engine_run(args: argparse.Namespace, client: Any, embedder: Any, pipeline: Any) -> Any:
+def _engine_run(args: argparse.Namespace, client: LLMClient | None, embedder: Embedder,
+                pipeline: PipelineSettings) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for ``--engine ray`` (None for the local, query-by-query path)."""
     if args.engine == "local":
         make_cli_engine(args)  # checks that no Ray-only option was given
         budget_local_client(client)
         return None
-    from core.engine import prepare_run
-
     run = prepare_run(make_cli_engine(args), client, embedder, pipeline)
     run.progress = None if args.quiet else UsersLine(sys.stderr)
     return run

@@ -13,8 +13,11 @@ import argparse
 import json
 from pathlib import Path
 
+from core.cli.answer import resolve_dataset
 from core.data.loaders.source import default_max_bytes, read_text
 from core.errors import InputError, Problem
+from core.stages.pipeline import load_profile
+from core.stages.profile import profile_to_json
 from core.store.exchange import EXPORT_FORMAT, export_user, export_workspace, import_user, import_workspace
 from core.store.files import check_target, open_workspace
 
@@ -44,9 +47,6 @@ def run_export(args: argparse.Namespace) -> int:
             out = export_workspace(ws, args.out)
             print(f"wrote workspace export {out}")
             return 0
-        from core.cli.answer import resolve_dataset
-        from core.stages.profile import load_profile, profile_to_json
-
         dataset = resolve_dataset(ws, args.dataset, args.user)
 
         profile = load_profile(ws, dataset, args.user)

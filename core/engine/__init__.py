@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.engine.base import ENGINES, Engine, EngineProgress, EngineReport, UserOutcome
+from core.embed.base import Embedder
+from core.engine.base import ENGINES, Engine, EngineProgress, EngineReport, EngineRun, UserOutcome
+from core.engine.budget import BudgetLimits
+from core.engine.local import LocalEngine
+from core.engine.ray_engine import RayEngine
+from core.engine.work import WorkSpec, backend_spec, embedder_kind
 from core.errors import InputError, Problem
+from core.llm.client import LLMClient
 
 __all__ = ["ENGINES", "Engine", "EngineProgress", "EngineReport", "UserOutcome", "make_engine", "prepare_run"]
 
@@ -28,17 +34,13 @@ def make_engine(name: str, *, address: str | None = None, **ray_options: Any) ->
     if name == "local":
         if address:
             raise InputError(Problem("arguments", None, "address", "--address needs --engine ray"))
-        from core.engine.local import LocalEngine
-
         return LocalEngine()
     if name == "ray":
-        from core.engine.ray_engine import RayEngine
-
         return RayEngine(address, **ray_options)
     raise InputError(Problem("arguments", None, "engine", f"unknown engine {name!r}; use one of {', '.join(ENGINES)}"))
 
 
-def prepare_run(engine: Engine, client: Any | None, embedder: Any, settings: Any, *,
+def prepare_run(engine: Engine, client: LLMClient | None, embedder: Embedder, settings: Any, *,
                 environ: dict[str, str] | None = None) -> Any:
     """Return the :class:`core.engine.base.EngineRun` for the driver's client, embedder and pipeline settings.
 
@@ -50,10 +52,6 @@ def prepare_run(engine: Engine, client: Any | None, embedder: Any, settings: Any
         InputError: A limit that is not a positive integer (the variable is named).
         ValueError: An embedder a worker cannot rebuild.
     """
-    from core.engine.base import EngineRun
-    from core.engine.budget import BudgetLimits
-    from core.engine.work import WorkSpec, backend_spec, embedder_kind
-
     spec = WorkSpec(dataset_id="", backend=backend_spec(client), embedder=embedder_kind(embedder),
                     pipeline=settings.to_dict())
     limits = BudgetLimits.from_env(client.max_concurrency if client is not None else 1, environ)

@@ -15,11 +15,13 @@ Both take a :class:`core.engine.work.WorkSpec` and return an :class:`EngineRepor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from core.embed.base import Embedder
 from core.engine.budget import BudgetLimits, BudgetStats
 from core.engine.work import WorkSpec
+from core.llm.client import LLMClient
 from core.store.workspace import Workspace
 
 ENGINES = ("local", "ray")
@@ -134,7 +136,7 @@ class Engine(Protocol):
     name: str
 
     def run(self, ws: Workspace, spec: WorkSpec, users: Sequence[str], *, limits: BudgetLimits,
-            client: Any | None = None, embedder: Any | None = None,
+            client: LLMClient | None = None, embedder: Embedder | None = None,
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """Build (or, with ``queries``, build and answer for) every user; never raise for one user's failure.
@@ -170,7 +172,26 @@ class EngineRun:
     engine: Engine
     spec: WorkSpec
     limits: BudgetLimits
-    client: Any = None
-    embedder: Any = None
+    client: LLMClient | None = None
+    embedder: Embedder | None = None
     progress: EngineProgressCallback | None = None
     report: EngineReport | None = None
+
+    def answer_users(self, ws: Workspace, dataset_id: str, queries: Mapping[str, Sequence[Any]],
+                     eval_params: dict[str, Any], *, cancel: CancelCheck | None = None) -> EngineReport:
+        """Answer each user's queries as one unit of this engine; the report is also left in :attr:`report`.
+
+        This is what :func:`core.evaluate.harness.evaluate` calls (through its ``UserEngine``
+        protocol, so the harness never imports the engines that run it).
+
+        Args:
+            ws: The driver's workspace.
+            dataset_id: The dataset.
+            queries: The queries by user id (each user is one unit).
+            eval_params: ``methods``, ``k``, ``baselines``, ``majority``, ``run_id``, ``faithfulness``.
+            cancel: Checked while running.
+        """
+        spec = replace(self.spec, dataset_id=dataset_id, eval=dict(eval_params))
+        self.report = self.engine.run(ws, spec, list(queries), limits=self.limits, client=self.client,
+                                      embedder=self.embedder, queries=queries, progress=self.progress, cancel=cancel)
+        return self.report

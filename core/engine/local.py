@@ -1,6 +1,6 @@
 """``--engine local``: users one after another in this process, on the driver's workspace.
 
-This is the path every build took before engines existed: :func:`core.stages.profile.build_profile`
+This is the path every build took before engines existed: :func:`core.stages.pipeline.build_profile`
 (and, in an evaluation, :func:`core.evaluate.harness.answer_user_queries`) on the driver's
 workspace with the driver's client. The client is given a :class:`core.engine.budget.LocalBudget`
 for the run, so requests- and tokens-per-minute limits hold here too and the run reports the same
@@ -13,10 +13,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.embed.base import Embedder
 from core.engine.base import CancelCheck, EngineProgress, EngineProgressCallback, EngineReport, UserOutcome
 from core.engine.budget import BudgetLimits, LocalBudget
 from core.engine.work import WorkSpec
-from core.llm.client import stats_snapshot
+from core.evaluate.harness import answer_user_queries
+from core.llm.client import LLMClient, stats_snapshot
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 
 
@@ -35,12 +39,10 @@ class LocalEngine:
     name = "local"
 
     def run(self, ws: Workspace, spec: WorkSpec, users: Sequence[str], *, limits: BudgetLimits,
-            client: Any | None = None, embedder: Any | None = None,
+            client: LLMClient | None = None, embedder: Embedder | None = None,
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """See :meth:`core.engine.base.Engine.run`."""
-        from core.stages.profile import PipelineSettings, build_profile
-
         budget = LocalBudget(limits)
         previous = getattr(client, "limiter", None)
         if client is not None:
@@ -99,10 +101,8 @@ class LocalEngine:
         return EngineReport(self.name, outcomes, state, budget.stats(), workers=1, cancelled=cancelled)
 
     @staticmethod
-    def _answer(ws: Workspace, spec: WorkSpec, user: str, queries: Sequence[Any], client: Any, embedder: Any,
-                settings: Any, cancel: CancelCheck | None) -> list[dict[str, Any]]:
-        from core.evaluate.harness import answer_user_queries
-
+    def _answer(ws: Workspace, spec: WorkSpec, user: str, queries: Sequence[Any], client: LLMClient | None,
+                embedder: Embedder, settings: PipelineSettings, cancel: CancelCheck | None) -> list[dict[str, Any]]:
         e = spec.eval
         return answer_user_queries(ws, spec.dataset_id, user, list(queries), methods=e["methods"], client=client,
                                    embedder=embedder, settings=settings, k=e["k"], baselines=e["baselines"],

@@ -27,11 +27,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.embed.base import Embedder
 from core.engine.base import CancelCheck, EngineProgress, EngineProgressCallback, EngineReport, UserOutcome
 from core.engine.budget import BudgetLimits, BudgetState, BudgetStats
 from core.engine.local import failure_reason
 from core.engine.work import UserResult, WorkSpec, answer_user, build_user
 from core.errors import InputError, Problem
+from core.llm.client import LLMClient
 from core.store.shards import ingest_rows, seed_rows
 from core.store.workspace import Workspace
 
@@ -258,7 +260,7 @@ class RayEngine:
         return max(1, int(ray.cluster_resources().get("CPU", 1) // self.worker_cpus))
 
     def run(self, ws: Workspace, spec: WorkSpec, users: Sequence[str], *, limits: BudgetLimits,
-            client: Any | None = None, embedder: Any | None = None,
+            client: LLMClient | None = None, embedder: Embedder | None = None,
             queries: Mapping[str, Sequence[Any]] | None = None,
             progress: EngineProgressCallback | None = None, cancel: CancelCheck | None = None) -> EngineReport:
         """See :meth:`core.engine.base.Engine.run` (``client`` and ``embedder`` are not used: workers make their own).

@@ -1,7 +1,7 @@
 """What one worker does for one user: the same core stage code, in a scratch workspace.
 
 :func:`build_user` seeds an in-memory workspace with the user's slice of the driver's workspace
-(:mod:`core.store.shards`), runs :func:`core.stages.profile.build_profile` on it exactly as the
+(:mod:`core.store.shards`), runs :func:`core.stages.pipeline.build_profile` on it exactly as the
 local engine does on the driver's workspace, and returns the rows it added. :func:`answer_user`
 does the same and then answers the user's evaluation queries with
 :func:`core.evaluate.harness.answer_user_queries`.
@@ -21,6 +21,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.embed.base import Embedder
+from core.embed.factory import embedder_kind_of, make_embedder
+from core.evaluate.harness import answer_user_queries
+from core.llm.client import LLMClient, stats_snapshot
+from core.llm.factory import make_backend
+from core.llm.settings import BackendSettings
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.shards import Shard, load_seed, new_rows
 from core.store.workspace import Workspace, stable_hash
 
@@ -117,10 +125,6 @@ def worker_client(spec: WorkSpec, ws: Workspace, limiter: Any | None) -> Any | N
     """
     if spec.backend is None:
         return None
-    from core.llm.client import LLMClient
-    from core.llm.factory import make_backend
-    from core.llm.settings import BackendSettings
-
     settings = BackendSettings.from_dict(spec.backend)
     key = stable_hash(spec.backend)
     with _BACKENDS_LOCK:
@@ -133,8 +137,6 @@ def worker_client(spec: WorkSpec, ws: Workspace, limiter: Any | None) -> Any | N
 
 def _scratch(spec: WorkSpec, seed: Shard, source: CacheSource | None, limiter: Any | None) -> tuple[Workspace, Any,
                                                                                                   Any]:
-    from core.embed.factory import make_embedder
-
     ws = ScratchWorkspace(source)
     load_seed(ws, seed)
     return ws, worker_client(spec, ws, limiter), make_embedder(spec.embedder)
@@ -145,11 +147,8 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
     """Build one user's profile in a scratch workspace; return the rows it added.
 
     Raises:
-        Whatever :func:`core.stages.profile.build_profile` raises (the engine reports it by user).
+        Whatever :func:`core.stages.pipeline.build_profile` raises (the engine reports it by user).
     """
-    from core.llm.client import stats_snapshot
-    from core.stages.profile import PipelineSettings, build_profile
-
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)
     try:
@@ -164,10 +163,6 @@ def build_user(spec: WorkSpec, user_id: str, seed: Shard, *, source: CacheSource
 def answer_user(spec: WorkSpec, user_id: str, seed: Shard, queries: Sequence[Any], *,
                 source: CacheSource | None = None, limiter: Any | None = None) -> UserResult:
     """Build one user's profile and answer their evaluation queries in a scratch workspace."""
-    from core.evaluate.harness import answer_user_queries
-    from core.llm.client import stats_snapshot
-    from core.stages.profile import PipelineSettings
-
     start = time.perf_counter()
     ws, client, embedder = _scratch(spec, seed, source, limiter)
     try:
@@ -184,7 +179,7 @@ def answer_user(spec: WorkSpec, user_id: str, seed: Shard, queries: Sequence[Any
         ws.close()
 
 
-def backend_spec(client: Any | None) -> dict[str, Any] | None:
+def backend_spec(client: LLMClient | None) -> dict[str, Any] | None:
     """Return what a worker needs to rebuild the driver's client (endpoint and model resolved, never the key).
 
     None for no client (an offline build).
@@ -202,14 +197,14 @@ def backend_spec(client: Any | None) -> dict[str, Any] | None:
             "use_cache": client.use_cache}
 
 
-def embedder_kind(embedder: Any) -> str:
+def embedder_kind(embedder: Embedder) -> str:
     """Return the :func:`core.embed.factory.make_embedder` kind that rebuilds ``embedder`` in a worker.
 
     Raises:
         ValueError: An embedder no worker can rebuild by kind (a test stand-in, say).
     """
     name = str(getattr(embedder, "name", ""))
-    for prefix, kind in (("hashing-", "hashing"), ("minilm", "minilm"), ("openai:", "openai")):
-        if name.startswith(prefix):
-            return kind
-    raise ValueError(f"embedder {name!r} cannot be rebuilt in a worker; use hash, minilm or openai")
+    known = embedder_kind_of(name)
+    if known is None:
+        raise ValueError(f"embedder {name!r} cannot be rebuilt in a worker; use hash, minilm or openai")
+    return known[0]

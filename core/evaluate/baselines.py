@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from core.data.model import Item, Task
-from core.methods.types import RetrievedDoc
+from core.stages.types import RetrievedDoc
 
 BASELINE_NAMES: dict[str, tuple[str, ...]] = {
     "score": ("majority", "user-mean", "knn-bm25", "knn-feature"),

@@ -3,12 +3,12 @@
 :func:`evaluate` takes a history dataset and queries with known golds, and for each query's user
 
 1. builds (or reuses, through the workspace's stage runs and caches) the user's profile from that
-   user's history with :func:`core.stages.profile.build_profile`. In the LaMP format every question
+   user's history with :func:`core.stages.pipeline.build_profile`. In the LaMP format every question
    is its own user holding the question's profile; with :func:`core.data.model.split_last` a
    user's queries share the profile built from the earlier items;
 2. runs every method (:mod:`core.methods.registry`) on every query, and the baselines of
    :mod:`core.evaluate.baselines`;
-3. scores predictions with the LaMP metrics (:mod:`core.evaluate.metrics`).
+3. scores predictions with the LaMP metrics (:mod:`core.metrics`).
 
 A method's prediction is its parsed answer (``Answer.value``: the in-range score or the matched
 label) when it has one, else its raw text, which the metrics then count as wrong (labels) or as
@@ -17,7 +17,7 @@ the farther score bound (scores). Beside it each query keeps the method's raw co
 *parse rescue* (``rescued``: the parser had to change the model's answer to get it, e.g. ``"4 stars"``
 -> ``4``, ``"comedy."`` -> ``comedy``, ``"The user's response: hi"`` -> ``hi``); each method counts its
 ``rescues``. Every system is scored twice, by Inflow's rule and by the official LaMP evaluator's
-(``"lamp"`` inside each system's metrics; see :mod:`core.evaluate.metrics`). A method that fails
+(``"lamp"`` inside each system's metrics; see :mod:`core.metrics`). A method that fails
 on a query (e.g. the endpoint gave up) predicts ``""`` for it; the failure is listed in
 ``per_query[i]["errors"]`` and counted in the method's ``errors``.
 
@@ -35,25 +35,47 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from core.data.model import Dataset, Query, Task, User
+from core.embed.base import Embedder
 from core.embed.cached import CachedEmbedder
+from core.errors import InputError, Problem
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
-from core.evaluate.metrics import METRICS, SCORINGS, metrics_for
+from core.evaluate.faithfulness import probe, summarize
 from core.evaluate.portability import port_summary, portability_summary
 from core.evaluate.result import EvalResult
+from core.llm.client import LLMClient
 from core.methods.context import AnswerContext
+from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
+from core.metrics import METRICS, SCORINGS, metrics_for
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import EVALUATION_SOURCE, Workspace, stable_hash
 
-if TYPE_CHECKING:
-    from core.engine.base import EngineRun
-
 OPEN_USERS = 8  # users whose profile and retrievers stay in memory (round-robin runs revisit them)
+
+
+
+class UserEngine(Protocol):
+    """Runs an evaluation's users as units of work (:class:`core.engine.base.EngineRun` is one).
+
+    A protocol here, so the harness does not import the engines, whose workers call back into
+    :func:`answer_user_queries`.
+    """
+
+    report: Any
+    """What the last run did (``outcomes`` with each user's ``records``, ``cancelled``, ``to_dict()``)."""
+
+    def answer_users(self, ws: Workspace, dataset_id: str, queries: Mapping[str, Sequence[Query]],
+                     eval_params: dict[str, Any], *, cancel: CancelCheck | None = None) -> Any:
+        """Answer each user's queries (see :meth:`core.engine.base.EngineRun.answer_users`); return the report."""
+        ...
+
 
 EvalProgress = Callable[[int, int], None]
 """``progress(done, total)``: queries finished so far, out of all."""
@@ -174,7 +196,8 @@ def _query_task(task: Task, query: Query) -> Task:
     return task
 
 
-def _backend_info(client: Any, embedder: Any, settings: Any, profile_settings: dict[str, Any] | None) -> dict[str, Any]:
+def _backend_info(client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None,
+                  profile_settings: dict[str, Any] | None) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if client is not None:
         caps = client.capabilities
@@ -237,13 +260,14 @@ def _median(xs: Sequence[float]) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str], client: Any,
-             embedder: Any, settings: Any = None, limit: int | None = None, limit_per_user: int | None = None,
-             k: int = 4, baselines: bool = True, progress: EvalProgress | None = None,
+def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, methods: Sequence[str],
+             client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None = None,
+             limit: int | None = None, limit_per_user: int | None = None, k: int = 4, baselines: bool = True,
+             progress: EvalProgress | None = None,
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
-             engine: EngineRun | None = None, scoring: str = "inflow", faithfulness: bool = False,
-             summary_client: Any = None) -> EvalResult:
+             engine: UserEngine | None = None, scoring: str = "inflow", faithfulness: bool = False,
+             summary_client: LLMClient | None = None) -> EvalResult:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -284,10 +308,6 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         core.errors.InputError: An unknown method, a query whose user is not in the dataset, or an engine
             together with ``summary_client``.
     """
-    from core.errors import InputError, Problem
-    from core.methods.pool_store import load_pool
-    from core.stages.profile import PipelineSettings, build_profile
-
     if engine is not None and summary_client is not None:
         raise InputError(Problem("summary_backend", None, None, "a summary written by another model (portability) "
                                  "is measured on the local engine only: drop the engine or the summary backend"))
@@ -376,8 +396,6 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         if summary_client is not None:
             result.portability = portability_summary(list(ported.values()), params["summary_from"])
         if faithfulness:
-            from core.evaluate.faithfulness import summarize
-
             result.faithfulness = summarize(per_query, list(methods))
         run.status = "cancelled" if cancelled else "done"
     if store:  # stored without its own id, as always
@@ -385,7 +403,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     return result
 
 
-def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run_id: str | None,
+def _contexts(state: _UserState, qtask: Task, client: LLMClient | None, emb: Embedder, k: int, run_id: str | None,
               majority: str | None, baselines: bool) -> tuple[AnswerContext, UserBaselines | None]:
     """Return (creating once per label set) a user's answer context and baselines for a query's task."""
     key = tuple(qtask.labels)
@@ -401,7 +419,8 @@ def _contexts(state: _UserState, qtask: Task, client: Any, emb: Any, k: int, run
 
 
 def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: Sequence[Query], *,
-                        methods: Sequence[str], client: Any, embedder: Any, settings: Any, k: int, baselines: bool,
+                        methods: Sequence[str], client: LLMClient | None, embedder: Embedder,
+                        settings: PipelineSettings, k: int, baselines: bool,
                         majority: str | None, run_id: str | None,
                         cancel: CancelCheck | None = None, faithfulness: bool = False) -> list[dict[str, Any]]:
     """Build (or reuse) one user's profile and answer their queries: an engine's unit of evaluation work.
@@ -409,9 +428,6 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
     Returns:
         One per-query record per answered query (see :func:`evaluate`), in the given order.
     """
-    from core.methods.pool_store import load_pool
-    from core.stages.profile import build_profile
-
     emb = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
     task = ws.get_dataset(dataset_id, user_ids=[]).task
     method_objs = {name: get_method(name) for name in methods}
@@ -427,7 +443,7 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
     return records
 
 
-def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
+def _run_on_engine(run: UserEngine, ws: Workspace, dataset_id: str, chosen: list[Query], methods: Sequence[str],
                    k: int, baselines: bool, majority: str | None, run_id: str, cancel: CancelCheck | None,
                    progress: EvalProgress | None,
                    faithfulness: bool = False) -> tuple[list[dict[str, Any]], bool, dict[str, Any] | None]:
@@ -435,19 +451,12 @@ def _run_on_engine(run: EngineRun, ws: Workspace, dataset_id: str, chosen: list[
 
     The engine's report is left in ``run.report`` (users that failed are listed there with the reason).
     """
-    from dataclasses import replace as replace_spec
-
-    from core.stages.profile import load_profile
-
     by_user: dict[str, list[Query]] = {}
     for q in chosen:
         by_user.setdefault(q.user_id, []).append(q)
-    spec = replace_spec(run.spec, dataset_id=dataset_id, eval={"methods": list(methods), "k": k,
-                                                               "baselines": baselines, "majority": majority,
-                                                               "run_id": run_id, "faithfulness": faithfulness})
-    report = run.engine.run(ws, spec, list(by_user), limits=run.limits, client=run.client, embedder=run.embedder,
-                            queries=by_user, progress=run.progress, cancel=cancel)
-    run.report = report
+    report = run.answer_users(ws, dataset_id, by_user, {"methods": list(methods), "k": k, "baselines": baselines,
+                                                        "majority": majority, "run_id": run_id,
+                                                        "faithfulness": faithfulness}, cancel=cancel)
     by_id = {(r["id"], r["user_id"]): r for o in report.outcomes for r in o.records}
     records = [by_id[q.id, q.user_id] for q in chosen if (q.id, q.user_id) in by_id]
     if progress is not None:
@@ -483,8 +492,6 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         rec["raw"][name] = raw_completion(ans)
         rec["rescued"][name] = is_rescue(task, ans.text, ans.value)
         if faithfulness:
-            from core.evaluate.faithfulness import probe
-
             try:
                 rec.setdefault("faithfulness", {})[name] = probe(method, q.input, ctx, ans)
             except Exception as exc:  # a failed probe is reported, the query's scores stand

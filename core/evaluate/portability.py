@@ -19,10 +19,12 @@ from dataclasses import replace
 from typing import Any
 
 from core.errors import BackendError, Problem
+from core.llm.client import LLMClient
+from core.stages.profile import Profile
 from core.stages.summary import LLMSummarizer, summary_token_report
 
 
-def port_summary(profile: Any, source_client: Any) -> tuple[Any, dict[str, Any]]:
+def port_summary(profile: Profile, source_client: LLMClient) -> tuple[Any, dict[str, Any]]:
     """Have ``source_client``'s model write the user's summary and return the profile carrying it.
 
     Args:

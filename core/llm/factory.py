@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from core.errors import InputError, Problem
 from core.llm.client import LLMClient
+from core.llm.local_backend import LocalLlamaBackend
+from core.llm.openai_backend import OpenAIBackend
 from core.llm.settings import SOURCE, BackendSettings
 from core.llm.types import ChatBackend
 from core.store.workspace import Workspace
@@ -43,15 +45,11 @@ def make_backend(settings: BackendSettings, *, check: bool = True) -> ChatBacken
     """
     settings.validate()
     if settings.kind == "openai":
-        from core.llm.openai_backend import OpenAIBackend
-
         backend = OpenAIBackend(settings.base_url, settings.api_key, settings.model,
                                 context_length=settings.context_length)
         if check:
             check_reachable(backend.base_url)
         return backend
-    from core.llm.local_backend import LocalLlamaBackend
-
     return LocalLlamaBackend(settings.gguf_path, n_ctx=settings.context_length or DEFAULT_LOCAL_CONTEXT,
                              local_model=settings.local_model)
 

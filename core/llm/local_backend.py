@@ -38,6 +38,7 @@ from typing import Any
 from core.errors import InputError, Problem
 from core.llm.choice_scoring import AmbiguousOptionsError, ChoiceScorer, ClosedChoice, closed_choice, resolve_mode
 from core.llm.errors import EndpointError
+from core.llm.local_models import ensure_model
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
 
@@ -95,8 +96,6 @@ def resolve_model_path(model_path: str | os.PathLike[str] | None, local_model: s
     """
     given = model_path or os.environ.get(ENV_GGUF)
     if not given:
-        from core.llm.local_models import ensure_model
-
         return ensure_model(local_model)
     path = Path(given).expanduser()
     if not path.is_file():

@@ -10,7 +10,7 @@ Environment variables read by :meth:`BackendSettings.from_env`:
 * ``INFLOW_CONTEXT_LENGTH``: the model's context window in tokens;
 * ``INFLOW_NO_CACHE``: ``1`` bypasses the LLM cache (every call goes to the model, nothing is cached).
 
-:func:`make_client` (from :mod:`core.llm.factory`) turns settings into a ready client.
+:func:`core.llm.factory.make_client` turns settings into a ready client.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from core.errors import InputError, Problem
+from core.llm.local_models import MODELS
 
 KINDS = ("local", "openai")
 SOURCE = "settings"
@@ -95,8 +96,6 @@ class BackendSettings:
         if self.kind not in KINDS:
             problems.append(Problem(SOURCE, None, "kind", f"unknown backend {self.kind!r}; use one of {KINDS}"))
         if self.kind == "local" and self.local_model is not None:
-            from core.llm.local_models import MODELS
-
             if self.local_model not in MODELS:
                 problems.append(Problem(SOURCE, None, "local_model", f"unknown local model {self.local_model!r}; "
                                                                      f"use one of {', '.join(MODELS)}"))
@@ -125,11 +124,3 @@ def _env_int(env: Mapping[str, str], var: str, field_name: str) -> int | None:
         raise InputError(Problem(SOURCE, None, field_name, f"{var} must be a positive integer, got {value!r}"))
     return int(value)
 
-
-def __getattr__(name: str) -> Any:
-    """Re-export :func:`core.llm.factory.make_client` here (lazily, to avoid an import cycle)."""
-    if name in ("make_client", "make_backend"):
-        from core.llm import factory
-
-        return getattr(factory, name)
-    raise AttributeError(name)

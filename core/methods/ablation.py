@@ -16,6 +16,7 @@ from core.errors import InputError, Problem
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.methods.types import Answer
+from core.metrics import text_metrics  # ROUGE-L as LaMP configures it
 
 
 @dataclass
@@ -99,8 +100,6 @@ def compare(original: Answer, ablated: Answer, task: Task) -> tuple[bool, float 
             return changed, None, None, None
         flipped = original.value != ablated.value
         return flipped, None, flipped, None
-    from core.evaluate.metrics import text_metrics  # rouge-score, configured as LaMP's metric
-
     score = text_metrics([ablated.text or ""], [original.text or ""])["rouge-l"]
     return _norm(original.text) != _norm(ablated.text), None, None, float(score)
 

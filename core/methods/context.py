@@ -11,17 +11,16 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from core.data.model import Item, Task
-from core.methods.prompting import answer_choices
+from core.embed.base import Embedder
+from core.llm.client import LLMClient
+from core.methods.choices import answer_choices
 from core.methods.types import RetrievedDoc
+from core.stages.profile import Profile
+from core.stages.retrieval import BM25Retriever, FeatureRetriever, profile_retriever
 from core.stages.types import Factor
-
-if TYPE_CHECKING:
-    from core.embed.base import Embedder
-    from core.llm.client import LLMClient
-    from core.stages.profile import Profile
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -115,7 +114,7 @@ class AnswerContext:
     # -- views of the profile ---------------------------------------------------------------------
     @property
     def answer_choices(self) -> list[str] | None:
-        """The closed answer set (see :func:`core.methods.prompting.answer_choices`)."""
+        """The closed answer set (see :func:`core.methods.choices.answer_choices`)."""
         return self.memo(("choices", self.task),
                          lambda: answer_choices(self.task, [it.output for it in self.profile.items]))
 
@@ -145,19 +144,15 @@ class AnswerContext:
         return self.memo("items", lambda: {it.id: it for it in self.profile.items}).get(item_id)
 
     # -- retrieval --------------------------------------------------------------------------------
-    def bm25_retriever(self) -> Any:
+    def bm25_retriever(self) -> BM25Retriever:
         """The raw-text BM25 retriever over the user's history (built once, shared by copies)."""
-        from core.stages.retrieval import BM25Retriever
-
         return self.memo("bm25", lambda: BM25Retriever(self.profile.items, self.profile.paths))
 
-    def feature_retriever(self) -> Any:
+    def feature_retriever(self) -> FeatureRetriever:
         """The feature-level retriever over the user's profile (built once, shared by copies).
 
         The query's features are extracted with the same kind of extractor that built the profile.
         """
-        from core.stages.profile import profile_retriever
-
         return self.memo("features",
                          lambda: profile_retriever(self.profile, client=self.client, embedder=self.embedder))
 

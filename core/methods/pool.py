@@ -38,10 +38,13 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Item, Task
+from core.embed.base import Embedder
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.prompting import call_answer, format_example
 from core.methods.render import describe_factor
 from core.methods.types import Answer, PoolMatch, RetrievedDoc, Step, StepDetail, Trace
+from core.metrics import text_metrics  # ROUGE-L as LaMP configures it
+from core.stages.profile import Profile
 from core.stages.types import Factor
 
 MIN_PAIRS = 8
@@ -53,7 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 # -- the default pool -------------------------------------------------------------------------------
-def default_pool(profile: Any, task: Task, *, demos_per_factor: int = DEMOS_PER_FACTOR,
+def default_pool(profile: Profile, task: Task, *, demos_per_factor: int = DEMOS_PER_FACTOR,
                  demo_chars: int = DEMO_CHARS) -> list[PoolEntry]:
     """Build a pool from a profile: summary sentences, factor lines and representative demos.
 
@@ -92,7 +95,7 @@ def default_pool(profile: Any, task: Task, *, demos_per_factor: int = DEMOS_PER_
     return entries
 
 
-def _representative_items(profile: Any, factor: Factor) -> list[str]:
+def _representative_items(profile: Profile, factor: Factor) -> list[str]:
     """Items touching ``factor``, strongest member feature first."""
     members = set(factor.feature_ids)
     best: dict[str, float] = {}
@@ -160,8 +163,6 @@ def _responses_match(a: str, b: str, task: Task) -> bool:
         return x is not None and y is not None and abs(x - y) <= (task.score_max - task.score_min) / 8.0
     if task.kind == "label":
         return a.strip().lower() == b.strip().lower()
-    from core.evaluate.metrics import text_metrics
-
     return text_metrics([a], [b])["rouge-l"] >= 0.3
 
 
@@ -179,7 +180,7 @@ def _instruction_helps(item: Item, factor: Factor, touched: set[str], task: Task
     return True
 
 
-def fit_reranker(profile: Any, task: Task, entries: list[PoolEntry], embedder: Any, *,
+def fit_reranker(profile: Profile, task: Task, entries: list[PoolEntry], embedder: Embedder, *,
                  max_chars: int = 600) -> PoolReranker | None:
     """Fit the leave-one-out re-ranker on the user's history (see the module docstring).
 

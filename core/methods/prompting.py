@@ -25,24 +25,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
 from core.data.model import Item, Task
+from core.llm.choice_scoring import CONTENT_FREE_INPUT
 from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.tokens import count_message_tokens
 from core.llm.types import ChatRequest, Message
+from core.methods.context import AnswerContext
 from core.methods.types import Step, StepDetail, StepKind
-
-if TYPE_CHECKING:
-    from core.methods.context import AnswerContext
 
 SYSTEM_PROMPT = with_data_rule("You predict how one specific user would respond to a new input. Base the answer on "
                                "what is known about this user, when anything is given, and follow the answer format "
                                "exactly.")
-MAX_ENUM_SCORES = 101  # wider integer ranges are asked for as a plain number
-MAX_ENUM_LABELS = 200
 MAX_QUERY_CHARS = 3000
 TEXT_MAX_TOKENS = 128
 CLOSED_MAX_TOKENS = 32
@@ -62,29 +59,6 @@ def default_instruction(task: Task) -> str:
     if task.kind == "label":
         return "Which label would this user give the following input?"
     return "Write the response this user would write for the following input."
-
-
-def answer_choices(task: Task, history_outputs: list[str] | None = None) -> list[str] | None:
-    """Return the closed set of valid answers, or None when the answer is free.
-
-    Args:
-        task: The task.
-        history_outputs: The user's known responses (label tasks without a declared label set
-            take their labels from here, in first-seen order).
-
-    Returns:
-        Score tasks: the integer scores in range as strings (None for non-integer or very wide
-        ranges); label tasks: the labels (None if there are none or too many); text tasks: None.
-    """
-    if task.kind == "score":
-        lo, hi = math.ceil(task.score_min), math.floor(task.score_max)
-        if hi < lo or hi - lo + 1 > MAX_ENUM_SCORES:
-            return None
-        return [str(v) for v in range(lo, hi + 1)]
-    if task.kind == "label":
-        labels = list(task.labels) or list(dict.fromkeys(o.strip() for o in history_outputs or [] if o.strip()))
-        return labels if 0 < len(labels) <= MAX_ENUM_LABELS else None
-    return None
 
 
 @lru_cache(maxsize=64)
@@ -324,8 +298,6 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
     the user information and the answer-format line, so a model's bias toward the first listed
     option cancels out. Returns None when the prompt has no ``Input:`` line (built elsewhere).
     """
-    from core.llm.choice_scoring import CONTENT_FREE_INPUT
-
     body = messages[-1]["content"]
     head, sep, rest = body.rpartition("\n\nInput: ")
     if not sep:

@@ -7,6 +7,7 @@ from typing import Any
 
 from core.data.model import Task
 from core.methods.types import Answer, Step
+from core.stages.paths import render
 from core.stages.types import Factor, ReasoningPath
 
 
@@ -71,8 +72,6 @@ def path_text(path: ReasoningPath, disabled_factors: frozenset[str] | set[str] =
     """
     if not any(h.get("factor_id") in disabled_factors for h in path.steps):
         return path.text
-    from core.stages.paths import render
-
     kept = [dict(h) for h in path.steps if h.get("factor_id") not in disabled_factors]
     if not kept:
         return path.response

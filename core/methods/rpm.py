@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from core.llm.client import LLMClient
 from core.llm.types import ChatRequest
 from core.methods import decision
 from core.methods.context import AnswerContext
@@ -302,7 +303,7 @@ def _identity(extractor: Any) -> Any:
     return identity() if callable(identity) else type(extractor).__name__
 
 
-def _client_calls(client: Any) -> int:
+def _client_calls(client: LLMClient) -> int:
     """Model calls plus cache hits made by the client so far (0 when it keeps no stats)."""
     stats = getattr(client, "stats", None)
     return int(getattr(stats, "model_calls", 0) + getattr(stats, "cache_hits", 0)) if stats is not None else 0

@@ -10,29 +10,9 @@ import copy
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from core.stages.types import RetrievedDoc
+
 StepKind = Literal["features", "retrieve", "reason", "llm", "rewrite"]
-
-
-@dataclass
-class RetrievedDoc:
-    """A history item retrieved for a query.
-
-    Attributes:
-        id: Item id.
-        text: Item input (possibly truncated for display).
-        output: The user's known response to it.
-        score: Retrieval score (higher is closer).
-        matched: Matched feature pairs ``{"query": phrase, "item": phrase, "similarity": s, "factor": name}``
-            (feature-level retrieval); empty for raw-text retrieval.
-        path: The item's reasoning path text, when used.
-    """
-
-    id: str
-    text: str
-    output: str
-    score: float
-    matched: list[dict[str, Any]] = field(default_factory=list)
-    path: str | None = None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core.stages.types import Clusterer
 from core.store.workspace import Workspace, stable_hash
 
 
@@ -86,7 +87,7 @@ class ManualClusterer:
         return self.labels.copy()
 
 
-def clusterer_identity(clusterer: Any) -> dict[str, Any]:
+def clusterer_identity(clusterer: Clusterer) -> dict[str, Any]:
     """Return a clusterer's identity (its ``identity()``, else its class and public attributes)."""
     if hasattr(clusterer, "identity"):
         return dict(clusterer.identity())
@@ -95,7 +96,7 @@ def clusterer_identity(clusterer: Any) -> dict[str, Any]:
 
 
 def run_clustering(ws: Workspace, projection_run_id: str, feature_ids: list[str], coordsnd: np.ndarray,
-                   clusterer: Any, *, dataset_id: str | None = None,
+                   clusterer: Clusterer, *, dataset_id: str | None = None,
                    user_id: str | None = None, reuse: bool = True) -> tuple[str, dict[str, int]]:
     """Cluster the projected features, or reuse a stored clustering with the same parameters (unless ``reuse``).
 

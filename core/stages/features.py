@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
@@ -28,15 +27,16 @@ from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError, InputError, Problem
+from core.llm.client import LLMClient
 from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.directions import DirectionCheck
 from core.stages.failures import PARTIAL, StageFailure, finish_stage, short
+from core.stages.lexicon import LexiconFeatureExtractor
 from core.stages.text import locate_evidence, truncate
-from core.stages.types import Feature
+from core.stages.types import Feature, FeatureProgress
 from core.store.workspace import Workspace
 
-FeatureProgress = Callable[[int, int], None]
 """``progress(done, total)`` for items."""
 
 MAX_FEATURES = 6
@@ -187,7 +187,7 @@ class LLMFeatureExtractor:
 
     name = "llm"
 
-    def __init__(self, client: Any, *, max_features: int = MAX_FEATURES, skip_failures: bool = False) -> None:
+    def __init__(self, client: LLMClient, *, max_features: int = MAX_FEATURES, skip_failures: bool = False) -> None:
         """Create the extractor."""
         self.client = client
         self.max_features = max_features
@@ -246,7 +246,7 @@ class LLMFeatureExtractor:
 
 
 # -- choosing ---------------------------------------------------------------------------------------
-def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureExtractor:
+def choose_extractor(client: LLMClient | None, prefer: str | None = None) -> FeatureExtractor:
     """Pick the feature extractor: the analyst's choice, else what the backend can do well.
 
     Args:
@@ -257,8 +257,6 @@ def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureEx
     Raises:
         InputError: ``prefer`` is unknown, or ``"llm"`` was asked for without a client.
     """
-    from core.stages.lexicon import LexiconFeatureExtractor
-
     choice = (prefer or "auto").lower()
     if choice == "lexicon":
         return LexiconFeatureExtractor()
@@ -274,7 +272,7 @@ def choose_extractor(client: Any | None, prefer: str | None = None) -> FeatureEx
     return LexiconFeatureExtractor()
 
 
-def is_capable(client: Any | None) -> bool:
+def is_capable(client: LLMClient | None) -> bool:
     """True when a client's model is good enough to drive a stage (not weak, structured output)."""
     if client is None:
         return False

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.data.model import Item, Task
 from core.data.tasks import lamp_number
-from core.methods.types import RetrievedDoc
+from core.stages.types import RetrievedDoc
 
 LAMP_K = 1  # LaMP/evaluate_llm.py: parser.add_argument("--num_retrieved", type=int, default=1)
 TITLE_FIRST = frozenset({1, 4, 5})  # tasks whose corpus is f'{x["title"]} {x[...]}', the title being the output

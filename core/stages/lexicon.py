@@ -23,9 +23,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from core.data.model import Item, Task
 from core.stages.aspects import ASPECTS, match_aspects
-from core.stages.features import FeatureProgress
 from core.stages.text import STOP_WORDS, WORD, clauses, words
-from core.stages.types import Feature
+from core.stages.types import Feature, FeatureProgress
 from core.store.workspace import stable_hash
 
 _SENTIMENT_THRESHOLD = 0.05

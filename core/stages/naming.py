@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from core.errors import BackendError
+from core.llm.client import LLMClient
 from core.llm.fence import quote, quote_list, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.aspects import ASPECTS
@@ -431,7 +432,7 @@ class LLMNamer:
 
     name = "llm"
 
-    def __init__(self, client: Any, n_representatives: int = N_REPRESENTATIVES) -> None:
+    def __init__(self, client: LLMClient, n_representatives: int = N_REPRESENTATIVES) -> None:
         """Create the namer."""
         self.client = client
         self.n_representatives = n_representatives

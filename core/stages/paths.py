@@ -20,24 +20,24 @@ write the sentence, and its claims are checked the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, create_model
 
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.client import LLMClient
 from core.llm.fence import quote, with_data_rule
 from core.llm.types import ChatRequest
 from core.stages.failures import StageFailure, finish_stage, short
+from core.stages.features import directions_for
 from core.stages.stats import effect, user_mean
 from core.stages.summary import factors_digest, unit
 from core.stages.text import truncate
-from core.stages.types import Factor, Feature, ReasoningPath
+from core.stages.types import Factor, Feature, PathProgress, ReasoningPath
 from core.store.workspace import Workspace
 
 MAX_HOPS = 3
-PathProgress = Callable[[int, int], None]
 
 
 @runtime_checkable
@@ -233,7 +233,7 @@ class LLMPathWriter:
 
     name = "llm"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: LLMClient) -> None:
         """Create the writer."""
         self.client = client
         self.failures: dict[str, str] = {}  # {item id: why it got the template path} of the last call
@@ -246,8 +246,6 @@ class LLMPathWriter:
     def request(self, item: Item, feats: list[Feature], by_id: dict[str, Factor], assignments: dict[str, str],
                 task: Task, *, run_id: str | None = None) -> ChatRequest:
         """Build the path request of one item (filed under the paths run ``run_id``)."""
-        from core.stages.features import directions_for
-
         lines = []
         for f in feats:
             fac = by_id.get(assignments.get(f.id, ""))

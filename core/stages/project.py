@@ -13,42 +13,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from core.embed.base import Embedder
-from core.stages.types import Feature
+from core.stages.numba_cache import import_umap
+from core.stages.types import Feature, ProjectionParams, Projector
 from core.store.workspace import Workspace
 
 TINY = 15
-
-
-@dataclass(frozen=True)
-class ProjectionParams:
-    """Parameters of the projections.
-
-    Attributes:
-        n_neighbors: UMAP neighbourhood size (clamped to ``n - 1``).
-        n_components: Dimensions of the clustering projection.
-        min_dist: UMAP ``min_dist`` of the clustering projection (0 packs clusters tightly).
-        display_min_dist: UMAP ``min_dist`` of the 2-D display projection.
-        seed: Random seed (makes UMAP deterministic).
-        metric: Distance on the embeddings.
-    """
-
-    n_neighbors: int = 15
-    n_components: int = 5
-    min_dist: float = 0.0
-    display_min_dist: float = 0.1
-    seed: int = 42
-    metric: str = "cosine"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return asdict(self)
 
 
 def pca_project(x: np.ndarray, n_components: int) -> np.ndarray:
@@ -130,7 +106,7 @@ class UMAPProjector:
       optimisation use every core (faster, not reproducible).
     * The 2-D display fit starts from the PCA of the n-D result and runs a quarter of the epochs, so the
       two projections agree and the display costs a quarter of the clustering fit.
-    * UMAP is imported through :func:`core.stages.warmup.import_umap` (numba's on-disk cache).
+    * UMAP is imported through :func:`core.stages.numba_cache.import_umap` (numba's on-disk cache).
     """
 
     name = "umap"
@@ -140,8 +116,6 @@ class UMAPProjector:
         n = x.shape[0]
         if n < TINY:
             return PCAProjector().project(x, params)
-        from core.stages.warmup import import_umap
-
         umap = import_umap()
         k = max(2, min(params.n_neighbors, n - 1))
         epochs = 500 if n <= 2000 else 200
@@ -210,7 +184,7 @@ def embed_features(features: list[Feature], embedder: Embedder) -> np.ndarray:
     return embedder.embed([f.text for f in features])
 
 
-def project_unique(features: list[Feature], embedder: Embedder, projector: Any,
+def project_unique(features: list[Feature], embedder: Embedder, projector: Projector,
                    params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
     """Embed and project each distinct feature text once; identical texts share their coordinates.
 
@@ -244,14 +218,14 @@ def load_projection(ws: Workspace, run_id: str) -> Projection:
     return Projection(run_id=run_id, feature_ids=fids, coords2d=two, coordsnd=nd)
 
 
-def projection_params(embedder: Embedder, projector: Any, params: ProjectionParams) -> dict[str, Any]:
+def projection_params(embedder: Embedder, projector: Projector, params: ProjectionParams) -> dict[str, Any]:
     """Return a projection run's parameters (embedder name, projector name, projection parameters)."""
     return {"embedder": embedder.name, "projector": getattr(projector, "name", type(projector).__name__),
             "version": 2, **params.to_dict()}
 
 
 def run_projection(ws: Workspace, features_run_id: str, features: list[Feature], embedder: Embedder, *,
-                   params: ProjectionParams = ProjectionParams(), projector: Any | None = None,
+                   params: ProjectionParams = ProjectionParams(), projector: Projector | None = None,
                    dataset_id: str | None = None, user_id: str | None = None, reuse: bool = True) -> Projection:
     """Embed and project a user's features, or reuse the stored projection.
 

@@ -28,19 +28,20 @@ show why it was retrieved.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from core.data.model import Item
-from core.methods.types import RetrievedDoc
-from core.stages.features import task_with_labels
+from core.embed.base import Embedder
+from core.embed.cached import CachedEmbedder
+from core.llm.client import LLMClient
+from core.stages.features import FeatureExtractor, choose_extractor, task_with_labels
+from core.stages.profile import Profile
 from core.stages.stats import effect
 from core.stages.text import truncate, words
-from core.stages.types import Feature
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
+from core.stages.types import Feature, RetrievedDoc
+from core.store.workspace import Workspace
 
 QUERY_ID = "query"
 RRF_K = 60  # the reciprocal-rank-fusion constant of Cormack et al. (2009)
@@ -70,7 +71,7 @@ class FeatureRetriever:
         last_query_features: The query features of the last :meth:`retrieve` call (for traces).
     """
 
-    def __init__(self, profile: Profile, extractor: Any, embedder: Any, *, floor: float = 1.0,
+    def __init__(self, profile: Profile, extractor: FeatureExtractor, embedder: Embedder, *, floor: float = 1.0,
                  bm25_weight: float = 0.0) -> None:
         """Index the profile's features (and its raw text, for the fusion with BM25)."""
         self.profile = profile
@@ -167,6 +168,19 @@ class FeatureRetriever:
             scored.append((score, iid, matched))
         scored.sort(key=lambda s: (-s[0], s[1]))
         return scored
+
+
+def profile_extractor(profile: Profile, client: LLMClient | None) -> FeatureExtractor:
+    """Return an extractor of the kind that built the profile (for extracting a query's features)."""
+    kind = profile.settings.get("extractor_kind", "lexicon")
+    return choose_extractor(client if kind == "llm" else None, kind)
+
+
+def profile_retriever(profile: Profile, *, client: LLMClient | None, embedder: Embedder,
+                      ws: Workspace | None = None) -> FeatureRetriever:
+    """Return a :class:`FeatureRetriever` over the profile (with a workspace-cached embedder when ``ws``)."""
+    emb = embedder if ws is None or isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, ws)
+    return FeatureRetriever(profile, profile_extractor(profile, client), emb)
 
 
 class BM25Retriever:

@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.data.model import Item, Task
 from core.errors import BackendError
+from core.llm.client import LLMClient
 from core.llm.fence import quote, with_data_rule
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
@@ -188,7 +189,7 @@ class LLMSummarizer:
 
     name = "llm"
 
-    def __init__(self, client: Any, max_words: int = 120) -> None:
+    def __init__(self, client: LLMClient, max_words: int = 120) -> None:
         """Create the summarizer."""
         self.client = client
         self.max_words = max_words

@@ -1,16 +1,34 @@
-"""Records produced by the pipeline stages: features, factors with statistics, reasoning paths, profiles.
+"""Records and interfaces shared by the pipeline stages, the methods, the workspace and the pages.
 
-These are the contract between stages, methods, the workspace and the pages. All are plain
-dataclasses with ``to_dict`` / ``from_dict`` so they can be stored as workspace artifacts and
-exported as JSON.
+* Records: features, factors with statistics, reasoning paths, retrieved documents, projection
+  parameters. All are plain dataclasses with ``to_dict`` / ``from_dict`` where they are stored as
+  workspace artifacts and exported as JSON.
+* Progress callbacks of the stages and of a whole build.
+* The swappable stage objects' protocols (:class:`Projector`, :class:`Clusterer`, :class:`Namer`),
+  the way BERTopic takes any reducer or clusterer with the right methods.
+
+This module imports nothing from the project: everything above it may use it, so a type shared by
+two stages (or by a stage and a method) lives here instead of in one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 NOISE_ID = "noise"  # the explicit "Unclustered" group's factor id
+
+FeatureProgress = Callable[[int, int], None]
+"""``progress(done, total)`` over the items of the features stage."""
+
+PathProgress = Callable[[int, int], None]
+"""``progress(done, total)`` over the items of the paths stage."""
+
+StageProgress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)`` over a whole build."""
 
 
 @dataclass
@@ -177,3 +195,91 @@ class ReasoningPath:
     def from_dict(cls, d: dict[str, Any]) -> ReasoningPath:
         """Build from :meth:`to_dict` output."""
         return cls(**d)
+
+
+@dataclass
+class RetrievedDoc:
+    """A history item retrieved for a query.
+
+    Attributes:
+        id: Item id.
+        text: Item input (possibly truncated for display).
+        output: The user's known response to it.
+        score: Retrieval score (higher is closer).
+        matched: Matched feature pairs ``{"query": phrase, "item": phrase, "similarity": s, "factor": name}``
+            (feature-level retrieval); empty for raw-text retrieval.
+        path: The item's reasoning path text, when used.
+    """
+
+    id: str
+    text: str
+    output: str
+    score: float
+    matched: list[dict[str, Any]] = field(default_factory=list)
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    """Parameters of the projections.
+
+    Attributes:
+        n_neighbors: UMAP neighbourhood size (clamped to ``n - 1``).
+        n_components: Dimensions of the clustering projection.
+        min_dist: UMAP ``min_dist`` of the clustering projection (0 packs clusters tightly).
+        display_min_dist: UMAP ``min_dist`` of the 2-D display projection.
+        seed: Random seed (makes UMAP deterministic).
+        metric: Distance on the embeddings.
+    """
+
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    display_min_dist: float = 0.1
+    seed: int = 42
+    metric: str = "cosine"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+@runtime_checkable
+class Projector(Protocol):
+    """Projects embeddings for display (2-D) and for clustering (n-D); see :mod:`core.stages.project`.
+
+    ``name`` identifies the projector in the projection run's parameters.
+    """
+
+    name: str
+
+    def project(self, x: np.ndarray, params: ProjectionParams) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(coords2d, coordsnd)`` for the rows of ``x``."""
+        ...
+
+
+@runtime_checkable
+class Clusterer(Protocol):
+    """Clusters the n-D projection; see :mod:`core.stages.cluster`.
+
+    A clusterer may also have ``identity() -> dict`` (what identifies its output, for run reuse);
+    without one its class and public attributes are used.
+    """
+
+    def fit_predict(self, x: np.ndarray) -> np.ndarray:
+        """Return one label per row (``-1`` = noise)."""
+        ...
+
+
+@runtime_checkable
+class Namer(Protocol):
+    """Names and describes factors; see :mod:`core.stages.naming`."""
+
+    def identity(self) -> dict[str, Any]:
+        """Return what identifies this namer's output."""
+        ...
+
+    def name_factors(self, factors: list[Factor], features: dict[str, Feature],
+                     vectors: dict[str, np.ndarray] | None = None, *, run_id: str | None = None) -> list[Factor]:
+        """Fill in the factors' keywords, names and descriptions (model calls filed under ``run_id``)."""
+        ...

@@ -1,83 +1,20 @@
-"""Keep UMAP's start-up cost down: numba's on-disk cache, and a warm-up run when the app starts.
-
-UMAP and pynndescent are numba code. Most of their functions are compiled on first use in every new
-process (several seconds on two cores), because few of them ask numba to cache. :func:`import_umap`
-imports them with numba's ``cache=True`` as the default for every function they define, so the
-machine code is written once to ``NUMBA_CACHE_DIR`` and loaded by later processes. The cache
-directory defaults to ``$XDG_CACHE_HOME/inflow/numba`` (``~/.cache/inflow/numba``) unless
-``NUMBA_CACHE_DIR`` is set. Functions numba cannot cache (closures) are compiled as usual.
+"""Keep UMAP's start-up cost down: a warm-up run when the app starts.
 
 :func:`warm_up` runs a tiny UMAP + HDBSCAN once, so the first real projection in a session does
-not pay for compilation (the app calls it at start-up, in the background).
+not pay for compilation (the app calls it at start-up, in the background). UMAP is imported with
+numba's on-disk cache (:mod:`core.stages.numba_cache`), so after the first warm-up on a machine
+later processes load the compiled code instead of compiling it.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
-import warnings
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-_LOCK = threading.Lock()
+import numpy as np
 
-
-def cache_dir() -> Path:
-    """Return numba's cache directory (``NUMBA_CACHE_DIR``, else the user cache folder)."""
-    env = os.environ.get("NUMBA_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "inflow" / "numba"
-
-
-def _configure_cache() -> None:
-    path = cache_dir()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return  # numba falls back to its own locations
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(path))
-    if "numba" in sys.modules:
-        import numba
-
-        numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
-
-
-def _caching(decorator: Any) -> Any:
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 and callable(args[0]) and not kwargs:
-            return decorator(cache=True)(args[0])
-        kwargs.setdefault("cache", True)
-        return decorator(*args, **kwargs)
-
-    return wrapped
-
-
-def import_umap() -> ModuleType:
-    """Import ``umap`` with numba's on-disk cache enabled for its (and pynndescent's) functions.
-
-    Returns:
-        The ``umap`` module. If it was already imported elsewhere it is returned as it is.
-    """
-    with _LOCK:
-        if "umap" in sys.modules:
-            return sys.modules["umap"]
-        _configure_cache()
-        import numba
-
-        njit, jit = numba.njit, numba.jit
-        numba.njit, numba.jit = _caching(njit), _caching(jit)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import umap
-        finally:
-            numba.njit, numba.jit = njit, jit
-        return umap
+from core.stages.cluster import HDBSCANClusterer
+from core.stages.project import UMAPProjector
+from core.stages.types import ProjectionParams
 
 
 def warm_up(n: int = 60, seed: int = 0) -> float:
@@ -86,11 +23,6 @@ def warm_up(n: int = 60, seed: int = 0) -> float:
     Returns:
         The seconds it took.
     """
-    import numpy as np
-
-    from core.stages.cluster import HDBSCANClusterer
-    from core.stages.project import ProjectionParams, UMAPProjector
-
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 16)).astype(np.float32)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.data.model import Dataset
 from core.data.pool_schema import parse_pool_entries
 from core.errors import InputError, Problem
 from core.store.files import write_json_atomic
@@ -147,8 +148,6 @@ def import_user(ws: Workspace, path: str | Path, *, dataset_id: str | None = Non
         InputError: The file is not an Inflow user export, or its pool is invalid (entry and field
             named, see :func:`core.data.pool_schema.parse_pool_entries`); nothing is stored then.
     """
-    from core.data.model import Dataset
-
     name = str(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

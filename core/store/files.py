@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, Problem
+from core.store.workspace import Workspace
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _SIDE_FILES = ("", "-wal", "-shm", "-journal")
@@ -135,8 +136,6 @@ def open_workspace(path: str | Path, *, create: bool) -> Any:
         InputError: Missing (without ``create``), a folder, not a SQLite file, unreadable, or from
             a newer Inflow.
     """
-    from core.store.workspace import Workspace
-
     name = str(path)
     p = Path(path)
     if p.is_dir():

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.data.model import Task
-from core.evaluate.metrics import parse_score, score_value, text_metrics
+from core.embed.base import Embedder
+from core.errors import InputError
+from core.llm.client import LLMClient
 from core.methods.ablation import AblationResult, ablate, ablate_all_factors
 from core.methods.context import AnswerContext, PoolEntry
 from core.methods.pool_store import load_pool
 from core.methods.registry import get_method
 from core.methods.types import Answer
+from core.metrics import parse_score, score_value, text_metrics
+from core.stages.profile import Profile
 from core.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 
 @dataclass
@@ -89,7 +90,7 @@ def error_text(error: dict[str, Any] | None) -> str:
     return str(error)
 
 
-def make_context(profile: Profile, *, client: Any, embedder: Any, k: int = 4,
+def make_context(profile: Profile, *, client: LLMClient, embedder: Embedder, k: int = 4,
                  disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
                  use_summary: bool = True, run_id: str | None = None, ws: Workspace | None = None,
                  pool: list[PoolEntry] | None = None, reason_first: bool = False) -> AnswerContext:
@@ -132,7 +133,7 @@ def answer_params(method: str, query: str, k: int, *, pool: list[PoolEntry] | No
             **({"reason_first": True} if reason_first else {})}
 
 
-def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
+def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient, embedder: Embedder,
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True,
                  summary_from: dict[str, Any] | None = None, reason_first: bool = False,
@@ -180,7 +181,7 @@ class AblationRecord:
                 "results": [r.to_dict() for r in self.results]}
 
 
-def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: Any, embedder: Any,
+def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient, embedder: Embedder,
                  k: int = 4, factor: str | None = None, item: str | None = None, summary: bool = False,
                  all_factors: bool = False, disabled_items: Iterable[str] = (), reason_first: bool = False,
                  answer_run_id: str | None = None, source: str = "workbench") -> AblationRecord:
@@ -227,8 +228,8 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     return record
 
 
-def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: Any, embedder: Any,
-               k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
+def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: LLMClient,
+               embedder: Embedder, k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
                progress: Callable[[str, int, int], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> dict[str, AnswerRecord | str]:
     """Answer one query with several methods; a failing method gives its error message instead.
@@ -240,8 +241,6 @@ def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query
     Returns:
         ``{method: AnswerRecord or error message}`` in the given order.
     """
-    from core.errors import InputError
-
     names = list(methods)
     disabled_items = list(disabled_items)
     out: dict[str, AnswerRecord | str] = {}

@@ -1,6 +1,6 @@
 """Profile builds for the pages: a cancellable background build with stage progress, and the auto-build rule.
 
-:func:`start_build_job` runs :func:`core.stages.profile.build_profile` in a :class:`~core.views.jobs.Job`
+:func:`start_build_job` runs :func:`core.stages.pipeline.build_profile` in a :class:`~core.views.jobs.Job`
 thread. The build's progress hook reports to the job and raises :class:`BuildCancelled` once the
 job is cancelled, so a cancel stops the build at the next progress report (between feature items,
 LLM calls or stages). What was finished stays stored: feature extraction stores each item as its
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.embed.base import Embedder
+from core.llm.client import LLMClient, activity_note, stats_snapshot
+from core.stages.failures import profile_failures
+from core.stages.pipeline import STAGES, build_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.store.workspace import Workspace
+from core.ui_state import sample_choices
 from core.views.jobs import Job
-
-if TYPE_CHECKING:
-    from core.stages.profile import PipelineSettings, Profile
 
 AUTO_BUILD_ENV = "INFLOW_AUTO_BUILD"
 STAGE_TITLES = {"features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
@@ -36,10 +39,8 @@ class BuildCancelled(Exception):
 def stage_fraction(stage: str, done: int, total: int) -> float:
     """Return the share of the whole build done at ``(stage, done, total)``, in [0, 1].
 
-    Every stage of :data:`core.stages.profile.STAGES` counts as an equal slice.
+    Every stage of :data:`core.stages.pipeline.STAGES` counts as an equal slice.
     """
-    from core.stages.profile import STAGES
-
     i = STAGES.index(stage) if stage in STAGES else 0
     part = min(1.0, done / total) if total else 0.0
     return min(1.0, (i + part) / len(STAGES))
@@ -53,7 +54,7 @@ def stage_label(stage: str, done: int, total: int) -> str:
     return f"{title}…" if done < total else f"{title}: done"
 
 
-def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: LLMClient | None, embedder: Embedder,
                       settings: PipelineSettings | None = None,
                       progress: Callable[[float, str], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Profile:
@@ -71,10 +72,8 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
 
     Raises:
         BuildCancelled: ``cancelled()`` became true (features of finished chunks stay stored).
-        core.errors.InputError: See :func:`core.stages.profile.build_profile`.
+        core.errors.InputError: See :func:`core.stages.pipeline.build_profile`.
     """
-    from core.stages.profile import build_profile
-
     def hook(stage: str, done: int, total: int) -> None:
         if cancelled is not None and cancelled():
             raise BuildCancelled(f"cancelled during {STAGE_TITLES.get(stage, stage).lower()}")
@@ -84,7 +83,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: A
     return build_profile(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings, progress=hook)
 
 
-def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any | None, embedder: Any,
+def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: LLMClient | None, embedder: Embedder,
                     settings: PipelineSettings | None = None) -> Job:
     """Start :func:`build_cancellable` in a background job and return it.
 
@@ -94,8 +93,6 @@ def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: Any
     """
 
     def work(job: Job) -> Any:
-        from core.llm.client import activity_note, stats_snapshot
-
         base = stats_snapshot(client)
         return build_cancellable(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings,
                                  progress=lambda f, label: job.report(round(f * 1000), 1000,
@@ -133,8 +130,6 @@ def is_sample_dataset(info: Mapping[str, Any], samples: Mapping[str, list[Any]] 
     A sample dataset keeps the sample's name as its id and its file names as its source
     (:func:`core.ui_state.ensure_sample_data` and the Upload page's "Load sample" store it so).
     """
-    from core.ui_state import sample_choices
-
     samples = sample_choices() if samples is None else samples
     files = samples.get(str(info.get("id")))
     if not files:
@@ -172,8 +167,6 @@ def failure_report(ws: Workspace, profile: Profile, *, limit: int = 50) -> tuple
         profile: The built or loaded profile (its ``run_ids`` name the stage runs).
         limit: Most lines returned (a last line says how many more there are).
     """
-    from core.stages.failures import profile_failures
-
     failures = profile_failures(ws, profile.run_ids)
     if not failures:
         return "", []

@@ -1,20 +1,18 @@
 """Curation actions as edit payloads (see :mod:`core.stages.curation`) and readable audit lines.
 
 Pages turn a button press into ``(op, payload)`` with these helpers and hand it to
-:func:`core.stages.profile.apply_edit`; nothing here writes to the workspace.
+:func:`core.stages.edits.apply_edit`; nothing here writes to the workspace.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.stages.curation import factor_ref, reapply_actions, ref_label
+from core.stages.profile import Profile
 from core.stages.types import NOISE_ID, Factor
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 NOISE_REF = {"factor_id": NOISE_ID, "members": [], "name": "Unclustered"}
 

@@ -8,7 +8,10 @@ from dataclasses import replace
 from typing import Any
 
 from core.data.model import Dataset, Query, split_last
+from core.embed.base import Embedder
+from core.engine import make_engine, prepare_run
 from core.evaluate.result import EvalResult
+from core.llm.client import LLMClient
 from core.store.workspace import Workspace
 
 EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
@@ -96,7 +99,7 @@ def drill_target(ws: Workspace, result: EvalResult, query_id: str, method: str) 
     return None
 
 
-def configured_engine_run(client: Any, embedder: Any, settings: Any, *,
+def configured_engine_run(client: LLMClient | None, embedder: Embedder, settings: Any, *,
                           environ: dict[str, str] | None = None) -> Any | None:
     """Return the engine the pages evaluate with, from ``$INFLOW_ENGINE`` and ``$INFLOW_RAY_ADDRESS``.
 
@@ -108,8 +111,6 @@ def configured_engine_run(client: Any, embedder: Any, settings: Any, *,
         core.errors.InputError: An unknown engine name, or limits that are not integers (variable named).
     """
     import os
-
-    from core.engine import make_engine, prepare_run
 
     env = os.environ if environ is None else environ
     name = (env.get("INFLOW_ENGINE") or "local").strip().lower()

@@ -8,14 +8,14 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.evaluate.harness import export_csv, export_metrics_csv
 from core.evaluate.result import EvalResult
+from core.stages.profile import Profile, profile_to_json
+from core.store.exchange import export_user, export_workspace
 from core.store.files import json_safe
 from core.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 
 def json_bytes(obj: Any) -> bytes:
@@ -57,8 +57,6 @@ def selection_rows(profile: Profile, feature_ids: Sequence[str]) -> list[dict[st
 
 def eval_csv_bytes(result: EvalResult, *, metrics: bool = False) -> bytes:
     """Render an evaluation result with the harness's CSV exporters (per query, or the metric table)."""
-    from core.evaluate.harness import export_csv, export_metrics_csv
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "eval.csv"
         (export_metrics_csv if metrics else export_csv)(result, path)
@@ -75,9 +73,6 @@ def llm_call_records(ws: Workspace, run_ids: Sequence[str]) -> list[dict[str, An
 
 def user_bundle_bytes(ws: Workspace, profile: Profile) -> bytes:
     """Return one user's export (history, summary versions, edits, profile) as written by the exchange module."""
-    from core.stages.profile import profile_to_json
-    from core.store.exchange import export_user
-
     with tempfile.TemporaryDirectory() as tmp:
         path = export_user(ws, profile.dataset_id, profile.user_id, Path(tmp) / "user.json",
                            profile=profile_to_json(profile))
@@ -86,8 +81,6 @@ def user_bundle_bytes(ws: Workspace, profile: Profile) -> bytes:
 
 def workspace_bytes(ws: Workspace) -> bytes:
     """Return the whole workspace as one JSON file (the exchange module's format)."""
-    from core.store.exchange import export_workspace
-
     with tempfile.TemporaryDirectory() as tmp:
         path = export_workspace(ws, Path(tmp) / "workspace.json")
         return Path(path).read_bytes()

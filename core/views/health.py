@@ -8,10 +8,8 @@ extractor, an LLM backend) instead of an empty map, an empty chart and a summary
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
+from core.stages.profile import Profile
 
 MIN_FEATURES = 5  # below this, clustering into factors cannot say much
 

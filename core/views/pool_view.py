@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.methods.context import PoolEntry
 from core.methods.pool import default_pool
 from core.methods.pool_store import load_pool
 from core.methods.types import PoolMatch
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
-    from core.store.workspace import Workspace
+from core.stages.profile import Profile
+from core.store.workspace import Workspace
 
 EDITOR_COLUMNS = ("id", "kind", "text", "factor_id", "item_id", "source")
 SOURCE_TITLES = {"summary": "summary sentence", "factor": "factor line", "demo": "demonstration",

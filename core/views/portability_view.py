@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from core.embed.base import Embedder
 from core.errors import InputError
 from core.evaluate.portability import port_summary
+from core.llm.client import LLMClient
 from core.llm.settings import BackendSettings
+from core.stages.profile import Profile
 from core.store.workspace import Workspace
 from core.views.answering import AnswerRecord, answer_query
 
@@ -20,14 +23,14 @@ def source_settings(base: BackendSettings, kind: str, model: str | None, base_ur
                    base_url=(base_url or "").strip() or base.base_url)
 
 
-def ported_label(source_client: Any) -> str:
+def ported_label(source_client: LLMClient) -> str:
     """Return the side-by-side row name of the ported answer, e.g. ``summary ← openai / gpt-4o-mini``."""
     caps = source_client.capabilities
     return f"{PORTED_PREFIX}{caps.backend} / {caps.model}"
 
 
-def ported_answer(ws: Workspace, profile: Any, source_client: Any, *, query: str, client: Any, embedder: Any,
-                  k: int = 4, gold: str | None = None,
+def ported_answer(ws: Workspace, profile: Profile, source_client: LLMClient, *, query: str, client: LLMClient,
+                  embedder: Embedder, k: int = 4, gold: str | None = None,
                   disabled_items: tuple[str, ...] | list[str] = ()) -> tuple[AnswerRecord | str, dict[str, Any] | None]:
     """Have the source model write the summary, then answer with ``summary`` on the session's model.
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.stages.directions import direction_report
+from core.stages.profile import Profile
 from core.stages.types import NOISE_ID, Factor
 from core.viz.factor_map import NOISE_NAME, MapPoint
 from core.viz.factor_stats import FactorBar
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 
 def _factor_names(profile: Profile) -> dict[str, str]:

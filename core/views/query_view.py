@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from core.stages.profile import Profile
 from core.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from core.stages.profile import Profile
 
 HELD_OUT_DEFAULT = 8
 

@@ -11,7 +11,8 @@ import pytest
 
 from core.__main__ import main
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from tests.stages.conftest import durability_dataset
 

@@ -11,7 +11,8 @@ from core.data.model import Dataset, User
 from core.engine.work import WorkSpec
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
-from core.stages.profile import PipelineSettings, load_profile
+from core.stages.pipeline import load_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from tests.fakes.openai_server import FakeOpenAIServer, openai_server, openai_server_session  # noqa: F401
 from tests.stages.conftest import durability_dataset

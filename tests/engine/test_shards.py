@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.engine.work import build_user
-from core.stages.profile import build_profile
+from core.stages.pipeline import build_profile
 from core.store.shards import ingest_rows, seed_rows
 from core.store.workspace import Workspace
 from tests.engine.conftest import SETTINGS, fingerprint, make_client, population, spec_for

@@ -13,8 +13,8 @@ from core.evaluate.baselines import (
     user_majority,
     user_mean,
 )
-from core.methods.types import RetrievedDoc
 from core.stages.retrieval import BM25Retriever
+from core.stages.types import RetrievedDoc
 
 SCORE = Task(kind="score")
 LABEL = Task(kind="label", labels=("comedy", "drama", "horror"))

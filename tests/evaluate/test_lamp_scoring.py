@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error
 
 from core.data.model import Task
-from core.evaluate.metrics import label_metrics, lamp_score_value, metrics_for, score_metrics
+from core.metrics import label_metrics, lamp_score_value, metrics_for, score_metrics
 
 LAMP2_LABELS = ['sci-fi', 'based on a book', 'comedy', 'action', 'twist ending', 'dystopia', 'dark comedy', 'classic',
                 'psychology', 'fantasy', 'romance', 'thought-provoking', 'social commentary', 'violence', 'true story']

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from core.data.model import Task
-from core.evaluate.metrics import label_metrics, metrics_for, parse_score, score_metrics, score_value, text_metrics
+from core.metrics import label_metrics, metrics_for, parse_score, score_metrics, score_value, text_metrics
 
 
 def test_score_metrics_hand_computed_with_out_of_range_rule():

@@ -6,9 +6,9 @@ import pytest
 
 from core.data.model import Dataset, Item, Query, Task, User
 from core.evaluate.harness import evaluate
-from core.evaluate.metrics import text_metrics
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
+from core.metrics import text_metrics
 from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from tests.fakes.openai_server import FakeOpenAIServer, default_responder

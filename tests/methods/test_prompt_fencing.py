@@ -21,7 +21,8 @@ from core.llm.client import LLMClient
 from core.llm.fence import DATA_RULE, quote
 from core.llm.openai_backend import OpenAIBackend
 from core.methods.registry import METHOD_NAMES
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from core.views.answering import answer_query
 from tests.fakes.openai_server import (  # noqa: F401

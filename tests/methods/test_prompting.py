@@ -5,8 +5,8 @@ import json
 import pytest
 
 from core.data.model import Task
+from core.methods.choices import answer_choices
 from core.methods.prompting import (
-    answer_choices,
     answer_format,
     answer_schema,
     build_messages,

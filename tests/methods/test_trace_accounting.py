@@ -17,7 +17,8 @@ from core.embed.hashing import HashingEmbedder
 from core.llm.factory import make_client
 from core.llm.settings import BackendSettings
 from core.methods.registry import METHOD_NAMES, get_method
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from core.ui_state import ensure_sample_data
 from core.views.answering import make_context

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from core.data.model import Dataset, User
 from core.embed.hashing import HashingEmbedder
+from core.stages.edits import apply_edit
 from core.stages.failures import StageFailure
-from core.stages.profile import PipelineSettings, apply_edit, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.stages.summary import edit_summary
 from core.store.workspace import Workspace
 from core.views import curation_view as cv

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, build_profile, load_profile, recluster
+from core.stages.pipeline import build_profile, load_profile, recluster
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from core.ui_state import ensure_sample_data
 from tests.pages.conftest import goto, texts

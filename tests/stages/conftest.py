@@ -11,7 +11,8 @@ import pytest
 
 from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, Profile, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.stages.types import Feature
 from core.store.workspace import Workspace
 

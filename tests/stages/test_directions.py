@@ -7,7 +7,8 @@ import pytest
 from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
 from core.stages.directions import DirectionCheck, direction_report
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.stages.types import Feature
 from core.store.workspace import Workspace
 from core.views.profile_view import direction_note

@@ -109,7 +109,8 @@ def test_build_factors_with_manual_labels_and_label_task():
 
 
 def test_warm_up_runs_a_tiny_projection_and_numba_cache_dir(tmp_path, monkeypatch):
-    from core.stages.warmup import cache_dir, import_umap, warm_up
+    from core.stages.numba_cache import cache_dir, import_umap
+    from core.stages.warmup import warm_up
 
     assert import_umap().__name__ == "umap"
     assert warm_up(n=40) > 0
@@ -120,17 +121,16 @@ def test_warm_up_runs_a_tiny_projection_and_numba_cache_dir(tmp_path, monkeypatc
     assert cache_dir() == tmp_path / "xdg" / "inflow" / "numba"
 
 
-def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_path, monkeypatch):
-    import core.stages.profile as profile_mod
-    from core.stages.profile import PipelineSettings, build_profile
+def test_umap_path_on_varied_features_finds_the_durability_problems_factor(tmp_path):
+    from core.stages.pipeline import build_profile
+    from core.stages.profile import PipelineSettings
     from tests.stages.conftest import GivenExtractor, varied_features
 
     ds, feats = varied_features()
-    monkeypatch.setattr(profile_mod, "choose_extractor", lambda client, prefer=None: GivenExtractor(feats))
     ws = Workspace(tmp_path / "ws.sqlite")
     ws.add_dataset(ds)
     p = build_profile(ws, "varied", "val", client=None, embedder=CountingEmbedder(),
-                      settings=PipelineSettings(hdbscan_min_cluster_size=8))
+                      settings=PipelineSettings(hdbscan_min_cluster_size=8), extractor=GivenExtractor(feats))
     assert len({f.text for f in p.all_features()}) > 100
     assert ws.get_run(p.run_ids["projection"]).params["projector"] == "umap"
     xy = np.array(list(p.coords2d.values()))

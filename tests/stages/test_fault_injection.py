@@ -20,7 +20,8 @@ import pytest
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
 from core.stages.failures import profile_failures
-from core.stages.profile import PipelineSettings, Profile, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.store.workspace import Workspace
 from core.views.build_view import failure_report
 from tests.fakes.openai_server import SCHEMA_VIOLATION, FakeOpenAIServer, openai_server, openai_server_session  # noqa: F401

@@ -11,7 +11,8 @@ from core.data.model import Item, Task
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
 from core.stages.features import LLMFeatureExtractor
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.stages.summary import LLMSummarizer, run_summary
 from core.stages.types import Factor, FactorStats
 from core.store.workspace import Workspace

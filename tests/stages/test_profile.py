@@ -5,17 +5,9 @@ import json
 import pytest
 
 from core.errors import InputError
-from core.stages.profile import (
-    PipelineSettings,
-    apply_edit,
-    build_profile,
-    load_profile,
-    profile_to_json,
-    reapply_edit,
-    recluster,
-    redo_edit,
-    undo_edit,
-)
+from core.stages.edits import apply_edit, reapply_edit, redo_edit, undo_edit
+from core.stages.pipeline import build_profile, load_profile, recluster
+from core.stages.profile import PipelineSettings, profile_to_json
 from core.stages.types import NOISE_ID
 from core.store.workspace import Workspace
 from tests.stages.conftest import CountingEmbedder, durability_dataset

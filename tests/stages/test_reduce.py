@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.stages.profile import PipelineSettings, build_profile, recluster
+from core.stages.pipeline import build_profile, recluster
+from core.stages.profile import PipelineSettings
 from core.stages.reduce import FactorReducer, subfactor_groups
 from core.stages.types import Feature
 from core.store.workspace import Workspace
@@ -97,16 +98,14 @@ def test_outliers_join_when_close_and_the_unclustered_share_is_bounded():
         FactorReducer(max_unclustered=1.5)
 
 
-def test_built_profile_has_at_most_n_factors_with_sub_factors_and_recluster_changes_the_count(tmp_path, monkeypatch):
-    import core.stages.profile as profile_mod
-
+def test_built_profile_has_at_most_n_factors_with_sub_factors_and_recluster_changes_the_count(tmp_path):
     ds, feats = varied_features()
-    monkeypatch.setattr(profile_mod, "choose_extractor", lambda client, prefer=None: GivenExtractor(feats))
     ws = Workspace(tmp_path / "ws.sqlite")
     ws.add_dataset(ds)
     emb = CountingEmbedder()
     fine = build_profile(ws, "varied", "val", client=None, embedder=emb,
-                         settings=PipelineSettings(hdbscan_min_cluster_size=4, n_factors=0))
+                         settings=PipelineSettings(hdbscan_min_cluster_size=4, n_factors=0),
+                         extractor=GivenExtractor(feats))
     n_fine = sum(1 for f in fine.factors if not f.is_noise)
     assert n_fine > 2 and not any(f.subfactors for f in fine.factors)
     coarse = recluster(ws, fine, min_cluster_size=4, embedder=emb, n_factors=2)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from core.data.model import Item
 from core.stages.lexicon import LexiconFeatureExtractor
-from core.stages.profile import profile_retriever
-from core.stages.retrieval import BM25Retriever, FeatureRetriever, Retriever
+from core.stages.retrieval import BM25Retriever, FeatureRetriever, Retriever, profile_retriever
 
 
 def test_feature_retrieval_ranks_the_matching_breakage_review_first(built):

@@ -22,7 +22,8 @@ from core.stages.factors import load_factors, run_factors
 from core.stages.features import load_features, run_features
 from core.stages.lexicon import LexiconFeatureExtractor
 from core.stages.paths import run_paths
-from core.stages.profile import PipelineSettings, Profile, build_profile, load_profile
+from core.stages.pipeline import build_profile, load_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.stages.project import load_projection, run_projection
 from core.stages.summary import run_summary
 from core.store.workspace import Workspace

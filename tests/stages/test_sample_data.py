@@ -24,7 +24,8 @@ import pytest
 
 from core.data.model import Dataset, Item, Task, User
 from core.embed.hashing import HashingEmbedder
-from core.stages.profile import PipelineSettings, Profile, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings, Profile
 from core.store.workspace import Workspace
 from sample_data.designed import lowering, on_aspect, read_the_other_way
 

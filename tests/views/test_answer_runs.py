@@ -7,7 +7,8 @@ import pytest
 from core.embed.hashing import HashingEmbedder
 from core.llm.client import LLMClient
 from core.llm.openai_backend import OpenAIBackend
-from core.stages.profile import PipelineSettings, build_profile
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from core.views.answering import ablate_query, answer_query, answer_runs
 from tests.fakes.openai_server import FakeOpenAIServer
