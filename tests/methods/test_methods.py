@@ -104,9 +104,19 @@ def test_rpm_prompt_has_factors_summary_and_demonstrations(model, make_ctx, prof
     prompt = model.prompts[-1]
     assert "Battery life: battery drains or dies quickly" in prompt
     assert "influence -2.33 (95% CI -3.10 to -1.50)" in prompt and "coverage 50%" in prompt
-    assert "Screen quality:" not in prompt  # not relevant to the query
-    assert SUMMARY in prompt
-    assert "P(response | this factor): 1 33%, 2 67% (3 items); P(response): 1 17%, 2 33%, 3 17%, 4 17%, 5 17%" in prompt
+    # the user's strongest factors come before the query-dependent part; the query touches only F1
+    block = prompt.split("## This user's strongest factors")[1].split("## Similar past items")[0]
+    assert "Screen quality: bright, sharp displays" in block and "Battery life: battery drains" in block
+    assert block.index("P(response) over all 6 of their items: 1 17%, 2 33%, 3 17%, 4 17%, 5 17%") < \
+        block.index("Battery life")
+    assert "Battery life: battery drains or dies quickly" in block
+    assert "P(response | this factor): 1 33%, 2 67% (3 items)" in block
+    touched = prompt.split("## Factors this input touches")[1].split("## Task")[0]
+    assert "Battery life (above)" in touched and "Screen quality" not in touched
+    heads = [SUMMARY, "## This user's strongest factors", "## Similar past items", "## Factors this input touches",
+             "## Task"]
+    assert [prompt.index(h) for h in heads] == sorted(prompt.index(h) for h in heads)
+    assert reason.detail["profile_factors"] == ["F1", "F2", "F3"]
     for doc in retrieve.documents:  # each retrieved item as a demonstration: input, response, path
         item = next(t for i, t, _ in ITEMS if i == doc.id)
         assert f"Input: {item}\nThe user's response: {doc.output}\nHow they reasoned: {doc.path}" in prompt
