@@ -268,8 +268,9 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
         budget: Estimated prompt tokens allowed.
         preamble: Extra text put before the query.
         shared: The first ``shared`` sections are the same for every query (a prefix the model's
-            cache keeps): they are cut only once every later section is short, since cutting them
-            by how long the query happens to be would change the prefix from one query to the next.
+            cache keeps): they are cut only once every later section and the query are short,
+            since cutting them by how long the query happens to be would change the prefix from
+            one query to the next (callers keep them within a fixed budget of their own).
 
     Returns:
         The messages and whether anything was cut.
@@ -285,7 +286,9 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
             if count_message_tokens(messages) <= budget:
                 return messages, trimmed
             trimmed = True
-            cuttable = [i for i in late if len(secs[i][1]) > floor] or list(range(len(secs)))
+            cuttable = [i for i in late if len(secs[i][1]) > floor]
+            if not cuttable and len(q) <= floor:  # the shared sections go last, after the query
+                cuttable = list(range(len(secs)))
             longest = max(cuttable, key=lambda i: len(secs[i][1]), default=None)
             if longest is not None and len(secs[longest][1]) > floor:
                 title, body = secs[longest]

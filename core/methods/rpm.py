@@ -43,10 +43,18 @@ from typing import Any
 
 import numpy as np
 
+from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
 from core.methods import decision
 from core.methods.context import AnswerContext
-from core.methods.prompting import LLMOutcome, call_answer, fit_messages, format_example, prompt_budget
+from core.methods.prompting import (
+    CLOSED_MAX_TOKENS,
+    LLMOutcome,
+    call_answer,
+    fit_messages,
+    format_example,
+    prompt_budget,
+)
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
@@ -71,6 +79,7 @@ DEMO_CHARS = 300  # each demonstration's input (~75 tokens): the per-query part 
 BM25_WEIGHT = 1.0  # BM25's share in rpm's retrieval (reciprocal-rank fusion with the feature ranking)
 FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
+SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
 
 
 def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_features: list[Feature],
@@ -172,9 +181,18 @@ def profile_factors(context: AnswerContext) -> list[Factor]:
 
 
 def profile_factor_block(context: AnswerContext, shown: list[Factor]) -> str:
-    """The user's overall response distribution (closed-set tasks), then one line per factor in ``shown``."""
+    """The user's overall response distribution (closed-set tasks), then one line per factor in ``shown``.
+
+    The weakest factors are dropped while the summary and the block together exceed
+    :data:`SHARED_SHARE` of the prompt budget: the shared prefix then has one length whatever the
+    query, and the per-query part keeps room without cutting into it.
+    """
     head = overall_distribution(context)
-    return "\n".join([head] * bool(head) + [_factor_line(context, f) for f in shown])
+    lines = [_factor_line(context, f) for f in shown]
+    limit = int(prompt_budget(context, CLOSED_MAX_TOKENS) * SHARED_SHARE) - count_tokens(context.summary_text)
+    while len(lines) > 1 and count_tokens("\n".join([head, *lines])) > limit:
+        lines.pop()
+    return "\n".join([head] * bool(head) + lines)
 
 
 def touched_factors(context: AnswerContext, chosen: list[tuple[Factor, str]], shown: list[Factor]) -> str:

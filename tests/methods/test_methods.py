@@ -297,3 +297,20 @@ def test_small_context_windows_get_a_trimmed_prompt(model, fake_server, embedder
     body = fake_server.calls()[-1]["body"]
     assert count_message_tokens(body["messages"]) <= int(300 * 0.8) - 32
     assert ans.value == 2.0
+
+
+def test_rpm_keeps_its_shared_prefix_within_a_fixed_budget(model, make_ctx, monkeypatch):
+    from core.methods import rpm
+
+    model.script = lambda prompt, fmt: answer_json("3")
+    full = rpm.profile_factor_block(make_ctx(), rpm.profile_factors(make_ctx()))
+    assert full.count("\n- ") == 3  # every factor of the toy profile fits the default share
+    monkeypatch.setattr(rpm, "SHARED_SHARE", 0.001)  # a budget for almost nothing: the strongest factor stays
+    prefixes = set()
+    for query in (QUERY, "Gorgeous screen but the case cracked on day one. " * 8):
+        get_method("rpm").answer(query, make_ctx(k=2))
+        prompt = model.prompts[-1]
+        block = prompt.split("## This user's strongest factors")[1].split("## Similar past items")[0]
+        assert block.count("\n- ") == 1 and "Battery life" in block
+        prefixes.add(prompt.split("## Similar past items")[0])
+    assert len(prefixes) == 1  # the same prefix whatever the query
