@@ -66,7 +66,8 @@ MAX_FACTORS = 6
 FALLBACK_FACTORS = 2
 CENTROID_MIN_SIM = 0.35
 MATCH_MIN_SIM = 0.3
-DEV_SIZE = 12  # dev items the decision rule is fitted on (each costs one answering call, cached)
+DEV_SIZE = 20  # dev items the decision rule is fitted on (each costs one answering call, cached); with 12,
+# one item moved a rule's leave-one-out error by 1/12 of a star, as much as the rules differed
 MIN_DEV_ITEMS = 8  # below this, leave-one-out error is noise: keep the model's raw answer
 REASON_MAX_TOKENS = 160
 REASON_TITLE = "Reasoning about this user and the input (written first)"
@@ -80,6 +81,7 @@ BM25_WEIGHT = 1.0  # BM25's share in rpm's retrieval (reciprocal-rank fusion wit
 FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
 SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
+TOUCHED_EXTRA = 2  # touched factors outside the shared block shown in a short line
 
 
 def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_features: list[Feature],
@@ -199,13 +201,18 @@ def touched_factors(context: AnswerContext, chosen: list[tuple[Factor, str]], sh
     """The factors the query touches: named when the block above shows them, else in a short line.
 
     The short line (name, influence, coverage, the responses given the factor) leaves out the
-    description and the interval: this section is evaluated anew for every query.
+    description and the interval, and at most :data:`TOUCHED_EXTRA` factors get one: this section
+    is evaluated anew for every query.
     """
     above = {f.id for f in shown}
     lines = []
+    extra = 0
     for f, _ in chosen:
         if f.id in above:
             lines.append(f"- {f.name} (above)")
+            continue
+        extra += 1
+        if extra > TOUCHED_EXTRA:  # chosen factors come strongest first; the rest stay in the trace
             continue
         s = f.stats
         stats = [f"influence {s.influence:+.2f}"] if context.task.kind == "score" and s.influence is not None else []
