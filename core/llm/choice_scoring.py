@@ -33,8 +33,8 @@ model how likely each option is and picks the best:
    cache, so a prompt of another kind (another method's, another user's) in between would make
    the next prompt of the same user evaluate its shared prefix (instruction, summary, factors)
    again. After each scoring the scorer keeps a snapshot of llama.cpp's state (at most
-   :data:`SNAPSHOTS`, one per prompt family: a new snapshot replaces the one it shares the longest
-   prefix with); a prompt that shares more with a snapshot than with the live state restores it
+   :data:`SNAPSHOTS`; a new one replaces those it mostly covers, see :meth:`PrefixStates.save`);
+   a prompt that shares more with a snapshot than with the live state restores it
    first (a memory copy, ~28 KB per token for the 1.5B model) and evaluates only the rest.
 
 Modes (``LocalLlamaBackend(choice_scoring=...)`` or ``$INFLOW_CHOICE_SCORING``):
@@ -68,7 +68,8 @@ CHOICE_MODES: tuple[str, ...] = ("calibrated", "raw", "off")
 ENV_CHOICE_SCORING = "INFLOW_CHOICE_SCORING"
 CONTENT_FREE_INPUT = "N/A"
 PRIOR_CACHE_SIZE = 256
-SNAPSHOTS = 3  # prompt families kept (e.g. rpm, zero and a second user); each up to ~57 MB at 2,048 tokens
+SNAPSHOTS = 4  # prompts kept (e.g. rpm's and the last zero-shot ones); each up to ~57 MB at 2,048 tokens
+COVERED_SHARE = 0.5  # a snapshot sharing this much of its tokens with a newer one is dropped (see PrefixStates.save)
 MIN_RESTORE_GAIN = 16  # tokens a snapshot must save over the live state to be worth restoring (~0.2 s)
 _ROUND = 6
 
@@ -410,17 +411,17 @@ class PrefixStates:
         return shared[best] - live
 
     def save(self, llama: Any) -> None:
-        """Keep a snapshot of the model's state, replacing the one it shares the longest prefix with.
+        """Keep a snapshot of the model's state; drop the ones it covers, then the least recently used.
 
-        A new prompt of the same family (same user and method) covers whatever the older snapshot
-        could be restored for, up to their shared prefix, so families do not crowd each other out.
+        A snapshot whose tokens share at least :data:`COVERED_SHARE` of their length with the new
+        one is dropped: the new prompt is of the same family (the same user's next query, or the
+        real prompt after its content-free twin) and holds the same prefix. Every prompt shares the
+        system prompt, so sharing some tokens is not enough to call two prompts one family.
         """
         tokens = _held(llama)
         if not tokens or self.capacity <= 0:
             return
-        shared = [common_prefix_len(s.tokens, tokens) for s in self._snaps]
-        if shared and max(shared) >= self.min_gain:
-            self._snaps.pop(max(range(len(shared)), key=lambda i: shared[i]))
+        self._snaps = [s for s in self._snaps if common_prefix_len(s.tokens, tokens) < COVERED_SHARE * len(s.tokens)]
         while len(self._snaps) >= self.capacity:
             self._snaps.pop(0)
         self._snaps.append(_Snapshot(tokens, self._save(llama)))

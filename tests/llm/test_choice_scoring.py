@@ -275,6 +275,24 @@ def test_a_snapshot_restores_a_prefix_another_prompt_evicted() -> None:
     assert fresh.evaluated == fresh.prompt_tokens
 
 
+def test_interleaved_methods_keep_each_users_prefix_though_every_prompt_shares_the_system_prompt() -> None:
+    lm = TinyLM()
+    states = tiny_states(capacity=4)
+    system = b"<system>You predict how one specific user would respond.</system>"
+    profile = b"<user>## Summary: likes long stories about boats. ## Factors: pace, plot, prose, length. "
+    restored = []
+    for q in (b"first review", b"second review!", b"third one", b"fourth"):
+        for prompt in (system + b"<user>## Task: rate. Input: " + q,  # zero-shot
+                       system + profile + b"## Demos: " + q[::-1] + b" Input: N/A",  # rpm's content-free twin
+                       system + profile + b"## Demos: " + q[::-1] + b" Input: " + q):  # rpm
+            out = score_sequences(lm, [list(prompt + b" -> x"), list(prompt + b" -> y")], last_logits=lm.last_logits,
+                                  states=states)
+            states.save(lm)
+            if b"N/A" in prompt:
+                restored.append(out.restored)
+    assert restored[0] == 0 and all(r >= len(profile) for r in restored[1:])
+
+
 def test_a_snapshot_replaces_its_own_family_and_capacity_evicts_the_oldest() -> None:
     lm = TinyLM()
     states = tiny_states(capacity=3)
