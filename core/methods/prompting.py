@@ -187,10 +187,11 @@ def _match_label(body: str, labels: list[str]) -> str | None:
     return min(hits)[2] if hits else None
 
 
-# Labels a model copies from the prompt's examples ("Input: ...\nThe user's response: ...") or
+# Labels a model copies from the prompt's examples ("Input: ...\nThe user's response: ...", rpm's
+# "The user wrote: ..." for histories of the user's own texts) or
 # adds itself ("Answer:", "**Response:**"); they lead the answer, possibly after an echoed input.
-_LEAD_LABEL = re.compile(r"^[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)[*_\s]*:[*_\s]*",
-                         re.IGNORECASE)
+_LEAD_LABEL = re.compile(r"^[*_\s]*(?:(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)|(?:the\s+)?user\s+"
+                         r"wrote)[*_\s]*:[*_\s]*", re.IGNORECASE)
 _ECHOED_INPUT = re.compile(r"^\s*input\s*:.*?\n(?=[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)"
                            r"[*_\s]*:)", re.IGNORECASE | re.DOTALL)
 

@@ -54,6 +54,7 @@ from core.methods.prompting import (
     fit_messages,
     format_example,
     prompt_budget,
+    truncate,
 )
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
@@ -82,6 +83,9 @@ FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
 SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
 TOUCHED_EXTRA = 2  # touched factors outside the shared block shown in a short line
+STYLE_TITLE = "How to write the answer"
+STYLE_NOTE = ("Write it the way this user writes in the examples above (their words, spelling, casing, "
+              "punctuation and length), and keep the input's meaning and as much of its wording as their style allows.")
 
 
 def select_factors(context: AnswerContext, docs: list[RetrievedDoc], query_features: list[Feature],
@@ -159,9 +163,20 @@ def demonstrations(context: AnswerContext, docs: list[RetrievedDoc]) -> str:
     llama.cpp evaluates anew each time.
     """
     blocks = []
+    noise = {f.id for f in context.profile.factors if f.is_noise}
     for n, doc in enumerate(docs, 1):
         item = context.item(doc.id)
         if item is None:
+            continue
+        if " ".join(item.input.split()) == " ".join(item.output.split()):
+            # a history of the user's own texts (LaMP-7's tweets): input and response are one text,
+            # shown once and whole enough to carry the user's style; a path that only goes through
+            # Unclustered says nothing about them
+            lines = [f"Example {n}", f"The user wrote: {truncate(item.output, context.max_history_chars)}"]
+            path = context.profile.paths.get(doc.id)
+            if doc.path and path is not None and any(h.get("factor_id") not in noise for h in path.steps):
+                lines.append(f"How they reasoned: {doc.path}")
+            blocks.append("\n".join(lines))
             continue
         lines = [f"Example {n}", format_example(item, min(DEMO_CHARS, context.max_history_chars))]
         if doc.path:
@@ -380,6 +395,8 @@ class RPMMethod:
             thought, thought_step = reason_first(context, query, sections)
             steps.append(thought_step)
             preamble = f"## {REASON_TITLE}\n{thought}" if thought else None
+        if context.task.kind == "text" and docs:  # an instruction, so not fenced as data like the sections
+            preamble = "\n\n".join(p for p in (preamble, f"## {STYLE_TITLE}\n{STYLE_NOTE}") if p)
         out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
                           preamble=preamble, shared=SHARED_SECTIONS,
                           detail={"summary_version": version, "factor_ids": [f.id for f, _ in chosen]})

@@ -314,3 +314,22 @@ def test_rpm_keeps_its_shared_prefix_within_a_fixed_budget(model, make_ctx, monk
         assert block.count("\n- ") == 1 and "Battery life" in block
         prefixes.add(prompt.split("## Similar past items")[0])
     assert len(prefixes) == 1  # the same prefix whatever the query
+
+
+def test_rpm_shows_a_history_of_own_texts_once_and_asks_for_the_users_style(model, make_ctx, embedder):
+    from core.methods import rpm
+
+    text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
+    prof = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})  # response = input
+    model.script = lambda prompt, fmt: "The user wrote: my battery died again lol"
+    ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=2))
+    prompt = model.prompts[-1]
+    docs = ans.trace.steps[1].documents
+    assert docs
+    for doc in docs:
+        text = next(t for i, t, _ in ITEMS if i == doc.id)
+        assert prompt.count(f"The user wrote: {text}") == 1 and "Input: " + text not in prompt
+    note = prompt.split(f"## {rpm.STYLE_TITLE}\n")[1]
+    assert note.startswith(rpm.STYLE_NOTE)  # an instruction, not fenced as data
+    assert prompt.index(rpm.STYLE_TITLE) < prompt.index("## Task")
+    assert ans.value == "my battery died again lol"  # the copied label is stripped from the prediction
