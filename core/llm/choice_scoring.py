@@ -29,6 +29,13 @@ model how likely each option is and picks the best:
    Priors are cached in memory per content-free prompt (plus the property name and options);
    the prior is scored first, so the real prompt reuses its key/value cache up to the input and
    calibration costs only the few tokens after it.
+3. **Prefix snapshots** (:class:`PrefixStates`). llama.cpp keeps one sequence in its key/value
+   cache, so a prompt of another kind (another method's, another user's) in between would make
+   the next prompt of the same user evaluate its shared prefix (instruction, summary, factors)
+   again. After each scoring the scorer keeps a snapshot of llama.cpp's state (at most
+   :data:`SNAPSHOTS`; a new one replaces those it mostly covers, see :meth:`PrefixStates.save`);
+   a prompt that shares more with a snapshot than with the live state restores it
+   first (a memory copy, ~28 KB per token for the 1.5B model) and evaluates only the rest.
 
 Modes (``LocalLlamaBackend(choice_scoring=...)`` or ``$INFLOW_CHOICE_SCORING``):
 
@@ -49,6 +56,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +71,9 @@ CHOICE_MODES: tuple[str, ...] = ("calibrated", "raw", "off")
 ENV_CHOICE_SCORING = "INFLOW_CHOICE_SCORING"
 CONTENT_FREE_INPUT = "N/A"
 PRIOR_CACHE_SIZE = 256
+SNAPSHOTS = 4  # prompts kept (e.g. rpm's and the last zero-shot ones); each up to ~57 MB at 2,048 tokens
+COVERED_SHARE = 0.5  # a snapshot sharing this much of its tokens with a newer one is dropped (see PrefixStates.save)
+MIN_RESTORE_GAIN = 16  # tokens a snapshot must save over the live state to be worth restoring (~0.2 s)
 _ROUND = 6
 
 
@@ -249,10 +260,11 @@ class OptionScores:
     prompt_tokens: int
     option_tokens: list[int] = field(default_factory=list)
     evaluated: int = 0
+    restored: int = 0
 
 
 def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
-                    last_logits: LogitsFn = llama_last_logits) -> OptionScores:
+                    last_logits: LogitsFn = llama_last_logits, states: PrefixStates | None = None) -> OptionScores:
     """Return the log-probability of each token sequence's tail after their longest common prefix.
 
     The common prefix is evaluated once (reusing the KV cache for whatever it shares with the
@@ -265,6 +277,8 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
         llama: A ``llama_cpp.Llama`` (uses ``eval``, ``n_tokens``, ``input_ids``).
         sequences: The complete token sequences (prompt + one option's completion each); at least one.
         last_logits: Reads the logits after the last evaluated token.
+        states: Snapshots of earlier prompts; one sharing a longer prefix than the live state is
+            restored before the prefix is evaluated.
 
     Raises:
         AmbiguousOptionsError: A sequence is a prefix of another (the options cannot be told apart).
@@ -278,6 +292,7 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
         raise AmbiguousOptionsError("an option's tokens are a prefix of another's")
     if base < 1:
         raise ValueError("the prompt is empty")
+    restored = states.restore(llama, seqs[0][:base]) if states is not None else 0
     evaluated = _eval_to(llama, seqs[0][:base])
     tails = [s[base:] for s in seqs]
     if len({t[0] for t in tails}) == len(tails) and len({tuple(t[1:]) for t in tails}) == 1:
@@ -287,7 +302,8 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
         # more evaluation per option.
         first = log_softmax(last_logits(llama))
         return OptionScores(logprobs=np.array([float(first[t[0]]) for t in tails], dtype=np.float64),
-                            prompt_tokens=base, option_tokens=[len(t) for t in tails], evaluated=evaluated)
+                            prompt_tokens=base, option_tokens=[len(t) for t in tails], evaluated=evaluated,
+                            restored=restored)
     # trie over the tails: node = tuple of tail tokens; children[node] = next tokens
     children: dict[tuple[int, ...], list[int]] = {}
     for s in seqs:
@@ -310,13 +326,113 @@ def score_sequences(llama: Any, sequences: Sequence[Sequence[int]], *,
                 stack.append((child, log_softmax(last_logits(llama))))
     logprobs = np.array([node_logp[tuple(s[base:])] for s in seqs], dtype=np.float64)
     return OptionScores(logprobs=logprobs, prompt_tokens=base, option_tokens=[len(s) - base for s in seqs],
-                        evaluated=evaluated)
+                        evaluated=evaluated, restored=restored)
+
+
+def _held(llama: Any) -> list[int]:
+    return [int(t) for t in llama.input_ids[: llama.n_tokens]]
+
+
+def llama_save_state(llama: Any) -> bytes:
+    """Return llama.cpp's context state (the key/value cache of the held tokens) as bytes.
+
+    The low-level call, not ``Llama.save_state``: that one also copies up to ``n_batch`` rows of
+    vocabulary-sized scores (~300 MB for a 152k vocabulary), which this scorer never reads.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    size = llama_cpp.llama_state_get_size(llama.ctx)
+    buf = (ctypes.c_uint8 * size)()
+    n = llama_cpp.llama_state_get_data(llama.ctx, buf, size)
+    return ctypes.string_at(buf, n)
+
+
+def llama_load_state(llama: Any, data: bytes) -> None:
+    """Put a state from :func:`llama_save_state` back into llama.cpp's context.
+
+    Raises:
+        RuntimeError: llama.cpp did not take the whole state.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    src = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    if llama_cpp.llama_state_set_data(llama.ctx, src, len(data)) != len(data):
+        raise RuntimeError("llama.cpp refused a saved state")
+
+
+@dataclass
+class _Snapshot:
+    tokens: list[int]
+    data: Any
+
+
+class PrefixStates:
+    """Snapshots of llama.cpp's state after recent prompts, restored when a prompt shares their prefix.
+
+    Args:
+        capacity: Snapshots kept (least recently used dropped first).
+        save: Returns the model's state (default: :func:`llama_save_state`).
+        load: Puts a state back (default: :func:`llama_load_state`).
+        min_gain: Tokens a snapshot must share beyond the live state to be restored.
+    """
+
+    def __init__(self, capacity: int = SNAPSHOTS, *, save: Callable[[Any], Any] = llama_save_state,
+                 load: Callable[[Any, Any], None] = llama_load_state, min_gain: int = MIN_RESTORE_GAIN) -> None:
+        """Start empty."""
+        self.capacity = capacity
+        self.min_gain = min_gain
+        self._save = save
+        self._load = load
+        self._snaps: list[_Snapshot] = []  # least recently used first
+
+    def __len__(self) -> int:
+        """Snapshots held."""
+        return len(self._snaps)
+
+    def restore(self, llama: Any, tokens: Sequence[int]) -> int:
+        """Restore the snapshot sharing the longest prefix with ``tokens``, when it beats the live state.
+
+        Returns:
+            Tokens of ``tokens`` the model holds now beyond what it held before (0: nothing restored).
+        """
+        if not self._snaps:
+            return 0
+        live = common_prefix_len(_held(llama), tokens)
+        shared = [common_prefix_len(s.tokens, tokens) for s in self._snaps]
+        best = max(range(len(shared)), key=lambda i: shared[i])
+        if shared[best] < live + self.min_gain:
+            return 0
+        snap = self._snaps.pop(best)
+        self._snaps.append(snap)
+        self._load(llama, snap.data)
+        llama.input_ids[: len(snap.tokens)] = snap.tokens
+        llama.n_tokens = len(snap.tokens)
+        return shared[best] - live
+
+    def save(self, llama: Any) -> None:
+        """Keep a snapshot of the model's state; drop the ones it covers, then the least recently used.
+
+        A snapshot whose tokens share at least :data:`COVERED_SHARE` of their length with the new
+        one is dropped: the new prompt is of the same family (the same user's next query, or the
+        real prompt after its content-free twin) and holds the same prefix. Every prompt shares the
+        system prompt, so sharing some tokens is not enough to call two prompts one family.
+        """
+        tokens = _held(llama)
+        if not tokens or self.capacity <= 0:
+            return
+        self._snaps = [s for s in self._snaps if common_prefix_len(s.tokens, tokens) < COVERED_SHARE * len(s.tokens)]
+        while len(self._snaps) >= self.capacity:
+            self._snaps.pop(0)
+        self._snaps.append(_Snapshot(tokens, self._save(llama)))
 
 
 def _eval_to(llama: Any, tokens: list[int]) -> int:
     """Bring llama.cpp's state to exactly ``tokens`` (last one evaluated now); return tokens evaluated."""
-    held = [int(t) for t in llama.input_ids[: llama.n_tokens]]
-    keep = min(common_prefix_len(held, tokens), len(tokens) - 1)
+    keep = min(common_prefix_len(_held(llama), tokens), len(tokens) - 1)
     llama.n_tokens = keep
     llama.eval(tokens[keep:])
     return len(tokens) - keep
@@ -377,6 +493,10 @@ class ChoiceResult:
         prior_cached: The prior came from the in-memory cache.
         prior_source: Where the content-free prompt came from: ``request`` (``ChatRequest.content_free``)
             or ``last_user_message`` (its whole content replaced); None without a prior.
+        evaluated_tokens: Tokens run through the model for this request (prior and prompt; the rest
+            of both prompts came from the key/value cache or a restored snapshot).
+        restored_tokens: Tokens regained by restoring a prefix snapshot.
+        timing_ms: Wall time of the prior (``prior``) and of scoring the prompt (``score``).
     """
 
     choice: ClosedChoice
@@ -390,6 +510,9 @@ class ChoiceResult:
     option_tokens: int
     prior_cached: bool = False
     prior_source: str | None = None
+    evaluated_tokens: int = 0
+    restored_tokens: int = 0
+    timing_ms: dict[str, float] = field(default_factory=dict)
 
     def text(self) -> str:
         """The JSON answer."""
@@ -408,7 +531,9 @@ class ChoiceResult:
                 "calibrated": dist(self.calibrated),
                 "logprobs": {o: round(float(v), 4) if math.isfinite(v) else None
                              for o, v in zip(self.choice.options, self.logprobs, strict=True)},
-                "content_free_source": self.prior_source, "prior_cached": self.prior_cached}
+                "content_free_source": self.prior_source, "prior_cached": self.prior_cached,
+                "evaluated_tokens": self.evaluated_tokens, "restored_tokens": self.restored_tokens,
+                "timing_ms": dict(self.timing_ms)}
 
 
 class ChoiceScorer:
@@ -421,16 +546,23 @@ class ChoiceScorer:
         n_ctx: The context window; prompts that do not fit raise ``ValueError``.
         last_logits: Reads the logits after the last evaluated token (tests pass their own).
         template: The chat template (default: the model's own).
+        states: The prefix snapshots (default: :class:`PrefixStates` on llama.cpp's own state).
     """
 
     def __init__(self, llama: Any, n_ctx: int, *, last_logits: LogitsFn = llama_last_logits,
-                 template: ChatTemplate | None = None) -> None:
+                 template: ChatTemplate | None = None, states: PrefixStates | None = None) -> None:
         """Bind the scorer to a model."""
         self.llama = llama
         self.n_ctx = n_ctx
         self.template = template or ChatTemplate(llama)
         self._last_logits = last_logits
         self._priors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.states = states if states is not None else PrefixStates()
+        self._work = [0, 0]  # tokens evaluated and restored from snapshots by the current choose()
+
+    def _count(self, scores: OptionScores) -> None:
+        self._work[0] += scores.evaluated
+        self._work[1] += scores.restored
 
     def score(self, messages: Sequence[Message], choice: ClosedChoice) -> OptionScores:
         """Return the options' log-probabilities after ``messages``.
@@ -444,7 +576,9 @@ class ChoiceScorer:
             raise ValueError(f"Requested tokens ({longest}) exceed context window of {self.n_ctx}")
         if len(seqs) == 1:
             return OptionScores(logprobs=np.zeros(1), prompt_tokens=len(seqs[0]), option_tokens=[0])
-        return score_sequences(self.llama, seqs, last_logits=self._last_logits)
+        scores = score_sequences(self.llama, seqs, last_logits=self._last_logits, states=self.states)
+        self.states.save(self.llama)
+        return scores
 
     def prior(self, messages: Sequence[Message], choice: ClosedChoice,
               content_free: Sequence[Message] | None = None) -> tuple[np.ndarray | None, bool]:
@@ -463,7 +597,9 @@ class ChoiceScorer:
         free = list(content_free) if content_free is not None else content_free_messages(messages)
         if free is None:
             return None, False
-        value = normalise(self.score(free, choice).logprobs)
+        scored = self.score(free, choice)
+        self._count(scored)
+        value = normalise(scored.logprobs)
         self._priors[key] = value
         while len(self._priors) > PRIOR_CACHE_SIZE:
             self._priors.popitem(last=False)
@@ -484,8 +620,13 @@ class ChoiceScorer:
         """
         if mode not in ("raw", "calibrated"):
             raise ValueError(f"cannot score options in mode {mode!r}")
+        t0 = time.perf_counter()
+        self._work = [0, 0]
         prior, cached = self.prior(messages, choice, content_free) if mode == "calibrated" else (None, False)
+        t1 = time.perf_counter()
         scores = self.score(messages, choice)  # last, so the KV cache ends holding the real prompt
+        self._count(scores)
+        t2 = time.perf_counter()
         raw = normalise(scores.logprobs)
         calibrated = calibrate(scores.logprobs, prior) if prior is not None else None
         final = calibrated if calibrated is not None else raw
@@ -494,4 +635,6 @@ class ChoiceScorer:
         return ChoiceResult(choice=choice, mode=mode, chosen=choice.options[best], raw=raw, prior=prior,
                             calibrated=calibrated, logprobs=scores.logprobs, prompt_tokens=scores.prompt_tokens,
                             option_tokens=scores.option_tokens[best] if scores.option_tokens else 0,
-                            prior_cached=cached, prior_source=source)
+                            prior_cached=cached, prior_source=source, evaluated_tokens=self._work[0],
+                            restored_tokens=self._work[1],
+                            timing_ms={"prior": round((t1 - t0) * 1000.0, 1), "score": round((t2 - t1) * 1000.0, 1)})

@@ -161,10 +161,11 @@ def _match_label(body: str, labels: list[str]) -> str | None:
     return min(hits)[2] if hits else None
 
 
-# Labels a model copies from the prompt's examples ("Input: ...\nThe user's response: ...") or
+# Labels a model copies from the prompt's examples ("Input: ...\nThe user's response: ...", rpm's
+# "The user wrote: ..." for histories of the user's own texts) or
 # adds itself ("Answer:", "**Response:**"); they lead the answer, possibly after an echoed input.
-_LEAD_LABEL = re.compile(r"^[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)[*_\s]*:[*_\s]*",
-                         re.IGNORECASE)
+_LEAD_LABEL = re.compile(r"^[*_\s]*(?:(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)|(?:the\s+)?user\s+"
+                         r"wrote)[*_\s]*:[*_\s]*", re.IGNORECASE)
 _ECHOED_INPUT = re.compile(r"^\s*input\s*:.*?\n(?=[*_\s]*(?:(?:the\s+)?user[’']?s\s+)?(?:answer|response|output|reply)"
                            r"[*_\s]*:)", re.IGNORECASE | re.DOTALL)
 
@@ -226,7 +227,7 @@ def build_messages(task: Task, query: str, sections: list[tuple[str, str]], choi
 
 
 def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choices: list[str] | None, *,
-                 budget: int, preamble: str | None = None) -> tuple[list[Message], bool]:
+                 budget: int, preamble: str | None = None, shared: int = 0) -> tuple[list[Message], bool]:
     """Build the messages, shortening them until their estimated tokens fit ``budget``.
 
     The longest section is cut by a quarter (at a line break when there is one) until the prompt
@@ -234,10 +235,24 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     ``MIN_SECTION_CHARS``, then, for tiny context windows, a fifth of it. Token counts are the
     estimate of :func:`core.llm.tokens.count_message_tokens`.
 
+    Args:
+        task: The task (instruction and answer format).
+        query: The new input.
+        sections: ``(title, body)`` blocks of user information, in order.
+        choices: The closed answer set, if any.
+        budget: Estimated prompt tokens allowed.
+        preamble: Extra text put before the query.
+        shared: The first ``shared`` sections are the same for every query (a prefix the model's
+            cache keeps): they are cut only once every later section and the query are short,
+            since cutting them by how long the query happens to be would change the prefix from
+            one query to the next (callers keep them within a fixed budget of their own).
+
     Returns:
         The messages and whether anything was cut.
     """
-    secs = [(t, b) for t, b in sections if b and b.strip()]
+    kept = [(n, t, b) for n, (t, b) in enumerate(sections) if b and b.strip()]
+    secs = [(t, b) for _, t, b in kept]
+    late = [i for i, (n, _, _) in enumerate(kept) if n >= shared]
     q = query
     trimmed = False
     for floor in (MIN_SECTION_CHARS, MIN_SECTION_CHARS // 5):
@@ -246,7 +261,10 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
             if count_message_tokens(messages) <= budget:
                 return messages, trimmed
             trimmed = True
-            longest = max(range(len(secs)), key=lambda i: len(secs[i][1]), default=None)
+            cuttable = [i for i in late if len(secs[i][1]) > floor]
+            if not cuttable and len(q) <= floor:  # the shared sections go last, after the query
+                cuttable = list(range(len(secs)))
+            longest = max(cuttable, key=lambda i: len(secs[i][1]), default=None)
             if longest is not None and len(secs[longest][1]) > floor:
                 title, body = secs[longest]
                 secs[longest] = (title, _cut(body, int(len(body) * 0.75)))
@@ -308,7 +326,7 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
 
 def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",
                 name: str = "Answer", preamble: str | None = None,
-                detail: StepDetail | None = None) -> LLMOutcome:
+                detail: StepDetail | None = None, shared: int = 0) -> LLMOutcome:
     """Build the final prompt, call the model through the client and record the step.
 
     Args:
@@ -319,6 +337,7 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
         name: Step title.
         preamble: Extra text before the query.
         detail: Extra step detail (merged in).
+        shared: Leading sections that are the same for every query, cut last (see :func:`fit_messages`).
 
     Returns:
         The answer, its parsed value and the step.
@@ -331,7 +350,7 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
     schema = answer_schema(ctx.task, choices)
     max_tokens = TEXT_MAX_TOKENS if schema is None else CLOSED_MAX_TOKENS
     messages, trimmed = fit_messages(ctx.task, query, sections, choices, preamble=preamble,
-                                     budget=prompt_budget(ctx, max_tokens))
+                                     budget=prompt_budget(ctx, max_tokens), shared=shared)
     request = ChatRequest(messages=messages, schema=schema, max_tokens=max_tokens, temperature=0.0,
                           stage="answer", run_id=ctx.run_id,
                           content_free=content_free_messages(messages) if choices else None)

@@ -12,6 +12,7 @@ from core.llm.choice_scoring import (
     AmbiguousOptionsError,
     ChoiceScorer,
     ClosedChoice,
+    PrefixStates,
     calibrate,
     closed_choice,
     common_prefix_len,
@@ -248,6 +249,77 @@ def test_score_sequences_rejects_an_option_that_is_a_prefix_of_another() -> None
         score_sequences(lm, [list(b"ab"), list(b"ab")], last_logits=lm.last_logits)
 
 
+def tiny_states(capacity: int = 3) -> PrefixStates:
+    """Snapshots of a TinyLM: its logits depend on ``input_ids`` alone, which ``restore`` puts back itself."""
+    return PrefixStates(capacity, save=lambda lm: None, load=lambda lm, data: None)
+
+
+def test_a_snapshot_restores_a_prefix_another_prompt_evicted() -> None:
+    lm = TinyLM()
+    states = tiny_states()
+    user_a = [list(b"SYSTEM. summary and factors of user A, long enough to matter -> " + t) for t in (b"x", b"y")]
+    other = [list(b"SYSTEM. a zero-shot prompt -> " + t) for t in (b"x", b"y")]
+    user_a2 = [list(b"SYSTEM. summary and factors of user A, long enough to matter -- q2 " + t) for t in (b"x", b"y")]
+    for seqs in (user_a, other):
+        score_sequences(lm, seqs, last_logits=lm.last_logits, states=states)
+        states.save(lm)
+    assert len(states) == 2
+    lm.evaluated = 0
+    out = score_sequences(lm, user_a2, last_logits=lm.last_logits, states=states)
+    shared = common_prefix_len(user_a[0], user_a2[0])
+    assert out.restored == shared - len(b"SYSTEM. ")  # the live state (the zero-shot prompt) shared "SYSTEM. "
+    assert lm.evaluated == out.evaluated == out.prompt_tokens - shared
+    ref = TinyLM()  # restoring changes nothing but the work: same scores as a fresh evaluation
+    fresh = score_sequences(ref, user_a2, last_logits=ref.last_logits)
+    assert out.logprobs.tolist() == pytest.approx(fresh.logprobs.tolist())
+    assert fresh.evaluated == fresh.prompt_tokens
+
+
+def test_interleaved_methods_keep_each_users_prefix_though_every_prompt_shares_the_system_prompt() -> None:
+    lm = TinyLM()
+    states = tiny_states(capacity=4)
+    system = b"<system>You predict how one specific user would respond.</system>"
+    profile = b"<user>## Summary: likes long stories about boats. ## Factors: pace, plot, prose, length. "
+    restored = []
+    for q in (b"first review", b"second review!", b"third one", b"fourth"):
+        for prompt in (system + b"<user>## Task: rate. Input: " + q,  # zero-shot
+                       system + profile + b"## Demos: " + q[::-1] + b" Input: N/A",  # rpm's content-free twin
+                       system + profile + b"## Demos: " + q[::-1] + b" Input: " + q):  # rpm
+            out = score_sequences(lm, [list(prompt + b" -> x"), list(prompt + b" -> y")], last_logits=lm.last_logits,
+                                  states=states)
+            states.save(lm)
+            if b"N/A" in prompt:
+                restored.append(out.restored)
+    assert restored[0] == 0 and all(r >= len(profile) for r in restored[1:])
+
+
+def test_a_snapshot_replaces_its_own_family_and_capacity_evicts_the_oldest() -> None:
+    lm = TinyLM()
+    states = tiny_states(capacity=3)
+    for text in (b"family one, a long shared prefix: first", b"family one, a long shared prefix: second",
+                 b"family two: a prompt", b"family three: a prompt", b"family four: a prompt"):
+        score_sequences(lm, [list(text + b"x"), list(text + b"y")], last_logits=lm.last_logits, states=states)
+        states.save(lm)
+        if text.startswith(b"family three"):  # the second prompt of family one replaced its first
+            assert [bytes(s.tokens)[:15] for s in states._snaps] == [b"family one, a l", b"family two: a p",
+                                                                     b"family three: a"]
+    held = [bytes(s.tokens) for s in states._snaps]
+    assert [h[:11] for h in held] == [b"family two:", b"family thre", b"family four"]
+
+
+def test_a_snapshot_that_saves_little_is_not_restored() -> None:
+    lm = TinyLM()
+    states = tiny_states()
+    score_sequences(lm, [list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ x"), list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ y")],
+                    last_logits=lm.last_logits, states=states)
+    states.save(lm)
+    score_sequences(lm, [list(b"ABCDEFGHIJ other x"), list(b"ABCDEFGHIJ other y")], last_logits=lm.last_logits,
+                    states=states)
+    out = score_sequences(lm, [list(b"ABCDEFGHIJKLM 2 x"), list(b"ABCDEFGHIJKLM 2 y")], last_logits=lm.last_logits,
+                          states=states)
+    assert out.restored == 0  # 13 shared with the snapshot, 10 with the live state: under MIN_RESTORE_GAIN
+
+
 class PlainTemplate:
     def render(self, messages):
         return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>", True
@@ -255,7 +327,7 @@ class PlainTemplate:
 
 def test_scorer_calibrates_away_the_first_option_bias_and_caches_the_prior() -> None:
     lm = TinyLM()
-    scorer = ChoiceScorer(lm, 4096, last_logits=lm.last_logits, template=PlainTemplate())
+    scorer = ChoiceScorer(lm, 4096, last_logits=lm.last_logits, template=PlainTemplate(), states=tiny_states())
     choice = ClosedChoice("answer", ("1", "2", "3", "4", "5"))
     msgs = [{"role": "system", "content": "Rate it."}, {"role": "user", "content": "A great product."}]
     raw = scorer.choose(msgs, choice, "raw")
@@ -275,7 +347,7 @@ def test_scorer_calibrates_away_the_first_option_bias_and_caches_the_prior() -> 
 
 def test_scorer_uses_the_requests_content_free_prompt() -> None:
     lm = TinyLM()
-    scorer = ChoiceScorer(lm, 4096, last_logits=lm.last_logits, template=PlainTemplate())
+    scorer = ChoiceScorer(lm, 4096, last_logits=lm.last_logits, template=PlainTemplate(), states=tiny_states())
     choice = ClosedChoice("answer", ("1", "2", "3", "4", "5"))
     msgs = [{"role": "user", "content": "Rate it. Input: A great product. Options 1-5."}]
     free = [{"role": "user", "content": "Rate it. Input: N/A. Options 1-5."}]
@@ -290,7 +362,7 @@ def test_scorer_uses_the_requests_content_free_prompt() -> None:
 
 def test_scorer_refuses_prompts_longer_than_the_context() -> None:
     lm = TinyLM()
-    scorer = ChoiceScorer(lm, 32, last_logits=lm.last_logits, template=PlainTemplate())
+    scorer = ChoiceScorer(lm, 32, last_logits=lm.last_logits, template=PlainTemplate(), states=tiny_states())
     with pytest.raises(ValueError, match="exceed context window"):
         scorer.choose([{"role": "user", "content": "x" * 40}], ClosedChoice("a", ("1", "2")), "raw")
 

@@ -11,7 +11,7 @@ from core.data.model import Item, Task
 from core.methods import decision as d
 from core.methods.ablation import ablate
 from core.methods.registry import get_method
-from core.methods.rpm import MIN_DEV_ITEMS
+from core.methods.rpm import MIN_DEV_ITEMS, RPMMethod
 from tests.methods.conftest import make_profile
 
 SCORE = Task(kind="score")
@@ -114,7 +114,7 @@ def fives_profile(embedder):
 def test_rpm_fits_a_rule_on_the_users_history_and_shows_it(model, make_ctx, embedder):
     model.script = lambda prompt, fmt: answer_json("1")  # a model stuck on "1"
     ctx = make_ctx(profile=fives_profile(embedder), k=3)
-    ans = get_method("rpm").answer("The phone came today and I use it daily.", ctx)
+    ans = RPMMethod(dev_size=12).answer("The phone came today and I use it daily.", ctx)
     decide = ans.trace.steps[-1]
     assert decide.name == "Decide with this user's rule" and decide.kind == "reason"
     rule = decide.detail.decision
@@ -131,7 +131,7 @@ def test_rpm_fits_a_rule_on_the_users_history_and_shows_it(model, make_ctx, embe
         assert prompt.count(own) == 1  # only as the input being answered
     # a second answer reuses the fitted rule: one more call, not eleven
     before = len(model.prompts)
-    get_method("rpm").answer("Another phone parcel.", ctx)
+    RPMMethod(dev_size=12).answer("Another phone parcel.", ctx)
     assert len(model.prompts) == before + 1
 
 
@@ -159,7 +159,7 @@ def test_the_trace_view_shows_the_rule_and_each_terms_share(model, make_ctx, emb
     from core.views.trace_view import step_cards
 
     model.script = lambda prompt, fmt: answer_json("1")
-    ans = get_method("rpm").answer("The phone came today.", make_ctx(profile=fives_profile(embedder), k=3))
+    ans = RPMMethod(dev_size=12).answer("The phone came today.", make_ctx(profile=fives_profile(embedder), k=3))
     card = step_cards(ans.trace)[-1]
     assert card.decision is not None and card.decision["rule"].startswith("fusion: ")
     assert "leave-one-out absolute error on 12 of the user's items: raw 3.583" in card.decision["rule"]

@@ -104,9 +104,19 @@ def test_rpm_prompt_has_factors_summary_and_demonstrations(model, make_ctx, prof
     prompt = model.prompts[-1]
     assert "Battery life: battery drains or dies quickly" in prompt
     assert "influence -2.33 (95% CI -3.10 to -1.50)" in prompt and "coverage 50%" in prompt
-    assert "Screen quality:" not in prompt  # not relevant to the query
-    assert SUMMARY in prompt
-    assert "P(response | this factor): 1 33%, 2 67% (3 items); P(response): 1 17%, 2 33%, 3 17%, 4 17%, 5 17%" in prompt
+    # the user's strongest factors come before the query-dependent part; the query touches only F1
+    block = prompt.split("## This user's strongest factors")[1].split("## Similar past items")[0]
+    assert "Screen quality: bright, sharp displays" in block and "Battery life: battery drains" in block
+    assert block.index("P(response) over all 6 of their items: 1 17%, 2 33%, 3 17%, 4 17%, 5 17%") < \
+        block.index("Battery life")
+    assert "Battery life: battery drains or dies quickly" in block
+    assert "P(response | this factor): 1 33%, 2 67% (3 items)" in block
+    touched = prompt.split("## Factors this input touches")[1].split("## Task")[0]
+    assert "Battery life (above)" in touched and "Screen quality" not in touched
+    heads = [SUMMARY, "## This user's strongest factors", "## Similar past items", "## Factors this input touches",
+             "## Task"]
+    assert [prompt.index(h) for h in heads] == sorted(prompt.index(h) for h in heads)
+    assert reason.detail.extra["profile_factors"] == ["F1", "F2", "F3"]
     for doc in retrieve.documents:  # each retrieved item as a demonstration: input, response, path
         item = next(t for i, t, _ in ITEMS if i == doc.id)
         assert f"Input: {item}\nThe user's response: {doc.output}\nHow they reasoned: {doc.path}" in prompt
@@ -287,3 +297,39 @@ def test_small_context_windows_get_a_trimmed_prompt(model, fake_server, embedder
     body = fake_server.calls()[-1]["body"]
     assert count_message_tokens(body["messages"]) <= int(300 * 0.8) - 32
     assert ans.value == 2.0
+
+
+def test_rpm_keeps_its_shared_prefix_within_a_fixed_budget(model, make_ctx, monkeypatch):
+    from core.methods import rpm
+
+    model.script = lambda prompt, fmt: answer_json("3")
+    full = rpm.profile_factor_block(make_ctx(), rpm.profile_factors(make_ctx()))
+    assert full.count("\n- ") == 3  # every factor of the toy profile fits the default share
+    monkeypatch.setattr(rpm, "SHARED_SHARE", 0.001)  # a budget for almost nothing: the strongest factor stays
+    prefixes = set()
+    for query in (QUERY, "Gorgeous screen but the case cracked on day one. " * 8):
+        get_method("rpm").answer(query, make_ctx(k=2))
+        prompt = model.prompts[-1]
+        block = prompt.split("## This user's strongest factors")[1].split("## Similar past items")[0]
+        assert block.count("\n- ") == 1 and "Battery life" in block
+        prefixes.add(prompt.split("## Similar past items")[0])
+    assert len(prefixes) == 1  # the same prefix whatever the query
+
+
+def test_rpm_shows_a_history_of_own_texts_once_and_asks_for_the_users_style(model, make_ctx, embedder):
+    from core.methods import rpm
+
+    text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
+    prof = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})  # response = input
+    model.script = lambda prompt, fmt: "The user wrote: my battery died again lol"
+    ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=2))
+    prompt = model.prompts[-1]
+    docs = ans.trace.steps[1].documents
+    assert docs
+    for doc in docs:
+        text = next(t for i, t, _ in ITEMS if i == doc.id)
+        assert prompt.count(f"The user wrote: {text}") == 1 and "Input: " + text not in prompt
+    note = prompt.split(f"## {rpm.STYLE_TITLE}\n")[1]
+    assert note.startswith(rpm.STYLE_NOTE)  # an instruction, not fenced as data
+    assert prompt.index(rpm.STYLE_TITLE) < prompt.index("## Task")
+    assert ans.value == "my battery died again lol"  # the copied label is stripped from the prediction

@@ -88,6 +88,25 @@ def test_prompts_are_fitted_to_the_budget():
     assert user.endswith(answer_format(SCORE, ["1", "2"]))
 
 
+def test_shared_sections_are_cut_last_so_the_cached_prefix_stays_the_same():
+    from core.llm.tokens import count_message_tokens
+    from core.methods.prompting import fit_messages
+
+    factors = "\n".join(f"- factor {i}: " + "a long description " * 8 for i in range(10)).strip()  # the longest
+    demos = "\n\n".join(f"Example {i}\nInput: " + "fine phone " * 30 for i in range(4))
+    sections = [("Factors", factors), ("Examples", demos)]
+    prefixes = set()
+    for query in ("short query", "a much longer query " * 30):
+        msgs, trimmed = fit_messages(SCORE, query, sections, ["1", "2"], budget=700, shared=1)
+        assert trimmed and count_message_tokens(msgs) <= 700
+        user = msgs[-1]["content"]
+        assert json.dumps(factors) in user  # the shared section is whole; the demonstrations were cut
+        prefixes.add(user.split("## Examples")[0])
+    assert len(prefixes) == 1
+    plain, _ = fit_messages(SCORE, "short query", sections, ["1", "2"], budget=700)
+    assert json.dumps(factors) not in plain[-1]["content"]  # without shared=1 the longest section goes first
+
+
 def test_content_free_messages_replaces_only_the_input():
     from core.data.model import Task
     from core.methods.prompting import build_messages, content_free_messages

@@ -18,7 +18,9 @@ TEXT = Task(kind="text", name="tweet")
     ("Input: going to the beach\nThe user's response: lovely day", "lovely day"),
     ('Response: "lovely day"', "lovely day"),
     ("lovely day", "lovely day"),
+    ("The user wrote: lovely day", "lovely day"),  # rpm's label for a history of the user's own texts
     ("Responses vary: some love it", "Responses vary: some love it"),  # not a label: nothing to strip
+    ("The user wrote a poem", "The user wrote a poem"),
     ("Input was short", "Input was short"),
 ])
 def test_prefix_labels_are_stripped(completion, expected):
