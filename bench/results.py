@@ -29,6 +29,7 @@ import argparse
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -61,6 +62,7 @@ from core.evaluate.harness import (  # noqa: E402
 )
 from core.evaluate.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.evaluate.movielens import build_tagging_dataset  # noqa: E402
+from core.llm.local_models import DEFAULT_MODEL, MODELS  # noqa: E402
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
@@ -83,6 +85,18 @@ def _loadavg() -> str:
         return " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def _commit() -> str:
+    """The short commit hash of the code, marked when core/ or bench/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "bench"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes under core/ or bench/)" if dirty else "")
 
 
 def top_prediction(result: dict[str, Any], system: str, key: str) -> str:
@@ -159,13 +173,51 @@ def faithfulness_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class Deadline:
+    """A cancel check that stops *starting* queries that would end past a deadline.
+
+    A query is started only when the slowest of the last few queries would still finish in time
+    (a user's first query also builds the profile and fits ``rpm``'s rule, so it is the slow one),
+    so a run ends by its deadline instead of overrunning it by one long query.
+
+    Args:
+        at: The deadline (``time.perf_counter()`` seconds); None never stops.
+        window: How many recent query durations the estimate looks at.
+    """
+
+    def __init__(self, at: float | None, window: int = 5) -> None:
+        """Create the check."""
+        self.at = at
+        self.window = window
+        self.durations: list[float] = []
+        self._started: float | None = None
+
+    def done(self) -> None:
+        """Record that a query finished (call from the progress callback)."""
+        now = time.perf_counter()
+        if self._started is not None:
+            self.durations = [*self.durations, now - self._started][-self.window:]
+        self._started = now
+
+    def __call__(self) -> bool:
+        """True when the next query would not finish by the deadline."""
+        now = time.perf_counter()
+        if self._started is None:
+            self._started = now
+        if self.at is None:
+            return False
+        return now + max(self.durations, default=0.0) > self.at
+
+
 def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
              embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
              k: int, faithfulness: bool = False) -> dict[str, Any]:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
+    cancel = Deadline(deadline)
 
     def progress(done: int, total: int) -> None:
+        cancel.done()
         print(f"\r  {name}: {done}/{total} queries, {time.perf_counter() - t0:.0f} s", end="", file=sys.stderr,
               flush=True)
 
@@ -174,7 +226,6 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
             print(f"\r  {name}: building user {uid}: {st} {done}/{total}          ", end="", file=sys.stderr,
                   flush=True)
 
-    cancel = (lambda: time.perf_counter() > deadline) if deadline is not None else None
     result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
                       limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage,
                       order="round_robin", faithfulness=faithfulness)
@@ -222,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token-limit-per-user", type=int, default=2,
                     help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
+    ap.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
+                    help=f"Embedded local model that answers (default {DEFAULT_MODEL}); named in the document.")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
     ap.add_argument("--budget-minutes", type=float, default=45.0, help="Stop runs before this (default 45).")
     ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "results.sqlite")
     ap.add_argument("--reuse", action="store_true", help="Keep the workspace (LLM and embedding caches) from a "
                     "previous run instead of starting cold.")
+    ap.add_argument("--note", default="", help="A sentence for the setup line (e.g. why a model was chosen).")
     ap.add_argument("--out", type=Path, default=DOC)
     args = ap.parse_args(argv)
 
@@ -237,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(str(args.workspace) + suffix).unlink(missing_ok=True)
     ws = Workspace(args.workspace)
-    client = make_client(BackendSettings(kind="local"), ws)
+    client = make_client(BackendSettings(kind="local", local_model=args.model), ws)
     embedder = make_embedder(args.embedder, workspace=ws)
     settings = PipelineSettings(embedder=args.embedder)
     timings: dict[str, float] = {}
@@ -273,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     print("Sample reviews (prompt tokens)...", file=sys.stderr)
     s_h, s_q = load_sample_reviews()
+    tokens_deadline = Deadline(t_start + 0.97 * budget)
     sample = run_tokens(ws, s_h, s_q, client=client, embedder=embedder, settings=settings,
-                        limit_per_user=args.token_limit_per_user,
-                        cancel=lambda: time.perf_counter() > t_start + 0.97 * budget)
+                        limit_per_user=args.token_limit_per_user, cancel=tokens_deadline,
+                        progress=lambda done, total: tokens_deadline.done())
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
@@ -314,10 +369,17 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, tagging "
         f"{timings['tagging']:.0f} s, faithfulness {timings['faithfulness']:.0f} s, sample-review tokens "
         f"{timings['tokens']:.0f} s), "
-        f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min.",
-        f"- Setup (every run): {backend_line(lamp)}. The embedded model is the offline default; being tiny, the "
-        "pipeline uses the deterministic stage implementations for it (lexicon features, keyword factor names, "
-        "template summary and paths) and constrains every answer to the valid scores / labels.",
+        f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min (each section stops starting "
+        "queries that would end past its share of it, so a table may cover fewer queries than asked; its n says "
+        "how many).",
+        f"- Code: commit `{_commit()}`; the figures are for that code (the local backend's speed and the `rpm` "
+        "method change between commits).",
+        f"- Setup (every run): {backend_line(lamp)}. Model chosen with `--model {args.model}` (the default is "
+        f"`{DEFAULT_MODEL}`){'' if args.model == DEFAULT_MODEL else ', **not the default model**'}. "
+        f"{args.note + ' ' if args.note else ''}The local models are judged weak for free text (GGUF files "
+        "under 1.5 GB), so the pipeline uses the deterministic stage implementations for them (lexicon features, "
+        "keyword factor names, template summary and paths) and every answer is read by scoring the valid scores / "
+        "labels.",
         f"- Model speed in this run: {speed['calls']} uncached answering calls, {speed['tokens_in']} prompt + "
         f"{speed['tokens_out']} completion tokens in {speed['seconds']:.0f} s = **{_fmt(speed['tokens_per_s'], 0)} "
         "tokens/s**. This is what caps how many queries the methods answer within the time budget "
@@ -361,6 +423,10 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "",
         faithfulness_table(faith),
         "",
+        f"The same {faith['n']} queries answered by every method, with the no-model baselines beside:",
+        "",
+        metric_table(faith),
+        "",
         "## LaMP-2 style tagging proxy: MovieLens tags",
         "",
         "Data: `../shared/data/movielens_small` (`tags.csv` with a header, `movies.csv` without one). Built by "
@@ -392,8 +458,8 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         "Backend-reported prompt tokens of the answering call of `summary`, `history` (the full-history prompt, "
         "as much as the context holds), `bm25` and `rpm`, next to `zero` (instruction and query only), and the "
         "summary against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries). "
-        "A summary written by another model (`python -m core eval ... --summary-backend openai --summary-model "
-        "M`) needs a second, capable model, which this offline run does not have.",
+        "A summary written by one model and used by another (the 0.5B's by the 1.5B and back) is measured by "
+        "`bench/portability.py` in `docs/PORTABILITY.md`.",
         "",
         markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",
