@@ -4,10 +4,12 @@ One command, no hand-typed figures::
 
     python bench/results.py            # or: make results
 
-It runs, with the offline default backend (the embedded llama.cpp model) and a fresh workspace:
+It runs, with the local backend's embedded llama.cpp model named by ``--model`` (default: the
+project default, Qwen2.5-Coder-1.5B; ``--model qwen2.5-coder-0.5b`` for the fast one) and a fresh
+workspace:
 
 1. **LaMP-3 style** on the five real users in ``../shared/data/lamp3_users`` (time split, last 20%
-   of each user's reviews are queries): the no-model baselines on every query, the six methods
+   of each user's reviews are queries): the no-model baselines on every query, every method
    and the baselines on the first ``--limit-per-user`` queries of each user (the embedded model
    processes only a few hundred tokens per second on two cores);
    then the faithfulness probes (:mod:`core.evaluate.faithfulness`) on the first
@@ -19,8 +21,10 @@ It runs, with the offline default backend (the embedded llama.cpp model) and a f
 
 and writes the tables, the backend and model, the settings and the measured runtime to
 ``docs/RESULTS.md``. Result JSON and per-query CSV files go to ``.inflow/results/``. A time budget
-(``--budget-minutes``, default 45) stops a run early (finished queries are kept and the document
-says so) rather than overrun.
+(``--budget-minutes``, default 45) is shared out between the sections; a section starts a query
+only when the slowest of its recent queries would still end within its share (:class:`Deadline`),
+so the command ends within the budget (plus the model-free baseline runs and the rendering) and
+the document says how many queries each table covers.
 """
 
 from __future__ import annotations
