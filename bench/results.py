@@ -187,14 +187,22 @@ class Deadline:
     Args:
         at: The deadline (``time.perf_counter()`` seconds); None never stops.
         window: How many recent query durations the estimate looks at.
+        expect: The duration assumed before any query of this run has finished (e.g. the slowest
+            query of the section before, which the first query of this one should not undercut).
     """
 
-    def __init__(self, at: float | None, window: int = 5) -> None:
+    def __init__(self, at: float | None, window: int = 5, expect: float = 0.0) -> None:
         """Create the check."""
         self.at = at
         self.window = window
+        self.expect = expect
         self.durations: list[float] = []
         self._started: float | None = None
+
+    @property
+    def slowest(self) -> float:
+        """The slowest recent query (the expectation until one has finished)."""
+        return max(self.durations, default=self.expect)
 
     def done(self) -> None:
         """Record that a query finished (call from the progress callback)."""
@@ -210,15 +218,15 @@ class Deadline:
             self._started = now
         if self.at is None:
             return False
-        return now + max(self.durations, default=0.0) > self.at
+        return now + self.slowest > self.at
 
 
 def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
-             embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
+             embedder: Any, settings: Any, limit_per_user: int | None, deadline: Deadline | None,
              k: int, faithfulness: bool = False) -> dict[str, Any]:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
-    cancel = Deadline(deadline)
+    cancel = deadline or Deadline(None)
 
     def progress(done: int, total: int) -> None:
         cancel.done()
@@ -307,14 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     lamp_base = run_eval(ws, "LaMP-3 baselines", lamp_h, lamp_q, methods=[], limit_per_user=None, deadline=None,
                          **common)
     print("LaMP-3 users: methods...", file=sys.stderr)
+    d_lamp = Deadline(t_start + 0.45 * budget)
     lamp = run_eval(ws, "LaMP-3 methods", lamp_h, lamp_q, methods=list(METHOD_NAMES),
-                    limit_per_user=args.limit_per_user, deadline=t_start + 0.62 * budget, **common)
+                    limit_per_user=args.limit_per_user, deadline=d_lamp, **common)
     timings["lamp3"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("LaMP-3 users: faithfulness probes...", file=sys.stderr)
     faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(METHOD_NAMES),
-                     limit_per_user=args.faith_limit_per_user, deadline=t_start + 0.7 * budget, faithfulness=True,
+                     limit_per_user=args.faith_limit_per_user, faithfulness=True,
+                     deadline=Deadline(t_start + 0.7 * budget, expect=d_lamp.slowest),
                      **common)
     timings["faithfulness"] = time.perf_counter() - t
 
@@ -325,13 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     tag_base = run_eval(ws, "MovieLens baselines", tag_h, tag_q, methods=[], limit_per_user=None, deadline=None,
                         **common)
     tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(METHOD_NAMES),
-                   limit_per_user=args.tag_limit_per_user, deadline=t_start + 0.88 * budget, **common)
+                   limit_per_user=args.tag_limit_per_user,
+                   deadline=Deadline(t_start + 0.86 * budget, expect=0.5 * d_lamp.slowest), **common)
     timings["tagging"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("Sample reviews (prompt tokens)...", file=sys.stderr)
     s_h, s_q = load_sample_reviews()
-    tokens_deadline = Deadline(t_start + 0.97 * budget)
+    tokens_deadline = Deadline(t_start + 0.97 * budget, expect=0.5 * d_lamp.slowest)
     sample = run_tokens(ws, s_h, s_q, client=client, embedder=embedder, settings=settings,
                         limit_per_user=args.token_limit_per_user, cancel=tokens_deadline,
                         progress=lambda done, total: tokens_deadline.done())

@@ -31,3 +31,9 @@ def test_only_recent_queries_count():
     d.done()
     d.done()  # two fast ones push it out of the window
     assert not d()
+
+
+def test_the_first_query_is_held_to_the_expected_duration():
+    """A later section's first query is not started when the previous section's slowest would overrun."""
+    assert Deadline(time.perf_counter() + 60.0, expect=600.0)()
+    assert not Deadline(time.perf_counter() + 600.0, expect=60.0)()
