@@ -319,8 +319,8 @@ def render(args: argparse.Namespace, names: list[str], l3: dict[str, Any], l7: d
         f"- Machine: {os.cpu_count()} CPU cores shared with other jobs, Python {platform.python_version()}; load "
         f"average (1/5/15 min) {load[0]} at the start and {load[1]} at the end.",
         f"- Models (local llama.cpp backend): {models}; "
-        f"embedder `{b.get('embedder')}`, k = {l3['k']}. Scores are read by option scoring (log-probabilities of "
-        "1-5, calibrated), so no answer is unparsed.",
+        f"embedder `{b.get('embedder')}`, k = {l3['k']}. Scores are read by option scoring (the log-probabilities "
+        "of the options 1-5, contextually calibrated: `core/llm/choice_scoring.py`).",
         "- Profiles: built once per user with the deterministic stages (lexicon features, keyword factor names, "
         "template summary and paths), so every summary row sees the same factors and only the summary differs. "
         "Each model writes each user's summary once from those factors (`core.stages.summary.LLMSummarizer`, at "
