@@ -298,6 +298,7 @@ def render(args: argparse.Namespace, names: list[str], l3: dict[str, Any], l7: d
            speed: dict[str, dict[str, float]] | None = None) -> str:
     """Return the PORTABILITY.md text."""
     b = next(iter(l3["answerers"].values()))
+    commit = getattr(args, "commit", None) or _commit()
     models = ", ".join(f"**{a}** = `{c['model']}`" for a, c in l3["answerers"].items())
     cmd = (f"python bench/portability.py --models {args.models} --users {args.users} --per-user {args.per_user} "
            f"--lamp7 {args.lamp7} --budget-minutes {args.budget_minutes:g}" + (" --reuse" if args.reuse else ""))
@@ -314,8 +315,8 @@ def render(args: argparse.Namespace, names: list[str], l3: dict[str, Any], l7: d
             f"`{m}` {int(v['calls'])} calls, {int(v['tokens_in'])} prompt + {int(v['tokens_out'])} completion "
             f"tokens in {v['seconds']:.0f} s ({(v['tokens_in'] + v['tokens_out']) / v['seconds']:.0f} tokens/s)"
             for m, v in speed.items() if v["seconds"] > 0) + ".")] if speed else []),
-        f"- Code: commit `{_commit()}` of the `evalfig` branch. Other work changes the local backend's speed "
-        "and the `rpm` method; these figures are for this commit.",
+        f"- Code: commit `{commit}` (at the start) of the `evalfig` branch. Other work changes the local "
+        "backend's speed and the `rpm` method; these figures are for this commit.",
         f"- Machine: {os.cpu_count()} CPU cores shared with other jobs, Python {platform.python_version()}; load "
         f"average (1/5/15 min) {load[0]} at the start and {load[1]} at the end.",
         f"- Models (local llama.cpp backend): {models}; "
@@ -400,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     t0, wall0 = time.perf_counter(), time.time()
     deadline = t0 + args.budget_minutes * 60.0
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args.commit = _commit()  # the code that runs, not whatever is checked out when the report is written
     load_start = _loadavg()
     if not args.reuse:
         for suffix in ("", "-wal", "-shm"):

@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
+    args.commit = _commit()  # the code that runs, not whatever is checked out when the document is written
     budget = args.budget_minutes * 60.0
     load_start = _loadavg()
     if not args.reuse:
@@ -387,7 +388,8 @@ def render(args: argparse.Namespace, *, lamp: dict[str, Any], lamp_base: dict[st
         f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min (each section stops starting "
         "queries that would end past its share of it, so a table may cover fewer queries than asked; its n says "
         "how many).",
-        f"- Code: commit `{_commit()}`; the figures are for that code (the local backend's speed and the `rpm` "
+        f"- Code: commit `{getattr(args, 'commit', None) or _commit()}` (at the start); the figures are for that "
+        "code (the local backend's speed and the `rpm` "
         "method change between commits).",
         f"- Setup (every run): {backend_line(lamp)}. Model chosen with `--model {args.model}` (the default is "
         f"`{DEFAULT_MODEL}`){'' if args.model == DEFAULT_MODEL else ', **not the default model**'}. "
