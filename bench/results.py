@@ -4,10 +4,12 @@ One command, no hand-typed figures::
 
     python bench/results.py            # or: make results
 
-It runs, with the offline default backend (the embedded llama.cpp model) and a fresh workspace:
+It runs, with the local backend's embedded llama.cpp model named by ``--model`` (default: the
+project default, Qwen2.5-Coder-1.5B; ``--model qwen2.5-coder-0.5b`` for the fast one) and a fresh
+workspace:
 
 1. **LaMP-3 style** on the five real users in ``../shared/data/lamp3_users`` (time split, last 20%
-   of each user's reviews are queries): the no-model baselines on every query, the six methods
+   of each user's reviews are queries): the no-model baselines on every query, every method
    and the baselines on the first ``--limit-per-user`` queries of each user (the embedded model
    processes only a few hundred tokens per second on two cores);
    then the faithfulness probes (:mod:`core.evaluate.faithfulness`) on the first
@@ -19,8 +21,10 @@ It runs, with the offline default backend (the embedded llama.cpp model) and a f
 
 and writes the tables, the backend and model, the settings and the measured runtime to
 ``docs/RESULTS.md``. Result JSON and per-query CSV files go to ``.inflow/results/``. A time budget
-(``--budget-minutes``, default 45) stops a run early (finished queries are kept and the document
-says so) rather than overrun.
+(``--budget-minutes``, default 45) is shared out between the sections; a section starts a query
+only when the slowest of its recent queries would still end within its share (:class:`Deadline`),
+so the command ends within the budget (plus the model-free baseline runs and the rendering) and
+the document says how many queries each table covers.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -61,6 +66,7 @@ from core.evaluate.harness import (  # noqa: E402
 )
 from core.evaluate.movielens import build_tagging_dataset  # noqa: E402
 from core.evaluate.result import EvalResult  # noqa: E402
+from core.llm.local_models import DEFAULT_MODEL, MODELS  # noqa: E402
 from core.methods.registry import DESCRIPTIONS, METHOD_NAMES  # noqa: E402
 from core.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
@@ -84,6 +90,18 @@ def _loadavg() -> str:
         return " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def _commit() -> str:
+    """The short commit hash of the code, marked when core/ or bench/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "bench"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes under core/ or bench/)" if dirty else "")
 
 
 def top_prediction(result: EvalResult, system: str, key: str) -> str:
@@ -160,13 +178,59 @@ def faithfulness_table(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
+class Deadline:
+    """A cancel check that stops *starting* queries that would end past a deadline.
+
+    A query is started only when the slowest of the last few queries would still finish in time
+    (a user's first query also builds the profile and fits ``rpm``'s rule, so it is the slow one),
+    so a run ends by its deadline instead of overrunning it by one long query.
+
+    Args:
+        at: The deadline (``time.perf_counter()`` seconds); None never stops.
+        window: How many recent query durations the estimate looks at.
+        expect: The duration assumed before any query of this run has finished (e.g. the slowest
+            query of the section before, which the first query of this one should not undercut).
+    """
+
+    def __init__(self, at: float | None, window: int = 5, expect: float = 0.0) -> None:
+        """Create the check."""
+        self.at = at
+        self.window = window
+        self.expect = expect
+        self.durations: list[float] = []
+        self._started: float | None = None
+
+    @property
+    def slowest(self) -> float:
+        """The slowest recent query (the expectation until one has finished)."""
+        return max(self.durations, default=self.expect)
+
+    def done(self) -> None:
+        """Record that a query finished (call from the progress callback)."""
+        now = time.perf_counter()
+        if self._started is not None:
+            self.durations = [*self.durations, now - self._started][-self.window:]
+        self._started = now
+
+    def __call__(self) -> bool:
+        """True when the next query would not finish by the deadline."""
+        now = time.perf_counter()
+        if self._started is None:
+            self._started = now
+        if self.at is None:
+            return False
+        return now + self.slowest > self.at
+
+
 def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, methods: list[str], client: Any,
-             embedder: Any, settings: Any, limit_per_user: int | None, deadline: float | None,
+             embedder: Any, settings: Any, limit_per_user: int | None, deadline: Deadline | None,
              k: int, faithfulness: bool = False) -> EvalResult:
     """Run one evaluation with progress on stderr and a deadline; export its JSON and CSVs."""
     t0 = time.perf_counter()
+    cancel = deadline or Deadline(None)
 
     def progress(done: int, total: int) -> None:
+        cancel.done()
         print(f"\r  {name}: {done}/{total} queries, {time.perf_counter() - t0:.0f} s", end="", file=sys.stderr,
               flush=True)
 
@@ -175,7 +239,6 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
             print(f"\r  {name}: building user {uid}: {st} {done}/{total}          ", end="", file=sys.stderr,
                   flush=True)
 
-    cancel = (lambda: time.perf_counter() > deadline) if deadline is not None else None
     result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
                       limit_per_user=limit_per_user, k=k, progress=progress, cancel=cancel, profile_progress=stage,
                       order="round_robin", faithfulness=faithfulness)
@@ -223,22 +286,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--token-limit-per-user", type=int, default=2,
                     help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
+    ap.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS),
+                    help=f"Embedded local model that answers (default {DEFAULT_MODEL}); named in the document.")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
     ap.add_argument("--budget-minutes", type=float, default=45.0, help="Stop runs before this (default 45).")
     ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "results.sqlite")
     ap.add_argument("--reuse", action="store_true", help="Keep the workspace (LLM and embedding caches) from a "
                     "previous run instead of starting cold.")
+    ap.add_argument("--note", default="", help="A sentence for the setup line (e.g. why a model was chosen).")
     ap.add_argument("--out", type=Path, default=DOC)
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
+    args.commit = _commit()  # the code that runs, not whatever is checked out when the document is written
     budget = args.budget_minutes * 60.0
     load_start = _loadavg()
     if not args.reuse:
         for suffix in ("", "-wal", "-shm"):
             Path(str(args.workspace) + suffix).unlink(missing_ok=True)
     ws = Workspace(args.workspace)
-    client = make_client(BackendSettings(kind="local"), ws)
+    client = make_client(BackendSettings(kind="local", local_model=args.model), ws)
     embedder = make_embedder(args.embedder, workspace=ws)
     settings = PipelineSettings(embedder=args.embedder)
     timings: dict[str, float] = {}
@@ -250,14 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     lamp_base = run_eval(ws, "LaMP-3 baselines", lamp_h, lamp_q, methods=[], limit_per_user=None, deadline=None,
                          **common)
     print("LaMP-3 users: methods...", file=sys.stderr)
+    d_lamp = Deadline(t_start + 0.45 * budget)
     lamp = run_eval(ws, "LaMP-3 methods", lamp_h, lamp_q, methods=list(METHOD_NAMES),
-                    limit_per_user=args.limit_per_user, deadline=t_start + 0.62 * budget, **common)
+                    limit_per_user=args.limit_per_user, deadline=d_lamp, **common)
     timings["lamp3"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("LaMP-3 users: faithfulness probes...", file=sys.stderr)
     faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(METHOD_NAMES),
-                     limit_per_user=args.faith_limit_per_user, deadline=t_start + 0.7 * budget, faithfulness=True,
+                     limit_per_user=args.faith_limit_per_user, faithfulness=True,
+                     deadline=Deadline(t_start + 0.7 * budget, expect=d_lamp.slowest),
                      **common)
     timings["faithfulness"] = time.perf_counter() - t
 
@@ -268,15 +337,17 @@ def main(argv: list[str] | None = None) -> int:
     tag_base = run_eval(ws, "MovieLens baselines", tag_h, tag_q, methods=[], limit_per_user=None, deadline=None,
                         **common)
     tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(METHOD_NAMES),
-                   limit_per_user=args.tag_limit_per_user, deadline=t_start + 0.88 * budget, **common)
+                   limit_per_user=args.tag_limit_per_user,
+                   deadline=Deadline(t_start + 0.86 * budget, expect=0.5 * d_lamp.slowest), **common)
     timings["tagging"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("Sample reviews (prompt tokens)...", file=sys.stderr)
     s_h, s_q = load_sample_reviews()
+    tokens_deadline = Deadline(t_start + 0.97 * budget, expect=0.5 * d_lamp.slowest)
     sample = run_tokens(ws, s_h, s_q, client=client, embedder=embedder, settings=settings,
-                        limit_per_user=args.token_limit_per_user,
-                        cancel=lambda: time.perf_counter() > t_start + 0.97 * budget)
+                        limit_per_user=args.token_limit_per_user, cancel=tokens_deadline,
+                        progress=lambda done, total: tokens_deadline.done())
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
@@ -315,10 +386,18 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, tagging "
         f"{timings['tagging']:.0f} s, faithfulness {timings['faithfulness']:.0f} s, sample-review tokens "
         f"{timings['tokens']:.0f} s), "
-        f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min.",
-        f"- Setup (every run): {backend_line(lamp)}. The embedded model is the offline default; being tiny, the "
-        "pipeline uses the deterministic stage implementations for it (lexicon features, keyword factor names, "
-        "template summary and paths) and constrains every answer to the valid scores / labels.",
+        f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min (each section stops starting "
+        "queries that would end past its share of it, so a table may cover fewer queries than asked; its n says "
+        "how many).",
+        f"- Code: commit `{getattr(args, 'commit', None) or _commit()}` (at the start); the figures are for that "
+        "code (the local backend's speed and the `rpm` "
+        "method change between commits).",
+        f"- Setup (every run): {backend_line(lamp)}. Model chosen with `--model {args.model}` (the default is "
+        f"`{DEFAULT_MODEL}`){'' if args.model == DEFAULT_MODEL else ', **not the default model**'}. "
+        f"{args.note + ' ' if args.note else ''}The local models are judged weak for free text (GGUF files "
+        "under 1.5 GB), so the pipeline uses the deterministic stage implementations for them (lexicon features, "
+        "keyword factor names, template summary and paths) and every answer is read by scoring the valid scores / "
+        "labels.",
         f"- Model speed in this run: {speed['calls']} uncached answering calls, {speed['tokens_in']} prompt + "
         f"{speed['tokens_out']} completion tokens in {speed['seconds']:.0f} s = **{_fmt(speed['tokens_per_s'], 0)} "
         "tokens/s**. This is what caps how many queries the methods answer within the time budget "
@@ -362,6 +441,10 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         "",
         faithfulness_table(faith),
         "",
+        f"The same {faith['n']} queries answered by every method, with the no-model baselines beside:",
+        "",
+        metric_table(faith),
+        "",
         "## LaMP-2 style tagging proxy: MovieLens tags",
         "",
         "Data: `../shared/data/movielens_small` (`tags.csv` with a header, `movies.csv` without one). Built by "
@@ -393,8 +476,8 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         "Backend-reported prompt tokens of the answering call of `summary`, `history` (the full-history prompt, "
         "as much as the context holds), `bm25` and `rpm`, next to `zero` (instruction and query only), and the "
         "summary against the raw history it condenses (POPI reports up to 10x fewer tokens for summaries). "
-        "A summary written by another model (`python -m core eval ... --summary-backend openai --summary-model "
-        "M`) needs a second, capable model, which this offline run does not have.",
+        "A summary written by one model and used by another (the 0.5B's by the 1.5B and back) is measured by "
+        "`bench/portability.py` in `docs/PORTABILITY.md`.",
         "",
         markdown("LaMP-3 users", lamp, token_stats(lamp), summary_vs_history(ws, lamp)),
         "",

@@ -105,10 +105,11 @@ def markdown(name: str, result: EvalResult, stats: dict[str, dict[str, float]],
 
 
 def run_tokens(ws: Workspace, dataset: Dataset, queries: list[Query], *, client: Any, embedder: Any, settings: Any,
-               limit_per_user: int, cancel: Any = None) -> EvalResult:
+               limit_per_user: int, cancel: Any = None, progress: Any = None) -> EvalResult:
     """Run only ``zero`` and :data:`TOKEN_METHODS` (no baselines) to measure their prompts."""
     return evaluate(ws, dataset, queries, methods=[REFERENCE, *TOKEN_METHODS], client=client, embedder=embedder,
-                    settings=settings, limit_per_user=limit_per_user, baselines=False, store=True, cancel=cancel)
+                    settings=settings, limit_per_user=limit_per_user, baselines=False, store=True, cancel=cancel,
+                    progress=progress)
 
 
 def token_section(ws: Workspace, results: list[tuple[str, EvalResult]]) -> str:
