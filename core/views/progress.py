@@ -147,7 +147,8 @@ class ProgressSnapshot:
         i, n = self.step
         multi = n > 1
         text = (f"Step {i} of {n} · " if multi else "") + cur.line(eta_scope=" in this step" if multi and i < n else "")
-        beside = [s.title[:1].lower() + s.title[1:] for s in self.stages if s.status == "running" and s.name != self.current]
+        beside = [s.title[:1].lower() + s.title[1:] for s in self.stages
+                  if s.status == "running" and s.name != self.current]
         if beside:
             text += f" (also under way: {', '.join(beside)})"
         return text + self.note
