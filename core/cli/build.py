@@ -106,21 +106,21 @@ class ProgressBar:
         if self.tty:
             filled = int(self.width * done / total) if total else 0
             bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r{self.label} {self._step()}{stage:<10} [{bar}] {done}/{total}{self._eta()}"
+            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self._step(stage)}{self._eta(stage)}"
                               f"{self.llm_note()}\x1b[K")  # erase what a longer line left
             self.stream.flush()
         elif finished or now - self._logged >= self.every:
             self._logged = now
-            self.stream.write(f"{self.label} {self._step()}{stage}: {done}/{total}{self._eta()}{self.llm_note()}\n")
+            self.stream.write(f"{self.label} {stage}: {done}/{total}{self._step(stage)}{self._eta(stage)}"
+                              f"{self.llm_note()}\n")
             self.stream.flush()
 
-    def _step(self) -> str:
-        i, n = self.tracker.snapshot().step
-        return f"{i}/{n} " if n > 1 and i else ""
+    def _step(self, stage: str) -> str:
+        names = list(self.tracker.stages)  # only a known list of stages has a "step i of n"
+        return f" (step {names.index(stage) + 1} of {len(names)})" if stage in names else ""
 
-    def _eta(self) -> str:
-        snap = self.tracker.snapshot()
-        cur = snap.stage(snap.current) if snap.current else None
+    def _eta(self, stage: str) -> str:
+        cur = self.tracker.snapshot().stage(stage)
         if cur is None or cur.status != "running" or not cur.counted:
             return ""
         return f" · {ESTIMATING}" if cur.eta_s is None else f" · about {duration_text(cur.eta_s)} left"

@@ -141,3 +141,17 @@ def start_compare_job(ws: Workspace, profile: Profile, methods: Iterable[str], *
 
     return Job(work, "compare", ("answering",)).start()
 
+
+
+def ablate_all_rows(results: Iterable[AblationResult]) -> list[dict[str, Any]]:
+    """Return the ablate-each-factor table: one row per factor, as the Reasoning page shows it."""
+    return [{"removed": r.removed, "original": r.original.text, "ablated": r.ablated.text, "changed": r.changed,
+             "shift": r.shift, "flipped": r.flipped, "effect": round(r.effect, 3)} for r in results]
+
+
+def cancelled_answer_note(kind: str, *, cached: bool) -> str:
+    """Say what a cancelled answer or re-run kept (``kind``: ``"answer"`` or ``"rerun"``)."""
+    what = "the answer" if kind == "answer" else "the re-run"
+    kept = (" The model calls it had made are in the cache, so running it again repeats them at no cost."
+            if cached else "")
+    return f"Cancelled: {what} was stopped before its next model call; no answer was stored.{kept}"
