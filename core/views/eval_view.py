@@ -172,8 +172,8 @@ def start_eval_job(ws: Workspace, history: Dataset, queries: Sequence[Query], *,
             job.report(done, total, f"Answering with {method}" if method else "Answering", stage="answering")
 
         if engine_run is not None:  # progress over users: done / failed / calls / cache hits / calls per second
-            engine_run.progress = lambda p: job.report(p.finished, p.total, f"{engine_run.engine.name}: {p.line()}",
-                                                       stage="answering")
+            engine_run.progress = lambda p: job.tracker.update("answering", p.finished, p.total, unit="users",
+                                                               text=f"{engine_run.engine.name}: {p.line()}")
         return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
                         limit_per_user=int(limit_per_user), k=int(k), cancel=job.cancelled,
                         profile_progress=on_profile, answer_progress=on_answer, engine=engine_run,
