@@ -406,7 +406,7 @@ def persisted(name: str, default: Any) -> Any:
 def need_user(c: AppContext) -> bool:
     """Show a hint and return False when no dataset / user is active."""
     if not c.dataset_id or not c.user_id:
-        st.info("Choose a dataset and a user in the sidebar (or load data on the **Upload** page).")
+        st.info("Choose a dataset and a user in the sidebar (or load data on the **Data** page).")
         return False
     return True
 

@@ -223,6 +223,13 @@ class Workspace:
         return [r["user_id"] for r in self._query("SELECT user_id FROM users WHERE dataset_id=? ORDER BY rowid",
                                                   (dataset_id,))]
 
+    def user_item_counts(self, dataset_id: str) -> dict[str, int]:
+        """Return ``{user id: history items}`` of a dataset, users in stored order (one query, for pickers)."""
+        rows = self._query("SELECT u.user_id AS uid, COUNT(i.item_id) AS n FROM users u LEFT JOIN items i "
+                           "ON i.dataset_id=u.dataset_id AND i.user_id=u.user_id WHERE u.dataset_id=? "
+                           "GROUP BY u.user_id ORDER BY u.rowid", (dataset_id,))
+        return {r["uid"]: int(r["n"]) for r in rows}
+
     def delete_dataset(self, dataset_id: str, *, builds: bool = False) -> None:
         """Delete a dataset and its items and queries.
 

@@ -180,8 +180,8 @@ def test_sample_data_path_end_to_end(make_app):
     at.button(key="rs_play").click().run()
     assert not at.exception, [e.value for e in at.exception]
     wait_job(at)
-    assert at.session_state[Keys.REASONING]["shown"] == len(at.session_state[Keys.REASONING]["record"].answer.trace.steps)
     record = at.session_state[Keys.REASONING]["record"]
+    assert at.session_state[Keys.REASONING]["shown"] == len(record.answer.trace.steps)  # Play ran every step
     assert record.query.startswith("The handle snapped") and record.method == "bm25" and record.gold == "1"
     assert record.error is not None and "abs_error" in record.error
 
