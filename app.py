@@ -20,6 +20,7 @@ from core.ui_state import (
     Keys,
     check_workspace_path,
     dataset_caption,
+    dataset_short_caption,
     settings_from_form,
     user_caption,
     user_choices,
@@ -108,7 +109,8 @@ def _dataset_user() -> None:
         ss.pop(Keys.USER, None)
     ss["sb_dataset"] = ss[Keys.DATASET]
     st.sidebar.selectbox("Dataset", list(datasets), key="sb_dataset", on_change=_set_dataset,
-                         format_func=lambda d: dataset_caption(datasets[d]))
+                         format_func=lambda d: dataset_short_caption(datasets[d]),
+                         help=dataset_caption(datasets[ss[Keys.DATASET]]))
     counts = ws.user_item_counts(ss[Keys.DATASET])
     users = user_choices(counts)
     if not users:

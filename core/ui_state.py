@@ -169,6 +169,13 @@ def user_caption(user_id: str, counts: Mapping[str, int]) -> str:
     return f"{user_id} ({n} item{'' if n == 1 else 's'})"
 
 
+def dataset_short_caption(info: Mapping[str, Any]) -> str:
+    """Return ``"reviews · 4 users · 342 items"``: what fits the sidebar picker (the full caption was cut at "342")."""
+    users, items = int(info["n_users"]), int(info["n_items"])
+    src = " · evaluation" if info.get("source") == EVALUATION_SOURCE else ""
+    return f"{info['id']} · {users:,} user{'' if users == 1 else 's'} · {items:,} item{'' if items == 1 else 's'}{src}"
+
+
 def dataset_caption(info: Mapping[str, Any]) -> str:
     """Return ``"reviews · score 1-5 · 3 users · 240 items"`` for a ``ws.list_datasets()`` row."""
     task = info["task"]
