@@ -127,12 +127,10 @@ def plan_text(queries: Sequence[Query], how: str, *, limit_per_user: int | None)
     from core.evaluate.harness import select_queries
 
     n = len(select_queries(queries, limit_per_user=limit_per_user))
-    n_users = len({q.user_id for q in queries})
     head = f"{n} quer{'y' if n == 1 else 'ies'}"
-    per_user = f"at most {limit_per_user} per user" if limit_per_user and n_users > 1 else ""
     if n == len(queries):
-        return f"{head} ({how})" if not per_user else f"{head} ({per_user}; {how})"
-    return f"{head} ({per_user or f'at most {limit_per_user}'}, of {how})"
+        return f"{head} ({how})"
+    return f"{head} (at most {limit_per_user} per user, of {how})"
 
 
 def start_eval_job(ws: Workspace, history: Dataset, queries: Sequence[Query], *, methods: Sequence[str],

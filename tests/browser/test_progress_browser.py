@@ -100,6 +100,23 @@ def test_reasoning_answer_and_ablation_show_progress_and_cancel_in_chromium(slow
             _settle(page)
             assert page.get_by_test_id("stDataFrame").count() >= 1  # the kept rows
             _shot(page, "progress_4_ablation_cancelled")
+
+            # -- evaluation of one query: the label counts what runs, the bar moves while the methods answer --
+            _nav(page, "Evaluate")
+            page.get_by_role("button", name="Run evaluation").wait_for()
+            _settle(page, 500)
+            box = page.get_by_label("Queries per user")
+            box.fill("1")
+            box.press("Tab")  # Enter would submit the form
+            _settle(page, 300)
+            page.get_by_role("button", name="Run evaluation").click()
+            page.get_by_text(re.compile(r"Evaluating 1 query \(at most 1 per user, of time split")).wait_for()
+            page.get_by_test_id("stProgress").filter(has_text=re.compile(r"Answering with \w+: [1-3] of 4 answers")
+                                                     ).wait_for(timeout=120_000)
+            _shot(page, "progress_5_evaluate_running")
+            page.get_by_text(re.compile(r"Evaluated 1 query in")).wait_for(timeout=300_000)
+            _settle(page)
+            _shot(page, "progress_6_evaluate_done")
         except Exception:
             _shot(page, "progress_failure")
             raise

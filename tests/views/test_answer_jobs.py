@@ -115,8 +115,9 @@ def test_plan_and_finished_texts_count_what_runs():
     from core.data.model import Query
 
     queries = [Query(f"q{n}", f"u{n % 3}", "x", "1") for n in range(110)]
-    assert plan_text(queries, "time split (110 queries)", limit_per_user=1).startswith(
-        "3 queries (at most 1 per user, of time split")
+    assert plan_text(queries, "time split (110 queries)", limit_per_user=1) == \
+        "3 queries (at most 1 per user, of time split (110 queries))"
+    assert plan_text(queries, "split (110 queries)", limit_per_user=500) == "110 queries (split (110 queries))"
     assert plan_text(queries[:1], "the dataset's own 1 queries", limit_per_user=3) == \
         "1 query (the dataset's own 1 queries)"
     assert finished_text({"n": 1, "n_planned": 1, "runtime_s": 2.04}) == "Evaluated 1 query in 2.0 s."
