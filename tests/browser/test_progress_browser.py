@@ -63,9 +63,12 @@ def test_reasoning_answer_and_ablation_show_progress_and_cancel_in_chromium(slow
         try:
             page.goto(slow_app_url)
             page.get_by_role("heading", name="Data", exact=True).wait_for()
+            # the sample user's automatic first build starts on this page; wait for it as the workbench test does
+            page.get_by_text("Open the factor map").wait_for(timeout=300_000)
+            _nav(page, "Factor map")
+            page.get_by_role("heading", name="Factors", exact=True).wait_for(timeout=400_000)
             _nav(page, "Reasoning step by step")
-            # the sample user's automatic first build: its panel names the step it is on
-            page.get_by_role("button", name="Next step").wait_for(timeout=400_000)
+            page.get_by_role("button", name="Next step").wait_for()
             _settle(page)
             _choose(page, "Method", re.compile(r"^rpm"))
             _settle(page, 300)
