@@ -254,10 +254,14 @@ def start_build(c: AppContext, *, title: str | None = None, deterministic: bool 
     from core.views.build_view import start_build_job
 
     key = _pkey(c)
+    # Every session-state access may end the run when a rerun is pending (a click elsewhere): take the dicts
+    # first, so a started build is always registered (a build started but never stored ran unseen, and the
+    # page said "no profile yet").
+    jobs, notes = st.session_state.setdefault(BUILD_JOBS, {}), st.session_state.setdefault(BUILD_NOTES, {})
     job = start_build_job(c.ws, str(c.dataset_id), str(c.user_id), client=c.client, embedder=c.embedder,
                           settings=c.pipeline_settings(deterministic=deterministic))
-    st.session_state.setdefault(BUILD_JOBS, {})[key] = (job, title or f"Building the profile of **{safe(c.user_id)}**")
-    st.session_state.setdefault(BUILD_NOTES, {}).pop(key, None)
+    jobs[key] = (job, title or f"Building the profile of **{safe(c.user_id)}**")
+    notes.pop(key, None)
     return job
 
 
@@ -275,10 +279,10 @@ def maybe_auto_build(c: AppContext) -> bool:
         return False
     if not auto_build_allowed(c.ws, c.dataset_id, c.user_id):
         return False
-    tried.add(key)
     start_build(c, deterministic=True,
                 title=f"First visit: building the profile of sample user **{safe(c.user_id)}** (deterministic stages, "
                       f"{c.embedder_kind} embeddings)")
+    tried.add(key)  # after the start: a run ended before it leaves the build to the next run
     return True
 
 

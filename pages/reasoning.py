@@ -110,11 +110,14 @@ with st.expander("Prompt pool — the snippets and examples the **pool** method 
 
 request = {"query": query, "method": method, "k": k, "item": item_id, "reason_first": reason_first,
            "pool": stable_hash(c.ws.get_pool(profile.dataset_id, profile.user_id)) if method == "pool" else None}
-RS_JOB = "_inflow_rs_job"  # {"job", "kind": answer / rerun / ablate_all, "state", "request", "go", ...}
-held: dict[str, Any] | None = ss.get(RS_JOB)
+RS_JOB = "_inflow_rs_job"  # {"job", "kind": answer / rerun / ablate_all, "state", "request", "go", ...}; {} when idle
+# Taken once: every session-state access may end the run when a rerun is pending, so a started job is stored in
+# this plain dict (never lost between its start and its registration).
+slot: dict[str, Any] = ss.setdefault(RS_JOB, {})
+held: dict[str, Any] | None = dict(slot) or None
 running = held is not None and not held["job"].done
 if held is not None and not running:  # a finished job: keep its result in the state it was started for
-    ss.pop(RS_JOB, None)
+    slot.clear()
     job, target = held["job"], held["state"]
     if isinstance(job.exception, JobCancelled):
         st.warning(cancelled_answer_note(held["kind"], cached=c.settings.use_cache), icon=":material/cancel:")
@@ -144,14 +147,14 @@ stale = record is None or state.get("request") != request
 
 
 def _start(kind: str, new_job: Any, **extra: Any) -> None:
-    ss[RS_JOB] = {"job": new_job, "kind": kind, "state": state, **extra}
+    slot.update({"job": new_job, "kind": kind, "state": state, **extra})
     st.rerun()
 
 
 def _panel(kind: str) -> None:
     """The progress and Cancel of a running job of this kind (shown where its button is)."""
     if running and held is not None and held["kind"] == kind:
-        progress_panel(lambda: (ss.get(RS_JOB) or {}).get("job"), key=f"rs_cancel_{kind}",
+        progress_panel(lambda: slot.get("job"), key=f"rs_cancel_{kind}",
                        cancelling=CANCELLING[kind])
 
 

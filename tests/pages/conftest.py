@@ -107,7 +107,7 @@ RS_JOB = "_inflow_rs_job"
 def wait_job(at: AppTest, key: str = RS_JOB, timeout: float = TIMEOUT) -> AppTest:
     """Wait for a page's background job (the Reasoning page's by default) to finish, then run to show its result."""
     held = at.session_state[key] if key in at.session_state else None
-    if held is not None:
+    if held:  # the Reasoning page keeps {} when no job runs
         job = held["job"] if isinstance(held, dict) else held
         assert job.wait(timeout), f"the job under {key} did not finish"
     at.run()

@@ -65,7 +65,7 @@ def test_reasoning_answer_runs_in_the_background_and_can_be_cancelled(make_app, 
         assert "Cancelled: the answer was stopped before its next model call" in texts(at)
         assert slow.chat_calls == 1  # the answer's own call was never sent
         state = at.session_state[Keys.REASONING]
-        assert state.get("record") is None and RS_JOB not in at.session_state
+        assert state.get("record") is None and not at.session_state[RS_JOB]
         # the page is usable: the same question runs to the end
         at.button(key="rs_next").click().run()
         wait_job(at)
