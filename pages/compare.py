@@ -82,9 +82,11 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
                                           gold=gold, disabled_items=held_out)
                 return ported_label(source), rec, info
 
-        ss[JOB_KEY] = start_compare_job(ws, profile, list(methods), query=query, client=client, embedder=embedder,
-                                        k=k, gold=gold, disabled_items=held_out, ported=ported)
-        ss["_inflow_compare_request"] = (state, (pick, tuple(methods), k))
+        new_job = start_compare_job(ws, profile, list(methods), query=query, client=client, embedder=embedder,
+                                    k=k, gold=gold, disabled_items=held_out, ported=ported)
+        # Kept on the job, stored in one step: a run can end at any session-state access (a pending rerun).
+        new_job.request = (state, (pick, tuple(methods), k))  # type: ignore[attr-defined]
+        ss[JOB_KEY] = new_job
         st.rerun()
 
 
@@ -93,7 +95,7 @@ if running:
                    cancelling="Cancelling after the method in flight; finished answers are kept.")
 elif job is not None:
     ss.pop(JOB_KEY, None)
-    target, request = ss.pop("_inflow_compare_request", (state, None))
+    target, request = job.request  # type: ignore[attr-defined]
     if job.error:
         st.error(f"Answering failed: {safe(job.error)}")
     else:
