@@ -15,7 +15,16 @@ from core.errors import InputError
 from core.llm.local_models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
 from core.llm.local_models import MODELS as LOCAL_MODELS
 from core.llm.settings import BackendSettings
-from core.ui_state import STAGE_MODES, Keys, check_workspace_path, dataset_caption, settings_from_form
+from core.ui_state import (
+    STAGE_MODES,
+    Keys,
+    check_workspace_path,
+    dataset_caption,
+    dataset_short_caption,
+    settings_from_form,
+    user_caption,
+    user_choices,
+)
 from core.views.jobs import Job
 from core.views.upload_view import user_datasets
 from pages._shared import (
@@ -32,7 +41,7 @@ from pages._shared import (
 st.set_page_config(page_title="Inflow", page_icon=":material/hub:", layout="wide")
 
 PAGES = [
-    st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:", default=True),
+    st.Page("pages/upload.py", title="Data", icon=":material/upload_file:", default=True),
     st.Page("pages/factor_map.py", title="Factor map", icon=":material/scatter_plot:"),
     st.Page("pages/factors.py", title="Factors", icon=":material/category:"),
     st.Page("pages/summary.py", title="Preference summary", icon=":material/summarize:"),
@@ -91,7 +100,7 @@ def _dataset_user() -> None:
     # Datasets an evaluation stored for itself stay out of the list unless a drill-down opened one.
     datasets = {d["id"]: d for d in user_datasets(ws.list_datasets(), ss.get(Keys.DATASET))}
     if not datasets:
-        st.sidebar.info("No dataset yet: load one on the Upload page.")
+        st.sidebar.info("No dataset yet: load one on the Data page.")
         ss.pop(Keys.DATASET, None)
         ss.pop(Keys.USER, None)
         return
@@ -100,15 +109,19 @@ def _dataset_user() -> None:
         ss.pop(Keys.USER, None)
     ss["sb_dataset"] = ss[Keys.DATASET]
     st.sidebar.selectbox("Dataset", list(datasets), key="sb_dataset", on_change=_set_dataset,
-                         format_func=lambda d: dataset_caption(datasets[d]))
-    users = ws.list_users(ss[Keys.DATASET])
+                         format_func=lambda d: dataset_short_caption(datasets[d]),
+                         help=dataset_caption(datasets[ss[Keys.DATASET]]))
+    counts = ws.user_item_counts(ss[Keys.DATASET])
+    users = user_choices(counts)
     if not users:
         ss.pop(Keys.USER, None)
         return
-    if ss.get(Keys.USER) not in users:
+    if ss.get(Keys.USER) not in counts:
         ss[Keys.USER] = users[0]
     ss["sb_user"] = ss[Keys.USER]
-    st.sidebar.selectbox("User", users, key="sb_user", on_change=_set_user)
+    st.sidebar.selectbox("User", users, key="sb_user", on_change=_set_user,
+                         format_func=lambda u: user_caption(u, counts),
+                         help=f"{len(users):,} users, sorted by id; type to filter.")
 
 
 def _backend_box() -> None:

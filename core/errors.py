@@ -103,3 +103,7 @@ class InputError(Exception):
 
 class BackendError(InputError):
     """A model endpoint failed after its retries (endpoint, status and message in the problem)."""
+
+
+class Cancelled(Exception):
+    """A job the user cancelled stopped before it finished (a run it held ends ``cancelled``, not ``failed``)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,10 +234,14 @@ def start_build(c: AppContext, *, title: str | None = None, deterministic: bool 
     from core.views.build_view import start_build_job
 
     key = _pkey(c)
+    # Every session-state access may end the run when a rerun is pending (a click elsewhere): take the dicts
+    # first, so a started build is always registered (a build started but never stored ran unseen, and the
+    # page said "no profile yet").
+    jobs, notes = st.session_state.setdefault(BUILD_JOBS, {}), st.session_state.setdefault(BUILD_NOTES, {})
     job = start_build_job(c.ws, str(c.dataset_id), str(c.user_id), client=c.client, embedder=c.embedder,
                           settings=c.pipeline_settings(deterministic=deterministic))
-    st.session_state.setdefault(BUILD_JOBS, {})[key] = (job, title or f"Building the profile of **{safe(c.user_id)}**")
-    st.session_state.setdefault(BUILD_NOTES, {}).pop(key, None)
+    jobs[key] = (job, title or f"Building the profile of **{safe(c.user_id)}**")
+    notes.pop(key, None)
     return job
 
 
@@ -256,10 +259,10 @@ def maybe_auto_build(c: AppContext) -> bool:
         return False
     if not auto_build_allowed(c.ws, c.dataset_id, c.user_id):
         return False
-    tried.add(key)
     start_build(c, deterministic=True,
                 title=f"First visit: building the profile of sample user **{safe(c.user_id)}** (deterministic stages, "
                       f"{c.embedder_kind} embeddings)")
+    tried.add(key)  # after the start: a run ended before it leaves the build to the next run
     return True
 
 
@@ -278,8 +281,8 @@ def build_running(c: AppContext) -> bool:
         return False
     job, title = held
     if not job.done:
-        st.info(f"{title} — features, factor map, summary and reasoning paths. The first build takes up to a minute; "
-                "later visits open instantly.", icon=":material/hourglass_top:")
+        st.info(f"{title} — features, factor map, summary and reasoning paths. Each finished step is stored, so a "
+                "later visit opens instantly.", icon=":material/hourglass_top:")
         _build_panel(key)
         return True
     jobs.pop(key, None)
@@ -310,22 +313,15 @@ def show_build_note(c: AppContext, *, clear: bool = False) -> None:
         st.error(payload)
 
 
-@st.fragment(run_every=1.0)
 def _build_panel(key: tuple[str, str | None, str | None]) -> None:
-    held = st.session_state.get(BUILD_JOBS, {}).get(key)
-    if held is None:
-        return
-    job = held[0]
-    if job.done:
-        st.rerun(scope="app")
-    p = job.progress
-    bar, cancel = st.columns([5, 1], vertical_alignment="bottom")
-    bar.progress(p.fraction, text=p.label or "Starting…")
-    if cancel.button("Cancel", key="build_cancel", disabled=job.cancelled(), width="stretch",
-                     help="Stop at the next step. Finished items stay stored; building again resumes."):
-        job.cancel()
-    if job.cancelled():
-        st.caption("Cancelling at the next step; what is finished stays stored.")
+    from pages._progress import progress_panel
+
+    def job() -> Job | None:
+        held = st.session_state.get(BUILD_JOBS, {}).get(key)
+        return held[0] if held else None
+
+    progress_panel(job, key="build_cancel", cancelling="Cancelling at the next step; what is finished stays stored.",
+                   help="Stop at the next step. Finished items stay stored; building again resumes.")
 
 
 # -- text from the data -------------------------------------------------------------------------------------
@@ -394,7 +390,7 @@ def persisted(name: str, default: Any) -> Any:
 def need_user(c: AppContext) -> bool:
     """Show a hint and return False when no dataset / user is active."""
     if not c.dataset_id or not c.user_id:
-        st.info("Choose a dataset and a user in the sidebar (or load data on the **Upload** page).")
+        st.info("Choose a dataset and a user in the sidebar (or load data on the **Data** page).")
         return False
     return True
 
@@ -436,33 +432,3 @@ def user_state(key: str, profile: Any) -> dict[str, Any]:
         state.clear()
         state["user"] = user_key
     return state
-
-
-def job_panel(job_key: str, *, describe: Callable[[Job], str], cancel_key: str, cancelling: str,
-              every: float = 1.0) -> None:
-    """Show a background job's ``st.progress`` with a Cancel button, refreshed every ``every`` seconds.
-
-    When the job is done, the whole page reruns so it can show the result.
-
-    Args:
-        job_key: The session key holding the :class:`Job`.
-        describe: The progress bar's text for the job.
-        cancel_key: The Cancel button's key.
-        cancelling: The note shown once Cancel was pressed.
-        every: Refresh interval in seconds.
-    """
-
-    @st.fragment(run_every=every)
-    def panel() -> None:
-        j: Job | None = st.session_state.get(job_key)
-        if j is None:
-            return
-        if j.done:
-            st.rerun(scope="app")
-        st.progress(j.progress.fraction, text=describe(j))
-        if st.button("Cancel", key=cancel_key, disabled=j.cancelled()):
-            j.cancel()
-        if j.cancelled():
-            st.caption(cancelling)
-
-    panel()

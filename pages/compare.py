@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
-from core.views.answering import AnswerRecord, answer_all, compare_rows, error_text
+from core.views.answer_jobs import start_compare_job
+from core.views.answering import AnswerRecord, compare_rows, error_text
 from core.views.jobs import Job
 from core.views.portability_view import PORTED_PREFIX, ported_answer, ported_label, source_settings
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._shared import ctx, get_client, job_panel, need_profile, safe, user_state
+from pages._progress import progress_panel
+from pages._shared import ctx, get_client, need_profile, safe, user_state
 
 PORT_CLIENT_KEY = "_inflow_port_client"
 
@@ -64,47 +68,41 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")
     else:
         ws, client, embedder, query, gold = c.ws, c.client, c.embedder, opt.input, opt.gold
-        source, port_error = None, None
+        # A history item is left out of its own retrieval; dataset queries are held out already.
+        held_out = [opt.item_id] if opt.item_id else []
+        ported = None
         if port_on:
             source, port_error = get_client(ws, source_settings(c.settings, port_kind, port_model, port_url),
                                             key=PORT_CLIENT_KEY)
-        # A history item is left out of its own retrieval; dataset queries are held out already.
-        held_out = [opt.item_id] if opt.item_id else []
-        chosen = list(methods)
-        ported: dict = {}  # filled by the job thread (session state is not reachable from it)
 
-        def work(j: Job) -> dict:
-            out = answer_all(ws, profile, chosen, query=query, client=client, embedder=embedder, k=k, gold=gold,
-                             disabled_items=held_out, progress=lambda name, d, t: j.report(d, t, name),
-                             cancel=j.cancelled)
-            if port_on and not j.cancelled():
-                label = ported_label(source) if source is not None else f"{PORTED_PREFIX}{port_kind}"
-                out[label], ported["info"] = (
-                    ported_answer(ws, profile, source, query=query, client=client, embedder=embedder, k=k,
-                                  gold=gold, disabled_items=held_out) if source is not None else (port_error, None))
-            return out
+            def ported(p: Any) -> tuple[str, Any, Any]:  # runs in the job thread: no session state there
+                if source is None:
+                    return f"{PORTED_PREFIX}{port_kind}", port_error, None
+                rec, info = ported_answer(ws, p, source, query=query, client=client, embedder=embedder, k=k,
+                                          gold=gold, disabled_items=held_out)
+                return ported_label(source), rec, info
 
-        ss[JOB_KEY] = Job(work, "compare").start()
-        ss["_inflow_compare_request"] = (state, (pick, tuple(chosen), k))
-        ss["_inflow_compare_port"] = ported
+        new_job = start_compare_job(ws, profile, list(methods), query=query, client=client, embedder=embedder,
+                                    k=k, gold=gold, disabled_items=held_out, ported=ported)
+        # Kept on the job, stored in one step: a run can end at any session-state access (a pending rerun).
+        new_job.request = (state, (pick, tuple(methods), k))  # type: ignore[attr-defined]
+        ss[JOB_KEY] = new_job
         st.rerun()
 
 
 if running:
-    job_panel(JOB_KEY, describe=lambda j: f"Answering with {j.progress.label or '…'} ({j.progress.done}/"
-                                          f"{j.progress.total})",
-              cancel_key="cmp_cancel", cancelling="Cancelling after the method in flight; finished answers are kept.",
-              every=0.5)
+    progress_panel(lambda: ss.get(JOB_KEY), key="cmp_cancel", every=0.5,
+                   cancelling="Cancelling after the method in flight; finished answers are kept.")
 elif job is not None:
     ss.pop(JOB_KEY, None)
-    target, request = ss.pop("_inflow_compare_request", (state, None))
+    target, request = job.request  # type: ignore[attr-defined]
     if job.error:
         st.error(f"Answering failed: {safe(job.error)}")
     else:
-        target["records"], target["request"] = job.result, request
-        target["port"] = (ss.pop("_inflow_compare_port", None) or {}).get("info")
-        if len(job.result) < len(request[1]):
-            st.warning(f"Cancelled: {len(job.result)} of {len(request[1])} methods answered and were kept.")
+        records_done, port_info = job.result
+        target["records"], target["request"], target["port"] = records_done, request, port_info
+        if len(records_done) < len(request[1]):
+            st.warning(f"Cancelled: {len(records_done)} of {len(request[1])} methods answered and were kept.")
 
 records = state.get("records")
 if records:
@@ -142,5 +140,5 @@ if records:
             if name in METHOD_NAMES and st.button("Step through", key=f"cmp_open_{name}"):
                 ss[Keys.DRILL] = {"pick": pick, "query": opt.input, "gold": opt.gold, "method": name, "k": k}
                 st.switch_page("pages/reasoning.py")
-else:
+elif not running:
     st.info("Press **Run all methods** to answer the query with each method.")

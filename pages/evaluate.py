@@ -10,11 +10,21 @@ from core.evaluate.faithfulness import faithfulness_rows
 from core.evaluate.result import EvalResult
 from core.methods.registry import METHOD_NAMES
 from core.ui_state import Keys
-from core.views.eval_view import configured_engine_run, drill_target, eval_inputs, metric_rows, per_query_rows
+from core.views.eval_view import (
+    configured_engine_run,
+    drill_target,
+    eval_inputs,
+    finished_text,
+    metric_rows,
+    per_query_rows,
+    plan_text,
+    start_eval_job,
+)
 from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
 from core.viz.faithfulness import faithfulness_figure
-from pages._shared import ctx, forget_profiles, job_panel, need_user, safe
+from pages._progress import progress_panel
+from pages._shared import ctx, forget_profiles, need_user, safe
 
 JOB_KEY = "_inflow_eval_job"
 
@@ -53,36 +63,22 @@ if start and not running:
         users = [c.user_id] if scope == "active user" else None
         history, queries, how = eval_inputs(dataset, c.dataset_id, fraction=fraction, user_ids=users)
         settings = c.pipeline_settings()
-        client, embedder = c.client, c.embedder
         try:
-            run_on = configured_engine_run(client, embedder, settings)  # $INFLOW_ENGINE=ray: a Ray task per user
+            run_on = configured_engine_run(c.client, c.embedder, settings)  # $INFLOW_ENGINE=ray: a Ray task per user
         except (InputError, ValueError) as exc:
             st.error(f"The configured engine cannot run: {exc}")
             st.stop()
-
-        def work(j: Job) -> EvalResult:
-            from core.evaluate.harness import evaluate
-
-            def on_profile(uid: str, stage: str, done: int, total: int) -> None:
-                p = j.progress
-                j.report(p.done, p.total or len(queries), f"building {uid}: {stage} {done}/{total}")
-
-            if run_on is not None:  # progress over users: done / failed / calls / cache hits / calls per second
-                run_on.progress = lambda p: j.report(p.finished, p.total, f"{run_on.engine.name}: {p.line()}")
-            return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
-                            settings=settings, limit_per_user=int(limit_user), k=int(k),
-                            progress=lambda d, t: j.report(d, t, f"{d}/{t} queries"), cancel=j.cancelled,
-                            profile_progress=on_profile, engine=run_on, faithfulness=bool(faith))
-
-        ss[JOB_KEY] = Job(work, "evaluation").start()
-        ss["_inflow_eval_how"] = how
+        ss[JOB_KEY] = start_eval_job(ws, history, queries, methods=methods, client=c.client, embedder=c.embedder,
+                                     settings=settings, limit_per_user=int(limit_user), k=int(k),
+                                     faithfulness=bool(faith), engine_run=run_on)
+        ss["_inflow_eval_how"] = plan_text(queries, how, limit_per_user=int(limit_user))
         st.rerun()
 
 
 if job is not None and not job.done:
-    job_panel(JOB_KEY, describe=lambda j: f"Evaluating ({ss.get('_inflow_eval_how', '')}): "
-                                          f"{j.progress.label or 'starting…'}",
-              cancel_key="ev_cancel", cancelling="Cancelling after the query in flight; finished queries are kept.")
+    st.caption(f"Evaluating {safe(ss.get('_inflow_eval_how', ''))}")
+    progress_panel(lambda: ss.get(JOB_KEY), key="ev_cancel",
+                   cancelling="Cancelling after the query in flight; finished queries are kept.")
 elif job is not None and job.done:
     ss.pop(JOB_KEY, None)
     if job.error:
@@ -91,11 +87,11 @@ elif job is not None and job.done:
         done: EvalResult = job.result
         ss[Keys.EVAL_ID] = done.eval_id
         for user, reason in (done.engine or {}).get("failures", {}).items():
-            st.warning(f"User {user} could not be evaluated: {reason}")
+            st.warning(f"User {safe(user)} could not be evaluated: {safe(reason)}")
         if done.cancelled:
-            st.warning(f"Cancelled: {done.n} of {done.n_planned} queries finished and were kept.")
+            st.warning(finished_text(done))
         else:
-            st.success(f"Evaluated {done.n} queries in {done.runtime_s:.1f} s.")
+            st.success(finished_text(done))
 
 # -- results -----------------------------------------------------------------------------------------------------
 runs = ws.list_eval_runs()

@@ -80,7 +80,7 @@ with st.expander("UMAP and HDBSCAN parameters", expanded=False):
                              "hdbscan_min_cluster_size": mcs, "hdbscan_min_samples": ms or None}
         c.pipeline_overrides = dict(ss[Keys.PIPELINE])
         ss[Keys.SELECTION] = []
-        start_build(c, title=f"Re-projecting the features of **{c.user_id}** (cached embeddings are reused)")
+        start_build(c, title=f"Re-projecting the features of **{safe(c.user_id)}** (cached embeddings are reused)")
         st.rerun()
 
 # -- the map -----------------------------------------------------------------------------------------------------

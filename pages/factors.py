@@ -85,8 +85,8 @@ else:
         if b1.button("Unpin" if f.pinned else "Pin", key="fc_pin", width="stretch",
                      help="Pinned factors are always shown to the methods and kept across rebuilds."):
             _edit(cv.pin(profile, fid, not f.pinned))
-        if b2.button("Split automatically", key="fc_split_auto", width="stretch",
-                     help="Two-way KMeans on the factor's feature embeddings."):
+        if b2.button("Auto-split", key="fc_split_auto", width="stretch",
+                     help="Split automatically in two: two-way KMeans on the factor's feature embeddings."):
             _edit(("split", {"factor": fid}))
         if b3.button("Delete", key="fc_delete", width="stretch",
                      help="The factor's features go to Unclustered."):

@@ -13,12 +13,20 @@ from core.methods.registry import DESCRIPTIONS, METHOD_NAMES
 from core.methods.types import PoolMatch
 from core.store.workspace import stable_hash
 from core.ui_state import Keys
-from core.views.answering import AnswerRecord, ablate_query, answer_query, error_text, make_context
+from core.views.answer_jobs import (
+    JobCancelled,
+    ablate_all_rows,
+    cancelled_answer_note,
+    start_ablate_all_job,
+    start_answer_job,
+)
+from core.views.answering import AnswerRecord, error_text, make_context
 from core.views.pool_view import pool_step_tables
 from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
 from core.viz.trace_timeline import trace_timeline_figure
 from pages._pool import pool_panel
+from pages._progress import progress_panel
 from pages._shared import ctx, need_profile, safe, show_problems, user_state
 
 c = ctx()
@@ -103,43 +111,87 @@ with st.expander("Prompt pool — the snippets and examples the **pool** method 
 
 request = {"query": query, "method": method, "k": k, "item": item_id, "reason_first": reason_first,
            "pool": stable_hash(c.ws.get_pool(profile.dataset_id, profile.user_id)) if method == "pool" else None}
+RS_JOB = "_inflow_rs_job"  # {"job", "kind": answer / rerun / ablate_all, "state", "request", "go", ...}; {} when idle
+# Taken once: every session-state access may end the run when a rerun is pending, so a started job is stored in
+# this plain dict (never lost between its start and its registration).
+slot: dict[str, Any] = ss.setdefault(RS_JOB, {})
+held: dict[str, Any] | None = dict(slot) or None
+running = held is not None and not held["job"].done
+if held is not None and not running:  # a finished job: keep its result in the state it was started for
+    slot.clear()
+    job, target = held["job"], held["state"]
+    if isinstance(job.exception, JobCancelled):
+        st.warning(cancelled_answer_note(held["kind"], cached=c.settings.use_cache), icon=":material/cancel:")
+    elif isinstance(job.exception, InputError):
+        show_problems(job.exception, "The method failed" if held["kind"] == "answer" else "The re-run failed")
+    elif job.exception is not None:
+        st.error(f"The method failed: {safe(job.error)}")
+    elif held["kind"] == "answer":
+        target.update({"record": job.result, "request": held["request"], "shown": 1 if held["go"] == "next" else 0,
+                       "ablation": None, "ablate_all": None, "play": held["go"] == "play"})
+    elif held["kind"] == "rerun":
+        from core.methods.ablation import compare
+
+        base, ab = held["original"], job.result
+        changed, shift, flipped, rouge_l = compare(base.answer, ab.answer, profile.task)
+        target["ablation"] = {"removed": held["removed"], "answer": ab.answer.text, "error": error_text(ab.error),
+                              "changed": changed, "shift": shift, "flipped": flipped, "rouge_l": rouge_l}
+    else:
+        out = job.result
+        target["ablate_all"] = ablate_all_rows(out.results)
+        if out.cancelled:
+            st.warning(f"Cancelled: {len(out.results)} of {out.planned} factors were re-run; their rows are kept.",
+                       icon=":material/cancel:")
+    held = None
 record: AnswerRecord | None = state.get("record")
 stale = record is None or state.get("request") != request
 
 
-def _compute() -> AnswerRecord | None:
+def _start(kind: str, new_job: Any, **extra: Any) -> None:
+    slot.update({"job": new_job, "kind": kind, "state": state, **extra})
+    st.rerun()
+
+
+def _panel(kind: str) -> None:
+    """The progress and Cancel of a running job of this kind (shown where its button is)."""
+    if running and held is not None and held["kind"] == kind:
+        progress_panel(lambda: slot.get("job"), key=f"rs_cancel_{kind}",
+                       cancelling=CANCELLING[kind])
+
+
+CANCELLING = {"answer": "Cancelling before the next model call; the answer in progress is dropped.",
+              "rerun": "Cancelling before the next model call; the re-run in progress is dropped.",
+              "ablate_all": "Cancelling after the answer in flight; the factors finished are kept."}
+
+
+def _start_answer(go: str) -> None:
     if not query.strip():
         st.warning("Enter a query first.")
-        return None
-    if c.client is None:
+    elif c.client is None:
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}. Set one in the sidebar.")
-        return None
-    with st.spinner(f"Running {method}…"):
-        try:
-            rec = answer_query(c.ws, profile, method=method, query=query, client=c.client, embedder=c.embedder, k=k,
-                               gold=gold, disabled_items=[item_id] if item_id else [], reason_first=reason_first)
-        except InputError as exc:
-            show_problems(exc, "The method failed")
-            return None
-    state.update({"record": rec, "request": request, "shown": 0, "ablation": None, "ablate_all": None})
-    return rec
+    else:
+        _start("answer", start_answer_job(c.ws, profile, method=method, query=query, client=c.client,
+                                          embedder=c.embedder, k=k, gold=gold,
+                                          disabled_items=[item_id] if item_id else [], reason_first=reason_first),
+               request=request, go=go)
 
 
 b1, b2, b3, _ = st.columns([1, 1, 1, 3])
-next_clicked = b1.button("Next step", type="primary", key="rs_next", width="stretch")
-play_clicked = b2.button("Play", key="rs_play", width="stretch")
-if b3.button("Reset", key="rs_reset", width="stretch"):
+next_clicked = b1.button("Next step", type="primary", key="rs_next", width="stretch", disabled=running)
+play_clicked = b2.button("Play", key="rs_play", width="stretch", disabled=running)
+if b3.button("Reset", key="rs_reset", width="stretch", disabled=running):
     state["shown"] = 0
 if (next_clicked or play_clicked) and stale:
-    record = _compute()
-    stale = record is None
+    _start_answer("next" if next_clicked else "play")
+_panel("answer")
+play_clicked = play_clicked or bool(state.pop("play", False))  # Play pressed before the answer existed
 if record is not None and not stale:
     n = len(record.answer.trace.steps)
     cursor = TraceCursor(n, int(state.get("shown", 0)))
     if next_clicked:
         cursor = cursor.next()
     state["shown"] = cursor.shown
-elif record is not None:
+elif record is not None and not running:
     st.info("The query, method or k changed: press **Next step** to run it.")
 
 
@@ -295,27 +347,17 @@ if record is not None and not stale:
             off_d = [d.id for d in docs if d_col.checkbox(f"{safe(d.id)} (score {d.score:.2f})",
                                                           key=f"rs_off_d_{d.id}")]
             no_summary = d_col.checkbox("The preference summary", key="rs_off_summary")
-            go = st.form_submit_button("Re-run with these removed")
+            go = st.form_submit_button("Re-run with these removed", disabled=running)
         if go:
             if not (off_f or off_d or no_summary):
                 st.warning("Switch at least one thing off.")
-            else:
-                from core.methods.ablation import compare
-
-                with st.spinner("Re-running…"):
-                    try:
-                        ab = answer_query(c.ws, profile, method=method, query=query, client=c.client,
-                                          embedder=c.embedder, k=k, gold=gold, disabled_factors=off_f,
-                                          disabled_items=off_d + ([item_id] if item_id else []),
-                                          use_summary=not no_summary, reason_first=reason_first)
-                    except InputError as exc:
-                        show_problems(exc, "The re-run failed")
-                    else:
-                        changed, shift, flipped, rouge_l = compare(record.answer, ab.answer, profile.task)
-                        state["ablation"] = {"removed": off_f + off_d + (["summary"] if no_summary else []),
-                                             "answer": ab.answer.text, "error": error_text(ab.error),
-                                             "changed": changed, "shift": shift, "flipped": flipped,
-                                             "rouge_l": rouge_l}
+            elif not running:
+                _start("rerun", start_answer_job(c.ws, profile, method=method, query=query, client=c.client,
+                                                 embedder=c.embedder, k=k, gold=gold, disabled_factors=off_f,
+                                                 disabled_items=off_d + ([item_id] if item_id else []),
+                                                 use_summary=not no_summary, reason_first=reason_first),
+                       original=record, removed=off_f + off_d + (["summary"] if no_summary else []))
+        _panel("rerun")
         ab_state = state.get("ablation")
         if ab_state:
             x1, x2, x3 = st.columns(3)
@@ -323,20 +365,14 @@ if record is not None and not stale:
             delta = f"{ab_state['shift']:+.2f}" if ab_state.get("shift") is not None else None
             x2.metric("Answer without " + safe(", ".join(ab_state["removed"])), safe(ab_state["answer"]), delta=delta)
             x3.metric("Changed", "yes" if ab_state["changed"] else "no")
-        if st.button("Ablate each factor in turn", key="rs_ablate_all"):
-            with st.spinner(f"Re-running {method} once per factor…"):
-                try:  # an ``ablation`` run of its own, its parent the answer run shown above
-                    results = ablate_query(c.ws, profile, method=method, query=query, client=c.client,
-                                           embedder=c.embedder, k=k, all_factors=True,
-                                           disabled_items=[item_id] if item_id else [], reason_first=reason_first,
-                                           answer_run_id=record.run_id).results
-                except InputError as exc:
-                    show_problems(exc, "Ablation failed")
-                else:
-                    state["ablate_all"] = [{"removed": r.removed, "original": r.original.text,
-                                            "ablated": r.ablated.text, "changed": r.changed, "shift": r.shift,
-                                            "flipped": r.flipped, "effect": round(r.effect, 3)} for r in results]
+        if st.button("Ablate each factor in turn", key="rs_ablate_all", disabled=running):
+            # an ``ablation`` run of its own, its parent the answer run shown above
+            _start("ablate_all", start_ablate_all_job(c.ws, profile, method=method, query=query, client=c.client,
+                                                      embedder=c.embedder, k=k,
+                                                      disabled_items=[item_id] if item_id else [],
+                                                      reason_first=reason_first, answer_run_id=record.run_id))
+        _panel("ablate_all")
         if state.get("ablate_all"):
             st.dataframe(pd.DataFrame(state["ablate_all"]), hide_index=True, width="stretch")
-elif record is None:
+elif record is None and not running:
     st.info("Press **Next step** to run the method and reveal its first step, or **Play** to watch all steps.")

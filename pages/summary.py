@@ -75,10 +75,12 @@ with left:
 with right:
     report = summary_token_report(profile.summary, profile.items)
     st.subheader("Size")
-    m1, m2, m3 = st.columns(3)
+    # Two metrics a row: three in this column cut their labels and numbers short ("Raw history tok…", "141…").
+    m1, m2 = st.columns(2)
     m1.metric("Summary tokens", f"{report['summary_tokens']:,}")
-    m2.metric("Raw history tokens", f"{report['history_tokens']:,}")
-    m3.metric("Compression", f"{1 / report['ratio']:.0f}×" if report["ratio"] else "—")
+    m2.metric("History tokens", f"{report['history_tokens']:,}", help="The raw history's items, all of them.")
+    st.caption(f"Compression: the summary is **{1 / report['ratio']:.0f}×** smaller than the raw history."
+               if report["ratio"] else "Compression: — (no summary text)")
     st.plotly_chart(token_bars_figure({"summary": report["summary_tokens"], "raw history": report["history_tokens"]},
                                       title="Approximate tokens (summary vs raw history)", height=260),
                     width="stretch", key="sum_tokens")

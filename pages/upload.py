@@ -1,4 +1,4 @@
-"""Upload: load CSV / JSON / JSONL / LaMP files or a sample dataset into the workspace."""
+"""Data: load CSV / JSON / JSONL / LaMP files or a sample dataset into the workspace, list and delete datasets."""
 
 from __future__ import annotations
 

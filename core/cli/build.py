@@ -39,6 +39,7 @@ from core.store.files import open_workspace
 from core.store.workspace import Workspace
 from core.views.build_view import failure_report
 from core.views.profile_view import direction_note, unclustered_share
+from core.views.progress import BUILD_STAGES, ESTIMATING, ProgressTracker, duration_text
 
 EMBEDDERS = {"hash": "hashing", "hashing": "hashing", "minilm": "minilm", "openai": "openai"}
 
@@ -74,18 +75,24 @@ class ProgressBar:
     """A one-line progress display on a stream.
 
     On a terminal the line is redrawn in place; otherwise each stage gets a line when it ends, and a
-    long stage also every :attr:`every` seconds, so a log is never silent for minutes.
+    long stage also every :attr:`every` seconds, so a log is never silent for minutes. The counts and
+    the estimate of time left come from the same model as the pages' (:mod:`core.views.progress`).
     """
 
     every = 10.0
 
-    def __init__(self, stream: TextIO, label: str, width: int = 24, client: LLMClient | None = None) -> None:
-        """Create the display for one user; with ``client``, its model calls, cache hits and failures too."""
+    def __init__(self, stream: TextIO, label: str, width: int = 24, client: LLMClient | None = None,
+                 stages: tuple[str, ...] = ()) -> None:
+        """Create the display for one user; with ``client``, its model calls, cache hits and failures too.
+
+        ``stages``: the stages expected, in order (a build's: "step 2/6" is shown with them).
+        """
         self.stream = stream
         self.client = client
         self._base = stats_snapshot(client)
         self.label = label
         self.width = width
+        self.tracker = ProgressTracker(stages)
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._stage: str | None = None
         self._last = 0.0
@@ -94,6 +101,7 @@ class ProgressBar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report progress of a stage."""
+        self.tracker.update(stage, done, total)
         if stage != self._stage:
             self._end_line()
             self._stage = stage
@@ -105,12 +113,24 @@ class ProgressBar:
         if self.tty:
             filled = int(self.width * done / total) if total else 0
             bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self.llm_note()}")
+            self.stream.write(f"\r{self.label} {stage:<10} [{bar}] {done}/{total}{self._step(stage)}{self._eta(stage)}"
+                              f"{self.llm_note()}\x1b[K")  # erase what a longer line left
             self.stream.flush()
         elif finished or now - self._logged >= self.every:
             self._logged = now
-            self.stream.write(f"{self.label} {stage}: {done}/{total}{self.llm_note()}\n")
+            self.stream.write(f"{self.label} {stage}: {done}/{total}{self._step(stage)}{self._eta(stage)}"
+                              f"{self.llm_note()}\n")
             self.stream.flush()
+
+    def _step(self, stage: str) -> str:
+        names = list(self.tracker.stages)  # only a known list of stages has a "step i of n"
+        return f" (step {names.index(stage) + 1} of {len(names)})" if stage in names else ""
+
+    def _eta(self, stage: str) -> str:
+        cur = self.tracker.snapshot().stage(stage)
+        if cur is None or cur.status != "running" or not cur.counted:
+            return ""
+        return f" · {ESTIMATING}" if cur.eta_s is None else f" · about {duration_text(cur.eta_s)} left"
 
     def llm_note(self) -> str:
         """The client's model calls, cache hits and failures since this display started."""
@@ -234,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         budget_local_client(client)
         exported = []
         for user in users:
-            bar = ProgressBar(sys.stderr, f"[{user}]", client=client)
+            bar = ProgressBar(sys.stderr, f"[{user}]", client=client, stages=BUILD_STAGES)
             try:
                 profile = build_profile(ws, dataset_id, user, client=client, embedder=embedder, settings=settings,
                                         progress=bar)

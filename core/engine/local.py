@@ -17,15 +17,12 @@ from core.embed.base import Embedder
 from core.engine.base import CancelCheck, EngineProgress, EngineProgressCallback, EngineReport, UserOutcome
 from core.engine.budget import BudgetLimits, LocalBudget
 from core.engine.work import WorkSpec
+from core.errors import Cancelled  # raised from a stage's progress callback when Cancel was asked for
 from core.evaluate.harness import answer_user_queries
 from core.llm.client import LLMClient, stats_snapshot
 from core.stages.pipeline import build_profile
 from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
-
-
-class Cancelled(Exception):
-    """Raised from a stage's progress callback when Cancel was asked for (stops the user's build)."""
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -267,7 +267,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              cancel: CancelCheck | None = None, store: bool = True, order: str = "user",
              profile_progress: Callable[[str, str, int, int], None] | None = None,
              engine: UserEngine | None = None, scoring: str = "inflow", faithfulness: bool = False,
-             summary_client: LLMClient | None = None) -> EvalResult:
+             summary_client: LLMClient | None = None,
+             answer_progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -286,6 +287,9 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         cancel: Checked before each query; True stops the run and keeps the finished queries.
         store: Store the result as an eval run (its id is returned as ``result.eval_id``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
+        answer_progress: ``answer_progress(done, total, method)`` before each method answers a query:
+            answers finished so far, out of queries times methods (so a display moves while methods
+            answer, not only between queries). Not called with an ``engine``.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
         engine: Run each user's build and answering as one unit of an engine (e.g. a Ray task per user,
             see :mod:`core.engine`); ``progress`` then counts the queries of finished users, and
@@ -373,7 +377,17 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                 users_open.move_to_end(q.user_id)
                 qtask = _query_task(task, q)
                 ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
-                per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
+                on_method = None
+                if answer_progress is not None:
+                    answered, n_answers = len(per_query) * len(method_objs), total * len(method_objs)
+
+                    def on_method(i: int, name: str, _base: int = answered, _n: int = n_answers) -> None:
+                        answer_progress(_base + i, _n, name)
+
+                per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness,
+                                            on_method=on_method))
+                if answer_progress is not None:
+                    answer_progress(len(per_query) * len(method_objs), total * len(method_objs), "")
                 if progress is not None:
                     progress(len(per_query), total)
         except KeyboardInterrupt:
@@ -468,12 +482,15 @@ def _run_on_engine(run: UserEngine, ws: Workspace, dataset_id: str, chosen: list
 
 
 def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
-               base: UserBaselines | None, *, faithfulness: bool = False) -> dict[str, Any]:
+               base: UserBaselines | None, *, faithfulness: bool = False,
+               on_method: Callable[[int, str], None] | None = None) -> dict[str, Any]:
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
                            "raw": {}, "rescued": {}, "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {},
                            "baselines": {}}
-    for name, method in methods.items():
+    for i, (name, method) in enumerate(methods.items()):
+        if on_method is not None:
+            on_method(i, name)
         t0 = time.perf_counter()
         try:
             ans = method.answer(q.input, ctx)

@@ -97,7 +97,8 @@ def activity_note(client: Any | None, since: tuple[int, int, int] = (0, 0, 0)) -
     calls, hits, failed = (now - then for now, then in zip(stats_snapshot(client), since, strict=True))
     if not (calls or hits or failed):
         return ""
-    return f" · {calls} model calls, {hits} cache hits, {failed} failed"
+    return (f" · {calls} model call{'' if calls == 1 else 's'}, {hits} cache hit{'' if hits == 1 else 's'}, "
+            f"{failed} failed")
 
 
 @dataclass

@@ -8,6 +8,7 @@ Both runs go through the client's cache, so repeating an ablation makes no new m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +154,8 @@ def ablate(method_name: str, query: str, context: AnswerContext, *, factor: str 
 
 
 def ablate_all_factors(method_name: str, query: str, context: AnswerContext, *,
-                       factors: list[str] | None = None) -> list[AblationResult]:
+                       factors: list[str] | None = None, progress: Callable[[int, int], None] | None = None,
+                       cancel: Callable[[], bool] | None = None) -> list[AblationResult]:
     """Ablate each factor in turn (the UI's ablation panel), running the full context once.
 
     Args:
@@ -161,13 +163,23 @@ def ablate_all_factors(method_name: str, query: str, context: AnswerContext, *,
         query: The query text.
         context: The full context.
         factors: Factor ids or names to try; default every active (non-noise, not disabled) factor.
+        progress: ``progress(done, total)`` after each answer (the full one, then one per factor).
+        cancel: Checked before each factor's answer; once True the factors finished so far are returned.
 
     Returns:
-        One result per factor, strongest effect first (ties in profile order).
+        One result per factor finished, strongest effect first (ties in profile order).
     """
     ids = [resolve_factor(context, f) for f in factors] if factors is not None else [
         f.id for f in context.active_factors()]
     original = get_method(method_name).answer(query, context)
-    results = [ablate(method_name, query, context, factor=fid, original=original) for fid in ids]
+    if progress is not None:
+        progress(1, len(ids) + 1)
+    results = []
+    for n, fid in enumerate(ids):
+        if cancel is not None and cancel():
+            break
+        results.append(ablate(method_name, query, context, factor=fid, original=original))
+        if progress is not None:
+            progress(n + 2, len(ids) + 1)
     order = {fid: n for n, fid in enumerate(ids)}
     return sorted(results, key=lambda r: (-r.effect, order.get(r.target or "", 0)))

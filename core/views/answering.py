@@ -184,7 +184,9 @@ class AblationRecord:
 def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient, embedder: Embedder,
                  k: int = 4, factor: str | None = None, item: str | None = None, summary: bool = False,
                  all_factors: bool = False, disabled_items: Iterable[str] = (), reason_first: bool = False,
-                 answer_run_id: str | None = None, source: str = "workbench") -> AblationRecord:
+                 answer_run_id: str | None = None, source: str = "workbench",
+                 progress: Callable[[int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> AblationRecord:
     """Ablate a method's answer, recorded as an ``ablation`` run whose LLM calls carry its id.
 
     With ``all_factors`` every active factor is removed in turn; otherwise ``factor``, ``item`` and / or
@@ -206,6 +208,9 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
         reason_first: ``rpm`` reasons in free text before answering.
         answer_run_id: The ``answer`` run being ablated (the run's parent); None: the profile's stage runs.
         source: ``workbench`` or ``cli``.
+        progress: ``progress(done, total)`` in answers (``all_factors``: the full one, then one per factor).
+        cancel: Checked between answers (``all_factors``); True stops, keeps the factors finished and
+            ends the run ``cancelled``.
 
     Raises:
         core.errors.InputError: Nothing to remove, an unknown factor / item / method; backend failures.
@@ -220,8 +225,13 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     with ws.run("ablation", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents) as run:
         ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_items=disabled_items,
                            run_id=run.id, pool=pool, reason_first=reason_first)
-        results = (ablate_all_factors(method, query, ctx) if all_factors
-                   else [ablate(method, query, ctx, factor=factor, item=item, summary=summary)])
+        if all_factors:
+            planned = len(ctx.active_factors())
+            results = ablate_all_factors(method, query, ctx, progress=progress, cancel=cancel)
+            if len(results) < planned:  # stopped by cancel: what finished is stored, the run says it stopped
+                run.status = "cancelled"
+        else:
+            results = [ablate(method, query, ctx, factor=factor, item=item, summary=summary)]
         record = AblationRecord(method=method, query=query, run_id=run.id, results=results, run_label=run.label)
         ws.put_artifact(run.id, "ablation", {"dataset": profile.dataset_id, "user": profile.user_id,
                                              **record.to_dict()})

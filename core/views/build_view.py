@@ -18,45 +18,29 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.embed.base import Embedder
+from core.errors import Cancelled
 from core.llm.client import LLMClient, activity_note, stats_snapshot
 from core.stages.failures import profile_failures
-from core.stages.pipeline import STAGES, build_profile
+from core.stages.pipeline import build_profile
 from core.stages.profile import PipelineSettings, Profile
 from core.store.workspace import Workspace
 from core.ui_state import sample_choices
 from core.views.jobs import Job
+from core.views.progress import BUILD_STAGES, STAGE_TITLES
 
 AUTO_BUILD_ENV = "INFLOW_AUTO_BUILD"
-STAGE_TITLES = {"features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
-                "clustering": "Clustering (HDBSCAN)", "factors": "Naming factors and computing statistics",
-                "summary": "Writing the preference summary", "paths": "Writing reasoning paths"}
 
 
-class BuildCancelled(Exception):
-    """Raised from a build's progress hook when the user cancelled it (finished work stays stored)."""
+class BuildCancelled(Cancelled):
+    """Raised from a build's progress hook when the user cancelled it.
 
-
-def stage_fraction(stage: str, done: int, total: int) -> float:
-    """Return the share of the whole build done at ``(stage, done, total)``, in [0, 1].
-
-    Every stage of :data:`core.stages.pipeline.STAGES` counts as an equal slice.
+    Finished work stays stored; the run it stopped ends ``cancelled``.
     """
-    i = STAGES.index(stage) if stage in STAGES else 0
-    part = min(1.0, done / total) if total else 0.0
-    return min(1.0, (i + part) / len(STAGES))
-
-
-def stage_label(stage: str, done: int, total: int) -> str:
-    """Return a progress line, e.g. ``"Extracting features: 32 of 96 items"`` or ``"Clustering (HDBSCAN)…"``."""
-    title = STAGE_TITLES.get(stage, stage)
-    if stage in ("features", "paths") and total > 1:
-        return f"{title}: {done} of {total} items"
-    return f"{title}…" if done < total else f"{title}: done"
 
 
 def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: LLMClient | None, embedder: Embedder,
                       settings: PipelineSettings | None = None,
-                      progress: Callable[[float, str], None] | None = None,
+                      progress: Callable[[str, int, int], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Profile:
     """Build (or reuse) a user's profile, reporting progress and stopping when ``cancelled()`` turns true.
 
@@ -67,7 +51,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: L
         client: The LLM client (None for a fully offline build).
         embedder: The embedder.
         settings: Pipeline settings.
-        progress: ``progress(fraction, label)`` at every stage report.
+        progress: ``progress(stage, done, total)`` at every stage report.
         cancelled: Checked at every stage report.
 
     Raises:
@@ -78,7 +62,7 @@ def build_cancellable(ws: Workspace, dataset_id: str, user_id: str, *, client: L
         if cancelled is not None and cancelled():
             raise BuildCancelled(f"cancelled during {STAGE_TITLES.get(stage, stage).lower()}")
         if progress is not None:
-            progress(stage_fraction(stage, done, total), stage_label(stage, done, total))
+            progress(stage, done, total)
 
     return build_profile(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings, progress=hook)
 
@@ -87,19 +71,19 @@ def start_build_job(ws: Workspace, dataset_id: str, user_id: str, *, client: LLM
                     settings: PipelineSettings | None = None) -> Job:
     """Start :func:`build_cancellable` in a background job and return it.
 
-    The job reports progress as permille (``done`` of 1000) with the stage label; its ``target``
-    attribute is ``(workspace path, dataset id, user id)``; its result is the profile. Cancelling it
-    makes the build raise :class:`BuildCancelled` (the job's ``exception``).
+    The job's tracker gets every stage report (its note: the model calls and cache hits so far);
+    its ``target`` attribute is ``(workspace path, dataset id, user id)``; its result is the profile.
+    Cancelling it makes the build raise :class:`BuildCancelled` (the job's ``exception``).
     """
 
     def work(job: Job) -> Any:
         base = stats_snapshot(client)
+        job.tracker.live_note = lambda: activity_note(client, base)
         return build_cancellable(ws, dataset_id, user_id, client=client, embedder=embedder, settings=settings,
-                                 progress=lambda f, label: job.report(round(f * 1000), 1000,
-                                                                      label + activity_note(client, base)),
+                                 progress=lambda stage, done, total: job.report(done, total, stage=stage),
                                  cancelled=job.cancelled)
 
-    job = Job(work, f"build-{user_id}")
+    job = Job(work, f"build-{user_id}", BUILD_STAGES)
     job.target = (ws.path, dataset_id, user_id)  # type: ignore[attr-defined]
     return job.start()
 

@@ -10,9 +10,13 @@ from typing import Any
 from core.data.model import Dataset, Query, split_last
 from core.embed.base import Embedder
 from core.engine import make_engine, prepare_run
+from core.evaluate.harness import UserEngine, evaluate, select_queries
 from core.evaluate.result import EvalResult
-from core.llm.client import LLMClient
+from core.llm.client import LLMClient, activity_note, stats_snapshot
+from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
+from core.views.jobs import Job
+from core.views.progress import BUILD_STAGES
 
 EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
 
@@ -118,3 +122,66 @@ def configured_engine_run(client: LLMClient | None, embedder: Embedder, settings
         return None
     engine = make_engine(name, address=env.get("INFLOW_RAY_ADDRESS") or None)
     return prepare_run(engine, client, embedder, settings, environ=dict(env))
+
+
+def plan_text(queries: Sequence[Query], how: str, *, limit_per_user: int | None) -> str:
+    """Say what an evaluation will answer, e.g. ``"5 queries (1 per user, of 110 in the time split: …)"``.
+
+    Why: the held-out split's size is not what runs when a per-user limit applies; a label saying
+    "110 queries" for a run of 5 misled.
+    """
+    n = len(select_queries(queries, limit_per_user=limit_per_user))
+    head = f"{n} quer{'y' if n == 1 else 'ies'}"
+    if n == len(queries):
+        return f"{head} ({how})"
+    return f"{head} (at most {limit_per_user} per user, of {how})"
+
+
+def start_eval_job(ws: Workspace, history: Dataset, queries: Sequence[Query], *, methods: Sequence[str],
+                   client: LLMClient, embedder: Embedder, settings: PipelineSettings, limit_per_user: int,
+                   k: int, faithfulness: bool = False, engine_run: UserEngine | None = None) -> Job:
+    """Run :func:`core.evaluate.harness.evaluate` in a background job with stage-by-stage progress.
+
+    The job's tracker counts answers (queries times methods) in its ``answering`` stage, moving as
+    each method answers, with an estimate from the measured rate; while a user's profile builds,
+    that build's stages show as its nested progress. With an engine (Ray), the stage counts users
+    and carries the engine's one-line status. Cancel stops before the next query (finished ones
+    are kept). The result is the evaluation result dict.
+    """
+    methods = list(methods)
+
+    def work(job: Job) -> EvalResult:
+
+        base = stats_snapshot(client)
+        job.tracker.live_note = lambda: activity_note(client, base)
+        building: dict[str, Any] = {}
+
+        def on_profile(uid: str, stage: str, done: int, total: int) -> None:
+            if building.get("user") != uid:
+                building["user"] = uid
+                building["tracker"] = job.tracker.nest(f"Building the profile of {uid}", BUILD_STAGES)
+            building["tracker"].update(stage, done, total)
+
+        def on_answer(done: int, total: int, method: str) -> None:
+            if building:
+                job.tracker.end_nested()
+                building.clear()
+            job.report(done, total, f"Answering with {method}" if method else "Answering", stage="answering")
+
+        if engine_run is not None:  # progress over users: done / failed / calls / cache hits / calls per second
+            engine_run.progress = lambda p: job.tracker.update("answering", p.finished, p.total, unit="users",
+                                                               text=f"{engine_run.engine.name}: {p.line()}")
+        return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
+                        limit_per_user=int(limit_per_user), k=int(k), cancel=job.cancelled,
+                        profile_progress=on_profile, answer_progress=on_answer, engine=engine_run,
+                        faithfulness=bool(faithfulness))
+
+    return Job(work, "evaluation", ("answering",)).start()
+
+
+def finished_text(result: EvalResult) -> str:
+    """Say how an evaluation ended: ``"Evaluated 1 query in 3.2 s."`` or the cancelled count kept."""
+    n, planned = int(result.n or 0), int(result.n_planned or 0)
+    if result.cancelled:
+        return f"Cancelled: {n} of {planned} quer{'y' if planned == 1 else 'ies'} finished and were kept."
+    return f"Evaluated {n} quer{'y' if n == 1 else 'ies'} in {float(result.runtime_s or 0):.1f} s."

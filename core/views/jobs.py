@@ -1,8 +1,9 @@
-"""Background jobs for long work in the pages (evaluation): progress, cancel, result, error.
+"""Background jobs for long work in the pages (build, answer, ablation, compare, evaluation).
 
 A page starts a :class:`Job` in a thread and keeps it in the session; a fragment polls
-:attr:`Job.progress` and shows ``st.progress``; "Cancel" sets the job's cancel flag, which the work
-checks between items, so finished items are kept. The work never touches Streamlit.
+:attr:`Job.tracker` (the stage-by-stage model of :mod:`core.views.progress`) and shows it with a
+Cancel button; "Cancel" sets the job's cancel flag, which the work checks between items, so
+finished items are kept. The work never touches Streamlit.
 
 Every started job is registered until it ends, and :func:`stop_all` (run at interpreter exit) cancels
 the live ones and waits for them. Why: a job is a daemon thread, and a daemon thread still inside
@@ -20,19 +21,58 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import Cancelled
+from core.views.progress import ProgressSnapshot, ProgressTracker
+
 
 @dataclass
 class JobProgress:
-    """A snapshot of a job's progress."""
+    """A job's progress in brief: the current stage's counts, the share of all work done and the line shown."""
 
     done: int = 0
     total: int = 0
     label: str = ""
+    fraction: float = 0.0
 
-    @property
-    def fraction(self) -> float:
-        """Share done, in [0, 1]."""
-        return min(1.0, self.done / self.total) if self.total else 0.0
+
+class JobCancelled(Cancelled):
+    """Raised inside a job's work when the user cancelled it mid-item (see :class:`CancelGuard`)."""
+
+
+class CancelGuard:
+    """An LLM client that refuses the next model call once the job is cancelled.
+
+    Why: one answer of the local model takes minutes over several calls, with no item boundary to
+    stop at; the guard stops it at the next call. Every call still goes through the wrapped client
+    (cache, limits, traces); everything else is delegated to it.
+
+    Args:
+        client: The LLM client.
+        cancelled: Returns True once the user cancelled.
+    """
+
+    def __init__(self, client: Any, cancelled: Callable[[], bool]) -> None:
+        """Wrap ``client``."""
+        self._client = client
+        self._cancelled = cancelled
+
+    def _check(self) -> None:
+        if self._cancelled():
+            raise JobCancelled("cancelled before the next model call")
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped client's ``chat``, unless cancelled."""
+        self._check()
+        return self._client.chat(*args, **kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped client's ``map``, unless cancelled."""
+        self._check()
+        return self._client.map(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else comes from the wrapped client."""
+        return getattr(self._client, name)
 
 
 class Job:
@@ -44,14 +84,14 @@ class Job:
     Args:
         work: The function to run; it receives the job.
         name: A label for the UI.
+        stages: The stages the work reports, in order (see :class:`core.views.progress.ProgressTracker`).
     """
 
-    def __init__(self, work: Callable[[Job], Any], name: str = "job") -> None:
+    def __init__(self, work: Callable[[Job], Any], name: str = "job", stages: tuple[str, ...] = ()) -> None:
         """Create the job (not started)."""
         self.name = name
         self._work = work
-        self._lock = threading.Lock()
-        self._progress = JobProgress()
+        self.tracker = ProgressTracker(stages)
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self.result: Any = None
@@ -81,16 +121,21 @@ class Job:
             with _LIVE_LOCK:
                 _LIVE.discard(self)
 
-    def report(self, done: int, total: int, label: str = "") -> None:
-        """Record progress (called by the work)."""
-        with self._lock:
-            self._progress = JobProgress(int(done), int(total), label)
+    def report(self, done: int, total: int, label: str = "", *, stage: str = "work") -> None:
+        """Record progress of one stage (called by the work); ``label`` replaces the stage's title."""
+        self.tracker.update(stage, done, total, text=label or None)
+
+    def snapshot(self) -> ProgressSnapshot:
+        """The stage-by-stage progress now."""
+        return self.tracker.snapshot()
 
     @property
     def progress(self) -> JobProgress:
-        """The latest progress."""
-        with self._lock:
-            return self._progress
+        """The latest progress in brief."""
+        snap = self.tracker.snapshot()
+        cur = snap.stage(snap.current) if snap.current else None
+        return JobProgress(cur.done if cur else 0, cur.total if cur else 0, snap.line() if cur else "",
+                           snap.fraction)
 
     def cancel(self) -> None:
         """Ask the work to stop after the item in flight."""

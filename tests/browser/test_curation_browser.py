@@ -72,9 +72,9 @@ def test_upload_clash_then_curate_and_reproject_in_chromium(app_url: str):  # no
             page.get_by_text("Last load: uploaded_reviews").wait_for()
             _settle(page)
             user = page.get_by_test_id("stSidebarUserContent").get_by_role("combobox", name="User")
-            if user.input_value() != "ava":
+            if user.input_value() != "ava (96 items)":
                 user.click()
-                page.get_by_role("option", name="ava", exact=True).click()
+                page.get_by_role("option", name="ava (96 items)", exact=True).click()  # history sizes show
                 _settle(page)
             _nav(page, "Factor map")
             page.get_by_role("button", name="Build profile").click()

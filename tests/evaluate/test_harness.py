@@ -145,3 +145,16 @@ def test_label_task_narrowed_per_query(fake_server: FakeOpenAIServer, embedder, 
     assert result.labels == ["action", "drama", "horror"]
     assert result.methods["zero"]["accuracy"] == 1.0
     assert set(result.baselines) == {"majority", "user-majority", "knn-bm25", "knn-feature"}
+
+
+def test_answer_progress_moves_with_each_method(fake_server: FakeOpenAIServer, tmp_path, embedder: HashingEmbedder):
+    # A display must move while the methods answer, not only between queries (one query of rpm took minutes).
+    ws = Workspace(tmp_path / "ws.sqlite")
+    history, queries = split_last(rating_dataset(), 0.2)
+    seen: list[tuple[int, int, str]] = []
+    result = evaluate(ws, history, queries, methods=["zero", "bm25"], client=_client(fake_server, ws),
+                      embedder=embedder, settings=SETTINGS, k=3, limit=2, baselines=False,
+                      answer_progress=lambda d, t, m: seen.append((d, t, m)))
+    assert result.n == 2
+    assert seen == [(0, 4, "zero"), (1, 4, "bm25"), (2, 4, ""), (2, 4, "zero"), (3, 4, "bm25"), (4, 4, "")]
+    ws.close()

@@ -56,6 +56,15 @@ def test_ablate_all_factors_ranks_by_effect(model, make_ctx):
     assert json.loads(json.dumps(results[0].to_dict()))["effect"] == pytest.approx(2.0)
 
 
+def test_ablate_all_factors_reports_each_answer_and_stops_on_cancel(model, make_ctx):
+    model.script = battery_sensitive
+    seen: list[tuple[int, int]] = []
+    results = ablate_all_factors("rpm", QUERY, make_ctx(k=3), progress=lambda d, t: seen.append((d, t)),
+                                 cancel=lambda: len(seen) >= 2)  # cancelled once the first factor was re-run
+    assert seen == [(1, 4), (2, 4)]  # the full answer, then one per factor, out of 1 + 3 factors
+    assert [r.target for r in results] == ["F1"]
+
+
 def test_removing_the_summary_and_an_item(model, make_ctx):
     model.script = lambda prompt, fmt: json.dumps({"answer": "1" if "punishes" in prompt else "4"})
     res = ablate("summary", QUERY, make_ctx(), summary=True)

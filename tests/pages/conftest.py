@@ -101,6 +101,18 @@ def texts(at: AppTest) -> str:
 
 
 BUILD_JOBS = "_inflow_build_jobs"
+RS_JOB = "_inflow_rs_job"
+
+
+def wait_job(at: AppTest, key: str = RS_JOB, timeout: float = TIMEOUT) -> AppTest:
+    """Wait for a page's background job (the Reasoning page's by default) to finish, then run to show its result."""
+    held = at.session_state[key] if key in at.session_state else None
+    if held:  # the Reasoning page keeps {} when no job runs
+        job = held["job"] if isinstance(held, dict) else held
+        assert job.wait(timeout), f"the job under {key} did not finish"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def wait_build(at: AppTest, timeout: float = TIMEOUT) -> AppTest:

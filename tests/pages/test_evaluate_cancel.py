@@ -38,7 +38,8 @@ def test_cancel_keeps_finished_queries(make_app, monkeypatch):
         at.radio(key="ev_scope").set_value("all users")
         at.number_input(key="ev_limit_user").set_value(20)
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
-        job = cancel_midway(at, "_inflow_eval_job", "ev_cancel", "Evaluating")
+        assert "Evaluating " in texts(at) and "queries (time split" in texts(at)  # what runs, then the split
+        job = cancel_midway(at, "_inflow_eval_job", "ev_cancel", "Answering with", after=5)  # answers: 2+ queries
         result = job.result
         assert result.cancelled and 2 <= result.n < result.n_planned
         stored = at.session_state["_inflow_ctx"].ws.get_eval_run(result.eval_id)["result"]

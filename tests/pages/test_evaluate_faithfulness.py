@@ -20,7 +20,7 @@ def test_faithfulness_chart_and_table(make_app):
         time.sleep(1.0)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Evaluated 1 queries" in texts(at)
+    assert "Evaluated 1 query" in texts(at)
     assert "Faithfulness" in [s.value for s in at.subheader]
     assert len(at.get("plotly_chart")) == 2 + 1  # mae, rmse, faithfulness
     table = at.dataframe[1].value

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, wait_build
+from tests.pages.conftest import goto, wait_build, wait_job
 from tests.pages.hostile import MARK, hostile_workspace, item_id, payloads, user_id
 
 pytestmark = pytest.mark.timeout(900)
@@ -118,6 +118,7 @@ def test_no_page_renders_markup_from_the_data(app: AppTest) -> None:
     # step through an answer on the history item whose id and text carry markup, then compare methods
     goto(app, "reasoning")
     app.button(key="rs_play").click().run()
+    wait_job(app)
     shown["reasoning"] = check(app, "reasoning")
     app.checkbox[0].check().run()  # the ablation form's factor checkboxes carry factor names
     shown["reasoning ablation"] = check(app, "reasoning ablation")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, shown, texts, wait_build
+from tests.pages.conftest import goto, shown, texts, wait_build, wait_job
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -59,6 +59,7 @@ def test_pool_panel_edit_import_reset_and_trace(make_app):
     at.selectbox(key="w_rs_method").select("pool").run()
     at.button(key="rs_play").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_job(at)
     record = at.session_state[Keys.REASONING]["record"]
     step = record.answer.trace.steps[0]
     assert step.detail.pool.pool_source == "stored" and sorted(step.output) == ["U1", "durable"]

@@ -10,6 +10,7 @@ from core.ui_state import (
     backend_status,
     check_workspace_path,
     dataset_caption,
+    dataset_short_caption,
     default_stage_mode,
     default_workspace_path,
     ensure_sample_data,
@@ -72,6 +73,7 @@ def test_sample_data_loads_once_into_a_fresh_workspace():
     info = {d["id"]: d for d in ws.list_datasets()}
     assert info["reviews"]["task"].kind == "score" and info["movie_tags"]["task"].kind == "label"
     assert dataset_caption(info["reviews"]).startswith("reviews · score 1-5 · ")
+    assert dataset_short_caption(info["reviews"]) == "reviews · 4 users · 342 items"  # fits the sidebar
     assert ensure_sample_data(ws) == []  # not twice
     choices = sample_choices()
     assert [p.name for p in choices["lamp3_reviews"]] == ["lamp3_reviews_questions.json", "lamp3_reviews_outputs.json"]

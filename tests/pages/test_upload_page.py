@@ -33,7 +33,9 @@ def test_upload_lists_problems_then_keeps_valid_rows(make_app):
     assert not at.exception
     assert at.session_state[Keys.DATASET] == "my_reviews"
     assert at.sidebar.selectbox(key="sb_dataset").value == "my_reviews"
-    assert set(at.sidebar.selectbox(key="sb_user").options) == {"u1", "u2"}
+    options = at.sidebar.selectbox(key="sb_user").options  # "user (n items)": the history sizes show
+    assert {o.split(" (")[0] for o in options} == {"u1", "u2"} and all(o.endswith(" items)") or o.endswith(" item)")
+                                                                       for o in options)
     page = texts(at)
     assert "Last load: my_reviews" in page and "my_reviews.csv:2:rating" in page
 
@@ -49,7 +51,7 @@ def test_column_mapping_is_applied(make_app):
     at.button(key="up_load").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state[Keys.DATASET] == "odd"
-    assert at.sidebar.selectbox(key="sb_user").options == ["a"]
+    assert at.sidebar.selectbox(key="sb_user").options == ["a (2 items)"]
 
 
 def test_load_lamp_sample(make_app):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, texts, wait_build
+from tests.pages.conftest import goto, texts, wait_build, wait_job
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -147,6 +147,7 @@ def test_sample_data_path_end_to_end(make_app):
     assert at.radio(key="w_rs_source").value == "Pick a query"
     at.button(key="rs_next").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_job(at)
     state = at.session_state[Keys.REASONING]
     n_steps = len(state["record"].answer.trace.steps)
     assert state["shown"] == 1 and n_steps >= 3
@@ -164,6 +165,7 @@ def test_sample_data_path_end_to_end(make_app):
     assert "Answer" in [s.value for s in at.subheader]
     at.button(key="rs_ablate_all").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_job(at)
     assert at.session_state[Keys.REASONING]["ablate_all"]
     # Play from the start reveals every step at once (no delay in tests)
     at.button(key="rs_reset").click().run()
@@ -177,7 +179,9 @@ def test_sample_data_path_end_to_end(make_app):
     at.selectbox(key="w_rs_method").select("bm25")
     at.button(key="rs_play").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    wait_job(at)
     record = at.session_state[Keys.REASONING]["record"]
+    assert at.session_state[Keys.REASONING]["shown"] == len(record.answer.trace.steps)  # Play ran every step
     assert record.query.startswith("The handle snapped") and record.method == "bm25" and record.gold == "1"
     assert record.error is not None and "abs_error" in record.error
 

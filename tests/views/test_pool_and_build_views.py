@@ -20,8 +20,6 @@ from core.views.build_view import (
     build_cancellable,
     cancelled_note,
     is_sample_dataset,
-    stage_fraction,
-    stage_label,
     start_build_job,
     stored_feature_items,
 )
@@ -85,15 +83,6 @@ def test_pool_step_tables_and_card_title():
 
 
 # -- building -------------------------------------------------------------------------------------------------
-def test_stage_fraction_and_label():
-    assert stage_fraction("features", 0, 10) == 0.0
-    assert stage_fraction("features", 10, 10) == pytest.approx(1 / 6)
-    assert stage_fraction("paths", 3, 3) == 1.0
-    assert stage_label("features", 32, 96) == "Extracting features: 32 of 96 items"
-    assert stage_label("clustering", 0, 1) == "Clustering (HDBSCAN)…"
-    assert stage_label("clustering", 1, 1) == "Clustering (HDBSCAN): done"
-
-
 def test_sample_datasets_and_auto_build_switch(tmp_path: Path):
     ws = Workspace(tmp_path / "ws.sqlite")
     assert ensure_sample_data(ws) == ["reviews", "movie_tags"]
@@ -131,27 +120,27 @@ def _settings():
 
 
 def test_cancel_keeps_finished_items_and_a_rebuild_resumes(small_ws: Workspace):
-    seen: list[tuple[float, str]] = []
+    seen: list[tuple[str, int, int]] = []
 
     def cancelled() -> bool:  # cancel once the first chunk (16 items) has been reported
-        return any(label.startswith("Extracting features: 16 of 20") for _, label in seen)
+        return ("features", 16, 20) in seen
 
     with pytest.raises(BuildCancelled, match="extracting features"):
         build_cancellable(small_ws, "mini", "u", client=None, embedder=HashingEmbedder(dim=64), settings=_settings(),
-                          progress=lambda f, label: seen.append((f, label)), cancelled=cancelled)
+                          progress=lambda *report: seen.append(report), cancelled=cancelled)
     assert stored_feature_items(small_ws, "mini", "u") == (16, 20)
     run = small_ws.list_runs("features", dataset_id="mini", user_id="u")[0]
-    assert run.status == "failed"
+    assert run.status == "cancelled"  # the run protocol: a user's cancel is not a failure
     assert small_ws.list_runs("profile", dataset_id="mini", user_id="u") == []
     assert "features of 16 of 20 items are stored" in cancelled_note(small_ws, "mini", "u")
     stored_before = small_ws.get_artifacts(run.id, "item:")
 
-    labels: list[str] = []
+    reports: list[tuple[str, int, int]] = []
     profile = build_cancellable(small_ws, "mini", "u", client=None, embedder=HashingEmbedder(dim=64),
-                                settings=_settings(), progress=lambda f, label: labels.append(label))
+                                settings=_settings(), progress=lambda *report: reports.append(report))
     assert profile.run_ids["features"] == run.id  # the cancelled run was resumed, not restarted
     assert small_ws.get_run(run.id).status == "done"
-    assert labels[0] == "Extracting features: 16 of 20 items"  # started where it stopped
+    assert reports[0] == ("features", 16, 20)  # started where it stopped
     after = small_ws.get_artifacts(run.id, "item:")
     assert len(after) == 20 and all(after[k] == v for k, v in stored_before.items())
     assert [f.phrase for f in profile.features["i00"]] and profile.features["i17"]
@@ -164,4 +153,6 @@ def test_build_job_reports_progress_and_returns_the_profile(small_ws: Workspace)
     assert job.wait(120)
     assert job.error is None, job.error
     assert job.result.user_id == "u" and job.progress.fraction == 1.0
-    assert job.progress.label == "Writing reasoning paths: 20 of 20 items"
+    assert job.progress.label == "Step 6 of 6 · Writing reasoning paths: done (20 items)"
+    snap = job.snapshot()
+    assert [s.status for s in snap.stages] == ["done"] * 6 and snap.stage("features").done == 20

@@ -1,0 +1,161 @@
+"""Answering as background jobs for the pages: one answer, ablate-each-factor, and every method at once.
+
+Each ``start_*`` function starts a :class:`~core.views.jobs.Job` whose tracker has one stage,
+``answering``, counted in answers, and returns it; the page shows it with the shared progress panel
+and its Cancel button. Why jobs: one answer of the local model takes one to two minutes over several
+model calls, and a spinner gave no way out.
+
+Cancel semantics, said on the page after a cancel:
+
+* one answer: the model call in flight finishes, the next one is refused (:class:`JobCancelled`);
+  nothing is kept, the earlier answer stays on the page;
+* ablate each factor / all methods: the answer in flight finishes, and every finished one is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from core.embed.base import Embedder
+from core.llm.client import LLMClient, activity_note, stats_snapshot
+from core.methods.ablation import AblationResult
+from core.stages.profile import Profile
+from core.store.workspace import Workspace
+from core.views.answering import ablate_query, answer_all, answer_query, make_context
+from core.views.jobs import CancelGuard, Job, JobCancelled
+
+__all__ = ["AblateAllResult", "JobCancelled", "start_ablate_all_job", "start_answer_job", "start_compare_job"]
+
+
+def _watch_calls(job: Job, client: Any) -> None:
+    """Show the model calls made since the job began after its line (they move inside one long answer)."""
+    base = stats_snapshot(client)
+    job.tracker.live_note = lambda: activity_note(client, base)
+
+
+def start_answer_job(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient,
+                     embedder: Embedder,
+                     k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
+                     disabled_items: Iterable[str] = (), use_summary: bool = True,
+                     reason_first: bool = False) -> Job:
+    """Answer one query with one method in a background job (see :func:`core.views.answering.answer_query`).
+
+    The job's result is the :class:`~core.views.answering.AnswerRecord`. Cancelling refuses the next
+    model call, so the job ends with :class:`JobCancelled` as its ``exception``.
+    """
+    disabled_factors, disabled_items = list(disabled_factors), list(disabled_items)
+
+    def work(job: Job) -> Any:
+        _watch_calls(job, client)
+        job.report(0, 1, f"Running {method}", stage="answering")
+        record = answer_query(ws, profile, method=method, query=query, client=CancelGuard(client, job.cancelled),
+                              embedder=embedder, k=k, gold=gold, disabled_factors=disabled_factors,
+                              disabled_items=disabled_items, use_summary=use_summary, reason_first=reason_first)
+        job.report(1, 1, f"Running {method}", stage="answering")
+        return record
+
+    return Job(work, f"answer-{method}", ("answering",)).start()
+
+
+@dataclass
+class AblateAllResult:
+    """What an ablate-each-factor job returns.
+
+    Attributes:
+        results: One result per factor finished, strongest effect first.
+        planned: Factors there were to ablate.
+        cancelled: True when Cancel stopped it before every factor was done.
+    """
+
+    results: list[AblationResult]
+    planned: int
+    cancelled: bool
+
+
+def start_ablate_all_job(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient,
+                         embedder: Embedder, k: int = 4, disabled_items: Iterable[str] = (),
+                         reason_first: bool = False, answer_run_id: str | None = None) -> Job:
+    """Ablate each active factor in turn in a background job (see :func:`core.views.answering.ablate_query`).
+
+    Recorded as an ``ablation`` run (its parent the answer run ablated), as every ablation is.
+    Progress counts answers (the full one, then one per factor). Cancel stops after the answer in
+    flight and keeps the factors finished (the run ends ``cancelled``); the result is an
+    :class:`AblateAllResult`.
+    """
+    held_out = list(disabled_items)
+
+    def work(job: Job) -> AblateAllResult:
+        _watch_calls(job, client)
+        label = f"Re-running {method} once per factor"
+        planned = len(make_context(profile, client=client, embedder=embedder, k=k,
+                                   disabled_items=held_out).active_factors())
+        job.report(0, planned + 1, label, stage="answering")
+        record = ablate_query(ws, profile, method=method, query=query, client=client, embedder=embedder, k=k,
+                              all_factors=True, disabled_items=held_out, reason_first=reason_first,
+                              answer_run_id=answer_run_id, cancel=job.cancelled,
+                              progress=lambda d, t: job.report(d, t, label, stage="answering"))
+        return AblateAllResult(record.results, planned, cancelled=len(record.results) < planned)
+
+    return Job(work, f"ablate-{method}", ("answering",)).start()
+
+
+def start_compare_job(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: LLMClient,
+                      embedder: Embedder, k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
+                      ported: Any = None) -> Job:
+    """Answer one query with every chosen method in a background job (see :func:`core.views.answering.answer_all`).
+
+    Args:
+        ws: The workspace.
+        profile: The user's profile.
+        methods: Method names.
+        query: The query.
+        client: The LLM client.
+        embedder: The embedder.
+        k: Items retrieved.
+        gold: The true response.
+        disabled_items: Left out of every method's retrieval.
+        ported: ``ported(profile) -> (label, answer or error, info)``, run last unless cancelled
+            (the portability answer), or None.
+
+    Returns:
+        The job; its result is ``(records, port info)``: ``{method: AnswerRecord or error}`` in order, with
+        the methods answered before a cancel only.
+    """
+    chosen, held_out = list(methods), list(disabled_items)
+
+    def work(job: Job) -> tuple[dict[str, Any], Any]:
+        _watch_calls(job, client)
+        n = len(chosen) + (1 if ported is not None else 0)
+
+        def step(name: str, done: int, _total: int) -> None:
+            job.report(done, n, "Answering" if name == "done" else f"Answering with {name}", stage="answering")
+
+        out: dict[str, Any] = dict(answer_all(ws, profile, chosen, query=query, client=client, embedder=embedder,
+                                              k=k, gold=gold, disabled_items=held_out, progress=step,
+                                              cancel=job.cancelled))
+        info = None
+        if ported is not None and not job.cancelled():
+            job.report(len(chosen), n, "Answering with the ported summary", stage="answering")
+            label, answer, info = ported(profile)
+            out[label] = answer
+            job.report(n, n, "Answering", stage="answering")
+        return out, info
+
+    return Job(work, "compare", ("answering",)).start()
+
+
+
+def ablate_all_rows(results: Iterable[AblationResult]) -> list[dict[str, Any]]:
+    """Return the ablate-each-factor table: one row per factor, as the Reasoning page shows it."""
+    return [{"removed": r.removed, "original": r.original.text, "ablated": r.ablated.text, "changed": r.changed,
+             "shift": r.shift, "flipped": r.flipped, "effect": round(r.effect, 3)} for r in results]
+
+
+def cancelled_answer_note(kind: str, *, cached: bool) -> str:
+    """Say what a cancelled answer or re-run kept (``kind``: ``"answer"`` or ``"rerun"``)."""
+    what = "the answer" if kind == "answer" else "the re-run"
+    kept = (" The model calls it had made are in the cache, so running it again repeats them at no cost."
+            if cached else "")
+    return f"Cancelled: {what} was stopped before its next model call; no answer was stored.{kept}"

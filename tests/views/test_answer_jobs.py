@@ -1,0 +1,152 @@
+"""Answer, ablate-each-factor, compare and evaluation as background jobs: progress that moves, Cancel that keeps.
+
+Against the loopback fake server (tests/fakes) with a per-request latency, on the sample user ``ava``
+built with the deterministic stages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from core.embed.cached import CachedEmbedder
+from core.embed.hashing import HashingEmbedder
+from core.evaluate.result import EvalResult
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
+from core.stages.pipeline import build_profile
+from core.stages.profile import PipelineSettings
+from core.store.workspace import Workspace
+from core.ui_state import ensure_sample_data
+from core.views.answer_jobs import (
+    AblateAllResult,
+    JobCancelled,
+    ablate_all_rows,
+    cancelled_answer_note,
+    start_ablate_all_job,
+    start_answer_job,
+    start_compare_job,
+)
+from core.views.answering import AnswerRecord, make_context
+from core.views.eval_view import eval_inputs, finished_text, plan_text, start_eval_job
+from tests.fakes.openai_server import FakeOpenAIServer
+
+pytestmark = pytest.mark.timeout(600)
+DETERMINISTIC = PipelineSettings(extractor="lexicon", namer="keywords", summarizer="template", paths="template")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Iterator[tuple]:
+    ws = Workspace(tmp_path_factory.mktemp("jobs") / "ws.sqlite")
+    ensure_sample_data(ws)
+    emb = CachedEmbedder(HashingEmbedder(), ws)
+    profile = build_profile(ws, "reviews", "ava", client=None, embedder=emb, settings=DETERMINISTIC)
+    with FakeOpenAIServer(latency_s=0.3) as server:
+        client = make_client(BackendSettings(kind="openai", base_url=server.base_url, model="fake-model",
+                                             api_key="sk-test", use_cache=False), ws)
+        yield ws, profile, client, emb, server
+    ws.close()
+
+
+def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while not check() and time.time() < deadline:
+        time.sleep(0.02)
+    assert check()
+
+
+def test_an_answer_job_counts_its_answer_and_model_calls(setup):
+    ws, profile, client, emb, _ = setup
+    job = start_answer_job(ws, profile, method="zero", query="It broke after a day.", client=client, embedder=emb,
+                           gold="1")
+    assert job.wait(120) and job.error is None, job.error
+    assert isinstance(job.result, AnswerRecord) and job.result.method == "zero"
+    snap = job.snapshot()
+    assert snap.stage("answering").status == "done"
+    assert snap.line().startswith("Running zero: done") and "1 model call" in snap.line()
+
+
+def test_a_cancelled_answer_stops_at_the_next_model_call(setup):
+    ws, profile, client, emb, server = setup
+    before = server.chat_calls
+    job = start_answer_job(ws, profile, method="rpm", query="The lid cracked.", client=client, embedder=emb,
+                           reason_first=True)  # two model calls: the reasoning, then the answer
+    _until(lambda: server.chat_calls > before)
+    job.cancel()
+    assert job.wait(120)
+    assert isinstance(job.exception, JobCancelled)
+    assert server.chat_calls == before + 1  # the reasoning call finished; the answer call was never sent
+    assert "no answer was stored" in cancelled_answer_note("answer", cached=False)
+    assert "in the cache" in cancelled_answer_note("answer", cached=True)
+
+
+def test_ablate_each_factor_moves_and_keeps_what_finished_on_cancel(setup):
+    ws, profile, client, emb, _ = setup
+    ctx = make_context(profile, client=client, embedder=emb, k=2, ws=ws)
+    planned = len(ctx.active_factors())
+    assert planned >= 4
+    job = start_ablate_all_job(ws, profile, method="zero", query="The handle snapped off.", client=client,
+                               embedder=emb, k=2)
+    _until(lambda: job.progress.done >= 3)
+    assert job.progress.total == planned + 1
+    assert "Re-running zero once per factor: " in job.progress.label
+    job.cancel()
+    assert job.wait(120) and job.error is None, job.error
+    out: AblateAllResult = job.result
+    assert out.cancelled and out.planned == planned and 2 <= len(out.results) < planned
+    runs = ws.list_runs("ablation")  # recorded as every ablation is; a cancelled one says so
+    assert runs and runs[0].status == "cancelled"
+    rows = ablate_all_rows(out.results)
+    assert len(rows) == len(out.results) and set(rows[0]) >= {"removed", "ablated", "effect"}
+
+
+def test_compare_job_answers_each_method_and_reports_each(setup):
+    ws, profile, client, emb, _ = setup
+    seen: list[str] = []
+    job = start_compare_job(ws, profile, ["zero", "bm25"], query="Great value.", client=client, embedder=emb)
+    while not job.done:
+        seen.append(job.progress.label)
+        time.sleep(0.05)
+    assert job.error is None, job.error
+    records, port = job.result
+    assert list(records) == ["zero", "bm25"] and port is None
+    assert any(label.startswith("Answering with bm25: 1 of 2 answers") for label in seen), seen
+    assert job.snapshot().stage("answering").done == 2
+
+
+def test_plan_and_finished_texts_count_what_runs():
+    from core.data.model import Query
+
+    queries = [Query(f"q{n}", f"u{n % 3}", "x", "1") for n in range(110)]
+    assert plan_text(queries, "time split (110 queries)", limit_per_user=1) == \
+        "3 queries (at most 1 per user, of time split (110 queries))"
+    assert plan_text(queries, "split (110 queries)", limit_per_user=500) == "110 queries (split (110 queries))"
+    assert plan_text(queries[:1], "the dataset's own 1 queries", limit_per_user=3) == \
+        "1 query (the dataset's own 1 queries)"
+    assert finished_text(EvalResult.from_dict({"n": 1, "n_planned": 1, "runtime_s": 2.04})) == \
+        "Evaluated 1 query in 2.0 s."
+    assert finished_text(EvalResult.from_dict({"n": 2, "n_planned": 5, "cancelled": True})) == \
+        "Cancelled: 2 of 5 queries finished and were kept."
+
+
+def test_the_evaluation_job_moves_while_methods_answer(setup):
+    ws, _, client, emb, _ = setup
+    history, queries, how = eval_inputs(ws.get_dataset("reviews"), "reviews", user_ids=["ben"])
+    job = start_eval_job(ws, history, queries, methods=["zero", "bm25"], client=client, embedder=emb,
+                         settings=DETERMINISTIC, limit_per_user=2, k=2)
+    nested, labels = set(), []
+    while not job.done:
+        snap = job.snapshot()
+        if snap.nested is not None:
+            nested.add(snap.nested_title)
+        labels.append(snap.line())
+        time.sleep(0.02)
+    assert job.error is None, job.error
+    assert job.result.n == 2
+    assert nested == {"Building the profile of ben"}  # the build shows as its own stages
+    answering = job.snapshot().stage("answering")
+    assert (answering.done, answering.total) == (4, 4)  # queries times methods
+    assert any(label.startswith("Answering with bm25: 1 of 4 answers") for label in labels)
+    assert any(label.startswith("Answering with bm25: 3 of 4 answers · about") for label in labels)
