@@ -251,9 +251,13 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
     return result
 
 
-def throughput(ws: Workspace) -> dict[str, float]:
-    """Model calls, tokens and tokens/s of the uncached answering calls recorded in the workspace."""
-    calls = [t for t in ws.list_traces(stage="answer", limit=1_000_000) if not t["cache_hit"] and not t["error"]]
+def throughput(ws: Workspace, since: float = 0.0) -> dict[str, float]:
+    """Model calls, tokens and tokens/s of the uncached answering calls made since ``since`` (epoch seconds).
+
+    A reused workspace holds earlier runs' calls (other models too); only this command's count.
+    """
+    calls = [t for t in ws.list_traces(stage="answer", limit=1_000_000)
+             if not t["cache_hit"] and not t["error"] and (t["created_at"] or 0.0) >= since]
     secs = sum(t["latency_ms"] or 0.0 for t in calls) / 1000.0
     tin = sum(t["tokens_in"] or 0 for t in calls)
     tout = sum(t["tokens_out"] or 0 for t in calls)
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DOC)
     args = ap.parse_args(argv)
 
-    t_start = time.perf_counter()
+    t_start, wall_start = time.perf_counter(), time.time()
     args.commit = _commit()  # the code that runs, not whatever is checked out when the document is written
     budget = args.budget_minutes * 60.0
     load_start = _loadavg()
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
 
     doc = render(args, lamp=lamp, lamp_base=lamp_base, faith=faith, tag=tag, tag_base=tag_base, tag_ds=tag_ds,
                  sample=sample, ws=ws, timings=timings, total=total, load=(load_start, _loadavg()),
-                 speed=throughput(ws))
+                 speed=throughput(ws, wall_start))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc, encoding="utf-8")
     ws.close()
