@@ -35,7 +35,6 @@ import math
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.results import Deadline  # noqa: E402
+from bench.results import Deadline, _commit, _fmt, _loadavg  # noqa: E402
 from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
 from core.data.load import load  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
@@ -67,30 +66,6 @@ BOOTSTRAP = 2000
 def short(model: str) -> str:
     """The table name of a local model, e.g. ``qwen2.5-coder-1.5b`` -> ``1.5b``."""
     return model.rsplit("-", 1)[-1]
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def _loadavg() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "bench"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes under core/ or bench/)" if dirty else "")
 
 
 def per_query_errors(result: dict[str, Any], system: str, key: str = "predictions") -> list[float] | None:

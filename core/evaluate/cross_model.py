@@ -22,6 +22,7 @@ from core.evaluate.harness import (
     aggregate,
     dataset_key,
     label_set,
+    mark_failed,
     select_queries,
 )
 from core.evaluate.portability import port_summary, portability_summary
@@ -234,12 +235,5 @@ def _failed(q: Any, task: Any, systems: Mapping[str, Any], message: str) -> dict
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": normalise_output(q.gold or "", task),
                            **{key: {} for key in _RECORD_MAPS}}
     for name in systems:
-        rec["predictions"][name] = ""
-        rec["values"][name] = None
-        rec["raw"][name] = ""
-        rec["rescued"][name] = False
-        rec["tokens"][name] = 0
-        rec["tokens_out"][name] = 0
-        rec["latency_ms"][name] = 0.0
-        rec["errors"][name] = f"the summary was not written: {message}"
+        mark_failed(rec, name, f"the summary was not written: {message}")
     return rec

@@ -481,6 +481,18 @@ def _run_on_engine(run: UserEngine, ws: Workspace, dataset_id: str, chosen: list
     return records, cancelled, dict(profile.settings) if profile is not None else None
 
 
+def mark_failed(rec: dict[str, Any], system: str, message: str, *, latency_ms: float = 0.0) -> None:
+    """Record in a query's record that ``system`` gave no answer, with why (scored as an error)."""
+    rec["predictions"][system] = ""
+    rec["values"][system] = None
+    rec["raw"][system] = ""
+    rec["rescued"][system] = False
+    rec["tokens"][system] = 0
+    rec["tokens_out"][system] = 0
+    rec["latency_ms"][system] = latency_ms
+    rec["errors"][system] = message
+
+
 def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
                base: UserBaselines | None, *, faithfulness: bool = False,
                on_method: Callable[[int, str], None] | None = None) -> dict[str, Any]:
@@ -495,14 +507,8 @@ def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any]
         try:
             ans = method.answer(q.input, ctx)
         except Exception as exc:  # one failing method must not stop a long evaluation
-            rec["predictions"][name] = ""
-            rec["values"][name] = None
-            rec["raw"][name] = ""
-            rec["rescued"][name] = False
-            rec["tokens"][name] = 0
-            rec["tokens_out"][name] = 0
-            rec["latency_ms"][name] = round((time.perf_counter() - t0) * 1000.0, 1)
-            rec["errors"][name] = f"{type(exc).__name__}: {exc}"
+            mark_failed(rec, name, f"{type(exc).__name__}: {exc}",
+                        latency_ms=round((time.perf_counter() - t0) * 1000.0, 1))
             continue
         rec["predictions"][name] = _prediction(task, ans.text, ans.value)
         rec["values"][name] = _json_value(ans.value)
