@@ -8,6 +8,7 @@ import streamlit as st
 from core.errors import InputError
 from core.llm.tokens import count_tokens
 from core.stages.summary import edit_summary, factors_digest, summary_token_report
+from core.views.answer_jobs import JobCancelled, start_summary_job
 from core.views.summary_view import (
     diff_stats,
     generated_basis,
@@ -17,6 +18,7 @@ from core.views.summary_view import (
 )
 from core.viz.token_bars import token_bars_figure
 from pages._health import health_note
+from pages._progress import progress_panel
 from pages._shared import ctx, need_profile, safe, set_profile, show_problems
 
 c = ctx()
@@ -26,6 +28,25 @@ if profile is None:
     st.stop()
 ss = st.session_state
 ws = c.ws
+SUM_JOB = "_inflow_sum_job"  # {"job", "key": (dataset, user)} while a regeneration runs; {} when idle
+# Taken once: a session-state access may end the run when a rerun is pending, so the started job lives in
+# this plain dict from its start (never lost between starting and being registered).
+slot: dict = ss.setdefault(SUM_JOB, {})
+held = dict(slot) or None
+regenerating = held is not None and not held["job"].done
+if held is not None and not regenerating:  # a finished regeneration: say how it ended, show its version
+    slot.clear()
+    job = held["job"]
+    if isinstance(job.exception, JobCancelled):
+        st.warning("Cancelled: the summary being written was dropped; no version was stored.",
+                   icon=":material/cancel:")
+    elif isinstance(job.exception, InputError):
+        show_problems(job.exception, "Regeneration failed")
+    elif job.exception is not None:
+        st.error(f"Regeneration failed: {safe(job.error)}")
+    elif held["key"] == (profile.dataset_id, profile.user_id):  # the version is stored whoever is shown now
+        set_profile(c, job.result)
+        st.rerun()
 versions = ws.list_summary_versions(profile.dataset_id, profile.user_id)
 current = versions[-1] if versions else None
 st.caption(f"User **{safe(profile.user_id)}**. A concise description of what drives this user's responses, "
@@ -59,18 +80,15 @@ with left:
 
             set_profile(c, replace(profile, summary=" ".join(text.split()), summary_version=version))
             st.rerun()
-    if b2.button("Regenerate from factors", key="sum_regen", width="stretch",
+    if b2.button("Regenerate from factors", key="sum_regen", width="stretch", disabled=regenerating,
                  type="primary" if staleness["stale"] else "secondary",
                  help="Write a new version from the current (curated) factors."):
-        from core.stages.edits import regenerate_summary
-
-        with st.spinner("Writing the summary…"):
-            try:
-                set_profile(c, regenerate_summary(ws, profile, client=c.client))
-            except InputError as exc:
-                show_problems(exc, "Regeneration failed")
-            else:
-                st.rerun()
+        slot.update({"job": start_summary_job(ws, profile, client=c.client),
+                     "key": (profile.dataset_id, profile.user_id)})
+        st.rerun()
+    if regenerating:
+        progress_panel(lambda: slot.get("job"), key="sum_cancel",
+                       cancelling="Cancelling: the model call in flight finishes, and its summary is not stored.")
 
 with right:
     report = summary_token_report(profile.summary, profile.items)

@@ -1,4 +1,4 @@
-"""Answering as background jobs for the pages: one answer, ablate-each-factor, and every method at once.
+"""Model work as background jobs for the pages: one answer, ablate-each-factor, every method at once, a summary.
 
 Each ``start_*`` function starts a :class:`~core.views.jobs.Job` whose tracker has one stage,
 ``answering``, counted in answers, and returns it; the page shows it with the shared progress panel
@@ -21,12 +21,14 @@ from typing import Any
 from core.embed.base import Embedder
 from core.llm.client import LLMClient, activity_note, stats_snapshot
 from core.methods.ablation import AblationResult
+from core.stages.edits import regenerate_summary
 from core.stages.profile import Profile
 from core.store.workspace import Workspace
 from core.views.answering import ablate_query, answer_all, answer_query, make_context
 from core.views.jobs import CancelGuard, Job, JobCancelled
 
-__all__ = ["AblateAllResult", "JobCancelled", "start_ablate_all_job", "start_answer_job", "start_compare_job"]
+__all__ = ["AblateAllResult", "JobCancelled", "start_ablate_all_job", "start_answer_job", "start_compare_job",
+           "start_summary_job"]
 
 
 def _watch_calls(job: Job, client: Any) -> None:
@@ -145,6 +147,26 @@ def start_compare_job(ws: Workspace, profile: Profile, methods: Iterable[str], *
 
     return Job(work, "compare", ("answering",)).start()
 
+
+
+def start_summary_job(ws: Workspace, profile: Profile, *, client: LLMClient | None) -> Job:
+    """Write a new summary version from the profile's current factors in a background job.
+
+    See :func:`core.stages.edits.regenerate_summary`. The job's result is the profile carrying the new
+    version. Cancel drops the summary being written (the model call in flight finishes, its text is
+    not stored) and ends the summary run ``cancelled``; the job's ``exception`` is :class:`JobCancelled`.
+    """
+
+    def work(job: Job) -> Profile:
+        guarded = None if client is None else CancelGuard(client, job.cancelled)
+        if client is not None:
+            _watch_calls(job, client)
+        job.report(0, 1, "Writing the summary", stage="summary")
+        out = regenerate_summary(ws, profile, client=guarded)
+        job.report(1, 1, "Writing the summary", stage="summary")
+        return out
+
+    return Job(work, "summary", ("summary",)).start()
 
 
 def ablate_all_rows(results: Iterable[AblationResult]) -> list[dict[str, Any]]:

@@ -61,14 +61,18 @@ class CancelGuard:
             raise JobCancelled("cancelled before the next model call")
 
     def chat(self, *args: Any, **kwargs: Any) -> Any:
-        """The wrapped client's ``chat``, unless cancelled."""
+        """The wrapped client's ``chat``, unless cancelled (before the call, or while it ran: then dropped)."""
         self._check()
-        return self._client.chat(*args, **kwargs)
+        out = self._client.chat(*args, **kwargs)
+        self._check()  # a call in flight cannot be stopped; its result is not used once the user cancelled
+        return out
 
     def map(self, *args: Any, **kwargs: Any) -> Any:
-        """The wrapped client's ``map``, unless cancelled."""
+        """The wrapped client's ``map``, unless cancelled (before the calls, or while they ran: then dropped)."""
         self._check()
-        return self._client.map(*args, **kwargs)
+        out = self._client.map(*args, **kwargs)
+        self._check()
+        return out
 
     def __getattr__(self, name: str) -> Any:
         """Everything else comes from the wrapped client."""

@@ -28,6 +28,7 @@ from core.views.answer_jobs import (
     start_ablate_all_job,
     start_answer_job,
     start_compare_job,
+    start_summary_job,
 )
 from core.views.answering import AnswerRecord, make_context
 from core.views.eval_view import eval_inputs, finished_text, plan_text, start_eval_job
@@ -150,3 +151,34 @@ def test_the_evaluation_job_moves_while_methods_answer(setup):
     assert (answering.done, answering.total) == (4, 4)  # queries times methods
     assert any(label.startswith("Answering with bm25: 1 of 4 answers") for label in labels)
     assert any(label.startswith("Answering with bm25: 3 of 4 answers · about") for label in labels)
+
+
+def _llm_summary(profile):
+    from dataclasses import replace
+
+    return replace(profile, settings={**profile.settings, "summarizer": "llm"})  # one model call per summary
+
+
+def test_a_summary_job_writes_a_new_version(setup):
+    ws, profile, client, _, _ = setup
+    before = len(ws.list_summary_versions("reviews", "ava"))
+    job = start_summary_job(ws, _llm_summary(profile), client=client)
+    assert job.wait(120) and job.error is None, job.error
+    versions = ws.list_summary_versions("reviews", "ava")
+    assert len(versions) == before + 1 and job.result.summary_version == versions[-1]["version"]
+    assert job.snapshot().stage("summary").status == "done"
+
+
+def test_a_cancelled_summary_job_stores_nothing_and_its_run_says_cancelled(setup):
+    ws, profile, _, _, _ = setup
+    with FakeOpenAIServer(latency_s=3.0) as slow:  # a call long enough to cancel while it runs
+        client = make_client(BackendSettings(kind="openai", base_url=slow.base_url, model="slow-model",
+                                             api_key="sk-test", use_cache=False), ws)
+        before = len(ws.list_summary_versions("reviews", "ava"))
+        job = start_summary_job(ws, _llm_summary(profile), client=client)
+        time.sleep(0.5)
+        job.cancel()
+        assert job.wait(120)
+    assert isinstance(job.exception, JobCancelled)
+    assert len(ws.list_summary_versions("reviews", "ava")) == before  # the text written meanwhile is dropped
+    assert ws.list_runs("summary", dataset_id="reviews", user_id="ava")[0].status == "cancelled"
