@@ -15,7 +15,6 @@ Cancel semantics, said on the page after a cancel:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from core.embed.base import Embedder
@@ -24,10 +23,10 @@ from core.methods.ablation import AblationResult
 from core.stages.edits import regenerate_summary
 from core.stages.profile import Profile
 from core.store.workspace import Workspace
-from core.views.answering import ablate_query, answer_all, answer_query, make_context
+from core.views.answering import AblationRecord, ablate_query, answer_all, answer_query, make_context
 from core.views.jobs import CancelGuard, Job, JobCancelled
 
-__all__ = ["AblateAllResult", "JobCancelled", "start_ablate_all_job", "start_answer_job", "start_compare_job",
+__all__ = ["JobCancelled", "start_ablate_all_job", "start_answer_job", "start_compare_job",
            "start_summary_job"]
 
 
@@ -61,21 +60,6 @@ def start_answer_job(ws: Workspace, profile: Profile, *, method: str, query: str
     return Job(work, f"answer-{method}", ("answering",)).start()
 
 
-@dataclass
-class AblateAllResult:
-    """What an ablate-each-factor job returns.
-
-    Attributes:
-        results: One result per factor finished, strongest effect first.
-        planned: Factors there were to ablate.
-        cancelled: True when Cancel stopped it before every factor was done.
-    """
-
-    results: list[AblationResult]
-    planned: int
-    cancelled: bool
-
-
 def start_ablate_all_job(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient,
                          embedder: Embedder, k: int = 4, disabled_items: Iterable[str] = (),
                          reason_first: bool = False, answer_run_id: str | None = None) -> Job:
@@ -83,22 +67,21 @@ def start_ablate_all_job(ws: Workspace, profile: Profile, *, method: str, query:
 
     Recorded as an ``ablation`` run (its parent the answer run ablated), as every ablation is.
     Progress counts answers (the full one, then one per factor). Cancel stops after the answer in
-    flight and keeps the factors finished (the run ends ``cancelled``); the result is an
-    :class:`AblateAllResult`.
+    flight and keeps the factors finished (the run ends ``cancelled``); the result is the
+    :class:`~core.views.answering.AblationRecord` (``planned``, ``cancelled``).
     """
     held_out = list(disabled_items)
 
-    def work(job: Job) -> AblateAllResult:
+    def work(job: Job) -> AblationRecord:
         _watch_calls(job, client)
         label = f"Re-running {method} once per factor"
-        planned = len(make_context(profile, client=client, embedder=embedder, k=k,
-                                   disabled_items=held_out).active_factors())
-        job.report(0, planned + 1, label, stage="answering")
-        record = ablate_query(ws, profile, method=method, query=query, client=client, embedder=embedder, k=k,
-                              all_factors=True, disabled_items=held_out, reason_first=reason_first,
-                              answer_run_id=answer_run_id, cancel=job.cancelled,
-                              progress=lambda d, t: job.report(d, t, label, stage="answering"))
-        return AblateAllResult(record.results, planned, cancelled=len(record.results) < planned)
+        # the bar's count from the start, before the full answer's first report (a context is a cheap record)
+        factors = make_context(profile, client=client, embedder=embedder, k=k, disabled_items=held_out).active_factors()
+        job.report(0, len(factors) + 1, label, stage="answering")
+        return ablate_query(ws, profile, method=method, query=query, client=client, embedder=embedder, k=k,
+                            all_factors=True, disabled_items=held_out, reason_first=reason_first,
+                            answer_run_id=answer_run_id, cancel=job.cancelled,
+                            progress=lambda d, t: job.report(d, t, label, stage="answering"))
 
     return Job(work, f"ablate-{method}", ("answering",)).start()
 

@@ -167,18 +167,28 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
 
 @dataclass
 class AblationRecord:
-    """One recorded ablation: its ``ablation`` run (id and readable label) and the results, strongest first."""
+    """One recorded ablation: its ``ablation`` run (id and readable label) and the results, strongest first.
+
+    ``planned`` counts the ablations there were to run (each active factor with ``all_factors``, else
+    1); fewer results than that means Cancel stopped it (:attr:`cancelled`).
+    """
 
     method: str
     query: str
     run_id: str
     results: list[AblationResult]
     run_label: str = ""
+    planned: int = 0
+
+    @property
+    def cancelled(self) -> bool:
+        """True when Cancel stopped the ablation before every planned one was done."""
+        return len(self.results) < self.planned
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {"method": self.method, "query": self.query, "run_id": self.run_id, "run_label": self.run_label,
-                "results": [r.to_dict() for r in self.results]}
+                "planned": self.planned, "results": [r.to_dict() for r in self.results]}
 
 
 def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, client: LLMClient, embedder: Embedder,
@@ -228,11 +238,12 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
         if all_factors:
             planned = len(ctx.active_factors())
             results = ablate_all_factors(method, query, ctx, progress=progress, cancel=cancel)
-            if len(results) < planned:  # stopped by cancel: what finished is stored, the run says it stopped
-                run.status = "cancelled"
         else:
-            results = [ablate(method, query, ctx, factor=factor, item=item, summary=summary)]
-        record = AblationRecord(method=method, query=query, run_id=run.id, results=results, run_label=run.label)
+            planned, results = 1, [ablate(method, query, ctx, factor=factor, item=item, summary=summary)]
+        record = AblationRecord(method=method, query=query, run_id=run.id, results=results, run_label=run.label,
+                                planned=planned)
+        if record.cancelled:  # stopped by cancel: what finished is stored, the run says it stopped
+            run.status = "cancelled"
         ws.put_artifact(run.id, "ablation", {"dataset": profile.dataset_id, "user": profile.user_id,
                                              **record.to_dict()})
     return record

@@ -7,7 +7,7 @@ built with the deterministic stages.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,7 +21,6 @@ from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
 from core.ui_state import ensure_sample_data
 from core.views.answer_jobs import (
-    AblateAllResult,
     JobCancelled,
     ablate_all_rows,
     cancelled_answer_note,
@@ -30,9 +29,10 @@ from core.views.answer_jobs import (
     start_compare_job,
     start_summary_job,
 )
-from core.views.answering import AnswerRecord, make_context
+from core.views.answering import AblationRecord, AnswerRecord, make_context
 from core.views.eval_view import eval_inputs, finished_text, plan_text, start_eval_job
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(600)
 DETERMINISTIC = PipelineSettings(extractor="lexicon", namer="keywords", summarizer="template", paths="template")
@@ -51,13 +51,6 @@ def setup(tmp_path_factory) -> Iterator[tuple]:
     ws.close()
 
 
-def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.time() + timeout
-    while not check() and time.time() < deadline:
-        time.sleep(0.02)
-    assert check()
-
-
 def test_an_answer_job_counts_its_answer_and_model_calls(setup):
     ws, profile, client, emb, _ = setup
     job = start_answer_job(ws, profile, method="zero", query="It broke after a day.", client=client, embedder=emb,
@@ -74,7 +67,7 @@ def test_a_cancelled_answer_stops_at_the_next_model_call(setup):
     before = server.chat_calls
     job = start_answer_job(ws, profile, method="rpm", query="The lid cracked.", client=client, embedder=emb,
                            reason_first=True)  # two model calls: the reasoning, then the answer
-    _until(lambda: server.chat_calls > before)
+    until(lambda: server.chat_calls > before)
     job.cancel()
     assert job.wait(120)
     assert isinstance(job.exception, JobCancelled)
@@ -90,12 +83,12 @@ def test_ablate_each_factor_moves_and_keeps_what_finished_on_cancel(setup):
     assert planned >= 4
     job = start_ablate_all_job(ws, profile, method="zero", query="The handle snapped off.", client=client,
                                embedder=emb, k=2)
-    _until(lambda: job.progress.done >= 3)
+    until(lambda: job.progress.done >= 3)
     assert job.progress.total == planned + 1
     assert "Re-running zero once per factor: " in job.progress.label
     job.cancel()
     assert job.wait(120) and job.error is None, job.error
-    out: AblateAllResult = job.result
+    out: AblationRecord = job.result
     assert out.cancelled and out.planned == planned and 2 <= len(out.results) < planned
     runs = ws.list_runs("ablation")  # recorded as every ablation is; a cancelled one says so
     assert runs and runs[0].status == "cancelled"
