@@ -8,6 +8,7 @@ and a Cancel button; it refreshes itself and reruns the page once the job is don
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -49,3 +50,19 @@ def progress_panel(get_job: Callable[[], Job | None], *, key: str, cancelling: s
             st.caption(cancelling)
 
     panel()
+
+
+def job_slot(key: str) -> tuple[dict[str, Any], dict[str, Any] | None, bool]:
+    """Return a page's job slot, what it held at the start of this run, and whether that job still runs.
+
+    The slot is a plain dict kept in the session under ``key`` (``{"job": Job, ...}``, ``{}`` when
+    idle), taken once per run: any session-state access may end a run when a rerun is pending, so a
+    job stored into this dict right after it starts is never lost before it is registered. A finished
+    job is taken out of the slot here; the page shows its outcome from the returned copy.
+    """
+    slot: dict[str, Any] = st.session_state.setdefault(key, {})
+    held = dict(slot) or None
+    running = held is not None and not held["job"].done
+    if held is not None and not running:
+        slot.clear()
+    return slot, held, running

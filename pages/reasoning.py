@@ -26,7 +26,7 @@ from core.views.query_view import query_options
 from core.views.trace_view import StepCard, TraceCursor, step_cards, timeline_steps, trace_totals
 from core.viz.trace_timeline import trace_timeline_figure
 from pages._pool import pool_panel
-from pages._progress import progress_panel
+from pages._progress import job_slot, progress_panel
 from pages._shared import ctx, need_profile, safe, show_problems, user_state
 
 c = ctx()
@@ -112,13 +112,8 @@ with st.expander("Prompt pool — the snippets and examples the **pool** method 
 request = {"query": query, "method": method, "k": k, "item": item_id, "reason_first": reason_first,
            "pool": stable_hash(c.ws.get_pool(profile.dataset_id, profile.user_id)) if method == "pool" else None}
 RS_JOB = "_inflow_rs_job"  # {"job", "kind": answer / rerun / ablate_all, "state", "request", "go", ...}; {} when idle
-# Taken once: every session-state access may end the run when a rerun is pending, so a started job is stored in
-# this plain dict (never lost between its start and its registration).
-slot: dict[str, Any] = ss.setdefault(RS_JOB, {})
-held: dict[str, Any] | None = dict(slot) or None
-running = held is not None and not held["job"].done
+slot, held, running = job_slot(RS_JOB)
 if held is not None and not running:  # a finished job: keep its result in the state it was started for
-    slot.clear()
     job, target = held["job"], held["state"]
     if isinstance(job.exception, JobCancelled):
         st.warning(cancelled_answer_note(held["kind"], cached=c.settings.use_cache), icon=":material/cancel:")

@@ -18,7 +18,7 @@ from core.views.summary_view import (
 )
 from core.viz.token_bars import token_bars_figure
 from pages._health import health_note
-from pages._progress import progress_panel
+from pages._progress import job_slot, progress_panel
 from pages._shared import ctx, need_profile, safe, set_profile, show_problems
 
 c = ctx()
@@ -29,13 +29,8 @@ if profile is None:
 ss = st.session_state
 ws = c.ws
 SUM_JOB = "_inflow_sum_job"  # {"job", "key": (dataset, user)} while a regeneration runs; {} when idle
-# Taken once: a session-state access may end the run when a rerun is pending, so the started job lives in
-# this plain dict from its start (never lost between starting and being registered).
-slot: dict = ss.setdefault(SUM_JOB, {})
-held = dict(slot) or None
-regenerating = held is not None and not held["job"].done
+slot, held, regenerating = job_slot(SUM_JOB)
 if held is not None and not regenerating:  # a finished regeneration: say how it ended, show its version
-    slot.clear()
     job = held["job"]
     if isinstance(job.exception, JobCancelled):
         st.warning("Cancelled: the summary being written was dropped; no version was stored.",
