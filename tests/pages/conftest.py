@@ -123,3 +123,12 @@ def wait_build(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def open_built(make_app: Callable[..., AppTest], page: str) -> AppTest:
+    """Open ``page`` of a new app, build the active sample user's profile there, and wait for the build."""
+    at = make_app()
+    at.run()
+    goto(at, page)
+    at.button(key="build_profile_inline").click().run()
+    return wait_build(at)

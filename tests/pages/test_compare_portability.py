@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import time
 
-from tests.pages.conftest import goto, texts, wait_build
+from tests.pages.conftest import open_built, texts
 
 
 def test_ported_summary_answer_side_by_side(make_app):
-    at = make_app()
-    at.run()
-    goto(at, "compare")
-    at.button(key="build_profile_inline").click().run()
-    wait_build(at)
+    at = open_built(make_app, "compare")
     at.multiselect(key="cmp_methods").set_value(["history", "bm25", "summary"])
     at.checkbox(key="cmp_port").check()
     at.selectbox(key="cmp_port_kind").select("openai")

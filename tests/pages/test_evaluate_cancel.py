@@ -6,7 +6,7 @@ import os
 import time
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.pages.conftest import goto, texts, wait_build
+from tests.pages.conftest import goto, open_built, texts
 
 
 def cancel_midway(at, job_key: str, cancel_key: str, progress_text: str, *, after: int = 2, timeout: float = 300):
@@ -49,11 +49,7 @@ def test_cancel_keeps_finished_queries(make_app, monkeypatch):
 def test_compare_can_be_cancelled_and_keeps_the_answered_methods(make_app, monkeypatch):
     with FakeOpenAIServer(latency_s=0.4) as slow:
         monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
-        at = make_app()
-        at.run()
-        goto(at, "compare")
-        at.button(key="build_profile_inline").click().run()
-        wait_build(at)
+        at = open_built(make_app, "compare")
         at.button(key="cmp_run").click().run()
         cancel_midway(at, "_inflow_compare_job", "cmp_cancel", "Answering with")
         rows = at.dataframe[0].value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, texts, wait_build
+from tests.pages.conftest import goto, open_built, texts
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -19,11 +19,7 @@ def _real(profile) -> list:
 
 
 def test_fewer_factors_on_a_click_then_a_sub_factor_split_off(make_app):
-    at = make_app()
-    at.run()
-    goto(at, "factor_map")
-    at.button(key="build_profile_inline").click().run()
-    wait_build(at)
+    at = open_built(make_app, "factor_map")
     assert at.slider(key="fm_n_factors").value == _profile(at).settings["n_factors"]
     goto(at, "factors")
     assert "of the features are Unclustered" in texts(at)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, shown, texts, wait_build, wait_job
+from tests.pages.conftest import goto, open_built, shown, texts, wait_job
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -18,11 +18,7 @@ def _pool(at):
 
 
 def test_pool_panel_edit_import_reset_and_trace(make_app):
-    at = make_app()
-    at.run()
-    goto(at, "factor_map")
-    at.button(key="build_profile_inline").click().run()
-    wait_build(at)
+    at = open_built(make_app, "factor_map")
     goto(at, "reasoning")
     assert "In use: the default pool built from the profile" in texts(at)
     editor = [e for e in at.dataframe if list(e.value.columns)[:3] == ["id", "kind", "text"]]

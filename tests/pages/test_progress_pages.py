@@ -7,23 +7,16 @@ see its progress and press Cancel.
 from __future__ import annotations
 
 import os
-import time
 
 from core.ui_state import Keys
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.pages.conftest import RS_JOB, goto, shown, texts, wait_build, wait_job
+from tests.pages.conftest import RS_JOB, goto, open_built, shown, texts, wait_build, wait_job
+from tests.waiting import until
 
 
 def _progress_texts(at) -> str:
     """The progress bars' texts, as shown (they carry escaped data)."""
     return " ".join(shown(p.proto.text) for p in at.get("progress"))
-
-
-def _until(check, timeout: float = 120.0) -> None:
-    deadline = time.time() + timeout
-    while not check() and time.time() < deadline:
-        time.sleep(0.05)
-    assert check()
 
 
 def test_build_panel_shows_steps_without_promising_a_duration(make_app):
@@ -45,11 +38,7 @@ def test_build_panel_shows_steps_without_promising_a_duration(make_app):
 def test_reasoning_answer_runs_in_the_background_and_can_be_cancelled(make_app, monkeypatch):
     with FakeOpenAIServer(latency_s=1.0) as slow:
         monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
-        at = make_app()
-        at.run()
-        goto(at, "reasoning")
-        at.button(key="build_profile_inline").click().run()
-        wait_build(at)
+        at = open_built(make_app, "reasoning")
         at.selectbox(key="w_rs_method").select("rpm").run()
         at.checkbox(key="w_rs_reason_first").check().run()  # two model calls: reasoning, then the answer
         at.button(key="rs_next").click().run()
@@ -58,7 +47,7 @@ def test_reasoning_answer_runs_in_the_background_and_can_be_cancelled(make_app, 
         assert "Running rpm" in _progress_texts(at)
         assert at.button(key="rs_next").disabled  # one answer at a time
         assert "Press **Next step** to run" not in texts(at)
-        _until(lambda: slow.chat_calls >= 1)
+        until(lambda: slow.chat_calls >= 1)
         at.button(key="rs_cancel_answer").click().run()
         assert job.cancelled() and job.wait(60)
         wait_job(at)
@@ -76,11 +65,7 @@ def test_reasoning_answer_runs_in_the_background_and_can_be_cancelled(make_app, 
 def test_ablate_each_factor_shows_progress_and_keeps_finished_factors_on_cancel(make_app, monkeypatch):
     with FakeOpenAIServer(latency_s=0.4) as slow:
         monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
-        at = make_app()
-        at.run()
-        goto(at, "reasoning")
-        at.button(key="build_profile_inline").click().run()
-        wait_build(at)
+        at = open_built(make_app, "reasoning")
         at.selectbox(key="w_rs_method").select("rpm").run()  # its prompt names the factors: no two re-runs alike
         at.button(key="rs_play").click().run()
         wait_job(at)
@@ -88,7 +73,7 @@ def test_ablate_each_factor_shows_progress_and_keeps_finished_factors_on_cancel(
         assert state["shown"] == len(state["record"].answer.trace.steps)  # Play ran through once answered
         at.button(key="rs_ablate_all").click().run()
         job = at.session_state[RS_JOB]["job"]
-        _until(lambda: job.progress.done >= 3)
+        until(lambda: job.progress.done >= 3)
         at.run()
         assert "Re-running rpm once per factor" in _progress_texts(at)
         at.button(key="rs_cancel_ablate_all").click().run()
@@ -103,11 +88,7 @@ def test_ablate_each_factor_shows_progress_and_keeps_finished_factors_on_cancel(
 def test_compare_hides_its_hint_while_running(make_app, monkeypatch):
     with FakeOpenAIServer(latency_s=0.5) as slow:
         monkeypatch.setitem(os.environ, "OPENAI_BASE_URL", slow.base_url)
-        at = make_app()
-        at.run()
-        goto(at, "compare")
-        at.button(key="build_profile_inline").click().run()
-        wait_build(at)
+        at = open_built(make_app, "compare")
         assert "Press **Run all methods**" in texts(at)
         at.multiselect(key="cmp_methods").set_value(["zero", "bm25"])
         at.button(key="cmp_run").click().run()
@@ -120,11 +101,7 @@ def test_compare_hides_its_hint_while_running(make_app, monkeypatch):
 
 
 def test_summary_note_is_cleared_after_saving(make_app):
-    at = make_app()
-    at.run()
-    goto(at, "summary")
-    at.button(key="build_profile_inline").click().run()
-    wait_build(at)
+    at = open_built(make_app, "summary")
     note = next(t for t in at.text_input if t.label.startswith("Note for this version"))
     note.input("tightened wording")
     editor = next(t for t in at.text_area if t.label == "Edit")
