@@ -111,6 +111,12 @@ def system_table(result: dict[str, Any], names: list[str]) -> str:
             *([f"{m.upper()} (LaMP rule)" for m in metrics[:1]] if score else []),
             "n", "prompt tokens / query", "added over `zero`", "errors", "rescues"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+
+    def metric_cells(t: dict[str, Any]) -> list[str]:
+        """A system's metric cells, the best per column in bold, then the LaMP-rule one for scores."""
+        cells = [f"**{_fmt(t.get(m))}**" if m in best and t.get(m) == best[m] else _fmt(t.get(m)) for m in metrics]
+        return cells + ([_fmt((t.get("lamp") or {}).get(metrics[0]))] if score else [])
+
     for a in names:
         zero = result["methods"].get(system_name(a, "zero"), {}).get("prompt_tokens_mean", math.nan)
         for sysname, spec in result["systems"].items():
@@ -120,24 +126,13 @@ def system_table(result: dict[str, Any], names: list[str]) -> str:
             context = spec["method"] if spec["summary_by"] is None else (
                 "summary: template (no model)" if spec["summary_by"] == TEMPLATE_SOURCE else
                 f"summary written by **{spec['summary_by']}**" + (" (own)" if spec["summary_by"] == a else ""))
-            cells = []
-            for m in metrics:
-                s = _fmt(t.get(m))
-                cells.append(f"**{s}**" if m in best and t.get(m) == best[m] else s)
-            if score:
-                cells.append(_fmt((t.get("lamp") or {}).get(metrics[0])))
+            cells = metric_cells(t)
             toks = t.get("prompt_tokens_mean", math.nan)
             added = "-" if spec["method"] == "zero" else _fmt(toks - zero, 0)
             cells += [str(t["n"]), _fmt(toks, 0), added, str(t.get("errors", 0)), str(t.get("rescues", 0))]
             lines.append(f"| {a} | {context} | " + " | ".join(cells) + " |")
     for b, t in result["baselines"].items():
-        cells = []
-        for m in metrics:
-            s = _fmt(t.get(m))
-            cells.append(f"**{s}**" if m in best and t.get(m) == best[m] else s)
-        if score:
-            cells.append(_fmt((t.get("lamp") or {}).get(metrics[0])))
-        cells += [str(t["n"]), "0", "-", "-", "-"]
+        cells = metric_cells(t) + [str(t["n"]), "0", "-", "-", "-"]
         lines.append(f"| no model | baseline `{b}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
