@@ -15,6 +15,7 @@ import json
 from core.cli.answer import add_common_arguments, open_session
 from core.errors import InputError, Problem
 from core.methods.ablation import AblationResult
+from core.views.answering import ablate_query
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     if not (args.factor or args.item or args.summary or args.all_factors):
         raise InputError(Problem("arguments", None, "factor",
                                  "say what to remove: --factor F, --item ID, --summary or --all-factors"))
-    from core.views.answering import ablate_query
-
     session = open_session(args)
     ws = session.workspace
     record = ablate_query(ws, session.profile, method=args.method, query=args.query, client=session.client,

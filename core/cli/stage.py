@@ -14,8 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.embed.factory import embedder_choice, make_embedder
 from core.errors import InputError, Problem
+from core.llm.factory import make_client
+from core.llm.settings import BackendSettings
 from core.stages.rerun import RERUN_STAGES, rerun_stage
+from core.store.files import open_workspace
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,12 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Re-run the stage and print the new run."""
-    from core.cli.answer import embedder_choice
-    from core.embed.factory import make_embedder
-    from core.llm.factory import make_client
-    from core.llm.settings import BackendSettings
-    from core.store.files import open_workspace
-
     path = Path(args.workspace)
     if not path.exists():
         raise InputError(Problem(str(path), None, "workspace", "no such workspace file"))

@@ -61,6 +61,7 @@ from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
 from core.methods.summary import SUMMARY_TITLE
 from core.methods.types import Answer, RetrievedDoc, Step, StepDetail, Trace
+from core.stages.retrieval import FeatureRetriever
 from core.stages.stats import effect, strength
 from core.stages.types import Factor, Feature
 
@@ -249,8 +250,6 @@ def rpm_retriever(context: AnswerContext) -> Any:
     and on a handful of items a shared "the" is a rare word. The plain feature retriever stays the
     context's own (the ``knn-feature`` baseline).
     """
-    from core.stages.retrieval import FeatureRetriever
-
     def build() -> Any:
         base = context.feature_retriever()
         if len(context.profile.items) < FUSE_MIN_ITEMS:
