@@ -16,13 +16,13 @@ from core.embed.cached import CachedEmbedder
 from core.errors import BackendError, InputError, Problem
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, global_majority, normalise_output
 from core.evaluate.harness import (
-    _backend_info,
-    _query_task,
-    _run_query,
     aggregate,
+    backend_info,
     dataset_key,
     label_set,
     mark_failed,
+    query_task,
+    run_query,
     select_queries,
 )
 from core.evaluate.portability import port_summary, portability_summary
@@ -114,8 +114,8 @@ def cross_model_evaluate(ws: Any, dataset: Any, queries: Sequence[Any], *, answe
         ws.add_dataset(dataset, dataset_id=dataset_id, source=EVALUATION_SOURCE)
     first = next(iter(answerers.values()))
     run_id = ws.start_run("eval", {"portability": True, "dataset_id": dataset_id, "methods": list(methods),
-                                   "answerers": {a: _backend_info(c, emb, None, None) for a, c in answerers.items()},
-                                   "writers": {w: _backend_info(c, emb, None, None) for w, c in writers.items()},
+                                   "answerers": {a: backend_info(c, emb, None, None) for a, c in answerers.items()},
+                                   "writers": {w: backend_info(c, emb, None, None) for w, c in writers.items()},
                                    "k": k, "limit_per_user": limit_per_user, "n_queries": len(chosen)},
                           dataset_id=dataset_id)
     majority = global_majority((u.items for u in dataset.users), task) if baselines else None
@@ -166,7 +166,7 @@ def cross_model_evaluate(ws: Any, dataset: Any, queries: Sequence[Any], *, answe
                     written[w].setdefault("profiles", {})[uid] = ported
                     if on_summary is not None:
                         on_summary(w, uid, info["seconds"])
-            qtask = _query_task(task, q)
+            qtask = query_task(task, q)
             rec: dict[str, Any] | None = None
             for a in answerers:
                 runs: list[tuple[str, dict[str, Any]]] = [(TEMPLATE_SOURCE, {system_name(a, m): o for m, o in
@@ -187,7 +187,7 @@ def cross_model_evaluate(ws: Any, dataset: Any, queries: Sequence[Any], *, answe
                                                             {"bm25": ctx.bm25_retriever(),
                                                              "feature": ctx.feature_retriever()}, k=k)
                             base = bases[bkey]
-                        part = _run_query(q, qtask, ctx, objs, base)
+                        part = run_query(q, qtask, ctx, objs, base)
                     rec = part if rec is None else _merge(rec, part)
             if rec is not None:
                 per_query.append(rec)
@@ -201,7 +201,7 @@ def cross_model_evaluate(ws: Any, dataset: Any, queries: Sequence[Any], *, answe
     writer_out: dict[str, Any] = {}
     for w, wclient in writers.items():
         infos = list(written[w]["summaries"].values())
-        agg = portability_summary(infos, _backend_info(wclient, emb, None, None))
+        agg = portability_summary(infos, backend_info(wclient, emb, None, None))
         writer_out[w] = {"backend": agg["source"], "summaries": written[w]["summaries"],
                          "failures": written[w]["failures"], "summary_tokens_mean": agg["summary_tokens_mean"],
                          "history_tokens_mean": agg["history_tokens_mean"], "ratio_mean": agg["ratio_mean"],
@@ -211,7 +211,7 @@ def cross_model_evaluate(ws: Any, dataset: Any, queries: Sequence[Any], *, answe
         "dataset": dataset.name, "dataset_id": dataset_id, "metric_names": list(METRICS[task.kind]), "k": k,
         "n": len(per_query), "n_planned": len(chosen), "n_users": len({r["user_id"] for r in per_query}),
         "cancelled": cancelled, "runtime_s": round(time.perf_counter() - t0, 2), "run_id": run_id,
-        "answerers": {a: _backend_info(c, emb, settings, None) for a, c in answerers.items()},
+        "answerers": {a: backend_info(c, emb, settings, None) for a, c in answerers.items()},
         "writers": writer_out, "template": template, "systems": systems,
         "methods": aggregate(task, per_query, list(systems), key="predictions", labels=labels),
         "baselines": aggregate(task, per_query, list(BASELINE_NAMES[task.kind]) if baselines else [],

@@ -189,15 +189,17 @@ def label_set(task: Task, users: Sequence[User], queries: Sequence[Query]) -> li
     return list(dict.fromkeys(s for s in seen if s))
 
 
-def _query_task(task: Task, query: Query) -> Task:
+def query_task(task: Task, query: Query) -> Task:
+    """Return the task a query is answered under (a label query with its own label set gets those labels)."""
     labels = query.meta.get("labels") if task.kind == "label" else None
     if labels:
         return replace(task, labels=tuple(str(x) for x in labels))
     return task
 
 
-def _backend_info(client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None,
-                  profile_settings: dict[str, Any] | None) -> dict[str, Any]:
+def backend_info(client: LLMClient | None, embedder: Embedder, settings: PipelineSettings | None,
+                 profile_settings: dict[str, Any] | None) -> dict[str, Any]:
+    """Return what an evaluation ran on: backend, model, capabilities, embedder, stage settings (no key)."""
     info: dict[str, Any] = {}
     if client is not None:
         caps = client.capabilities
@@ -334,8 +336,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
     params = {"dataset": dataset.name, "dataset_id": dataset_id, "task": task.to_dict(), "methods": list(methods),
               "k": k, "limit": limit, "limit_per_user": limit_per_user, "n_queries": len(chosen),
               "settings": settings.to_dict() if hasattr(settings, "to_dict") else None,
-              "embedder": emb.name, "backend": _backend_info(client, emb, None, None), "faithfulness": faithfulness,
-              "summary_from": _backend_info(summary_client, emb, None, None) if summary_client is not None else None}
+              "embedder": emb.name, "backend": backend_info(client, emb, None, None), "faithfulness": faithfulness,
+              "summary_from": backend_info(summary_client, emb, None, None) if summary_client is not None else None}
     # The run protocol closes the eval run on every exit path: a backend error marks it failed (it
     # used to stay "running"); an interrupt is caught in the loop and ends as a cancelled, partial result.
     with ws.run("eval", params, dataset_id=dataset_id) as run:
@@ -375,7 +377,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     while len(users_open) > OPEN_USERS:
                         users_open.popitem(last=False)
                 users_open.move_to_end(q.user_id)
-                qtask = _query_task(task, q)
+                qtask = query_task(task, q)
                 ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
                 on_method = None
                 if answer_progress is not None:
@@ -384,7 +386,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     def on_method(i: int, name: str, _base: int = answered, _n: int = n_answers) -> None:
                         answer_progress(_base + i, _n, name)
 
-                per_query.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness,
+                per_query.append(run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness,
                                             on_method=on_method))
                 if answer_progress is not None:
                     answer_progress(len(per_query) * len(method_objs), total * len(method_objs), "")
@@ -398,7 +400,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
             task=task.name, task_kind=task.kind, task_spec=task.to_dict(), labels=labels,
             dataset=dataset.name, dataset_id=dataset_id,
             n=len(per_query), n_planned=total, n_users=len({r["user_id"] for r in per_query}),
-            backend=_backend_info(client, emb, settings, profile_settings), k=k,
+            backend=backend_info(client, emb, settings, profile_settings), k=k,
             metric_names=list(METRICS[task.kind]),
             methods=aggregate(task, per_query, list(methods), key="predictions", labels=labels),
             baselines=aggregate(task, per_query, baseline_names, key="baselines", labels=labels),
@@ -451,9 +453,9 @@ def answer_user_queries(ws: Workspace, dataset_id: str, user_id: str, queries: S
     for q in queries:
         if cancel is not None and cancel():
             break
-        qtask = _query_task(task, q)
+        qtask = query_task(task, q)
         ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
-        records.append(_run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
+        records.append(run_query(q, qtask, ctx, method_objs, base, faithfulness=faithfulness))
     return records
 
 
@@ -493,9 +495,14 @@ def mark_failed(rec: dict[str, Any], system: str, message: str, *, latency_ms: f
     rec["errors"][system] = message
 
 
-def _run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
-               base: UserBaselines | None, *, faithfulness: bool = False,
-               on_method: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+def run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
+              base: UserBaselines | None, *, faithfulness: bool = False,
+              on_method: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+    """Answer one query with every method (and the baselines) and return its per-query record.
+
+    A failing method is recorded as an error (:func:`mark_failed`), never stops the evaluation;
+    ``on_method(i, name)`` is called before each method answers.
+    """
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
                            "raw": {}, "rescued": {}, "tokens": {}, "tokens_out": {}, "latency_ms": {}, "errors": {},
