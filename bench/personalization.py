@@ -47,6 +47,7 @@ from core.store.workspace import Workspace  # noqa: E402
 
 LAMP7 = ROOT.parent / "shared" / "data" / "lamp7_dev500" / "dev_questions.json"
 METHODS = ["zero", "rpm"]
+CANDIDATES = ["prior", "raw", "calibrated", "fusion"]
 DOC = ROOT / "docs" / "PERSONALIZATION.md"
 
 
@@ -74,6 +75,7 @@ def lamp3(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings,
     result = evaluate(ws, history, chosen, methods=METHODS, client=client, embedder=embedder, settings=settings,
                       limit_per_user=per_user, k=k, progress=lambda d, n: print(f"  LaMP-3 {d}/{n}", file=sys.stderr))
     systems = [("method", m) for m in METHODS] + [("baseline", b) for b in result.baselines]
+    by_id = {q.id: q for q in chosen}
     rows = []
     for uid in keep:
         mine = [r for r in result.per_query if r["user_id"] == uid]
@@ -84,11 +86,35 @@ def lamp3(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings,
                             run_id=result.run_id)
         rule = RPMMethod().fitted_rule(ctx).to_dict()  # the calls made during the run, from the cache
         rows.append({"user": uid, "n": len(mine), "history": len(profile.items), "rule": rule,
+                     "candidates": candidate_errors(ctx, [by_id[r["id"]] for r in mine], history.task),
                      "latency_s": {m: _median([r["latency_ms"].get(m) for r in mine]) / 1000.0 for m in METHODS},
                      "tokens": {m: _median([r["tokens"].get(m) for r in mine]) for m in METHODS},
                      "mae": {name: mae(result, mine, name, "predictions" if kind == "method" else "baselines")
                              for kind, name in systems}})
     return {"result": result, "users": rows}
+
+
+def candidate_errors(ctx: AnswerContext, queries: list[Any], task: Any) -> dict[str, float]:
+    """Each candidate decision rule's MAE on the user's queries, and the lowest-dev-error rule's (``lowest``).
+
+    The queries are answered again by ``rpm`` with the run's context: every model call comes from
+    the workspace's cache, so this only re-reads each trace's ``alternatives`` (what each
+    candidate rule would have answered). ``lowest`` is the rule the plain lowest-leave-one-out
+    choice would have picked, against which the one-standard-error choice is judged.
+    """
+    errs: dict[str, list[float]] = {}
+    lowest = None
+    for q in queries:
+        dec = RPMMethod().answer(q.input, ctx).trace.steps[-1].detail.decision or {}
+        lowest = dec.get("lowest")
+        gold = task.parse_score(str(q.gold))
+        for name, value in (dec.get("alternatives") or {}).items():
+            if value is not None and gold is not None:
+                errs.setdefault(name, []).append(abs(float(value) - gold))
+    out = {name: statistics.fmean(v) for name, v in errs.items() if len(v) == len(queries)}
+    if lowest in out:
+        out["lowest"] = out[lowest]
+    return out
 
 
 def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings, *, n: int, k: int) -> dict[str, Any]:
@@ -148,6 +174,17 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
                                                                        for b in res.baselines}}
         out.append("| **all** | " + str(res.n) + " | | " + " | ".join(_f(overall[m]) for m in names) + " | | | |")
         out.append("")
+        out += ["### Each candidate rule on the same queries (MAE)", "",
+                "What `rpm` would have scored had the user got each candidate rule, from the traces' `alternatives`; "
+                "*lowest dev* is the rule with the lowest leave-one-out dev error (the choice before the "
+                "one-standard-error rule), *chosen* the rule the user got.", "",
+                "| user | queries | chosen | lowest dev | " + " | ".join(CANDIDATES) + " |",
+                "|---|---|---|---|" + "---|" * len(CANDIDATES)]
+        for u in l3["users"]:
+            c = u["candidates"]
+            out.append(f"| {u['user']} | {u['n']} | {u['rule']['rule']['name']} | {u['rule'].get('lowest') or '-'} "
+                       f"({_f(c.get('lowest'))}) | " + " | ".join(_f(c.get(n)) for n in CANDIDATES) + " |")
+        out.append("")
     if l7 is not None:
         res = l7["result"]
         out += [f"## LaMP-7 ({l7['n']} of 500 dev questions; ROUGE, higher is better)", "",
@@ -162,46 +199,60 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
 def merge(paths: list[Path]) -> str:
     """Merge reports of runs split over processes (``--skip-users``/``--users``, ``--lamp7``) into one.
 
-    The LaMP-3 user rows are concatenated and the **all** row recomputed as the query-weighted mean
-    of the users' MAEs (the pooled MAE); LaMP-7 sections are kept as they are.
+    The LaMP-3 user rows of each table are concatenated under their header; the main table's
+    **all** row is recomputed as the query-weighted mean of the users' MAEs (the pooled MAE), and
+    the candidate-rule table gets one too. LaMP-7 sections are kept as they are.
     """
-    header: str | None = None
-    rows: list[str] = []
+    tables: dict[str, list[str]] = {}  # header -> user rows, in the order first seen
+    notes: dict[str, list[str]] = {}  # header -> the lines between the section title and the header
+    titles: dict[str, str] = {}
     commands: list[str] = []
     lamp7: list[str] = []
     for path in paths:
         lines = path.read_text(encoding="utf-8").splitlines()
         commands += [ln for ln in lines if ln.startswith("Regenerated by ")]
-        in7 = False
+        in7, header, title, pending = False, None, None, []
         for ln in lines:
             if ln.startswith("## LaMP-7"):
                 in7 = True
-            elif ln.startswith("## "):
-                in7 = False
+            elif ln.startswith("#"):
+                in7, header, title, pending = False, None, ln, []
+                continue
             if in7:
                 lamp7.append(ln)
             elif ln.startswith("| user |"):
                 header = ln
+                tables.setdefault(header, [])
+                titles.setdefault(header, title or "")
+                notes.setdefault(header, [x for x in pending if x.strip()])
             elif ln.startswith("| u") and header is not None:
-                rows.append(ln)
+                tables[header].append(ln)
+            elif header is None:
+                pending.append(ln)
     out = ["# Personalization on the embedded default", "", "Merged by `python bench/personalization.py --merge` from "
            f"{len(paths)} runs made side by side on this project's shared 2-core machine:", ""]
     out += [f"- {c}" for c in commands]
     out.append("")
-    if header is not None and rows:
-        names = [c.strip() for c in header.strip("|").split("|")][3:]
-        n_sys = names.index("rule (dev LOO error)") if "rule (dev LOO error)" in names else len(names)
+    for header, rows in tables.items():
+        if not rows:
+            continue
+        names = [c.strip() for c in header.strip("|").split("|")]
+        main = "rule (dev LOO error)" in names
+        first = 3 if main else 4  # the first system column
+        last = names.index("rule (dev LOO error)") if main else len(names)
         cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
         total = sum(int(c[1]) for c in cells)
         pooled = []
-        for j in range(n_sys):
-            vals = [(int(c[1]), c[3 + j]) for c in cells if c[3 + j] not in ("-", "")]
+        for j in range(first, last):
+            vals = [(int(c[1]), c[j]) for c in cells if c[j] not in ("-", "")]
             n = sum(k for k, _ in vals)
             pooled.append(_f(sum(k * float(v) for k, v in vals) / n) if n else "-")
-        out += [f"## LaMP-3 ({total} queries, {len(rows)} users; MAE, lower is better)", "", header,
-                "|---|---|---|" + "---|" * (len(names))]
-        out += rows
-        out.append(f"| **all** | {total} | | " + " | ".join(pooled) + " |" + " |" * (len(names) - n_sys))
+        title = (f"## LaMP-3 ({total} queries, {len(rows)} users; MAE, lower is better)" if main
+                 else titles[header])
+        out += [title, "", *([*notes[header], ""] if notes[header] else []), header,
+                "|" + "---|" * len(names), *rows]
+        out.append(f"| **all** | {total} | " + "| " * (first - 2) + " | ".join(pooled) + " |"
+                   + " |" * (len(names) - last))
         out.append("")
     out += lamp7
     return "\n".join(out)

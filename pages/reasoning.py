@@ -251,6 +251,9 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             st.markdown(f"**Rule:** {safe(card.decision['rule'])}")
             st.dataframe(pd.DataFrame(card.decision["rows"]), hide_index=True, width="stretch")
             st.markdown(f"**Answer:** {safe(card.decision['answer'])}")
+            if card.decision["alternatives"]:
+                st.caption("What each candidate rule would have answered: " + safe(", ".join(
+                    f"{name} {value}" for name, value in card.decision["alternatives"].items())))
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")

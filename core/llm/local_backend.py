@@ -58,6 +58,7 @@ class _Loaded:
 
 _MODELS: dict[tuple[str, int, int], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+ENV_THREADS = "INFLOW_LLAMA_THREADS"
 
 
 def _omp_defaults() -> None:
@@ -69,7 +70,19 @@ def _omp_defaults() -> None:
 
 
 def default_threads() -> int:
-    """Threads llama.cpp gets by default: half the cores (llama-cpp-python's own default), at least one."""
+    """Threads llama.cpp gets by default: ``$INFLOW_LLAMA_THREADS``, else half the cores (at least one).
+
+    Half the cores is llama-cpp-python's own default.
+
+    Raises:
+        InputError: ``$INFLOW_LLAMA_THREADS`` is not a positive whole number (field ``INFLOW_LLAMA_THREADS``).
+    """
+    given = os.environ.get(ENV_THREADS, "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise InputError(Problem("settings", None, ENV_THREADS,
+                                     f"must be a positive whole number of threads, not {given!r}"))
+        return int(given)
     return max(1, (os.cpu_count() or 1) // 2)
 
 
@@ -124,7 +137,7 @@ class LocalLlamaBackend:
         local_model: A name of :data:`core.llm.local_models.MODELS`; None = ``$INFLOW_LOCAL_MODEL``,
             else Qwen2.5-Coder-1.5B-Instruct.
         n_ctx: Context window in tokens.
-        n_threads: CPU threads; default half the cores (llama-cpp-python's own default). On a
+        n_threads: CPU threads; default ``$INFLOW_LLAMA_THREADS``, else half the cores. On a
             shared 2-core machine one thread is several times faster than two: llama.cpp's threads
             meet at a barrier every layer, and a busy neighbour stalls them all.
         free_text_quality: Override the ``"weak"``/``"good"`` judgement made from the file size.

@@ -3,8 +3,10 @@
 The model's option scores alone are a poor answer for many users (a small model's favourite
 option, or a calibration that helps one user and hurts the next), while no-model baselines such as
 the user's most common response are hard to beat. So a closed-set answer (scores, labels) is
-decided by one of three rules, chosen per user:
+decided by one of four rules, chosen per user:
 
+* ``prior``: the user's own response distribution alone (its median for scores, its mode for
+  labels): no model, no retrieval, the rule every other one must beat;
 * ``raw``: the option the model's raw option distribution ranks first;
 * ``calibrated``: the option the contextually calibrated distribution ranks first;
 * ``fusion``: a mixture of three distributions over the options,
@@ -21,8 +23,13 @@ decided by one of three rules, chosen per user:
 The rule is fitted on a *dev slice* of the profile's own items (the latest ones; never a query):
 each dev item is answered as if it were a query, without itself, giving its :class:`Terms`. Each
 rule is scored by leave-one-out error on that slice (for ``fusion`` the weights are re-fitted
-without the left-out item, so its error is not flattered by the fit); the lowest error wins, ties
-going to the simpler rule. A held-out dev item is left out of retrieval and of the prior, but
+without the left-out item, so its error is not flattered by the fit). The rule chosen is the
+*simplest* one whose error is within one standard error of the lowest (the one-standard-error rule
+of CART model selection): ``prior`` < ``raw`` < ``calibrated`` < ``fusion``, the standard error
+being that of the per-item error differences against the lowest-error rule. A model rule that
+beats the user's own prior on 20 items by less than the noise of 20 items is not trusted: on a
+LaMP-3 user the model's raw answer won the latest 20 history items by 0.05 and then lost the next
+20 queries by 0.55. A held-out dev item is left out of retrieval and of the prior, but
 the profile's factors, their statistics and the summary were built with it, so dev errors are a
 little optimistic for every rule alike. Everything here is plain arithmetic on numpy arrays: the method that
 produces the terms (:mod:`core.methods.rpm`) owns the model calls.
@@ -39,7 +46,7 @@ import numpy as np
 
 from core.data.model import Task
 
-RULES = ("raw", "calibrated", "fusion")
+RULES = ("prior", "raw", "calibrated", "fusion")  # simplest first: the order the one-SE rule prefers
 GRID_STEP = 0.25
 PRIOR_SMOOTHING = 0.5
 _ROUND = 4
@@ -75,7 +82,7 @@ class Rule:
     """A decision rule: which model distribution, the mixture weights, and how to read the answer.
 
     Attributes:
-        name: ``raw``, ``calibrated`` or ``fusion``.
+        name: ``prior``, ``raw``, ``calibrated`` or ``fusion``.
         source: The model distribution used (``raw`` or ``calibrated``).
         weights: ``(w_model, w_knn, w_prior)``, summing to 1.
         estimator: ``mode``, ``median`` or ``mean`` (``mean`` only for score tasks).
@@ -101,12 +108,20 @@ class FittedRule:
         dev_errors: Leave-one-out error of each candidate rule on the dev slice (absent: unavailable).
         dev_items: The ids of the dev items.
         metric: ``absolute error`` (scores) or ``error rate`` (labels).
+        lowest: The candidate with the lowest dev error (None without a dev slice).
+        standard_errors: Per candidate, the standard error of its per-item error differences
+            against ``lowest``: the margin within which the simpler rule is preferred.
+        candidates: Every candidate rule as fitted on the whole dev slice, by name, so a trace can
+            show what each would have answered.
     """
 
     rule: Rule
     dev_errors: dict[str, float]
     dev_items: list[str] = field(default_factory=list)
     metric: str = "absolute error"
+    lowest: str | None = None
+    standard_errors: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, Rule] = field(default_factory=dict)
 
     @property
     def dev_error(self) -> float | None:
@@ -117,6 +132,8 @@ class FittedRule:
         """Return a JSON-ready dict."""
         return {"rule": self.rule.to_dict(), "dev_error": self.dev_error, "metric": self.metric,
                 "dev_errors": {k: round(v, _ROUND) for k, v in self.dev_errors.items()},
+                "selection": "one standard error", "lowest": self.lowest,
+                "standard_errors": {k: round(v, _ROUND) for k, v in self.standard_errors.items()},
                 "n_dev": len(self.dev_items), "dev_items": list(self.dev_items)}
 
 
@@ -266,6 +283,19 @@ def decide(terms: Terms, rule: Rule, task: Task) -> dict[str, Any]:
                       "prior": table(terms.prior)}}
 
 
+def alternatives(terms: Terms, fitted: FittedRule, task: Task) -> dict[str, Any]:
+    """What each candidate rule would answer for one query's terms (by rule name; the chosen one included).
+
+    Shown in the trace beside the chosen rule, and read by ``bench/personalization.py`` to report
+    each candidate's error on the queries.
+    """
+    out: dict[str, Any] = {}
+    for name, rule in fitted.candidates.items():
+        if mixture(terms, rule) is not None:
+            out[name] = decide(terms, rule, task)["value"]
+    return out
+
+
 def error(terms: Terms, rule: Rule, gold: Any, task: Task) -> float | None:
     """The rule's error on one dev item: absolute error (scores) or 0/1 (labels); None if not applicable."""
     dist = mixture(terms, rule)
@@ -290,11 +320,16 @@ def fusion_candidates(task: Task, sources: Sequence[str], step: float = GRID_STE
             if t[0] > 0 or src == sources[0]]  # with w_model = 0 the source does not matter: keep one
 
 
-def _mean_error(dev: Sequence[tuple[Terms, Any]], rule: Rule, task: Task) -> float | None:
+def _errors(dev: Sequence[tuple[Terms, Any]], rule: Rule, task: Task) -> list[float] | None:
     errs = [error(t, rule, g, task) for t, g in dev]
     if not errs or any(e is None for e in errs):
         return None
-    return float(np.mean(errs))
+    return [float(e) for e in errs if e is not None]
+
+
+def _mean_error(dev: Sequence[tuple[Terms, Any]], rule: Rule, task: Task) -> float | None:
+    errs = _errors(dev, rule, task)
+    return None if errs is None else float(np.mean(errs))
 
 
 def _best(dev: Sequence[tuple[Terms, Any]], candidates: Sequence[Rule], task: Task) -> Rule | None:
@@ -304,6 +339,37 @@ def _best(dev: Sequence[tuple[Terms, Any]], candidates: Sequence[Rule], task: Ta
         if e is not None and (best is None or e < best[0] - 1e-12):
             best = (e, n)
     return candidates[best[1]] if best is not None else None
+
+
+def prior_rule(task: Task) -> Rule:
+    """The no-model rule: the user's prior alone, read by its median (scores) or mode (labels)."""
+    return Rule("prior", "raw", (0.0, 0.0, 1.0), "median" if task.kind == "score" else "mode")
+
+
+def paired_standard_error(a: Sequence[float], b: Sequence[float]) -> float:
+    """Standard error of the mean of the per-item differences ``a - b`` (0 for fewer than two items)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+
+
+def one_standard_error(per_item: dict[str, list[float]]) -> tuple[str, str, dict[str, float]]:
+    """Choose among candidates by the one-standard-error rule.
+
+    Args:
+        per_item: Each candidate's per-item leave-one-out errors (same items, same order), keyed
+            by a name of :data:`RULES`.
+
+    Returns:
+        ``(chosen, lowest, standard_errors)``: the simplest candidate (in :data:`RULES` order)
+        whose mean error is within one paired standard error of the lowest mean, the lowest one,
+        and each candidate's standard error against it.
+    """
+    names = [n for n in RULES if n in per_item]
+    means = {n: float(np.mean(per_item[n])) for n in names}
+    lowest = min(names, key=lambda n: (round(means[n], 9), RULES.index(n)))
+    ses = {n: paired_standard_error(per_item[n], per_item[lowest]) for n in names if n != lowest}
+    chosen = next(n for n in names if n == lowest or means[n] <= means[lowest] + ses[n] + 1e-9)
+    return chosen, lowest, ses
 
 
 def fit_rule(dev: Sequence[tuple[Terms, Any]], task: Task, dev_items: Sequence[str] = ()) -> FittedRule:
@@ -321,11 +387,12 @@ def fit_rule(dev: Sequence[tuple[Terms, Any]], task: Task, dev_items: Sequence[s
     if not dev:
         return FittedRule(Rule("raw"), {}, list(dev_items), metric)
     sources = ["raw"] + (["calibrated"] if all(t.calibrated is not None for t, _ in dev) else [])
-    errors: dict[str, float] = {}
-    for name in sources:
-        e = _mean_error(dev, Rule(name, name), task)
-        if e is not None:
-            errors[name] = e
+    fixed = {"prior": prior_rule(task), **{name: Rule(name, name) for name in sources}}
+    per_item: dict[str, list[float]] = {}
+    for name, rule in fixed.items():
+        errs = _errors(dev, rule, task)
+        if errs is not None:
+            per_item[name] = errs
     candidates = fusion_candidates(task, sources)
     loo = []
     for j in range(len(dev)):
@@ -335,10 +402,12 @@ def fit_rule(dev: Sequence[tuple[Terms, Any]], task: Task, dev_items: Sequence[s
         if e is not None:
             loo.append(e)
     if len(loo) == len(dev):
-        errors["fusion"] = float(np.mean(loo))
-    chosen_name = min((n for n in RULES if n in errors), key=lambda n: (round(errors[n], 9), RULES.index(n)))
-    rule = _best(dev, candidates, task) if chosen_name == "fusion" else Rule(chosen_name, chosen_name)
-    return FittedRule(rule or Rule("raw"), errors, list(dev_items), metric)
+        per_item["fusion"] = loo
+    fitted = {**fixed, "fusion": _best(dev, candidates, task) or Rule("raw")}
+    chosen, lowest, ses = one_standard_error(per_item)
+    errors = {n: float(np.mean(per_item[n])) for n in RULES if n in per_item}
+    return FittedRule(fitted[chosen], errors, list(dev_items), metric, lowest=lowest, standard_errors=ses,
+                      candidates={n: fitted[n] for n in per_item})
 
 
 def dev_slice(outputs: Sequence[tuple[str, str]], options: Sequence[str], task: Task, size: int) -> list[str]:

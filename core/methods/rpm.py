@@ -19,10 +19,11 @@ Steps (each in the trace):
    when shown above, else in full) + the input. The query-independent part comes first, so
    llama.cpp reuses it from one query to the next (see :mod:`core.llm.choice_scoring`).
 5. ``reason`` (closed-set tasks): decide the answer with the user's own decision rule
-   (:mod:`core.methods.decision`): the model's raw or calibrated option scores, or their fusion
-   with the retrieved items' similarity-weighted responses and the user's prior, whichever had
-   the lowest leave-one-out error on a dev slice of the user's latest history items (each
-   answered by this same method without itself). The step shows the rule, its dev error and
+   (:mod:`core.methods.decision`): the user's prior alone, the model's raw or calibrated option
+   scores, or their fusion with the retrieved items' similarity-weighted responses and the
+   user's prior, chosen by leave-one-out error on a dev slice of the user's latest history items
+   (each answered by this same method without itself): the simplest rule within one standard
+   error of the lowest. The step shows the rule, its dev error and
    each term's contribution; the rule is fitted once per context and shared with ablated copies,
    so an ablation moves the answer through the same arithmetic.
 
@@ -79,12 +80,12 @@ REASON_INSTRUCTION = ("Before any answer: in two or three sentences, reason abou
 FACTORS_TITLE = "This user's strongest factors (computed from their history)"
 PATHS_TITLE = "Similar past items: what this user answered and how they reasoned"
 TOUCHED_TITLE = "Factors this input touches"
-DEMO_CHARS = 200  # each demonstration's input (~50 tokens): the per-query part of the prompt is what costs time
+DEMO_CHARS = 160  # each demonstration's input (~40 tokens): the per-query part of the prompt is what costs time
 BM25_WEIGHT = 1.0  # BM25's share in rpm's retrieval (reciprocal-rank fusion with the feature ranking)
 FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
 SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
-TOUCHED_EXTRA = 2  # touched factors outside the shared block shown in a short line
+TOUCHED_EXTRA = 1  # touched factors outside the shared block shown in a short line
 STYLE_TITLE = "How to write the answer"
 STYLE_NOTE = ("Write it the way this user writes in the examples above (their words, spelling, casing, "
               "punctuation and length), and keep the input's meaning and as much of its wording as their style allows.")
@@ -294,6 +295,7 @@ class RPMMethod:
                       latency_ms=(time.perf_counter() - t0) * 1000.0 + fit_ms,
                       detail=StepDetail(extra={"fit_ms": round(fit_ms, 1)},
                                         decision={**fitted.to_dict(), **d, "model_scored": terms.model_scored,
+                                          "alternatives": decision.alternatives(terms, fitted, context.task),
                                                   "knn_items": [{"id": doc.id, "response": doc.output,
                                                                  "weight": round(max(0.0, doc.score), 4)}
                                                                 for doc in docs]}))

@@ -80,14 +80,20 @@ def decision_view(record: dict[str, Any]) -> dict[str, Any]:
     if name == "fusion":
         name += (f": {w.get('model', 0):g} x {rule.get('source')} model + {w.get('knn', 0):g} x retrieved "
                  f"items + {w.get('prior', 0):g} x the user's prior, {rule.get('estimator')}")
+    elif name == "prior":
+        name += f": the user's own response distribution, {rule.get('estimator')} (the model did not beat it on dev)"
     errs = ", ".join(f"{k} {float(v):.3f}" for k, v in (record.get("dev_errors") or {}).items())
+    lowest = record.get("lowest")
+    choice = ("" if not lowest or lowest == rule.get("name") else
+              f"; {lowest} was lowest, but by less than one standard error, so the simpler rule")
     text = (f"{name} (leave-one-out {record.get('metric', 'error')} on {record.get('n_dev', 0)} of the user's "
-            f"items: {errs})" if errs else f"{name} (too few history items to fit a rule)")
+            f"items: {errs}{choice})" if errs else f"{name} (too few history items to fit a rule)")
     parts = record.get("contributions") or {}
     total = record.get("distribution") or {}
     rows = [{"option": o, "model": (parts.get("model") or {}).get(o), "knn": (parts.get("knn") or {}).get(o),
              "prior": (parts.get("prior") or {}).get(o), "total": p} for o, p in total.items()]
-    return {"rule": text, "rows": rows, "answer": record.get("answer")}
+    return {"rule": text, "rows": rows, "answer": record.get("answer"),
+            "alternatives": dict(record.get("alternatives") or {})}
 
 
 def render_value(value: Any) -> str:

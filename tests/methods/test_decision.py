@@ -69,16 +69,42 @@ def test_the_rule_that_fits_the_dev_slice_wins():
     # a raw model stuck on "4", its calibrated scores right: calibrated wins
     dev = [(terms(onehot(3), onehot(g - 1)), str(g)) for g in (1, 2, 5, 4, 3, 2, 5, 1)]
     assert d.fit_rule(dev, SCORE).rule.name == "calibrated"
-    # the model is noise, this user always says 5: a fusion leaning on the prior wins
+    # the model is noise, this user always says 5: the prior alone wins (the fusion ties it, and is less simple)
     prior = np.array([.05, .05, .05, .05, .8])
     rng = np.random.default_rng(0)
     dev = [(terms(onehot(int(rng.integers(0, 4))), onehot(int(rng.integers(0, 4))), prior=prior), "5")
            for _ in range(10)]
     fitted = d.fit_rule(dev, SCORE, [f"i{n}" for n in range(10)])
-    assert fitted.rule.name == "fusion" and fitted.dev_errors["fusion"] == 0.0
-    assert fitted.dev_errors["raw"] > 1.0 and fitted.rule.weights[2] > 0
+    assert fitted.rule.name == "prior" and fitted.dev_error == 0.0 and fitted.dev_errors["fusion"] == 0.0
+    assert fitted.dev_errors["raw"] > 1.0 and fitted.rule.weights == (0.0, 0.0, 1.0)
     assert fitted.to_dict()["n_dev"] == 10
     assert d.fit_rule([], SCORE).rule.name == "raw"
+
+
+def test_a_model_rule_must_beat_the_prior_by_more_than_one_standard_error():
+    prior = np.array([.05, .05, .05, .15, .7])  # this user mostly says 5
+    # 20 dev items, 17 rated 5: the prior says 5 (error 3 x 1 / 20 = 0.15); the model gets one of the 4s
+    # right and the rest as the prior does (error 0.10): better by 0.05, one item, within the noise
+    golds = ["5"] * 17 + ["4"] * 3
+    dev = [(terms(onehot(3) if n == 17 else onehot(4), prior=prior), g) for n, g in enumerate(golds)]
+    fitted = d.fit_rule(dev, SCORE)
+    assert fitted.lowest == "raw" and fitted.dev_errors["raw"] == pytest.approx(0.10)
+    assert fitted.dev_errors["prior"] == pytest.approx(0.15)
+    assert fitted.standard_errors["prior"] == pytest.approx(0.05)  # one difference of 1 in 20: sd 0.224 / sqrt 20
+    assert fitted.rule.name == "prior" and fitted.to_dict()["selection"] == "one standard error"
+    # the model gets all three 4s right: better by 0.15 against a standard error of 0.08: trusted
+    dev = [(terms(onehot(int(g) - 1), prior=prior), g) for g in golds]
+    fitted = d.fit_rule(dev, SCORE)
+    assert fitted.rule.name == "raw" and fitted.lowest == "raw" and fitted.dev_error == 0.0
+    assert d.alternatives(dev[-1][0], fitted, SCORE) == {"prior": 5.0, "raw": 4.0, "fusion": 4.0}
+
+
+def test_one_standard_error_prefers_the_simplest_rule_within_the_margin():
+    per_item = {"prior": [1.0, 0.0, 0.0, 0.0], "raw": [0.0, 0.0, 0.0, 0.0], "fusion": [0.0, 0.0, 0.0, 0.0]}
+    chosen, lowest, ses = d.one_standard_error(per_item)
+    assert (chosen, lowest) == ("prior", "raw") and ses["prior"] == pytest.approx(0.25)
+    per_item["prior"] = [1.0, 1.0, 1.0, 0.0]  # mean 0.75 against 0 +- 0.25: out of the margin
+    assert d.one_standard_error(per_item)[0] == "raw"
 
 
 def test_labels_use_the_mode_and_error_rate():
@@ -87,7 +113,8 @@ def test_labels_use_the_mode_and_error_rate():
     assert d.decide(t, d.Rule("raw"), task)["value"] == "a"
     assert d.error(t, d.Rule("raw"), "b", task) == 1.0
     fitted = d.fit_rule([(t, "b")] * 4, task)
-    assert fitted.rule.name == "fusion" and fitted.metric == "error rate" and fitted.dev_error == 0.0
+    assert fitted.rule.name == "prior" and fitted.metric == "error rate" and fitted.dev_error == 0.0
+    assert fitted.rule.estimator == "mode" and fitted.dev_errors["raw"] == 1.0
 
 
 def test_leave_one_out_keeps_the_fusion_honest():
@@ -118,7 +145,10 @@ def test_rpm_fits_a_rule_on_the_users_history_and_shows_it(model, make_ctx, embe
     decide = ans.trace.steps[-1]
     assert decide.name == "Decide with this user's rule" and decide.kind == "reason"
     rule = decide.detail.decision
-    assert rule["rule"]["name"] == "fusion" and rule["n_dev"] == 12  # the latest 12 items
+    # the model's "1" never beats the user's own prior on dev: the prior decides, and the trace says
+    # what the model alone would have answered
+    assert rule["rule"]["name"] == "prior" and rule["n_dev"] == 12  # the latest 12 items
+    assert rule["alternatives"]["raw"] == 1.0 and rule["alternatives"]["prior"] == 5.0
     assert rule["dev_errors"]["raw"] > rule["dev_error"]
     assert set(rule["dev_items"]) <= {f"j{n}" for n in range(10)} | {"i5", "i6"}
     assert decide.input["model_answer"] == "1" and ans.value == 5.0 and ans.text == "5"
@@ -161,12 +191,26 @@ def test_the_trace_view_shows_the_rule_and_each_terms_share(model, make_ctx, emb
     model.script = lambda prompt, fmt: answer_json("1")
     ans = RPMMethod(dev_size=12).answer("The phone came today.", make_ctx(profile=fives_profile(embedder), k=3))
     card = step_cards(ans.trace)[-1]
-    assert card.decision is not None and card.decision["rule"].startswith("fusion: ")
-    assert "leave-one-out absolute error on 12 of the user's items: raw 3.583" in card.decision["rule"]
+    assert card.decision is not None and card.decision["rule"].startswith("prior: the user's own response")
+    assert "leave-one-out absolute error on 12 of the user's items: prior 0.417, raw 3.583" in card.decision["rule"]
     assert [r["option"] for r in card.decision["rows"]] == ["1", "2", "3", "4", "5"]
     row = card.decision["rows"][4]
     assert row["model"] + row["knn"] + row["prior"] == pytest.approx(row["total"], abs=1e-3)
-    assert card.decision["answer"] == ans.text
+    assert card.decision["answer"] == ans.text and card.decision["alternatives"]["raw"] == 1.0
+
+
+def test_the_trace_view_names_a_fusion_and_the_one_standard_error_choice():
+    from core.views.trace_view import decision_view
+
+    record = {"rule": {"name": "fusion", "source": "calibrated", "weights": {"model": 0.5, "knn": 0.25, "prior": 0.25},
+                       "estimator": "median"}, "dev_errors": {"prior": 0.4, "raw": 0.3, "fusion": 0.2},
+              "lowest": "fusion", "metric": "absolute error", "n_dev": 20, "answer": "4"}
+    text = decision_view(record)["rule"]
+    assert text.startswith("fusion: 0.5 x calibrated model + 0.25 x retrieved items + 0.25 x the user's prior, median")
+    assert "lowest" not in text
+    record = {**record, "rule": {"name": "prior", "estimator": "median"}, "lowest": "raw"}
+    text = decision_view(record)["rule"]
+    assert "; raw was lowest, but by less than one standard error, so the simpler rule)" in text
 
 
 def test_the_cli_text_names_the_rule(model, make_ctx, embedder):
@@ -174,7 +218,7 @@ def test_the_cli_text_names_the_rule(model, make_ctx, embedder):
 
     model.script = lambda prompt, fmt: answer_json("1")
     text = format_answer(get_method("rpm").answer("The phone came.", make_ctx(profile=fives_profile(embedder), k=3)))
-    assert "rule: fusion" in text and "leave-one-out dev errors" in text and "prior: {" in text
+    assert "rule: prior" in text and "leave-one-out dev errors" in text and "prior: {" in text
 
 
 def test_reason_first_puts_the_models_reasoning_in_the_trace_and_the_prompt(model, make_ctx):
