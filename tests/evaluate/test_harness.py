@@ -67,9 +67,14 @@ def test_method_metrics_match_direct_computation(run: Run):
     errs = [abs(expected[i] - golds[i]) for i in golds]
     mae = sum(errs) / len(errs)
     rmse = math.sqrt(sum(e * e for e in errs) / len(errs))
-    for name in ("zero", "bm25", "summary", "rpm", "pool"):
+    for name in ("zero", "bm25", "summary", "pool"):  # the fake model's answer is the method's
         assert run.result.methods[name]["mae"] == pytest.approx(mae), name
         assert run.result.methods[name]["rmse"] == pytest.approx(rmse), name
+    # rpm's answer is its decision rule's (which may keep the user's prior over the model): its
+    # metrics are those of its own per-query predictions
+    rpm = [(float(rec["predictions"]["rpm"]), golds[rec["id"]]) for rec in run.result.per_query]
+    assert run.result.methods["rpm"]["mae"] == pytest.approx(sum(abs(p - g) for p, g in rpm) / len(rpm))
+    assert run.result.methods["rpm"]["rmse"] == pytest.approx(math.sqrt(sum((p - g) ** 2 for p, g in rpm) / len(rpm)))
     for rec in run.result.per_query:
         assert rec["predictions"]["zero"] == rule(next(q.input for q in run.queries if q.id == rec["id"]))
 
