@@ -24,9 +24,10 @@ STAGE_TITLES: dict[str, str] = {
     "features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
     "clustering": "Clustering (HDBSCAN)", "factors": "Naming factors and computing statistics",
     "summary": "Writing the preference summary", "paths": "Writing reasoning paths", "answering": "Answering",
-    "work": "Working",
+    "work": "Working", "fitting rule": "Fitting this user's decision rule",
 }
-STAGE_UNITS: dict[str, str] = {"features": "items", "paths": "items", "answering": "answers"}
+STAGE_UNITS: dict[str, str] = {"features": "items", "paths": "items", "answering": "answers",
+                               "fitting rule": "dev items"}
 
 ESTIMATING = "estimating time left…"
 
@@ -288,3 +289,31 @@ class ProgressTracker:
             eta = (st.total - st.done) * (now - st.started) / measured
         return StageState(st.name, STAGE_TITLES.get(st.name, st.name), st.done, st.total, status, elapsed, eta,
                           st.unit or STAGE_UNITS.get(st.name, "items"), st.text)
+
+
+def nested_reporter(tracker: ProgressTracker, title: Callable[[], str],
+                    stage: str = "fitting rule") -> Callable[[int, int, str], None]:
+    """Return a method's progress callback (:attr:`core.methods.context.AnswerContext.progress`) shown as a nested part.
+
+    Why nested: in a job that counts answers (ablate each factor, compare, evaluation) one answer
+    may hide many model calls (``rpm`` fitting its decision rule on 20 dev items); the job's own
+    count stays true and the part inside the answer gets its own bar, counts and estimate. A report
+    of ``done == 0`` starts a new part (the next user's rule), one of ``done >= total`` ends it.
+
+    Args:
+        tracker: The job's tracker.
+        title: Returns the nested part's title at its start (e.g. ``"Answering with rpm"``).
+        stage: The nested tracker's one stage (its title and unit come from :data:`STAGE_TITLES`).
+    """
+    state: dict[str, ProgressTracker] = {}
+
+    def report(done: int, total: int, label: str) -> None:
+        inner = state.get("inner")
+        if inner is None or done == 0:
+            inner = state["inner"] = tracker.nest(title(), (stage,))
+        inner.update(stage, done, total, text=label or None)
+        if total > 0 and done >= total:
+            tracker.end_nested()
+            state.clear()
+
+    return report

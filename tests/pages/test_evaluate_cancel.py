@@ -11,7 +11,8 @@ from tests.pages.conftest import goto, open_built, texts
 
 def cancel_midway(at, job_key: str, cancel_key: str, progress_text: str, *, after: int = 2, timeout: float = 300):
     """Wait until the page's job finished ``after`` items, press Cancel, wait for the page to settle; return the job."""
-    job = at.session_state[job_key]
+    held = at.session_state[job_key]  # a Job, or a page's job slot {"job": Job, ...} (empty once it ended)
+    job = held["job"] if isinstance(held, dict) else held
     deadline = time.time() + timeout
     while job.progress.done < after and not job.done and time.time() < deadline:
         time.sleep(0.1)
@@ -19,7 +20,7 @@ def cancel_midway(at, job_key: str, cancel_key: str, progress_text: str, *, afte
     assert progress_text in str([p.proto for p in at.get("progress")])
     at.button(key=cancel_key).click().run()
     assert job.cancelled()
-    while job_key in at.session_state and time.time() < deadline:
+    while job_key in at.session_state and at.session_state[job_key] and time.time() < deadline:
         time.sleep(0.3)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
