@@ -164,3 +164,22 @@ def test_cancel_guard_refuses_the_next_model_call_only():
     with pytest.raises(JobCancelled):
         guard.map(["d"])
     assert client.calls == 2
+
+
+def test_cancel_guard_says_whether_it_refused_a_call_or_dropped_a_result():
+    client, cancelled = _Client(), [False]
+    guard = CancelGuard(client, lambda: cancelled[0])
+
+    class _CancelMidCall(_Client):
+        def chat(self, request: str) -> str:
+            cancelled[0] = True  # the user pressed Cancel while this call ran
+            return super().chat(request)
+
+    mid = CancelGuard(_CancelMidCall(), lambda: cancelled[0])
+    with pytest.raises(JobCancelled) as dropped:
+        mid.chat("a")
+    assert dropped.value.dropped and "result that arrived after the Cancel was dropped" in str(dropped.value)
+    with pytest.raises(JobCancelled) as refused:
+        guard.chat("b")
+    assert not refused.value.dropped and str(refused.value) == "cancelled before the next model call; it was not sent"
+    assert client.calls == 0
