@@ -84,7 +84,7 @@ def test_reasoning_answer_and_ablation_show_progress_and_cancel_in_chromium(slow
             page.get_by_test_id("stProgress").filter(has_text="1 model call").wait_for(timeout=30_000)
             _shot(page, "progress_1_answer_running")
             _cancel(page)
-            page.get_by_text("Cancelled: the answer was stopped before its next model call").wait_for(timeout=60_000)
+            page.get_by_text("Cancelled: the answer was stopped").wait_for(timeout=60_000)  # refused or dropped
             _settle(page, 500)
             _shot(page, "progress_2_answer_cancelled")
             page.get_by_role("button", name="Next step").click()
