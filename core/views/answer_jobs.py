@@ -8,8 +8,8 @@ model calls, and a spinner gave no way out.
 An answer can hide many model calls: ``rpm``'s first answer fits the user's decision rule on up to
 20 dev items first (about four minutes on the local model). The method reports that through
 :attr:`core.methods.context.AnswerContext.progress`; the one-answer job counts it as answers (the dev
-items', then the query's), the jobs that count answers already show it as a nested part
-(:func:`core.views.progress.nested_reporter`).
+items', then the query's), the jobs that count whole answers (ablate, compare; the evaluation in
+:mod:`core.views.eval_view`) show it as a nested part (:func:`core.views.progress.nested_reporter`).
 
 Cancel semantics, said on the page after a cancel: every job's client is a
 :class:`~core.views.jobs.CancelGuard`, so the model call in flight finishes and the next one is refused.

@@ -8,6 +8,9 @@ Why an estimate only from measured rates: a fixed promise ("up to a minute") was
 of four on a first visit. A stage with counted items gets "about N left" once at least one item has
 finished since the stage started (items per second so far); until then it says "estimating time
 left". A stage without counts (projection, clustering) shows the time spent so far, never a guess.
+While the item in flight runs a nested part (one user's build inside an evaluation, ``rpm`` fitting
+its decision rule inside one answer), the outer stage says "estimating time left" and the nested
+part carries its own counts and estimate.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 BUILD_STAGES: tuple[str, ...] = ("features", "projection", "clustering", "factors", "summary", "paths")
 """The stages of a profile build, in order (the same as :data:`core.stages.profile.STAGES`)."""
@@ -269,6 +272,10 @@ class ProgressTracker:
             current, start, note = self._current, self._start, self._note
         if self.live_note is not None:
             note = self.live_note()
+        if nested is not None and current is not None:
+            # The item in flight runs a part of its own (a build, rpm fitting its rule on 20 dev items):
+            # the rate measured on earlier items says nothing about it, so the estimate waits for it.
+            states = tuple(replace(s, eta_s=None) if s.name == current else s for s in states)
         fraction = sum(s.fraction for s in states) / len(states) if states else 0.0
         return ProgressSnapshot(stages=states, current=current, fraction=min(1.0, fraction),
                                 elapsed_s=0.0 if start is None else now - start, note=note,

@@ -270,3 +270,16 @@ def test_evaluation_shows_rpms_fitting_nested_and_a_cancel_inside_it_keeps_a_can
     assert result.cancelled and result.n == 0  # the query in flight was dropped, not scored as a failure
     runs = ws.list_runs("eval")
     assert runs[0].status == "cancelled" and not [r for r in ws.list_runs() if r.status == "running"]
+
+
+def test_cancel_during_an_ablations_full_rpm_answer_keeps_nothing_and_says_so(setup, reports):
+    ws, profile, client, emb, _ = setup
+    job = start_ablate_all_job(ws, profile, method="rpm", query="The seams split.", client=client, embedder=emb, k=2)
+    until(lambda: any(r[:2] == ("update", "fitting rule") and r[2] >= 1 for r in reports))
+    assert ("nest", "The full rpm answer") in reports and job.snapshot().stage("answering").done == 0
+    job.cancel()
+    assert job.wait(120) and isinstance(job.exception, JobCancelled)
+    runs = [r for r in ws.list_runs("ablation") if r.params.get("query") == "The seams split."]
+    assert [r.status for r in runs] == ["cancelled"]
+    assert not [r for r in ws.list_runs() if r.status == "running"]
+    assert "no factor was re-run" in cancelled_answer_note("ablate_all", cached=False)
