@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if job.error:
             print(f"evaluation failed: {job.error}", file=sys.stderr)
             return 1
-        print(f"\nevaluation: {job.result['n']} queries x 2 methods in {job.result['runtime_s']:.1f} s "
+        print(f"\nevaluation: {job.result.n} queries x 2 methods in {job.result.runtime_s:.1f} s "
               "(one user: the build on earlier items comes before the first answer, so it is not in the rate)")
         report(sampler, {"answering": end})
 
