@@ -6,6 +6,7 @@ built with the deterministic stages.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -220,7 +221,7 @@ def test_rpm_answer_job_counts_the_rule_fitting_item_by_item(setup, reports):
     assert texts_[-2] == "Running rpm · answering the query"
     assert job.snapshot().line().startswith(f"Running rpm: done ({n + 1} answers)")
     # the bar's line says where the fitting is, with an estimate from the measured rate once an item finished
-    assert any(f"then the query: 3 of {n + 1} answers · about" in line for line in lines), lines
+    assert any(re.search(rf"then the query: \d+ of {n + 1} answers · about \d+ s left", line) for line in lines), lines
 
 
 def test_cancel_while_rpm_fits_its_rule_stops_at_the_next_model_call(setup):
@@ -228,11 +229,12 @@ def test_cancel_while_rpm_fits_its_rule_stops_at_the_next_model_call(setup):
     before = server.chat_calls
     job = start_answer_job(ws, profile, method="rpm", query="The zip broke on day two.", client=client, embedder=emb)
     until(lambda: job.progress.total == 21 and job.progress.done >= 3)
-    at_cancel = job.progress.done
     job.cancel()
+    sent = server.chat_calls
     assert job.wait(120)
     assert isinstance(job.exception, JobCancelled)
-    assert server.chat_calls - before <= at_cancel + 2  # the call in flight (and one racing the cancel) at most
+    # at most one more call: one that passed the guard just as Cancel was pressed; far from the 21 of a whole answer
+    assert server.chat_calls <= sent + 1 and server.chat_calls - before < 21
     runs = [r for r in ws.list_runs("answer") if r.params.get("query") == "The zip broke on day two."]
     assert [r.status for r in runs] == ["cancelled"]  # recorded, and not left "running"
     assert not [r for r in ws.list_runs() if r.status == "running"]
