@@ -221,7 +221,7 @@ def test_rpm_answer_job_counts_the_rule_fitting_item_by_item(setup, reports):
     assert texts_[-2] == "Running rpm · answering the query"
     assert job.snapshot().line().startswith(f"Running rpm: done ({n + 1} answers)")
     # the bar's line says where the fitting is, with an estimate from the measured rate once an item finished
-    assert any(re.search(rf"then the query: \d+ of {n + 1} answers · about \d+ s left", line) for line in lines), lines
+    assert any(re.search(rf"then the query: \d+ of {n + 1} answers · about ", line) for line in lines), lines
 
 
 def test_cancel_while_rpm_fits_its_rule_stops_at_the_next_model_call(setup):
