@@ -7,8 +7,11 @@ the loopback fake OpenAI server (``--latency`` seconds per call), with the same 
 and the CLI use (:mod:`core.views.progress`), sampling its snapshot every 50 ms. For each counted
 stage it prints, at 25%, 50% and 75% of the stage's items, the estimate shown then and the time the
 stage actually still took. Then it evaluates the user's last items with two methods and does the
-same for the evaluation's answers. ``--lamp`` uses the LaMP-3 user u00005020 (550 reviews) from
-../shared/data (bench/tokens.py's LAMP3) instead of the sample reviewer.
+same for the evaluation's answers. Last, one ``rpm`` answer as the Reasoning page runs it
+(:func:`core.views.answer_jobs.start_answer_job`): its first answer fits the user's decision rule on
+up to 20 dev items, and the job counts those answers and the query's as one stage. ``--lamp`` uses
+the LaMP-3 user u00005020 (550 reviews) from ../shared/data (bench/tokens.py's LAMP3) instead of the
+sample reviewer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from core.stages.pipeline import build_profile  # noqa: E402
 from core.stages.profile import PipelineSettings  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 from core.ui_state import ensure_sample_data, load_files  # noqa: E402
+from core.views.answer_jobs import start_answer_job  # noqa: E402
 from core.views.eval_view import eval_inputs, start_eval_job  # noqa: E402
 from core.views.progress import BUILD_STAGES, ProgressTracker  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
@@ -125,8 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         if job.error:
             print(f"evaluation failed: {job.error}", file=sys.stderr)
             return 1
-        print(f"\nevaluation: {job.result['n']} queries x 2 methods in {job.result['runtime_s']:.1f} s "
+        print(f"\nevaluation: {job.result.n} queries x 2 methods in {job.result.runtime_s:.1f} s "
               "(one user: the build on earlier items comes before the first answer, so it is not in the rate)")
+        report(sampler, {"answering": end})
+
+        profile = build_profile(ws, dataset, user, client=client, embedder=emb, settings=settings)  # stored: no calls
+        before = server.chat_calls
+        job = start_answer_job(ws, profile, method="rpm", query=queries[0].input, client=client, embedder=emb)
+        with Sampler(job.tracker) as sampler:
+            job.wait()
+            end = time.monotonic()
+        if job.error:
+            print(f"rpm answer failed: {job.error}", file=sys.stderr)
+            return 1
+        n_dev = job.result.answer.trace.steps[-1].detail.decision.get("n_dev", 0)
+        print(f"\nrpm's first answer: {n_dev} dev items, then the query, {server.chat_calls - before} model calls in "
+              f"{job.finished_at - job.started_at:.1f} s")
         report(sampler, {"answering": end})
         ws.close()
     return 0

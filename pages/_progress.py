@@ -45,7 +45,8 @@ def progress_panel(get_job: Callable[[], Job | None], *, key: str, cancelling: s
             st.caption(safe(snap.checklist()))
         if snap.nested is not None:
             st.progress(snap.nested.fraction, text=safe(f"{snap.nested_title} · {snap.nested.line()}"))
-            st.caption(safe(snap.nested.checklist()))
+            if snap.nested.step[1] > 1:  # one stage (rpm fitting its rule): its bar says it all
+                st.caption(safe(snap.nested.checklist()))
         if job.cancelled():
             st.caption(cancelling)
 

@@ -92,7 +92,8 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
 
 if running:
     progress_panel(lambda: ss.get(JOB_KEY), key="cmp_cancel", every=0.5,
-                   cancelling="Cancelling after the method in flight; finished answers are kept.")
+                   cancelling="Cancelling before the next model call; the method in progress is "
+                              "dropped, finished answers are kept.")
 elif job is not None:
     ss.pop(JOB_KEY, None)
     target, request = job.request  # type: ignore[attr-defined]

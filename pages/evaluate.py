@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.evaluate.faithfulness import faithfulness_rows
 from core.evaluate.result import EvalResult
 from core.methods.registry import METHOD_NAMES
@@ -20,13 +20,12 @@ from core.views.eval_view import (
     plan_text,
     start_eval_job,
 )
-from core.views.jobs import Job
 from core.viz.eval_metrics import eval_metrics_figure
 from core.viz.faithfulness import faithfulness_figure
-from pages._progress import progress_panel
+from pages._progress import job_slot, progress_panel
 from pages._shared import ctx, forget_profiles, need_user, safe
 
-JOB_KEY = "_inflow_eval_job"
+EV_JOB = "_inflow_eval_job"  # {"job", "how": what runs, "engine": on an engine} while one runs; {} when idle
 
 c = ctx()
 st.title("Evaluate")
@@ -40,8 +39,9 @@ st.caption(f"Dataset **{safe(c.dataset_id)}** · task {safe(dataset.task.name)} 
            "beside them. Metrics are LaMP's (MAE/RMSE, accuracy/F1 or ROUGE).")
 
 # -- the run form ------------------------------------------------------------------------------------------------
-job: Job | None = ss.get(JOB_KEY)
-running = job is not None and not job.done
+# One slot taken once per run (see job_slot): a second click while the first run's job is being stored can
+# neither start a second evaluation nor lose the first.
+slot, held, running = job_slot(EV_JOB)
 with st.form("ev_form"):
     f1, f2 = st.columns([3, 1])
     methods = f1.multiselect("Methods", METHOD_NAMES, default=["zero", "bm25", "summary", "rpm"], key="ev_methods")
@@ -68,20 +68,25 @@ if start and not running:
         except (InputError, ValueError) as exc:
             st.error(f"The configured engine cannot run: {exc}")
             st.stop()
-        ss[JOB_KEY] = start_eval_job(ws, history, queries, methods=methods, client=c.client, embedder=c.embedder,
-                                     settings=settings, limit_per_user=int(limit_user), k=int(k),
-                                     faithfulness=bool(faith), engine_run=run_on)
-        ss["_inflow_eval_how"] = plan_text(queries, how, limit_per_user=int(limit_user))
+        slot.update({"job": start_eval_job(ws, history, queries, methods=methods, client=c.client,
+                                           embedder=c.embedder, settings=settings, limit_per_user=int(limit_user),
+                                           k=int(k), faithfulness=bool(faith), engine_run=run_on),
+                     "how": plan_text(queries, how, limit_per_user=int(limit_user)), "engine": run_on is not None})
         st.rerun()
 
 
-if job is not None and not job.done:
-    st.caption(f"Evaluating {safe(ss.get('_inflow_eval_how', ''))}")
-    progress_panel(lambda: ss.get(JOB_KEY), key="ev_cancel",
-                   cancelling="Cancelling after the query in flight; finished queries are kept.")
-elif job is not None and job.done:
-    ss.pop(JOB_KEY, None)
-    if job.error:
+if running:
+    st.caption(f"Evaluating {safe(held['how'])}")
+    # in this process every model call goes through the job's cancel guard; an engine stops between its units
+    progress_panel(lambda: slot.get("job"), key="ev_cancel",
+                   cancelling="Cancelling after the query in flight; finished queries are kept." if held["engine"]
+                   else "Cancelling before the next model call; the query in progress is dropped, "
+                        "finished queries are kept.")
+elif held is not None:  # a finished evaluation (taken out of the slot by job_slot): say how it ended
+    job = held["job"]
+    if isinstance(job.exception, Cancelled):  # stopped before the evaluation run itself was open
+        st.warning("Cancelled before any query finished; nothing was stored.", icon=":material/cancel:")
+    elif job.error:
         st.error(f"The evaluation failed: {safe(job.error)}")
     else:
         done: EvalResult = job.result

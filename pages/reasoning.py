@@ -116,7 +116,8 @@ slot, held, running = job_slot(RS_JOB)
 if held is not None and not running:  # a finished job: keep its result in the state it was started for
     job, target = held["job"], held["state"]
     if isinstance(job.exception, JobCancelled):
-        st.warning(cancelled_answer_note(held["kind"], cached=c.settings.use_cache), icon=":material/cancel:")
+        st.warning(cancelled_answer_note(held["kind"], cached=c.settings.use_cache, dropped=job.exception.dropped),
+                   icon=":material/cancel:")
     elif isinstance(job.exception, InputError):
         show_problems(job.exception, "The method failed" if held["kind"] == "answer" else "The re-run failed")
     elif job.exception is not None:
@@ -156,7 +157,8 @@ def _panel(kind: str) -> None:
 
 CANCELLING = {"answer": "Cancelling before the next model call; the answer in progress is dropped.",
               "rerun": "Cancelling before the next model call; the re-run in progress is dropped.",
-              "ablate_all": "Cancelling after the answer in flight; the factors finished are kept."}
+              "ablate_all": "Cancelling before the next model call; the factor in progress is dropped, "
+                            "the factors finished are kept."}
 
 
 def _start_answer(go: str) -> None:

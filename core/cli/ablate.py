@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.cli.answer import add_common_arguments, open_session
+from core.cli.answer import add_common_arguments, fitting_display, open_session
 from core.errors import InputError, Problem
 from core.methods.ablation import AblationResult
 from core.views.answering import ablate_query
@@ -48,10 +48,13 @@ def run(args: argparse.Namespace) -> int:
                                  "say what to remove: --factor F, --item ID, --summary or --all-factors"))
     session = open_session(args)
     ws = session.workspace
+    bar, fitting = fitting_display(session)
     record = ablate_query(ws, session.profile, method=args.method, query=args.query, client=session.client,
                           embedder=session.embedder, k=args.k, factor=args.factor, item=args.item,
                           summary=args.summary, all_factors=args.all_factors,
-                          reason_first=bool(getattr(args, "reason_first", False)), source="cli")
+                          reason_first=bool(getattr(args, "reason_first", False)), source="cli",
+                          method_progress=fitting)
+    bar.close(summary=False)
     payload = ws.get_artifact(record.run_id, "ablation")  # printed exactly as stored
     results = record.results
     if args.json:

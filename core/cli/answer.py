@@ -5,6 +5,8 @@ user's stored prompt pool (``--pool FILE.json`` stores one, ``--pool-reset`` del
 the ``pool`` method instead of the default pool. The answer is recorded the way the pages record
 one (:func:`core.views.answering.answer_query`): an ``answer`` run whose LLM calls carry its id, the
 answer and trace stored as its ``answer`` artifact. This module only parses arguments and prints.
+``rpm``'s first answer fits the user's decision rule on up to 20 dev items first; that shows on
+stderr as a progress line (:func:`fitting_display`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.cli.build import ProgressBar
 from core.embed.factory import embedder_choice, make_embedder
 from core.errors import InputError, Problem
 from core.llm.factory import make_client
@@ -150,13 +153,26 @@ def open_session(args: argparse.Namespace) -> Session:
                    embedder=embedder, profile_built=built)
 
 
+def fitting_display(session: Session) -> tuple[ProgressBar, Any]:
+    """A stderr progress line for a long part inside one answer, and the method's callback that feeds it.
+
+    Why: ``rpm``'s first answer answers up to 20 dev items before the query (minutes on the local
+    model); without it the command says nothing for that long. Nothing is printed when no method
+    reports (close the bar with ``summary=False``).
+    """
+    bar = ProgressBar(sys.stderr, f"user {session.user_id}", client=session.client)
+    return bar, lambda done, total, _label: bar("fitting rule", done, total)
+
+
 def run(args: argparse.Namespace) -> int:
     """Answer the query and print the answer with its trace."""
     session = open_session(args)
     ws = session.workspace
+    bar, fitting = fitting_display(session)
     record = answer_query(ws, session.profile, method=args.method, query=args.query, client=session.client,
                           embedder=session.embedder, k=args.k, reason_first=bool(getattr(args, "reason_first", False)),
-                          source="cli")
+                          source="cli", method_progress=fitting)
+    bar.close(summary=False)
     payload = ws.get_artifact(record.run_id, "answer")  # printed exactly as stored
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from core.data.model import Dataset, Query, Task, User
 from core.embed.base import Embedder
 from core.embed.cached import CachedEmbedder
-from core.errors import InputError, Problem
+from core.errors import Cancelled, InputError, Problem
 from core.evaluate.baselines import BASELINE_NAMES, UserBaselines, format_score, global_majority, normalise_output
 from core.evaluate.faithfulness import probe, summarize
 from core.evaluate.portability import port_summary, portability_summary
@@ -270,7 +270,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
              profile_progress: Callable[[str, str, int, int], None] | None = None,
              engine: UserEngine | None = None, scoring: str = "inflow", faithfulness: bool = False,
              summary_client: LLMClient | None = None,
-             answer_progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
+             answer_progress: Callable[[int, int, str], None] | None = None,
+             method_progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
     """Run methods and baselines on queries and score them with the LaMP metrics.
 
     Args:
@@ -286,12 +287,16 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
         k: History items / pool entries retrieved per query (methods and kNN baselines).
         baselines: Also run the no-model baselines.
         progress: ``progress(done, total)`` after each query.
-        cancel: Checked before each query; True stops the run and keeps the finished queries.
+        cancel: Checked before each query; True stops the run and keeps the finished queries. A
+            :class:`core.errors.Cancelled` raised mid-query (a client that refuses calls after a
+            cancel) stops it the same way: the query in flight is dropped, never scored as a failure.
         store: Store the result as an eval run (its id is returned as ``result.eval_id``).
         profile_progress: ``profile_progress(user_id, stage, done, total)`` while profiles build.
         answer_progress: ``answer_progress(done, total, method)`` before each method answers a query:
             answers finished so far, out of queries times methods (so a display moves while methods
             answer, not only between queries). Not called with an ``engine``.
+        method_progress: ``(done, total, label)`` from inside one answer (``rpm`` fitting a user's
+            decision rule; :attr:`core.methods.context.AnswerContext.progress`). Not with an ``engine``.
         order: ``"user"`` (each user's queries together) or ``"round_robin"`` (see :func:`select_queries`).
         engine: Run each user's build and answering as one unit of an engine (e.g. a Ray task per user,
             see :mod:`core.engine`); ``progress`` then counts the queries of finished users, and
@@ -378,7 +383,8 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                         users_open.popitem(last=False)
                 users_open.move_to_end(q.user_id)
                 qtask = query_task(task, q)
-                ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines)
+                ctx, base = _contexts(state, qtask, client, emb, k, run_id, majority, baselines,
+                                      progress=method_progress)
                 on_method = None
                 if answer_progress is not None:
                     answered, n_answers = len(per_query) * len(method_objs), total * len(method_objs)
@@ -392,7 +398,7 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
                     answer_progress(len(per_query) * len(method_objs), total * len(method_objs), "")
                 if progress is not None:
                     progress(len(per_query), total)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):  # a cancel inside a query drops that query, keeps the rest
             cancelled = True
 
         labels = label_set(task, dataset.users, chosen) if task.kind == "label" else None
@@ -420,12 +426,16 @@ def evaluate(ws: Workspace, dataset: Dataset, queries: Sequence[Query], *, metho
 
 
 def _contexts(state: _UserState, qtask: Task, client: LLMClient | None, emb: Embedder, k: int, run_id: str | None,
-              majority: str | None, baselines: bool) -> tuple[AnswerContext, UserBaselines | None]:
-    """Return (creating once per label set) a user's answer context and baselines for a query's task."""
+              majority: str | None, baselines: bool,
+              progress: Callable[[int, int, str], None] | None = None) -> tuple[AnswerContext, UserBaselines | None]:
+    """Return (creating once per label set) a user's answer context and baselines for a query's task.
+
+    ``progress`` becomes the context's :attr:`~core.methods.context.AnswerContext.progress`.
+    """
     key = tuple(qtask.labels)
     if key not in state.contexts:
         ctx = AnswerContext(task=qtask, profile=state.profile, client=client, embedder=emb, k=k,
-                            run_id=run_id, pool=state.pool)
+                            run_id=run_id, pool=state.pool, progress=progress)
         base = None
         if baselines:
             retrievers = {"bm25": ctx.bm25_retriever(), "feature": ctx.feature_retriever()}
@@ -500,8 +510,9 @@ def run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
               on_method: Callable[[int, str], None] | None = None) -> dict[str, Any]:
     """Answer one query with every method (and the baselines) and return its per-query record.
 
-    A failing method is recorded as an error (:func:`mark_failed`), never stops the evaluation;
-    ``on_method(i, name)`` is called before each method answers.
+    A failing method is recorded as an error (:func:`mark_failed`), never stops the evaluation (a
+    :class:`core.errors.Cancelled` is no failure: it propagates); ``on_method(i, name)`` is called
+    before each method answers.
     """
     gold = normalise_output(q.gold or "", task)
     rec: dict[str, Any] = {"id": q.id, "user_id": q.user_id, "gold": gold, "predictions": {}, "values": {},
@@ -513,6 +524,8 @@ def run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
         t0 = time.perf_counter()
         try:
             ans = method.answer(q.input, ctx)
+        except Cancelled:  # the user stopped the evaluation: not this method's failure
+            raise
         except Exception as exc:  # one failing method must not stop a long evaluation
             mark_failed(rec, name, f"{type(exc).__name__}: {exc}",
                         latency_ms=round((time.perf_counter() - t0) * 1000.0, 1))
@@ -524,6 +537,8 @@ def run_query(q: Query, task: Task, ctx: AnswerContext, methods: dict[str, Any],
         if faithfulness:
             try:
                 rec.setdefault("faithfulness", {})[name] = probe(method, q.input, ctx, ans)
+            except Cancelled:
+                raise
             except Exception as exc:  # a failed probe is reported, the query's scores stand
                 rec.setdefault("faithfulness", {})[name] = {"error": f"{type(exc).__name__}: {exc}"}
         rec["tokens"][name] = int(ans.trace.tokens_in)

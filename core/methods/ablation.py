@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.model import Task
-from core.errors import InputError, Problem
+from core.errors import Cancelled, InputError, Problem
 from core.methods.context import AnswerContext
 from core.methods.registry import get_method
 from core.methods.types import Answer
@@ -165,6 +165,9 @@ def ablate_all_factors(method_name: str, query: str, context: AnswerContext, *,
         factors: Factor ids or names to try; default every active (non-noise, not disabled) factor.
         progress: ``progress(done, total)`` after each answer (the full one, then one per factor).
         cancel: Checked before each factor's answer; once True the factors finished so far are returned.
+            A factor's answer stopped mid-way by a cancel (:class:`core.errors.Cancelled` from a
+            guarded client) is dropped the same way; a cancel during the full answer propagates
+            (nothing finished to keep).
 
     Returns:
         One result per factor finished, strongest effect first (ties in profile order).
@@ -178,7 +181,10 @@ def ablate_all_factors(method_name: str, query: str, context: AnswerContext, *,
     for n, fid in enumerate(ids):
         if cancel is not None and cancel():
             break
-        results.append(ablate(method_name, query, context, factor=fid, original=original))
+        try:
+            results.append(ablate(method_name, query, context, factor=fid, original=original))
+        except Cancelled:
+            break
         if progress is not None:
             progress(n + 2, len(ids) + 1)
     order = {fid: n for n, fid in enumerate(ids)}

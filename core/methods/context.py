@@ -75,6 +75,10 @@ class AnswerContext:
         max_history_chars: Cap on each history item's input text pasted into a prompt.
         reason_first: ``rpm`` asks the model to reason about the user in free text first and
             answers with that reasoning in the prompt (both calls in the trace).
+        progress: ``progress(done, total, label)``, called by a method during a long part of one
+            answer (``rpm`` fitting its decision rule, dev item by dev item) so that whoever runs
+            the answer can show how far it is; None: nobody listens. It changes no answer, so it
+            is in no cache or memo key (and copies share it).
     """
 
     task: Task
@@ -89,6 +93,7 @@ class AnswerContext:
     run_id: str | None = None
     max_history_chars: int = 600
     reason_first: bool = False
+    progress: Callable[[int, int, str], None] | None = field(default=None, repr=False, compare=False)
     _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- copies -----------------------------------------------------------------------------------
@@ -110,6 +115,11 @@ class AnswerContext:
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
+
+    def report(self, done: int, total: int, label: str) -> None:
+        """Report ``done`` of ``total`` steps of a long part of the answer (see ``progress``); else nothing."""
+        if self.progress is not None:
+            self.progress(done, total, label)
 
     # -- views of the profile ---------------------------------------------------------------------
     @property

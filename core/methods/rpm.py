@@ -73,6 +73,7 @@ MATCH_MIN_SIM = 0.3
 DEV_SIZE = 20  # dev items the decision rule is fitted on (each costs one answering call, cached); with 12,
 # one item's one-star error moves a rule's leave-one-out mean by 0.083, about how close candidate rules often are
 MIN_DEV_ITEMS = 8  # below this, leave-one-out error is noise: keep the model's raw answer
+FIT_LABEL = "Fitting this user's decision rule"  # what the fitting reports through AnswerContext.report
 REASON_MAX_TOKENS = 160
 REASON_TITLE = "Reasoning about this user and the input (written first)"
 REASON_INSTRUCTION = ("Before any answer: in two or three sentences, reason about how this user would respond to "
@@ -307,7 +308,9 @@ class RPMMethod:
 
         Each dev item is answered by this method with everything in (no ablation) and the item
         itself held out of retrieval and of the prior; with fewer than :data:`MIN_DEV_ITEMS` dev
-        items the rule is ``raw`` (the model's own answer).
+        items the rule is ``raw`` (the model's own answer). While fitting it reports
+        ``(i, n, FIT_LABEL)`` through :meth:`AnswerContext.report` for i = 0..n dev items answered;
+        a rule taken from the memo (or not fitted on dev items) reports nothing.
         """
         options = tuple(context.answer_choices or ())
 
@@ -320,11 +323,15 @@ class RPMMethod:
             if len(ids) < MIN_DEV_ITEMS:
                 return decision.fit_rule([], context.task, ids)
             dev = []
-            for iid in ids:
+            # the fitting is most of a first answer's time (one answering call per dev item), so it
+            # says how far it is: n + 1 reports, before the first item and after each
+            context.report(0, len(ids), FIT_LABEL)
+            for n, iid in enumerate(ids, 1):
                 item = base.item(iid)
                 assert item is not None
                 _, docs, out = self._run(item.input, base, held_out=iid)
                 dev.append((self._terms(base, docs, out, held_out=iid), item.output))
+                context.report(n, len(ids), FIT_LABEL)
             return decision.fit_rule(dev, context.task, ids)
 
         return context.memo(("decision-rule", self.dev_size, options, context.reason_first), fit)

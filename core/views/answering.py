@@ -16,7 +16,7 @@ from typing import Any
 
 from core.data.model import Task
 from core.embed.base import Embedder
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.llm.client import LLMClient
 from core.methods.ablation import AblationResult, ablate, ablate_all_factors
 from core.methods.context import AnswerContext, PoolEntry
@@ -93,7 +93,8 @@ def error_text(error: dict[str, Any] | None) -> str:
 def make_context(profile: Profile, *, client: LLMClient, embedder: Embedder, k: int = 4,
                  disabled_factors: Iterable[str] = (), disabled_items: Iterable[str] = (),
                  use_summary: bool = True, run_id: str | None = None, ws: Workspace | None = None,
-                 pool: list[PoolEntry] | None = None, reason_first: bool = False) -> AnswerContext:
+                 pool: list[PoolEntry] | None = None, reason_first: bool = False,
+                 method_progress: Callable[[int, int, str], None] | None = None) -> AnswerContext:
     """Return the answer context of a profile with the given ablation switches.
 
     Args:
@@ -108,12 +109,15 @@ def make_context(profile: Profile, *, client: LLMClient, embedder: Embedder, k: 
         ws: When given (and ``pool`` is not), the user's stored prompt pool is loaded from it.
         pool: The prompt pool to use (None: the stored one, else the default built from the profile).
         reason_first: ``rpm`` reasons in free text before answering.
+        method_progress: ``(done, total, label)`` from inside an answer (``rpm`` fitting its rule;
+            see :attr:`core.methods.context.AnswerContext.progress`).
     """
     if pool is None and ws is not None:
         pool = load_pool(ws, profile.dataset_id, profile.user_id)
     return AnswerContext(task=profile.task, profile=profile, client=client, embedder=embedder, k=int(k),
                          disabled_factors=frozenset(disabled_factors), disabled_items=frozenset(disabled_items),
-                         use_summary=use_summary, run_id=run_id, pool=pool, reason_first=reason_first)
+                         use_summary=use_summary, run_id=run_id, pool=pool, reason_first=reason_first,
+                         progress=method_progress)
 
 
 def profile_parents(profile: Profile) -> list[str]:
@@ -137,11 +141,13 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
                  k: int = 4, gold: str | None = None, disabled_factors: Iterable[str] = (),
                  disabled_items: Iterable[str] = (), use_summary: bool = True,
                  summary_from: dict[str, Any] | None = None, reason_first: bool = False,
-                 source: str = "workbench") -> AnswerRecord:
+                 source: str = "workbench",
+                 method_progress: Callable[[int, int, str], None] | None = None) -> AnswerRecord:
     """Answer ``query`` with one method, recorded as an ``answer`` run (with the user's stored pool, if any).
 
     ``summary_from`` names the model that wrote the profile's summary when it is not the user's own
     (portability); it is recorded in the run's parameters, as is ``source`` (``workbench`` or ``cli``).
+    ``method_progress`` hears how far a long answer is (``rpm`` fitting its rule, see :func:`make_context`).
 
     Raises:
         core.errors.InputError: Unknown method; backend failures (``BackendError``).
@@ -156,7 +162,7 @@ def answer_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
                 parents=profile_parents(profile)) as run:
         ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_factors=disabled_factors,
                            disabled_items=disabled_items, use_summary=use_summary, run_id=run.id, pool=pool,
-                           reason_first=reason_first)
+                           reason_first=reason_first, method_progress=method_progress)
         answer = m.answer(query, ctx)
         record = AnswerRecord(method=method, query=query, answer=answer, run_id=run.id, gold=gold,
                               error=answer_error(profile.task, answer.text, gold), run_label=run.label)
@@ -196,7 +202,8 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
                  all_factors: bool = False, disabled_items: Iterable[str] = (), reason_first: bool = False,
                  answer_run_id: str | None = None, source: str = "workbench",
                  progress: Callable[[int, int], None] | None = None,
-                 cancel: Callable[[], bool] | None = None) -> AblationRecord:
+                 cancel: Callable[[], bool] | None = None,
+                 method_progress: Callable[[int, int, str], None] | None = None) -> AblationRecord:
     """Ablate a method's answer, recorded as an ``ablation`` run whose LLM calls carry its id.
 
     With ``all_factors`` every active factor is removed in turn; otherwise ``factor``, ``item`` and / or
@@ -221,6 +228,8 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
         progress: ``progress(done, total)`` in answers (``all_factors``: the full one, then one per factor).
         cancel: Checked between answers (``all_factors``); True stops, keeps the factors finished and
             ends the run ``cancelled``.
+        method_progress: ``(done, total, label)`` from inside an answer (``rpm`` fitting its rule on
+            the full answer; the ablated ones reuse it).
 
     Raises:
         core.errors.InputError: Nothing to remove, an unknown factor / item / method; backend failures.
@@ -234,7 +243,7 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
     parents = [answer_run_id] if answer_run_id else profile_parents(profile)
     with ws.run("ablation", params, dataset_id=profile.dataset_id, user_id=profile.user_id, parents=parents) as run:
         ctx = make_context(profile, client=client, embedder=embedder, k=k, disabled_items=disabled_items,
-                           run_id=run.id, pool=pool, reason_first=reason_first)
+                           run_id=run.id, pool=pool, reason_first=reason_first, method_progress=method_progress)
         if all_factors:
             planned = len(ctx.active_factors())
             results = ablate_all_factors(method, query, ctx, progress=progress, cancel=cancel)
@@ -252,12 +261,15 @@ def ablate_query(ws: Workspace, profile: Profile, *, method: str, query: str, cl
 def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query: str, client: LLMClient,
                embedder: Embedder, k: int = 4, gold: str | None = None, disabled_items: Iterable[str] = (),
                progress: Callable[[str, int, int], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> dict[str, AnswerRecord | str]:
+               cancel: Callable[[], bool] | None = None,
+               method_progress: Callable[[int, int, str], None] | None = None) -> dict[str, AnswerRecord | str]:
     """Answer one query with several methods; a failing method gives its error message instead.
 
     ``disabled_items`` are left out of every method's retrieval (e.g. the history item being asked).
     ``cancel`` is checked before each method: once it returns True the methods answered so far are
-    returned (the others are left out).
+    returned (the others are left out). A method stopped mid-answer by a cancel (a
+    :class:`core.errors.Cancelled` from a guarded client: its run ends ``cancelled``) is left out
+    the same way. ``method_progress`` hears how far a long answer is (see :func:`make_context`).
 
     Returns:
         ``{method: AnswerRecord or error message}`` in the given order.
@@ -272,7 +284,9 @@ def answer_all(ws: Workspace, profile: Profile, methods: Iterable[str], *, query
             progress(name, n, len(names))
         try:
             out[name] = answer_query(ws, profile, method=name, query=query, client=client, embedder=embedder, k=k,
-                                     gold=gold, disabled_items=disabled_items)
+                                     gold=gold, disabled_items=disabled_items, method_progress=method_progress)
+        except Cancelled:
+            return out
         except InputError as exc:
             out[name] = "; ".join(p.message for p in exc.problems)
     if progress:

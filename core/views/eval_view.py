@@ -15,8 +15,8 @@ from core.evaluate.result import EvalResult
 from core.llm.client import LLMClient, activity_note, stats_snapshot
 from core.stages.profile import PipelineSettings
 from core.store.workspace import Workspace
-from core.views.jobs import Job
-from core.views.progress import BUILD_STAGES
+from core.views.jobs import CancelGuard, Job
+from core.views.progress import BUILD_STAGES, nested_reporter
 
 EXTRA_COLUMNS = ("n", "prompt_tokens_mean", "latency_ms_mean", "errors", "unparsed", "rescues")
 
@@ -145,16 +145,20 @@ def start_eval_job(ws: Workspace, history: Dataset, queries: Sequence[Query], *,
     The job's tracker counts answers (queries times methods) in its ``answering`` stage, moving as
     each method answers, with an estimate from the measured rate; while a user's profile builds,
     that build's stages show as its nested progress. With an engine (Ray), the stage counts users
-    and carries the engine's one-line status. Cancel stops before the next query (finished ones
-    are kept). The result is the evaluation result dict.
+    and carries the engine's one-line status. ``rpm`` fitting a user's decision rule (inside that
+    user's first rpm answer) shows as a nested part. Cancel refuses the next model call (in this
+    process; an engine stops before its next user): the query in flight is dropped, the finished
+    ones are kept. The result is the evaluation result dict.
     """
     methods = list(methods)
 
     def work(job: Job) -> EvalResult:
-
+        # the engine's workers use their own clients; in this process every call goes through the guard
+        guarded = CancelGuard(client, job.cancelled) if client is not None and engine_run is None else client
         base = stats_snapshot(client)
         job.tracker.live_note = lambda: activity_note(client, base)
         building: dict[str, Any] = {}
+        current = [""]  # the method answering, named in a nested part's title
 
         def on_profile(uid: str, stage: str, done: int, total: int) -> None:
             if building.get("user") != uid:
@@ -166,15 +170,17 @@ def start_eval_job(ws: Workspace, history: Dataset, queries: Sequence[Query], *,
             if building:
                 job.tracker.end_nested()
                 building.clear()
+            current[0] = method or current[0]
             job.report(done, total, f"Answering with {method}" if method else "Answering", stage="answering")
 
         if engine_run is not None:  # progress over users: done / failed / calls / cache hits / calls per second
             engine_run.progress = lambda p: job.tracker.update("answering", p.finished, p.total, unit="users",
                                                                text=f"{engine_run.engine.name}: {p.line()}")
-        return evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder, settings=settings,
+        return evaluate(ws, history, queries, methods=methods, client=guarded, embedder=embedder, settings=settings,
                         limit_per_user=int(limit_per_user), k=int(k), cancel=job.cancelled,
                         profile_progress=on_profile, answer_progress=on_answer, engine=engine_run,
-                        faithfulness=bool(faithfulness))
+                        faithfulness=bool(faithfulness),
+                        method_progress=nested_reporter(job.tracker, lambda: f"Answering with {current[0]}"))
 
     return Job(work, "evaluation", ("answering",)).start()
 

@@ -36,7 +36,17 @@ class JobProgress:
 
 
 class JobCancelled(Cancelled):
-    """Raised inside a job's work when the user cancelled it mid-item (see :class:`CancelGuard`)."""
+    """Raised inside a job's work when the user cancelled it mid-item (see :class:`CancelGuard`).
+
+    Attributes:
+        dropped: True when a model call's result arrived after the Cancel and was thrown away;
+            False when the job stopped before sending its next call.
+    """
+
+    def __init__(self, message: str, *, dropped: bool = False) -> None:
+        """Create the error; ``dropped`` says whether a finished call's result was thrown away."""
+        super().__init__(message)
+        self.dropped = dropped
 
 
 class CancelGuard:
@@ -56,22 +66,28 @@ class CancelGuard:
         self._client = client
         self._cancelled = cancelled
 
-    def _check(self) -> None:
+    def _before(self) -> None:
         if self._cancelled():
-            raise JobCancelled("cancelled before the next model call")
+            raise JobCancelled("cancelled before the next model call; it was not sent")
+
+    def _after(self, calls: str) -> None:
+        # a call in flight cannot be stopped: it finished, but its result is not used once the user cancelled
+        if self._cancelled():
+            raise JobCancelled(f"cancelled while {calls} ran; the result that arrived after the Cancel was dropped",
+                               dropped=True)
 
     def chat(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped client's ``chat``, unless cancelled (before the call, or while it ran: then dropped)."""
-        self._check()
+        self._before()
         out = self._client.chat(*args, **kwargs)
-        self._check()  # a call in flight cannot be stopped; its result is not used once the user cancelled
+        self._after("a model call")
         return out
 
     def map(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped client's ``map``, unless cancelled (before the calls, or while they ran: then dropped)."""
-        self._check()
+        self._before()
         out = self._client.map(*args, **kwargs)
-        self._check()
+        self._after("a batch of model calls")
         return out
 
     def __getattr__(self, name: str) -> Any:

@@ -8,6 +8,9 @@ Why an estimate only from measured rates: a fixed promise ("up to a minute") was
 of four on a first visit. A stage with counted items gets "about N left" once at least one item has
 finished since the stage started (items per second so far); until then it says "estimating time
 left". A stage without counts (projection, clustering) shows the time spent so far, never a guess.
+While the item in flight runs a nested part (one user's build inside an evaluation, ``rpm`` fitting
+its decision rule inside one answer), the outer stage says "estimating time left" and the nested
+part carries its own counts and estimate.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 BUILD_STAGES: tuple[str, ...] = ("features", "projection", "clustering", "factors", "summary", "paths")
 """The stages of a profile build, in order (the same as :data:`core.stages.profile.STAGES`)."""
@@ -24,9 +27,10 @@ STAGE_TITLES: dict[str, str] = {
     "features": "Extracting features", "projection": "Embedding and projecting (UMAP)",
     "clustering": "Clustering (HDBSCAN)", "factors": "Naming factors and computing statistics",
     "summary": "Writing the preference summary", "paths": "Writing reasoning paths", "answering": "Answering",
-    "work": "Working",
+    "work": "Working", "fitting rule": "Fitting this user's decision rule",
 }
-STAGE_UNITS: dict[str, str] = {"features": "items", "paths": "items", "answering": "answers"}
+STAGE_UNITS: dict[str, str] = {"features": "items", "paths": "items", "answering": "answers",
+                               "fitting rule": "dev items"}
 
 ESTIMATING = "estimating time left…"
 
@@ -268,6 +272,10 @@ class ProgressTracker:
             current, start, note = self._current, self._start, self._note
         if self.live_note is not None:
             note = self.live_note()
+        if nested is not None and current is not None:
+            # The item in flight runs a part of its own (a build, rpm fitting its rule on 20 dev items):
+            # the rate measured on earlier items says nothing about it, so the estimate waits for it.
+            states = tuple(replace(s, eta_s=None) if s.name == current else s for s in states)
         fraction = sum(s.fraction for s in states) / len(states) if states else 0.0
         return ProgressSnapshot(stages=states, current=current, fraction=min(1.0, fraction),
                                 elapsed_s=0.0 if start is None else now - start, note=note,
@@ -288,3 +296,31 @@ class ProgressTracker:
             eta = (st.total - st.done) * (now - st.started) / measured
         return StageState(st.name, STAGE_TITLES.get(st.name, st.name), st.done, st.total, status, elapsed, eta,
                           st.unit or STAGE_UNITS.get(st.name, "items"), st.text)
+
+
+def nested_reporter(tracker: ProgressTracker, title: Callable[[], str],
+                    stage: str = "fitting rule") -> Callable[[int, int, str], None]:
+    """Return a method's progress callback (:attr:`core.methods.context.AnswerContext.progress`) shown as a nested part.
+
+    Why nested: in a job that counts answers (ablate each factor, compare, evaluation) one answer
+    may hide many model calls (``rpm`` fitting its decision rule on 20 dev items); the job's own
+    count stays true and the part inside the answer gets its own bar, counts and estimate. A report
+    of ``done == 0`` starts a new part (the next user's rule), one of ``done >= total`` ends it.
+
+    Args:
+        tracker: The job's tracker.
+        title: Returns the nested part's title at its start (e.g. ``"Answering with rpm"``).
+        stage: The nested tracker's one stage (its title and unit come from :data:`STAGE_TITLES`).
+    """
+    state: dict[str, ProgressTracker] = {}
+
+    def report(done: int, total: int, label: str) -> None:
+        inner = state.get("inner")
+        if inner is None or done == 0:
+            inner = state["inner"] = tracker.nest(title(), (stage,))
+        inner.update(stage, done, total, text=label or None)
+        if total > 0 and done >= total:
+            tracker.end_nested()
+            state.clear()
+
+    return report

@@ -84,7 +84,7 @@ def test_reasoning_answer_and_ablation_show_progress_and_cancel_in_chromium(slow
             page.get_by_test_id("stProgress").filter(has_text="1 model call").wait_for(timeout=30_000)
             _shot(page, "progress_1_answer_running")
             _cancel(page)
-            page.get_by_text("Cancelled: the answer was stopped before its next model call").wait_for(timeout=60_000)
+            page.get_by_text("Cancelled: the answer was stopped").wait_for(timeout=60_000)  # refused or dropped
             _settle(page, 500)
             _shot(page, "progress_2_answer_cancelled")
             page.get_by_role("button", name="Next step").click()
@@ -120,6 +120,11 @@ def test_reasoning_answer_and_ablation_show_progress_and_cancel_in_chromium(slow
             page.get_by_test_id("stProgress").filter(has_text=re.compile(r"Answering with \w+: [1-3] of 4 answers")
                                                      ).wait_for(timeout=120_000)
             _shot(page, "progress_5_evaluate_running")
+            # rpm's first answer for the user fits its decision rule: a nested bar counts the dev items
+            page.get_by_test_id("stProgress").filter(
+                has_text=re.compile(r"Answering with rpm · Fitting this user's decision rule: \d+ of \d+ dev items")
+            ).wait_for(timeout=120_000)
+            _shot(page, "progress_5b_evaluate_rpm_fitting")
             page.get_by_text(re.compile(r"Evaluated 1 query in")).wait_for(timeout=300_000)
             _settle(page)
             _shot(page, "progress_6_evaluate_done")

@@ -70,6 +70,8 @@ def test_answer_json_builds_the_profile_and_prints_answer_and_trace(env, workspa
                              "My battery died overnight.", "--method", "rpm", "--k", "3", "--json")
     assert code == 0, err
     data = json.loads(out)
+    n_dev = data["trace"]["steps"][-1]["detail"]["decision"]["n_dev"]
+    assert n_dev >= 8 and f"user u1 fitting rule: {n_dev}/{n_dev}" in err  # rpm's rule fitting, on stderr
     assert set(data) >= {"dataset", "user", "method", "run_id", "text", "value", "trace"}
     assert data["dataset"] == "phones" and data["user"] == "u1" and data["method"] == "rpm"
     assert data["value"] == 1.0 and data["text"] == "1"
@@ -96,6 +98,7 @@ def test_answer_text_output_for_every_method(env, workspace, capsys, method):
     assert code == 0, err
     assert out.splitlines()[1].startswith("answer: ")
     assert f"method: {method}" in out and "trace:" in out and "[1] " in out
+    assert "fitting rule" not in err  # only rpm fits a rule
 
 
 def test_ablate_reports_the_shift(env, workspace, capsys):

@@ -24,7 +24,7 @@ def test_evaluate_page_runs_users_on_ray(make_app, monkeypatch):
         at.radio(key="ev_scope").set_value("all users")
         at.number_input(key="ev_limit_user").set_value(1)
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
-        job = at.session_state["_inflow_eval_job"]
+        job = at.session_state["_inflow_eval_job"]["job"]
         labels, deadline = set(), time.time() + 300
         while not job.done and time.time() < deadline:
             labels.add(job.progress.label)
@@ -39,7 +39,7 @@ def test_evaluate_page_runs_users_on_ray(make_app, monkeypatch):
         assert f"Evaluated {result.n} queries" in texts(at)
         # again, after the first job's thread has ended: the Ray instance it started must still be up
         [b for b in at.button if b.label == "Run evaluation"][0].click().run()
-        again = at.session_state["_inflow_eval_job"]
+        again = at.session_state["_inflow_eval_job"]["job"]
         assert again is not job and again.wait(300) and again.error is None, again.error
         assert again.result.engine["done"] == result.engine["done"] and again.result.engine["calls"] == 0
     finally:

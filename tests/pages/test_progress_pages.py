@@ -48,11 +48,18 @@ def test_reasoning_answer_runs_in_the_background_and_can_be_cancelled(make_app, 
         assert at.button(key="rs_next").disabled  # one answer at a time
         assert "Press **Next step** to run" not in texts(at)
         until(lambda: slow.chat_calls >= 1)
+        # rpm's first answer fits the user's rule first: the bar counts its dev items as answers
+        line = job.snapshot().line()
+        assert line.startswith("Running rpm · Fitting this user's decision rule on ")
+        assert "then the query: 0 of " in line
         at.button(key="rs_cancel_answer").click().run()
         assert job.cancelled() and job.wait(60)
         wait_job(at)
-        assert "Cancelled: the answer was stopped before its next model call" in texts(at)
-        assert slow.chat_calls == 1  # the answer's own call was never sent
+        # the first dev item's reasoning call was in flight: the note says whether its result was dropped
+        # or the next call refused
+        how = "its result was dropped" if job.exception.dropped else "stopped before its next model call"
+        assert "Cancelled: the answer was stopped" in texts(at) and how in texts(at)
+        assert slow.chat_calls == 1  # the reasoning call's answer call was never sent
         state = at.session_state[Keys.REASONING]
         assert state.get("record") is None and not at.session_state[RS_JOB]
         # the page is usable: the same question runs to the end

@@ -205,7 +205,7 @@ def test_sample_data_path_end_to_end(make_app):
     [b for b in at.button if b.label == "Run evaluation"][0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     deadline = time.time() + 600
-    while "_inflow_eval_job" in at.session_state and time.time() < deadline:
+    while at.session_state["_inflow_eval_job"] and time.time() < deadline:  # the page's slot is {} when idle
         time.sleep(1.0)
         at.run()
     assert not at.exception, [e.value for e in at.exception]

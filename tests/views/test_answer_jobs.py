@@ -6,6 +6,7 @@ built with the deterministic stages.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -31,6 +32,7 @@ from core.views.answer_jobs import (
 )
 from core.views.answering import AblationRecord, AnswerRecord, make_context
 from core.views.eval_view import eval_inputs, finished_text, plan_text, start_eval_job
+from core.views.progress import BUILD_STAGES, ProgressTracker
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.waiting import until
 
@@ -175,3 +177,111 @@ def test_a_cancelled_summary_job_stores_nothing_and_its_run_says_cancelled(setup
     assert isinstance(job.exception, JobCancelled)
     assert len(ws.list_summary_versions("reviews", "ava")) == before  # the text written meanwhile is dropped
     assert ws.list_runs("summary", dataset_id="reviews", user_id="ava")[0].status == "cancelled"
+
+
+# -- rpm's first answer: the rule fitting is counted, and Cancel stops it -----------------------------------------
+
+
+@pytest.fixture
+def reports(monkeypatch) -> list[tuple]:
+    """Every tracker update and nested part started while the test runs, in order (no polling)."""
+    seen: list[tuple] = []
+    update, nest = ProgressTracker.update, ProgressTracker.nest
+
+    def recording_update(self, stage, done, total, *, text=None, unit=None):
+        seen.append(("update", stage, done, total, text))
+        update(self, stage, done, total, text=text, unit=unit)
+
+    def recording_nest(self, title, stages=BUILD_STAGES):
+        seen.append(("nest", title))
+        return nest(self, title, stages)
+
+    monkeypatch.setattr(ProgressTracker, "update", recording_update)
+    monkeypatch.setattr(ProgressTracker, "nest", recording_nest)
+    return seen
+
+
+def test_rpm_answer_job_counts_the_rule_fitting_item_by_item(setup, reports):
+    ws, profile, client, emb, server = setup
+    before = server.chat_calls
+    lines: list[str] = []
+    job = start_answer_job(ws, profile, method="rpm", query="The strap frayed within a week.", client=client,
+                           embedder=emb)
+    while not job.done:
+        lines.append(job.snapshot().line())
+        time.sleep(0.05)
+    assert job.error is None, job.error
+    n = job.result.answer.trace.steps[-1].detail.decision["n_dev"]
+    assert n == 20 and server.chat_calls - before == n + 1  # one answering call per dev item, then the query's
+    counts = [(done, total) for kind, stage, done, total, *_ in reports if kind == "update" and stage == "answering"]
+    # 0 of 1, then the fitting's n + 1 reports as answers out of n + 1 (the query's answer last), then done
+    assert counts == [(0, 1), *[(i, n + 1) for i in range(n + 1)], (n + 1, n + 1)]
+    texts_ = [r[4] for r in reports if r[0] == "update"]
+    assert texts_[1] == f"Running rpm · Fitting this user's decision rule on {n} dev items, then the query"
+    assert texts_[-2] == "Running rpm · answering the query"
+    assert job.snapshot().line().startswith(f"Running rpm: done ({n + 1} answers)")
+    # the bar's line says where the fitting is, with an estimate from the measured rate once an item finished
+    assert any(re.search(rf"then the query: \d+ of {n + 1} answers · about ", line) for line in lines), lines
+
+
+def test_cancel_while_rpm_fits_its_rule_stops_at_the_next_model_call(setup):
+    ws, profile, client, emb, server = setup
+    before = server.chat_calls
+    job = start_answer_job(ws, profile, method="rpm", query="The zip broke on day two.", client=client, embedder=emb)
+    until(lambda: job.progress.total == 21 and job.progress.done >= 3)
+    job.cancel()
+    sent = server.chat_calls
+    assert job.wait(120)
+    assert isinstance(job.exception, JobCancelled)
+    # at most one more call: one that passed the guard just as Cancel was pressed; far from the 21 of a whole answer
+    assert server.chat_calls <= sent + 1 and server.chat_calls - before < 21
+    runs = [r for r in ws.list_runs("answer") if r.params.get("query") == "The zip broke on day two."]
+    assert [r.status for r in runs] == ["cancelled"]  # recorded, and not left "running"
+    assert not [r for r in ws.list_runs() if r.status == "running"]
+    # what the note says matches what happened to the call in flight
+    note = cancelled_answer_note("answer", cached=False, dropped=job.exception.dropped)
+    assert ("result was dropped" in note) == job.exception.dropped and "no answer was stored" in note
+
+
+def test_compare_shows_rpms_fitting_as_a_nested_part_and_cancel_keeps_the_finished_methods(setup, reports):
+    ws, profile, client, emb, server = setup
+    job = start_compare_job(ws, profile, ["zero", "rpm"], query="Sturdy and cheap.", client=client, embedder=emb)
+    until(lambda: any(r[:2] == ("update", "fitting rule") and r[2] >= 2 for r in reports))
+    snap = job.snapshot()
+    assert snap.nested_title == "Answering with rpm" and snap.stage("answering").done == 1
+    assert snap.nested.line().startswith("Fitting this user's decision rule: ")
+    job.cancel()
+    assert job.wait(120) and job.error is None, job.error
+    records, _ = job.result
+    assert list(records) == ["zero"]  # rpm, stopped at its next model call, is left out
+    rpm_runs = [r for r in ws.list_runs("answer") if r.params.get("query") == "Sturdy and cheap."
+                and r.params.get("method") == "rpm"]
+    assert [r.status for r in rpm_runs] == ["cancelled"]
+
+
+def test_evaluation_shows_rpms_fitting_nested_and_a_cancel_inside_it_keeps_a_cancelled_run(setup, reports):
+    ws, _, client, emb, _ = setup
+    history, queries, _ = eval_inputs(ws.get_dataset("reviews"), "reviews", user_ids=["chloe"])
+    job = start_eval_job(ws, history, queries, methods=["rpm"], client=client, embedder=emb,
+                         settings=DETERMINISTIC, limit_per_user=2, k=2)
+    until(lambda: any(r[:2] == ("update", "fitting rule") and r[2] >= 2 for r in reports), timeout=300)
+    assert ("nest", "Building the profile of chloe") in reports and ("nest", "Answering with rpm") in reports
+    job.cancel()
+    assert job.wait(120) and job.error is None, job.error
+    result = job.result
+    assert result.cancelled and result.n == 0  # the query in flight was dropped, not scored as a failure
+    runs = ws.list_runs("eval")
+    assert runs[0].status == "cancelled" and not [r for r in ws.list_runs() if r.status == "running"]
+
+
+def test_cancel_during_an_ablations_full_rpm_answer_keeps_nothing_and_says_so(setup, reports):
+    ws, profile, client, emb, _ = setup
+    job = start_ablate_all_job(ws, profile, method="rpm", query="The seams split.", client=client, embedder=emb, k=2)
+    until(lambda: any(r[:2] == ("update", "fitting rule") and r[2] >= 1 for r in reports))
+    assert ("nest", "The full rpm answer") in reports and job.snapshot().stage("answering").done == 0
+    job.cancel()
+    assert job.wait(120) and isinstance(job.exception, JobCancelled)
+    runs = [r for r in ws.list_runs("ablation") if r.params.get("query") == "The seams split."]
+    assert [r.status for r in runs] == ["cancelled"]
+    assert not [r for r in ws.list_runs() if r.status == "running"]
+    assert "no factor was re-run" in cancelled_answer_note("ablate_all", cached=False)

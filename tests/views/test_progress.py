@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from core.views.jobs import CancelGuard, Job, JobCancelled
-from core.views.progress import BUILD_STAGES, ESTIMATING, ProgressTracker, duration_text
+from core.views.progress import BUILD_STAGES, ESTIMATING, ProgressTracker, duration_text, nested_reporter
 
 
 class Clock:
@@ -101,6 +101,28 @@ def test_nested_progress_and_live_note():
     assert t.snapshot().nested is None
 
 
+def test_a_nested_part_holds_back_the_outer_estimate_and_keeps_its_own():
+    clock = Clock()
+    t = ProgressTracker(("answering",), clock=clock)
+    t.update("answering", 0, 4, text="Answering with zero")
+    clock.now += 1.0
+    t.update("answering", 3, 4, text="Answering with rpm")
+    assert "about 0 s left" in t.snapshot().line()  # three answers in a second: one more is "0 s"
+    report = nested_reporter(t, lambda: "Answering with rpm")
+    report(0, 20, "Fitting this user's decision rule")
+    clock.now += 2.0
+    report(4, 20, "Fitting this user's decision rule")
+    snap = t.snapshot()
+    # rpm's one answer is 20 dev answers first: the outer rate would promise "0 s", so it waits
+    assert snap.line() == f"Answering with rpm: 3 of 4 answers · {ESTIMATING}"
+    assert snap.nested_title == "Answering with rpm"
+    assert snap.nested.line() == "Fitting this user's decision rule: 4 of 20 dev items · about 8 s left"
+    report(20, 20, "Fitting this user's decision rule")  # the part ended: the outer estimate is back
+    assert t.snapshot().nested is None and "left" in t.snapshot().line()
+    report(0, 20, "Fitting this user's decision rule")  # the next user's rule: a new part
+    assert t.snapshot().nested.line().startswith("Fitting this user's decision rule: 0 of 20 dev items")
+
+
 def test_a_tracker_takes_reports_from_several_threads():
     t = ProgressTracker(("answering",))
 
@@ -164,3 +186,22 @@ def test_cancel_guard_refuses_the_next_model_call_only():
     with pytest.raises(JobCancelled):
         guard.map(["d"])
     assert client.calls == 2
+
+
+def test_cancel_guard_says_whether_it_refused_a_call_or_dropped_a_result():
+    client, cancelled = _Client(), [False]
+    guard = CancelGuard(client, lambda: cancelled[0])
+
+    class _CancelMidCall(_Client):
+        def chat(self, request: str) -> str:
+            cancelled[0] = True  # the user pressed Cancel while this call ran
+            return super().chat(request)
+
+    mid = CancelGuard(_CancelMidCall(), lambda: cancelled[0])
+    with pytest.raises(JobCancelled) as dropped:
+        mid.chat("a")
+    assert dropped.value.dropped and "result that arrived after the Cancel was dropped" in str(dropped.value)
+    with pytest.raises(JobCancelled) as refused:
+        guard.chat("b")
+    assert not refused.value.dropped and str(refused.value) == "cancelled before the next model call; it was not sent"
+    assert client.calls == 0
