@@ -23,13 +23,13 @@ decided by one of four rules, chosen per user:
 The rule is fitted on a *dev slice* of the profile's own items (the latest ones; never a query):
 each dev item is answered as if it were a query, without itself, giving its :class:`Terms`. Each
 rule is scored by leave-one-out error on that slice (for ``fusion`` the weights are re-fitted
-without the left-out item, so its error is not flattered by the fit). The rule chosen is the
-*simplest* one whose error is within one standard error of the lowest (the one-standard-error rule
-of CART model selection): ``prior`` < ``raw`` < ``calibrated`` < ``fusion``, the standard error
-being that of the per-item error differences against the lowest-error rule. A model rule that
-beats the user's own prior on 20 items by less than the noise of 20 items is not trusted: on a
-LaMP-3 user the model's raw answer won the latest 20 history items by 0.05 and then lost the next
-20 queries by 0.55. A held-out dev item is left out of retrieval and of the prior, but
+without the left-out item, so its error is not flattered by the fit). The model rules compete on
+that error alone, and the best of them decides only if it beats ``prior`` by more than one
+standard error of their per-item error differences (the one-standard-error rule of CART model
+selection, with the model as the added complexity); otherwise ``prior`` decides. A model rule
+that beats the user's own prior on 20 items by less than the noise of 20 items is not trusted: on
+a LaMP-3 user the model's raw answer won the latest 20 history items by 0.05 and then lost the
+next 20 queries by 0.55. A held-out dev item is left out of retrieval and of the prior, but
 the profile's factors, their statistics and the summary were built with it, so dev errors are a
 little optimistic for every rule alike. Everything here is plain arithmetic on numpy arrays: the method that
 produces the terms (:mod:`core.methods.rpm`) owns the model calls.
@@ -46,7 +46,7 @@ import numpy as np
 
 from core.data.model import Task
 
-RULES = ("prior", "raw", "calibrated", "fusion")  # simplest first: the order the one-SE rule prefers
+RULES = ("prior", "raw", "calibrated", "fusion")  # ties go to the earlier
 GRID_STEP = 0.25
 PRIOR_SMOOTHING = 0.5
 _ROUND = 4
@@ -109,8 +109,8 @@ class FittedRule:
         dev_items: The ids of the dev items.
         metric: ``absolute error`` (scores) or ``error rate`` (labels).
         lowest: The candidate with the lowest dev error (None without a dev slice).
-        standard_errors: Per candidate, the standard error of its per-item error differences
-            against ``lowest``: the margin within which the simpler rule is preferred.
+        standard_errors: Under ``prior``, the standard error of the prior's per-item error
+            differences against the best model rule: the margin the model had to beat.
         candidates: Every candidate rule as fitted on the whole dev slice, by name, so a trace can
             show what each would have answered.
     """
@@ -353,23 +353,37 @@ def paired_standard_error(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def one_standard_error(per_item: dict[str, list[float]]) -> tuple[str, str, dict[str, float]]:
-    """Choose among candidates by the one-standard-error rule.
+    """Choose between the user's prior and the best model rule by the one-standard-error rule.
+
+    The model rules (``raw``, ``calibrated``, ``fusion``) compete on their leave-one-out error
+    alone: none is simpler than the others in the sense that matters (calibration fits nothing,
+    and the fusion's error already pays for its fitted weights). The model as a whole is the
+    added complexity: its best rule decides only when it beats ``prior`` by more than one
+    standard error of their per-item error differences; otherwise ``prior`` does.
 
     Args:
         per_item: Each candidate's per-item leave-one-out errors (same items, same order), keyed
             by a name of :data:`RULES`.
 
     Returns:
-        ``(chosen, lowest, standard_errors)``: the simplest candidate (in :data:`RULES` order)
-        whose mean error is within one paired standard error of the lowest mean, the lowest one,
-        and each candidate's standard error against it.
+        ``(chosen, lowest, standard_errors)``: the rule chosen, the candidate with the lowest
+        mean error, and the standard error of ``prior`` against the best model rule (under the key
+        ``prior``; empty when either is missing).
     """
     names = [n for n in RULES if n in per_item]
     means = {n: float(np.mean(per_item[n])) for n in names}
-    lowest = min(names, key=lambda n: (round(means[n], 9), RULES.index(n)))
-    ses = {n: paired_standard_error(per_item[n], per_item[lowest]) for n in names if n != lowest}
-    chosen = next(n for n in names if n == lowest or means[n] <= means[lowest] + ses[n] + 1e-9)
-    return chosen, lowest, ses
+
+    def best(pool: list[str]) -> str:
+        return min(pool, key=lambda n: (round(means[n], 9), RULES.index(n)))
+
+    lowest = best(names)
+    models = [n for n in names if n != "prior"]
+    if "prior" not in means or not models:
+        return lowest, lowest, {}
+    model = best(models)
+    se = paired_standard_error(per_item["prior"], per_item[model])
+    chosen = model if means["prior"] - means[model] > se + 1e-9 else "prior"
+    return chosen, lowest, {"prior": se}
 
 
 def fit_rule(dev: Sequence[tuple[Terms, Any]], task: Task, dev_items: Sequence[str] = ()) -> FittedRule:

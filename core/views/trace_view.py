@@ -85,7 +85,7 @@ def decision_view(record: dict[str, Any]) -> dict[str, Any]:
     errs = ", ".join(f"{k} {float(v):.3f}" for k, v in (record.get("dev_errors") or {}).items())
     lowest = record.get("lowest")
     choice = ("" if not lowest or lowest == rule.get("name") else
-              f"; {lowest} was lowest, but by less than one standard error, so the simpler rule")
+              f"; {lowest} was lower, by less than one standard error, so the user's prior decides")
     text = (f"{name} (leave-one-out {record.get('metric', 'error')} on {record.get('n_dev', 0)} of the user's "
             f"items: {errs}{choice})" if errs else f"{name} (too few history items to fit a rule)")
     parts = record.get("contributions") or {}

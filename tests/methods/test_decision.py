@@ -99,12 +99,16 @@ def test_a_model_rule_must_beat_the_prior_by_more_than_one_standard_error():
     assert d.alternatives(dev[-1][0], fitted, SCORE) == {"prior": 5.0, "raw": 4.0, "fusion": 4.0}
 
 
-def test_one_standard_error_prefers_the_simplest_rule_within_the_margin():
+def test_the_best_model_rule_must_beat_the_prior_by_one_standard_error():
     per_item = {"prior": [1.0, 0.0, 0.0, 0.0], "raw": [0.0, 0.0, 0.0, 0.0], "fusion": [0.0, 0.0, 0.0, 0.0]}
     chosen, lowest, ses = d.one_standard_error(per_item)
     assert (chosen, lowest) == ("prior", "raw") and ses["prior"] == pytest.approx(0.25)
     per_item["prior"] = [1.0, 1.0, 1.0, 0.0]  # mean 0.75 against 0 +- 0.25: out of the margin
     assert d.one_standard_error(per_item)[0] == "raw"
+    # the model rules compete on error alone: calibrated a little better than raw still wins
+    per_item = {"prior": [2.0, 2.0, 2.0, 2.0], "raw": [1.0, 0.0, 1.0, 0.0], "calibrated": [1.0, 0.0, 0.0, 0.0]}
+    assert d.one_standard_error(per_item)[:2] == ("calibrated", "calibrated")
+    assert d.one_standard_error({"raw": [1.0], "fusion": [0.0]})[0] == "fusion"  # no prior: the lowest
 
 
 def test_labels_use_the_mode_and_error_rate():
@@ -210,7 +214,7 @@ def test_the_trace_view_names_a_fusion_and_the_one_standard_error_choice():
     assert "lowest" not in text
     record = {**record, "rule": {"name": "prior", "estimator": "median"}, "lowest": "raw"}
     text = decision_view(record)["rule"]
-    assert "; raw was lowest, but by less than one standard error, so the simpler rule)" in text
+    assert "; raw was lower, by less than one standard error, so the user's prior decides)" in text
 
 
 def test_the_cli_text_names_the_rule(model, make_ctx, embedder):
