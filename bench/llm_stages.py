@@ -68,6 +68,7 @@ from core.stages.paths import LLMPathWriter, TemplatePathWriter  # noqa: E402
 from core.stages.pipeline import build_profile  # noqa: E402
 from core.stages.profile import PipelineSettings, Profile  # noqa: E402
 from core.stages.summary import LLMSummarizer  # noqa: E402
+from core.stages.text import STOP_WORDS, words  # noqa: E402
 from core.stages.types import Feature  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
@@ -146,7 +147,7 @@ def _specific(phrase: str, text: str) -> bool:
     A phrase that shares no such word with its item ("concrete properties", "themes") repeats the
     prompt's wording instead of saying what is in the review.
     """
-    forms = word_forms(text)
+    forms = word_forms(" ".join(w for w in words(text) if w not in STOP_WORDS))  # "themes" must not match "the"
     return any(has_form(w, forms) for w in name_words(phrase))
 
 
@@ -178,7 +179,7 @@ def measure_features(client: LLMClient, items: list[Item], task: Task, mean: flo
               f"{len(kept[it.id])} kept", file=sys.stderr)
     return {"llm": {**feature_quality(items, task, raw, kept, mean), "seconds": seconds, "tokens_out": tokens_out},
             "lexicon": {**feature_quality(items, task, lex_raw, lex_out, mean), "seconds": [lex_s / len(items)]},
-            "examples": [(it.input[:160], it.output, raw[it.id][:2]) for it in items[:2]]}
+            "examples": [(it.input[:160], it.output, raw[it.id][:2]) for it in items[:2]], "raw": raw}
 
 
 # -- names -----------------------------------------------------------------------------------------
