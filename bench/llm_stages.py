@@ -110,6 +110,25 @@ def _mean(items: list[Item], task: Task) -> float:
     return statistics.fmean(scores) if scores else 0.0
 
 
+class Stopwatch:
+    """Wall and CPU seconds since the last lap.
+
+    CPU seconds are this process's, llama.cpp's thread included: what a call costs on a free core.
+    On the shared machine wall seconds also hold the waits for the other processes (and any pause).
+    """
+
+    def __init__(self) -> None:
+        """Start."""
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> tuple[float, float]:
+        """Return ``(wall, cpu)`` seconds since the start or the previous lap, and start again."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = (wall - self.wall, cpu - self.cpu)
+        self.wall, self.cpu = wall, cpu
+        return out
+
+
 def load_average() -> str:
     """The 1-minute load average now (``n/a`` where the OS has none)."""
     try:
@@ -166,18 +185,21 @@ def measure_features(client: LLMClient, items: list[Item], task: Task, mean: flo
     lex_raw = {iid: [f.to_dict() for f in fs] for iid, fs in lex_out.items()}
     raw: dict[str, list[dict[str, Any]]] = {}
     kept: dict[str, list[Feature]] = {}
-    seconds, tokens_out = [], []
+    seconds, cpu, tokens_out = [], [], []
     for it in items:
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         res = client.chat(feature_request(it, task))
-        seconds.append(time.perf_counter() - t0)
+        wall, used = watch.lap()
+        seconds.append(wall)
+        cpu.append(used)
         tokens_out.append(res.tokens_out)
         feats = res.parsed.model_dump()["features"] if res.parsed is not None else []
         raw[it.id] = feats
         kept[it.id] = validate_features(it, feats, task)
-        print(f"  features {len(seconds)}/{len(items)}: {seconds[-1]:.1f} s, {len(feats)} raw, "
+        print(f"  features {len(seconds)}/{len(items)}: {seconds[-1]:.1f} s ({cpu[-1]:.1f} s CPU), {len(feats)} raw, "
               f"{len(kept[it.id])} kept", file=sys.stderr)
-    return {"llm": {**feature_quality(items, task, raw, kept, mean), "seconds": seconds, "tokens_out": tokens_out},
+    return {"llm": {**feature_quality(items, task, raw, kept, mean), "seconds": seconds, "cpu": cpu,
+                    "tokens_out": tokens_out},
             "lexicon": {**feature_quality(items, task, lex_raw, lex_out, mean), "seconds": [lex_s / len(items)]},
             "examples": [(it.input[:160], it.output, raw[it.id][:2]) for it in items[:2]], "raw": raw}
 
@@ -188,16 +210,16 @@ def measure_names(client: LLMClient, profile: Profile, vectors: dict[str, Any] |
     by_id = {f.id: f for f in profile.all_features()}
     kw = KeywordNamer().name_factors(copy.deepcopy(profile.factors), by_id, vectors)
     namer = LLMNamer(client)
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     llm = namer.name_factors(copy.deepcopy(profile.factors), by_id, vectors)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = watch.lap()
     real = [f.id for f in profile.factors if not f.is_noise and f.feature_ids]
     kw_names = {f.id: f.name for f in kw}
     llm_names = {f.id: f.name for f in llm}
     calls = len(real) + len(namer.rejected)  # every factor once, and once more each one rejected the first time
     kept_phrase = sum(1 for fid in real if llm_names[fid] == kw_names[fid])
-    print(f"  names: {len(real)} factors, {seconds:.1f} s", file=sys.stderr)
-    return {"factors": len(real), "seconds": seconds, "calls": calls,
+    print(f"  names: {len(real)} factors, {calls} calls, {seconds:.1f} s ({cpu:.1f} s CPU)", file=sys.stderr)
+    return {"factors": len(real), "seconds": seconds, "cpu": cpu, "calls": calls,
             "rejected": sum(len(v) for v in namer.rejected.values()), "failures": len(namer.failures),
             "kept_phrase": kept_phrase,
             "keywords": {"coherence": coherence(profile, kw_names),
@@ -211,13 +233,15 @@ def answer_mae(client: LLMClient, embedder: Embedder, profile: Profile, task: Ta
                summary: str) -> dict[str, Any]:
     """MAE of the ``summary`` method answering ``queries`` with ``summary`` as the profile's summary."""
     ctx = AnswerContext(task=task, profile=replace(profile, summary=summary), client=client, embedder=embedder)
-    errs, seconds = [], []
+    errs, seconds, cpu = [], [], []
     for q in queries:
-        t0 = time.perf_counter()
+        watch = Stopwatch()
         ans = SummaryMethod().answer(q.input, ctx)
-        seconds.append(time.perf_counter() - t0)
+        wall, used = watch.lap()
+        seconds.append(wall)
+        cpu.append(used)
         errs.append(_error(ans.value if ans.value is not None else ans.text, q.gold, task))
-    return {"mae": statistics.fmean(errs), "seconds": seconds}
+    return {"mae": statistics.fmean(errs), "seconds": seconds, "cpu": cpu}
 
 
 def _error(pred: Any, gold: Any, task: Task) -> float:
@@ -231,11 +255,11 @@ def _error(pred: Any, gold: Any, task: Task) -> float:
 def measure_summary(client: LLMClient, embedder: Embedder, profile: Profile, task: Task, queries: list[Query],
                     majority: str | None) -> dict[str, Any]:
     """Write the LLM summary; answer ``queries`` with it and with the template one; baselines on the same queries."""
-    t0 = time.perf_counter()
+    watch = Stopwatch()
     text = LLMSummarizer(client).summarize(profile.factors, profile.items, task)
-    seconds = time.perf_counter() - t0
-    print(f"  summary written: {seconds:.1f} s", file=sys.stderr)
-    out = {"seconds": seconds, "template_text": profile.summary, "llm_text": text, "queries": len(queries)}
+    seconds, cpu = watch.lap()
+    print(f"  summary written: {seconds:.1f} s ({cpu:.1f} s CPU)", file=sys.stderr)
+    out = {"seconds": seconds, "cpu": cpu, "template_text": profile.summary, "llm_text": text, "queries": len(queries)}
     for name, summary in (("template", profile.summary), ("llm", text)):
         out[name] = answer_mae(client, embedder, profile, task, queries, summary)
         print(f"  summary={name}: MAE {out[name]['mae']:.3f}", file=sys.stderr)
@@ -254,13 +278,14 @@ def measure_paths(client: LLMClient, profile: Profile, sample: list[Item]) -> di
     template = TemplatePathWriter().write(profile.items, profile.features, profile.factors, profile.assignments, task)
     writer = LLMPathWriter(client)
     seconds: list[float] = []
-    t_last = [time.perf_counter()]
+    cpu: list[float] = []
+    watch = Stopwatch()
 
-    def tick(done: int, total: int) -> None:
-        now = time.perf_counter()
-        seconds.append(now - t_last[0])
-        t_last[0] = now
-        print(f"  paths {done}/{total}: {seconds[-1]:.1f} s", file=sys.stderr)
+    def tick(done: int, total: int) -> None:  # the local client makes one call at a time: a tick is one call
+        wall, used = watch.lap()
+        seconds.append(wall)
+        cpu.append(used)
+        print(f"  paths {done}/{total}: {wall:.1f} s ({used:.1f} s CPU)", file=sys.stderr)
 
     llm = writer.write(profile.items, feats, profile.factors, profile.assignments, task, progress=tick)
     asked = [it for it in sample if feats.get(it.id)]
@@ -270,7 +295,7 @@ def measure_paths(client: LLMClient, profile: Profile, sample: list[Item]) -> di
         return {"n": len(of), "consistent": sum(1 for it in of if paths[it.id].consistent and paths[it.id].steps),
                 "with_hop": sum(1 for it in of if paths[it.id].steps)}
 
-    return {"asked": len(asked), "failures": len(writer.failures), "seconds": seconds,
+    return {"asked": len(asked), "failures": len(writer.failures), "seconds": seconds, "cpu": cpu,
             "template": stats(template, asked), "llm": stats(llm, asked),
             "examples": [(template[it.id].text, llm[it.id].text) for it in asked[:2]]}
 
@@ -331,31 +356,38 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
     fe, na, su, pa = res["features"], res["names"], res["summary"], res["paths"]
     n_items, all_items = res["items"], res["history_items_all_users"]
     fl, fx = fe["llm"], fe["lexicon"]
-    feat_call = _s(fl["seconds"])
-    path_call = _s(pa["seconds"])
-    name_call = na["seconds"] / max(1, na["calls"])
+    feat_cpu, path_cpu = _s(fl["cpu"]), _s(pa["cpu"])
+    name_cpu = na["cpu"] / max(1, na["calls"])
     lines = [
         "# Profile stages with the local model: LLM or deterministic?", "",
-        f"Measured by `{command}` on {when} (finished) in {minutes:.1f} min, "
-        f"local model `{model}`, 1 thread (`INFLOW_LLAMA_THREADS=1`), on the project's shared 2-core machine: 1-minute "
-        f"load average {' / '.join(res['loads'])} (start / after features / names / summary / paths). "
+        f"Measured by `{command}`, finished {when}, {minutes:.1f} min wall, local model `{model}`, 1 thread "
+        f"(`INFLOW_LLAMA_THREADS=1`), on the project's shared 2-core machine: 1-minute load average "
+        f"{' / '.join(res['loads'])} (start / after features / names / summary / paths). "
         f"LaMP-3 user {res['user']}: {n_items} history reviews (the last 20% held out as queries, never "
         f"built on), mean rating {res['mean']:.2f}; deterministic build {res['build_s']:.1f} s, "
         f"{res['features_total']} lexicon features, {res['factors']} factors. How each figure is made: the module "
         "docstring of `bench/llm_stages.py`.", "",
         "## Cost", "",
-        "Projected = calls a build makes x the mean seconds per call measured here (features and paths: one call "
-        f"per history item; names: one per factor plus redos; summary: one). All five LaMP-3 users hold "
-        f"{all_items} history reviews.", "",
-        "| stage | calls measured | mean s per call (LLM) | projected for this user (LLM) | for all five users "
-        "(LLM) | deterministic |", "|---|---:|---:|---:|---:|---|",
-        f"| features | {len(fl['seconds'])} | {feat_call:.1f} | {_hm(feat_call * n_items)} | "
-        f"{_hm(feat_call * all_items)} | lexicon {fx['seconds'][0] * 1000:.1f} ms per item |",
-        f"| names | {na['calls']} ({na['factors']} factors) | {name_call:.1f} | {_hm(na['seconds'])} | "
-        f"{_hm(5 * na['seconds'])} (5 x this user) | keywords, well under 1 s |",
-        f"| summary | 1 | {su['seconds']:.1f} | {_hm(su['seconds'])} | {_hm(5 * su['seconds'])} | template, no call |",
-        f"| paths | {len(pa['seconds'])} | {path_call:.1f} | {_hm(path_call * res['items_with_features'])} "
-        f"({res['items_with_features']} items with features) | {_hm(path_call * all_items)} | template, no call |",
+        "*CPU s* is the process's CPU time per call (llama.cpp's one thread included): what a call costs on a free "
+        "core. *Wall s* is what it took here, waits for the other processes on the shared cores included. "
+        "Projected = calls a build makes x mean CPU s per call (features and paths: one call per history item; "
+        f"names: one per factor plus one per rejected name; summary: one), on one free core. All five LaMP-3 users "
+        f"hold {all_items} history reviews.", "",
+        "| stage | calls measured | mean CPU s per call | mean wall s per call | projected, this user | "
+        "projected, all five users | deterministic |", "|---|---:|---:|---:|---:|---:|---|",
+        f"| features | {len(fl['cpu'])} | {feat_cpu:.1f} | {_s(fl['seconds']):.1f} | {_hm(feat_cpu * n_items)} | "
+        f"{_hm(feat_cpu * all_items)} | lexicon {fx['seconds'][0] * 1000:.1f} ms per item |",
+        f"| names | {na['calls']} ({na['factors']} factors) | {name_cpu:.1f} | "
+        f"{na['seconds'] / max(1, na['calls']):.1f} | {_hm(na['cpu'])} | {_hm(5 * na['cpu'])} (5 x this user) | "
+        "keywords, no call |",
+        f"| summary | 1 | {su['cpu']:.1f} | {su['seconds']:.1f} | {_hm(su['cpu'])} | {_hm(5 * su['cpu'])} | "
+        "template, no call |",
+        f"| paths | {len(pa['cpu'])} | {path_cpu:.1f} | {_s(pa['seconds']):.1f} | "
+        f"{_hm(path_cpu * res['items_with_features'])} ({res['items_with_features']} items with features) | "
+        f"{_hm(path_cpu * all_items)} | template, no call |",
+        f"| (answering with a summary) | {2 * su['queries']} | "
+        f"{_s(su['template']['cpu'] + su['llm']['cpu']):.1f} | "
+        f"{_s(su['template']['seconds'] + su['llm']['seconds']):.1f} | per query | | |",
         "", "## Quality", "",
         f"**Features** ({fl['items']} sampled reviews, half rated below the user's mean and half above; a constant "
         "direction agrees 50% of the time on such a sample):", "",
@@ -378,9 +410,9 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
         "Phrase names: " + "; ".join(f"“{n}”" for n in na["keywords"]["names"]), "",
         f"**Summary** (the `summary` method answers the user's first {su['queries']} held-out reviews with each "
         "summary; MAE, lower is better; the no-model baselines predict the same reviews):", "",
-        "| summary | MAE | median s per answer |", "|---|---:|---:|",
-        f"| template | {su['template']['mae']:.3f} | {statistics.median(su['template']['seconds']):.1f} |",
-        f"| LLM-written | {su['llm']['mae']:.3f} | {statistics.median(su['llm']['seconds']):.1f} |",
+        "| summary | MAE | median CPU s per answer |", "|---|---:|---:|",
+        f"| template | {su['template']['mae']:.3f} | {statistics.median(su['template']['cpu']):.1f} |",
+        f"| LLM-written | {su['llm']['mae']:.3f} | {statistics.median(su['llm']['cpu']):.1f} |",
         f"| `majority` (no model) | {su['majority']:.3f} | - |",
         f"| `user-mean` (no model) | {su['user-mean']:.3f} | - |", "",
         f"Template summary: {_quote(su['template_text'])}", "",
@@ -444,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = make_embedder(default_embedder_kind())
     # no workspace cache: every call is a real model call, so its seconds are what a first build pays
     client = make_client(BackendSettings(kind="local", local_model=args.model), None)
+    client.backend.load()  # not part of the first call's seconds
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         res = run(client, embedder, history, queries, user=args.user, n_features=sizes["features"],
