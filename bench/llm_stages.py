@@ -2,7 +2,7 @@
 
 Usage::
 
-    INFLOW_LLAMA_THREADS=1 python bench/llm_stages.py            # writes docs/LLM_STAGES.md (<= ~15 min)
+    INFLOW_LLAMA_THREADS=1 python bench/llm_stages.py            # the measured section of docs/LLM_STAGES.md
     INFLOW_LLAMA_THREADS=1 python bench/llm_stages.py --quick    # smaller samples, prints only
     python bench/llm_stages.py --model qwen2.5-coder-0.5b --no-write
 
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.factor_quality import coherence, name_words  # noqa: E402
+from bench.factor_quality import coherence, name_words, write_section  # noqa: E402
 from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
 from core.data.model import Dataset, Item, Query, Task  # noqa: E402
 from core.embed.base import Embedder  # noqa: E402
@@ -72,7 +72,9 @@ from core.stages.text import STOP_WORDS, words  # noqa: E402
 from core.stages.types import Feature  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
+# the measured section of the doc sits between these markers; the decision below them is written by hand
 DOC = ROOT / "docs" / "LLM_STAGES.md"
+BEGIN, END = "<!-- llm_stages:begin -->", "<!-- llm_stages:end -->"
 DEFAULT_USER = "u00005020"
 TIE = 0.25  # a rating within this of the user's mean has no expected direction (as in core.stages.paths)
 FULL = {"features": 6, "paths": 6, "queries": 20}
@@ -359,7 +361,7 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
     feat_cpu, path_cpu = _s(fl["cpu"]), _s(pa["cpu"])
     name_cpu = na["cpu"] / max(1, na["calls"])
     lines = [
-        "# Profile stages with the local model: LLM or deterministic?", "",
+        BEGIN, "",
         f"Measured by `{command}`, finished {when}, {minutes:.1f} min wall, local model `{model}`, 1 thread "
         f"(`INFLOW_LLAMA_THREADS=1`), on the project's shared 2-core machine: 1-minute load average "
         f"{' / '.join(res['loads'])} (start / after features / names / summary / paths). "
@@ -428,7 +430,7 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
     ]
     for t, llm in pa["examples"]:
         lines += [f"- template: {_quote(t)}", f"  LLM: {_quote(llm)}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", END])
 
 
 def _c(x: float | None) -> str:
@@ -463,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                         when=saved["when"])
         print(report)
         if not args.no_write:
-            DOC.write_text(report, encoding="utf-8")
+            write_section(report, DOC)
         return 0
     if not LAMP3.is_file():
         print(f"{LAMP3} is absent", file=sys.stderr)
@@ -493,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     report = render(res, model=client.capabilities.model, command=command, minutes=minutes, when=when)
     print(report)
     if not (args.no_write or args.quick):
-        DOC.write_text(report, encoding="utf-8")
+        write_section(report, DOC)
     return 0
 
 
