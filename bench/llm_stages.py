@@ -366,7 +366,7 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
         f"(`INFLOW_LLAMA_THREADS=1`), on the project's shared 2-core machine: 1-minute load average "
         f"{' / '.join(res['loads'])} (start / after features / names / summary / paths). "
         f"LaMP-3 user {res['user']}: {n_items} history reviews (the last 20% held out as queries, never "
-        f"built on), mean rating {res['mean']:.2f}; deterministic build {res['build_s']:.1f} s, "
+        f"built on), mean rating {res['mean']:.2f}; its deterministic build has "
         f"{res['features_total']} lexicon features, {res['factors']} factors. How each figure is made: the module "
         "docstring of `bench/llm_stages.py`.", "",
         "## Cost", "",
