@@ -3,8 +3,7 @@
 A *stage mode* (``$INFLOW_STAGES``, the sidebar, ``--stages``) says which implementation each model
 stage uses: ``deterministic`` the lexicon extractor, keyword names, the template summary and
 templated paths (no model calls); ``llm`` the LLM for all four; ``auto`` follows the backend's
-capabilities stage by stage (:meth:`core.llm.types.Capabilities.drives`: a weak model runs with the LLM
-only the stages it was measured good enough for). Which embedder to use is :func:`core.embed.factory.embedder_choice`.
+capabilities. Which embedder to use is :func:`core.embed.factory.embedder_choice`.
 """
 
 from __future__ import annotations
