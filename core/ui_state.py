@@ -34,8 +34,6 @@ SAMPLE_DIR = REPO_ROOT / "sample_data"
 AUTO_SAMPLES: dict[str, tuple[str, ...]] = {"reviews": ("reviews.csv",), "movie_tags": ("movie_tags.csv",)}
 STAGE_MODES = ("auto", "deterministic", "llm")
 STAGE_NAMES = ("features", "factor names", "summary", "reasoning paths")
-# each shown stage's name in Capabilities.llm_stages (core.llm.types.PROFILE_STAGES)
-STAGE_KEYS = {"features": "features", "factor names": "names", "summary": "summary", "reasoning paths": "paths"}
 
 
 class Keys:
@@ -258,29 +256,25 @@ def backend_status(capabilities: Capabilities | None, stage_mode: str = "auto", 
         error: Why the client could not be made.
 
     Returns:
-        The status. In ``auto`` mode a model without structured output gets the deterministic stages; a
-        weak one (``capabilities.is_weak``) gets them for every stage it was not measured good enough
-        for (``capabilities.llm_stages``), with a warning naming them.
+        The status. In ``auto`` mode a weak model (``capabilities.is_weak``) or one without structured
+        output gets the deterministic stages and a warning naming them.
     """
     if capabilities is None:
         st = BackendStatus(backend="none", model="", stages=dict(DETERMINISTIC), error=error)
         st.warnings.append(f"No chat model: {error or 'not configured'}. Deterministic stages only; answering "
                            "needs a backend.")
         return st
-
-    def use_llm(name: str) -> bool:
-        return stage_mode == "llm" or (stage_mode == "auto" and capabilities.drives(STAGE_KEYS[name]))
-
-    stages = {name: "LLM" if use_llm(name) else DETERMINISTIC[name] for name in STAGE_NAMES}
+    capable = (not capabilities.is_weak) and capabilities.structured_output
+    use_llm = stage_mode == "llm" or (stage_mode == "auto" and capable)
+    stages = {name: "LLM" if use_llm else DETERMINISTIC[name] for name in STAGE_NAMES}
     st = BackendStatus(backend=capabilities.backend, model=capabilities.model, stages=stages,
                        weak=capabilities.is_weak, error=error)
     if capabilities.is_weak and stage_mode != "deterministic":
-        fixed = [name for name in STAGE_NAMES if stages[name] != "LLM"]
-        if stage_mode == "llm":
+        if use_llm:
             st.warnings.append(f"{capabilities.model} is a small local model: its free text is unreliable, yet the "
                                "LLM stages were forced.")
-        elif fixed:
-            st.warnings.append(f"{capabilities.model} is too small for some free-text stages ({', '.join(fixed)}): "
-                               "using the deterministic implementations for them. Answers still use the model, "
-                               "held to a schema.")
+        else:
+            st.warnings.append(f"{capabilities.model} is too small for the free-text stages (features, factor "
+                               "names, summary, paths): using the deterministic implementations. Answers still "
+                               "use the model, held to a schema.")
     return st

@@ -38,7 +38,7 @@ from typing import Any
 from core.errors import InputError, Problem
 from core.llm.choice_scoring import AmbiguousOptionsError, ChoiceScorer, ClosedChoice, closed_choice, resolve_mode
 from core.llm.errors import EndpointError
-from core.llm.local_models import ensure_model, model_for_file
+from core.llm.local_models import ensure_model
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
 
@@ -170,13 +170,9 @@ class LocalLlamaBackend:
         size = self.model_path.stat().st_size
         self._size = size
         quality = free_text_quality or ("weak" if size < WEAK_MODEL_BYTES else "good")
-        known = model_for_file(self.model_path.name)
-        # the file-size rule is per model; which stages a weak embedded model still runs with the LLM
-        # was measured per stage (docs/LLM_STAGES.md) and is recorded with the model
         self.capabilities = Capabilities(backend="local", model=self.model_path.name, structured_output=True,
                                          free_text_quality=quality, context_length=n_ctx,
-                                         cost_per_1k_input=0.0, cost_per_1k_output=0.0,
-                                         llm_stages=frozenset(known.llm_stages) if known else frozenset())
+                                         cost_per_1k_input=0.0, cost_per_1k_output=0.0)
 
     def __repr__(self) -> str:
         """Show the model file."""

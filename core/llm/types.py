@@ -15,7 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
-PROFILE_STAGES = ("features", "names", "summary", "paths")  # the profile stages with an LLM version
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,6 @@ class Capabilities:
         context_length: Context window in tokens.
         cost_per_1k_input: USD per 1k prompt tokens, if known.
         cost_per_1k_output: USD per 1k completion tokens, if known.
-        llm_stages: Profile stages (names of :data:`PROFILE_STAGES`) a *weak* model still runs with the
-            LLM in ``auto`` mode because they were measured good enough and affordable with it
-            (``bench/llm_stages.py``, ``docs/LLM_STAGES.md``); a model that is not weak runs all of them.
     """
 
     backend: str
@@ -43,19 +39,11 @@ class Capabilities:
     context_length: int = 8192
     cost_per_1k_input: float | None = None
     cost_per_1k_output: float | None = None
-    llm_stages: frozenset[str] = frozenset()
 
     @property
     def is_weak(self) -> bool:
         """True when free text from this model should not drive a stage."""
         return self.free_text_quality != "good"
-
-    def drives(self, stage: str) -> bool:
-        """True when ``auto`` mode runs ``stage`` (one of :data:`PROFILE_STAGES`) with this model.
-
-        It must hold to a schema, and be either not weak or measured good enough for that stage.
-        """
-        return self.structured_output and (not self.is_weak or stage in self.llm_stages)
 
 
 @dataclass

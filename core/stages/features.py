@@ -252,8 +252,7 @@ def choose_extractor(client: LLMClient | None, prefer: str | None = None) -> Fea
     Args:
         client: The LLM client, or None when no model is configured.
         prefer: ``"llm"``, ``"lexicon"``, or None / ``"auto"`` to follow the backend's capabilities
-            (LLM when it supports structured output and is not weak, or was measured good enough for
-            features; else lexicon).
+            (LLM when it is not weak and supports structured output, else lexicon).
 
     Raises:
         InputError: ``prefer`` is unknown, or ``"llm"`` was asked for without a client.
@@ -268,23 +267,17 @@ def choose_extractor(client: LLMClient | None, prefer: str | None = None) -> Fea
     if choice != "auto":
         raise InputError(Problem("extractor", None, "extractor",
                                  f"unknown extractor {prefer!r}; use auto, llm or lexicon"))
-    if client is not None and is_capable(client, "features"):
+    if client is not None and is_capable(client):
         return LLMFeatureExtractor(client)
     return LexiconFeatureExtractor()
 
 
-def is_capable(client: LLMClient | None, stage: str = "features") -> bool:
-    """True when a client's model is good enough to drive ``stage`` in ``auto`` mode.
-
-    It must support structured output, and be either not weak or measured good enough for that
-    stage (``Capabilities.llm_stages``: ``features``, ``names``, ``summary`` or ``paths``).
-    """
+def is_capable(client: LLMClient | None) -> bool:
+    """True when a client's model is good enough to drive a stage (not weak, structured output)."""
     if client is None:
         return False
     caps = client.capabilities
-    if not caps.structured_output:
-        return False
-    return (not caps.is_weak) or stage in getattr(caps, "llm_stages", ())
+    return (not caps.is_weak) and bool(caps.structured_output)
 
 
 def task_with_labels(task: Task, items: list[Item]) -> Task:

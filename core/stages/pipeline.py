@@ -65,11 +65,11 @@ STAGES = ("features", "projection", "clustering", "factors", "summary", "paths")
 
 
 # -- stage implementations from settings ---------------------------------------------------------------
-def _pick(choice: str, client: LLMClient | None, what: str, stage: str) -> bool:
-    """Return True for the LLM implementation of a stage (``stage``: its name in ``Capabilities.llm_stages``)."""
+def _pick(choice: str, client: LLMClient | None, what: str) -> bool:
+    """Return True for the LLM implementation of a stage."""
     c = (choice or "auto").lower()
     if c == "auto":
-        return is_capable(client, stage)
+        return is_capable(client)
     if c == "llm":
         if client is None:
             raise InputError(Problem("settings", None, what, f"the LLM {what} needs a model backend"))
@@ -94,18 +94,17 @@ def make_clusterer(settings: PipelineSettings) -> Clusterer:
 
 def make_namer(settings: PipelineSettings, client: LLMClient | None) -> Namer:
     """Return the factor namer the settings ask for."""
-    return LLMNamer(client) if _pick(settings.namer, client, "namer", "names") else KeywordNamer()
+    return LLMNamer(client) if _pick(settings.namer, client, "namer") else KeywordNamer()
 
 
 def make_summarizer(settings: PipelineSettings, client: LLMClient | None) -> Summarizer:
     """Return the summarizer the settings ask for."""
-    use_llm = _pick(settings.summarizer, client, "summarizer", "summary")
-    return LLMSummarizer(client) if use_llm else TemplateSummarizer()
+    return LLMSummarizer(client) if _pick(settings.summarizer, client, "summarizer") else TemplateSummarizer()
 
 
 def make_path_writer(settings: PipelineSettings, client: LLMClient | None) -> PathWriter:
     """Return the path writer the settings ask for."""
-    return LLMPathWriter(client) if _pick(settings.paths, client, "paths", "paths") else TemplatePathWriter()
+    return LLMPathWriter(client) if _pick(settings.paths, client, "paths") else TemplatePathWriter()
 
 
 @dataclass

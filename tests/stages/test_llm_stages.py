@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -114,27 +113,3 @@ def test_llm_summary_failure_falls_back_to_the_template(llm):
     assert text.startswith("Rates 3.0 on average") and "Breakage" in text
     assert ws.get_artifact(run_id, "fallback")
     assert ws.latest_summary("d", "u")["note"].startswith("fallback to template")
-
-
-def test_a_weak_model_runs_with_the_llm_only_the_stages_measured_good_enough(llm):
-    """auto mode, a weak model whose capabilities name ``names`` and ``summary``: those two call it, the rest do not."""
-    ws, client, server = llm
-    client.backend.capabilities = dataclasses.replace(client.backend.capabilities, free_text_quality="weak",
-                                                      llm_stages=frozenset({"names", "summary"}))
-    ws.add_dataset(durability_dataset(n=30))
-    p = build_profile(ws, "dura", "ava", client=client, embedder=CountingEmbedder(),
-                      settings=PipelineSettings(hdbscan_min_cluster_size=4))
-    assert p.settings["extractor_kind"] == "lexicon" and p.settings["paths_kind"] == "template"
-    assert p.summary == "Dislikes things that break (LLM summary)."
-    asked = [m["content"] for r in server.calls() for m in r["body"]["messages"] if m["role"] == "system"]
-    assert any("You name groups" in s for s in asked)
-    assert not any("analyse one item" in s or "explain why" in s for s in asked)
-    weak_everywhere = dataclasses.replace(client.backend.capabilities, llm_stages=frozenset())
-    client.backend.capabilities = weak_everywhere
-    calls = server.chat_calls
-    ws2 = Workspace(":memory:")
-    ws2.add_dataset(durability_dataset(n=30))
-    q = build_profile(ws2, "dura", "ava", client=client, embedder=CountingEmbedder(),
-                      settings=PipelineSettings(hdbscan_min_cluster_size=4))
-    assert server.chat_calls == calls and q.summary.startswith("Rates")  # no stage asked the model
-    ws2.close()
