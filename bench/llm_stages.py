@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.factor_quality import coherence, name_words, write_section  # noqa: E402
+from bench.factor_quality import coherence, name_words  # noqa: E402
 from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
 from core.data.model import Dataset, Item, Query, Task  # noqa: E402
 from core.embed.base import Embedder  # noqa: E402
@@ -370,8 +370,9 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
         f"{res['features_total']} lexicon features, {res['factors']} factors. How each figure is made: the module "
         "docstring of `bench/llm_stages.py`.", "",
         "## Cost", "",
-        "*CPU s* is the process's CPU time per call (llama.cpp's one thread included): what a call costs on a free "
-        "core. *Wall s* is what it took here, waits for the other processes on the shared cores included. "
+        "*CPU s* is the process's CPU time per call, every thread counted: what a call costs on a free core "
+        "(llama.cpp may evaluate a prompt on a second thread when one is idle, so CPU s can exceed wall s). "
+        "*Wall s* is what it took here, waits for the other processes on the shared cores included. "
         "Projected = calls a build makes x mean CPU s per call (features and paths: one call per history item; "
         f"names: one per factor plus one per rejected name; summary: one), on one free core. All five LaMP-3 users "
         f"hold {all_items} history reviews.", "",
@@ -431,6 +432,17 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
     for t, llm in pa["examples"]:
         lines += [f"- template: {_quote(t)}", f"  LLM: {_quote(llm)}"]
     return "\n".join([*lines, "", END])
+
+
+def write_section(section: str, path: Path = DOC) -> None:
+    """Replace the marked section of ``path`` (appending it, or creating the file, when the markers are missing)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Profile stages with the local model\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def _c(x: float | None) -> str:
