@@ -46,3 +46,17 @@ def test_feature_quality_counts_coverage_grounding_and_directions():
     assert (q["items"], q["with_feature"], q["raw"], q["kept"]) == (2, 1, 3, 1)
     assert q["grounded"] == 2 and q["specific"] == 2
     assert (q["directed"], q["agree"]) == (3, 1)  # raised on a 5 agrees; lowered on a 5 and raised on a 1 do not
+
+
+def test_the_measured_section_is_replaced_and_the_hand_written_decision_kept(tmp_path):
+    from bench.llm_stages import BEGIN, END, write_section
+
+    doc = tmp_path / "LLM_STAGES.md"
+    doc.write_text(f"# Title\n\n{BEGIN}\nold figures\n{END}\n\n## Decision\nkept\n", encoding="utf-8")
+    write_section(f"{BEGIN}\nnew figures\n{END}", doc)
+    text = doc.read_text(encoding="utf-8")
+    assert "new figures" in text and "old figures" not in text
+    assert text.count(BEGIN) == 1 and text.endswith("## Decision\nkept\n")
+    fresh = tmp_path / "new.md"
+    write_section(f"{BEGIN}\nfigures\n{END}", fresh)
+    assert fresh.read_text(encoding="utf-8").startswith("# Profile stages") and "figures" in fresh.read_text()
