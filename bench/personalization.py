@@ -169,7 +169,7 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
         names = [*METHODS, *res.baselines]
         out += [f"## LaMP-3 ({res.n} queries, {len(l3['users'])} users; MAE, lower is better)", "",
                 "| user | queries | history | " + " | ".join(names) + " | rule (dev LOO error) | median s per answer "
-                "(zero / rpm) | median prompt tokens (zero / rpm) |",
+                f"({' / '.join(METHODS)}) | median prompt tokens ({' / '.join(METHODS)}) |",
                 "|---|---|---|" + "---|" * len(names) + "---|---|---|"]
         for u in l3["users"]:
             r = u["rule"]
