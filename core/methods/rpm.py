@@ -22,8 +22,9 @@ Steps (each in the trace):
    (:mod:`core.methods.decision`): the user's prior alone, the model's raw or calibrated option
    scores, or their fusion with the retrieved items' similarity-weighted responses and the
    user's prior, chosen by leave-one-out error on a dev slice of the user's latest history items
-   (each answered by this same method without itself): the simplest rule within one standard
-   error of the lowest. The step shows the rule, its dev error and
+   (each answered by this same method without itself): the model rule with the lowest error if
+   it beats the prior by more than one standard error, else the prior. The step shows the rule,
+   every candidate's dev error, what each candidate would answer, and
    each term's contribution; the rule is fitted once per context and shared with ablated copies,
    so an ablation moves the answer through the same arithmetic.
 
@@ -296,7 +297,7 @@ class RPMMethod:
                       latency_ms=(time.perf_counter() - t0) * 1000.0 + fit_ms,
                       detail=StepDetail(extra={"fit_ms": round(fit_ms, 1)},
                                         decision={**fitted.to_dict(), **d, "model_scored": terms.model_scored,
-                                          "alternatives": decision.alternatives(terms, fitted, context.task),
+                                                  "alternatives": decision.alternatives(terms, fitted, context.task),
                                                   "knn_items": [{"id": doc.id, "response": doc.output,
                                                                  "weight": round(max(0.0, doc.score), 4)}
                                                                 for doc in docs]}))
