@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.doc_section import replace_section  # noqa: E402
 from bench.tokens import LAMP3  # noqa: E402
 from core.data.load import load  # noqa: E402
 from core.data.tasks import LAMP_SPECS  # noqa: E402
@@ -167,13 +168,7 @@ def render(rows: list[dict[str, Any]], embedder_kind: str) -> str:
 
 def write_section(section: str, path: Path = DOC) -> None:
     """Replace the marked section of ``path`` (appending it when the markers are missing)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Factors\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, section, BEGIN, END, "# Factors")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.doc_section import replace_section  # noqa: E402
 from bench.factor_quality import coherence, name_words  # noqa: E402
 from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
 from core.data.model import Dataset, Item, Query, Task  # noqa: E402
@@ -436,13 +437,7 @@ def render(res: dict[str, Any], *, model: str, command: str, minutes: float, whe
 
 def write_section(section: str, path: Path = DOC) -> None:
     """Replace the marked section of ``path`` (appending it, or creating the file, when the markers are missing)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Profile stages with the local model\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, section, BEGIN, END, "# Profile stages with the local model")
 
 
 def _c(x: float | None) -> str:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,6 +83,14 @@ def report(sampler: Sampler, ends: dict[str, float]) -> None:
                   f"{eta / actual if actual > 0 else float('nan'):>6.2f}")
 
 
+def sample_job(job: Any) -> tuple[Sampler, float]:
+    """Wait for a started job while sampling its tracker; return the sampler and when the job ended."""
+    with Sampler(job.tracker) as sampler:
+        job.wait()
+        end = time.monotonic()
+    return sampler, end
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build and evaluate one user against the slow loopback server; print estimate vs actual."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -123,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         history, queries, _ = eval_inputs(ws.get_dataset(dataset, user_ids=[user]), dataset, fraction=0.2)
         job = start_eval_job(ws, history, queries, methods=["zero", "bm25"], client=client, embedder=emb,
                              settings=settings, limit_per_user=10, k=4)
-        with Sampler(job.tracker) as sampler:
-            job.wait()
-            end = time.monotonic()
+        sampler, end = sample_job(job)
         if job.error:
             print(f"evaluation failed: {job.error}", file=sys.stderr)
             return 1
@@ -136,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = build_profile(ws, dataset, user, client=client, embedder=emb, settings=settings)  # stored: no calls
         before = server.chat_calls
         job = start_answer_job(ws, profile, method="rpm", query=queries[0].input, client=client, embedder=emb)
-        with Sampler(job.tracker) as sampler:
-            job.wait()
-            end = time.monotonic()
+        sampler, end = sample_job(job)
         if job.error:
             print(f"rpm answer failed: {job.error}", file=sys.stderr)
             return 1
