@@ -445,7 +445,7 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         "",
         faithfulness_table(faith),
         "",
-        f"The same {faith['n']} queries answered by every method, with the no-model baselines beside:",
+        f"The same {faith.n} queries answered by every method, with the no-model baselines beside:",
         "",
         metric_table(faith),
         "",
@@ -458,7 +458,7 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"with at least 15 such movies ({len(tag_ds.users)} users, {sum(len(u.items) for u in tag_ds.users)} "
         "movies); movies in order of first tag; the last 20% per user are the queries "
         f"({tag_base.n_planned}). Answers are constrained to the user's own label set (listed alphabetically); "
-        f"macro-F1 runs over the union ({len(tag_base.get('labels') or [])} labels).",
+        f"macro-F1 runs over the union ({len(tag_base.labels or [])} labels).",
         "",
         f"### Methods and baselines on the first {args.tag_limit_per_user} held-out movies of each user "
         f"(n = {tag.n})",
