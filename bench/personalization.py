@@ -21,6 +21,7 @@ re-run with ``--reuse`` takes every answered call from the cache.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -128,15 +129,24 @@ def candidate_errors(ctx: AnswerContext, queries: list[Any], task: Any) -> dict[
     return out
 
 
-def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings, *, n: int, k: int) -> dict[str, Any]:
-    """Run zero and rpm on the first ``n`` LaMP-7 questions; score them and copying the input."""
+def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings, *, n: int, k: int,
+          offset: int = 0, dump: Path | None = None) -> dict[str, Any]:
+    """Run the methods on ``n`` LaMP-7 questions after the first ``offset``; score them and copying the input.
+
+    ``dump``: each question's input, gold and answers, written as JSON.
+    """
     ds = load([LAMP7], task=LAMP_SPECS[7].task(), name="lamp7_dev500").dataset
-    queries = [q for q in ds.queries if q.gold is not None][:n]
+    queries = [q for q in ds.queries if q.gold is not None][offset:offset + n]
     result = evaluate(ws, ds, queries, methods=METHODS, client=client, embedder=embedder, settings=settings, k=k,
                       baselines=False, progress=lambda d, m: print(f"  LaMP-7 {d}/{m}", file=sys.stderr))
     by_id = {q.id: q for q in queries}
     done = [r for r in result.per_query]
     copy = metrics_for(ds.task, [by_id[r["id"]].input for r in done], [r["gold"] for r in done])
+    if dump is not None:  # each question's input, gold and answers, for reading the answers beside the scores
+        dump.write_text(json.dumps([{"id": r["id"], "input": by_id[r["id"]].input, "gold": r["gold"],
+                                     "predictions": r.get("predictions", {}), "raw": r.get("raw", {})}
+                                    for r in done],
+                                   ensure_ascii=False, indent=1), encoding="utf-8")
     return {"result": result, "copy": copy, "n": len(done)}
 
 
@@ -159,7 +169,9 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
            + (f" --skip-users {args.skip_users}" if args.skip_users else "")
            + (f" --offset {args.offset}" if args.offset else "")
            + (f" --methods {' '.join(args.methods)}" if args.methods != ["zero", "rpm"] else "")
-           + f" --users {args.users} --per-user {args.per_user} --lamp7 {args.lamp7}` ({minutes:.0f} min on this "
+           + f" --users {args.users} --per-user {args.per_user} --lamp7 {args.lamp7}"
+           + (f" --lamp7-offset {args.lamp7_offset}" if args.lamp7 and args.lamp7_offset else "")
+           + f"` ({minutes:.0f} min on this "
            f"project's shared 2-core machine). Local model `{model}`, embedder `{args.embedder}`, k = {args.k}, "
            "default pipeline settings. A subset: the local model is slow on 2 shared cores; re-run with larger "
            "numbers for more.",
@@ -200,7 +212,9 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
         out.append("")
     if l7 is not None:
         res = l7["result"]
-        out += [f"## LaMP-7 ({l7['n']} of 500 dev questions; ROUGE, higher is better)", "",
+        first = args.lamp7_offset + 1
+        out += [f"## LaMP-7 ({l7['n']} of 500 dev questions, {first}-{first + l7['n'] - 1} in file order; ROUGE, "
+                "higher is better)", "",
                 "| system | ROUGE-1 | ROUGE-L |", "|---|---|---|"]
         for m in METHODS:
             out.append(f"| {m} | {_f(res.methods[m].get('rouge-1'))} | {_f(res.methods[m].get('rouge-l'))} |")
@@ -284,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="methods to run (default both; rpm alone to check the decision rule on more queries)")
     ap.add_argument("--lamp7", type=int, default=20, help="LaMP-7 questions (0 = skip)")
     ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--lamp7-offset", type=int, default=0, help="skip the first LAMP7_OFFSET LaMP-7 questions")
+    ap.add_argument("--dump", type=Path, help="write each LaMP-7 question's input, gold and answers to this JSON file")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
     ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "personalization.sqlite")
     ap.add_argument("--reuse", action="store_true", help="keep the workspace's caches from an earlier run")
@@ -311,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     l3 = lamp3(ws, client, embedder, settings, users=args.users, per_user=args.per_user, k=args.k,
                skip=args.skip_users, offset=args.offset) \
         if args.per_user > 0 else None
-    l7 = lamp7(ws, client, embedder, settings, n=args.lamp7, k=args.k) if args.lamp7 > 0 and LAMP7.exists() else None
+    l7 = lamp7(ws, client, embedder, settings, n=args.lamp7, k=args.k, offset=args.lamp7_offset,
+               dump=args.dump) if args.lamp7 > 0 and LAMP7.exists() else None
     doc = render(args, client.capabilities.model, l3, l7, (time.perf_counter() - t0) / 60.0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc + "\n", encoding="utf-8")

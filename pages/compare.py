@@ -16,7 +16,7 @@ from core.views.portability_view import PORTED_PREFIX, ported_answer, ported_lab
 from core.views.query_view import query_options
 from core.views.trace_view import trace_totals
 from core.viz.token_bars import token_bars_figure
-from pages._progress import progress_panel
+from pages._progress import job_slot, progress_panel
 from pages._shared import ctx, get_client, need_profile, safe, user_state
 
 PORT_CLIENT_KEY = "_inflow_port_client"
@@ -61,8 +61,9 @@ if "pool" in methods:
                                               if stored_pool is not None else "the default pool built from the profile")
                + " — edit it on the **Reasoning step by step** page.")
 JOB_KEY = "_inflow_compare_job"
-job: Job | None = ss.get(JOB_KEY)
-running = job is not None and not job.done
+# One slot taken once per run (see job_slot): a second click while the first run's job is being stored can
+# neither start a second run nor lose the first.
+slot, held, running = job_slot(JOB_KEY)
 if st.button("Run all methods", type="primary", key="cmp_run", disabled=not methods or running):
     if c.client is None:
         st.error(f"Answering needs a chat backend: {c.client_error or 'none configured'}.")
@@ -82,21 +83,20 @@ if st.button("Run all methods", type="primary", key="cmp_run", disabled=not meth
                                           gold=gold, disabled_items=held_out)
                 return ported_label(source), rec, info
 
-        new_job = start_compare_job(ws, profile, list(methods), query=query, client=client, embedder=embedder,
-                                    k=k, gold=gold, disabled_items=held_out, ported=ported)
-        # Kept on the job, stored in one step: a run can end at any session-state access (a pending rerun).
-        new_job.request = (state, (pick, tuple(methods), k))  # type: ignore[attr-defined]
-        ss[JOB_KEY] = new_job
+        slot.update({"job": start_compare_job(ws, profile, list(methods), query=query, client=client,
+                                              embedder=embedder, k=k, gold=gold, disabled_items=held_out,
+                                              ported=ported),
+                     "request": (state, (pick, tuple(methods), k))})
         st.rerun()
 
 
 if running:
-    progress_panel(lambda: ss.get(JOB_KEY), key="cmp_cancel", every=0.5,
+    progress_panel(lambda: slot.get("job"), key="cmp_cancel", every=0.5,
                    cancelling="Cancelling before the next model call; the method in progress is "
                               "dropped, finished answers are kept.")
-elif job is not None:
-    ss.pop(JOB_KEY, None)
-    target, request = job.request  # type: ignore[attr-defined]
+elif held is not None:  # a finished run (taken out of the slot by job_slot): store what it answered
+    job: Job = held["job"]
+    target, request = held["request"]
     if job.error:
         st.error(f"Answering failed: {safe(job.error)}")
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from core.cli.engine_args import UsersLine, add_engine_arguments, budget_local_client, make_cli_engine
 from core.data.load import load, load_lamp_pair
@@ -152,12 +152,40 @@ def load_eval_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     return history, queries
 
 
-def _bar(done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} queries", end="", file=sys.stderr, flush=True)
-    if done >= total:
-        print(file=sys.stderr)
+class EvalLine:
+    """One stderr line: the queries answered, and the long part of the answer in progress when a method reports one.
+
+    Why the second part: ``rpm``'s first answer for a user also fits the user's decision rule (up
+    to 20 dev items answered first, minutes on the local model); a line that only counts queries
+    would stand still all that time.
+    """
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        """Write to ``stream`` (stderr by default) with a bar ``width`` characters wide."""
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.done = self.total = 0
+        self.part = ""
+        self.shown = 0
+
+    def queries(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` queries answered (the harness's ``progress``)."""
+        self.done, self.total, self.part = done, total, ""
+        self._draw()
+        if total and done >= total:
+            print(file=self.stream, flush=True)
+
+    def method(self, done: int, total: int, label: str) -> None:
+        """Report ``done`` of ``total`` steps of a long part inside one answer (the harness's ``method_progress``)."""
+        self.part = f" · {label}: {done}/{total}" if total and done < total else ""
+        self._draw()
+
+    def _draw(self) -> None:
+        filled = int(self.width * self.done / self.total) if self.total else 0
+        text = f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} queries{self.part}"
+        pad = " " * max(0, self.shown - len(text))  # a shorter line must wipe the longer one it replaces
+        self.shown = len(text)
+        print(f"\r{text}{pad}", end="", file=self.stream, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,11 +224,12 @@ def run(args: argparse.Namespace) -> int:
         embedder = make_embedder(kind, workspace=ws)
         pipeline = PipelineSettings(extractor=args.extractor, embedder="hash" if kind == "hashing" else kind)
         run_on = _engine_run(args, client, embedder, pipeline)
+        line = None if args.quiet or run_on else EvalLine()
         result = evaluate(ws, history, queries, methods=methods, client=client, embedder=embedder,
                           settings=pipeline, limit=args.limit, limit_per_user=args.limit_per_user, k=args.k,
-                          baselines=not args.no_baselines, progress=None if args.quiet or run_on else _bar,
+                          baselines=not args.no_baselines, progress=None if line is None else line.queries,
                           engine=run_on, scoring=args.scoring, faithfulness=args.faithfulness,
-                          summary_client=summary_client)
+                          summary_client=summary_client, method_progress=None if line is None else line.method)
         if run_on is not None:
             if isinstance(run_on.progress, UsersLine):
                 run_on.progress.close()

@@ -10,7 +10,7 @@ from core.methods.bm25 import EXAMPLES_TITLE
 from core.methods.context import AnswerContext
 from core.methods.prompting import call_answer
 from core.methods.steps import examples_section, retrieve_step
-from core.methods.types import Answer, StepDetail, Trace
+from core.methods.types import Answer, RetrievedDoc, StepDetail, Trace
 from core.stages.lamp_retrieval import LAMP_K, LampBM25Retriever
 
 
@@ -28,9 +28,14 @@ class BM25LampMethod:
 
     def answer(self, query: str, context: AnswerContext) -> Answer:
         """Answer ``query`` with the user's LaMP-BM25-retrieved history as examples."""
-        retriever = context.memo(("bm25-lamp", context.task.name),
-                                 lambda: LampBM25Retriever(context.profile.items, context.task, context.profile.paths))
-        docs, retrieve = retrieve_step(context, lambda q, _k: retriever.retrieve(q, self.k), query,
+        def fetch(text: str, _k: int) -> list[RetrievedDoc]:
+            # the index is built inside the step (once per context family), so the trace accounts for it
+            retriever = context.memo(("bm25-lamp", context.task.name),
+                                     lambda: LampBM25Retriever(context.profile.items, context.task,
+                                                               context.profile.paths))
+            return retriever.retrieve(text, self.k)
+
+        docs, retrieve = retrieve_step(context, fetch, query,
                                        name="Retrieve by LaMP's BM25 (str.split, its fields)",
                                        detail=StepDetail(extra={"lamp_k": self.k}))
         out = call_answer(context, query, [(EXAMPLES_TITLE, examples_section(context, docs))],

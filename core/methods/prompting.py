@@ -227,7 +227,8 @@ def build_messages(task: Task, query: str, sections: list[tuple[str, str]], choi
 
 
 def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choices: list[str] | None, *,
-                 budget: int, preamble: str | None = None, shared: int = 0) -> tuple[list[Message], bool]:
+                 budget: int, preamble: str | None = None, shared: int = 0,
+                 late_budget: int | None = None) -> tuple[list[Message], bool]:
     """Build the messages, shortening them until their estimated tokens fit ``budget``.
 
     The longest section is cut by a quarter (at a line break when there is one) until the prompt
@@ -246,6 +247,10 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
             cache keeps): they are cut only once every later section and the query are short,
             since cutting them by how long the query happens to be would change the prefix from
             one query to the next (callers keep them within a fixed budget of their own).
+        late_budget: Estimated tokens allowed after the shared sections (the later sections, the
+            preamble, the task, the input and the answer format): the part a prefix cache cannot
+            keep, evaluated anew for every query, so it is what an answer's time grows with.
+            ``budget`` still binds the whole; None: only ``budget``.
 
     Returns:
         The messages and whether anything was cut.
@@ -253,6 +258,8 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
     kept = [(n, t, b) for n, (t, b) in enumerate(sections) if b and b.strip()]
     secs = [(t, b) for _, t, b in kept]
     late = [i for i, (n, _, _) in enumerate(kept) if n >= shared]
+    if late_budget is not None:
+        budget = min(budget, shared_tokens(secs[: len(kept) - len(late)]) + late_budget)
     q = query
     trimmed = False
     for floor in (MIN_SECTION_CHARS, MIN_SECTION_CHARS // 5):
@@ -273,6 +280,13 @@ def fit_messages(task: Task, query: str, sections: list[tuple[str, str]], choice
             else:
                 break
     return build_messages(task, q, secs, choices, preamble=preamble), trimmed
+
+
+def shared_tokens(sections: list[tuple[str, str]]) -> int:
+    """Estimated tokens of the system message and ``sections`` as :func:`build_messages` renders them."""
+    parts = [f"## {title}\n{quote(body.strip())}" for title, body in sections if body and body.strip()]
+    return count_message_tokens([{"role": "system", "content": SYSTEM_PROMPT},
+                                 {"role": "user", "content": "\n\n".join(parts)}])
 
 
 def _cut(body: str, max_chars: int) -> str:
@@ -326,7 +340,7 @@ def content_free_messages(messages: list[Message]) -> list[Message] | None:
 
 def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]], *, kind: StepKind = "llm",
                 name: str = "Answer", preamble: str | None = None,
-                detail: StepDetail | None = None, shared: int = 0) -> LLMOutcome:
+                detail: StepDetail | None = None, shared: int = 0, late_budget: int | None = None) -> LLMOutcome:
     """Build the final prompt, call the model through the client and record the step.
 
     Args:
@@ -338,6 +352,7 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
         preamble: Extra text before the query.
         detail: Extra step detail (merged in).
         shared: Leading sections that are the same for every query, cut last (see :func:`fit_messages`).
+        late_budget: Estimated tokens allowed after the shared sections (see :func:`fit_messages`).
 
     Returns:
         The answer, its parsed value and the step.
@@ -350,7 +365,8 @@ def call_answer(ctx: AnswerContext, query: str, sections: list[tuple[str, str]],
     schema = answer_schema(ctx.task, choices)
     max_tokens = TEXT_MAX_TOKENS if schema is None else CLOSED_MAX_TOKENS
     messages, trimmed = fit_messages(ctx.task, query, sections, choices, preamble=preamble,
-                                     budget=prompt_budget(ctx, max_tokens), shared=shared)
+                                     budget=prompt_budget(ctx, max_tokens), shared=shared,
+                                     late_budget=late_budget)
     request = ChatRequest(messages=messages, schema=schema, max_tokens=max_tokens, temperature=0.0,
                           stage="answer", run_id=ctx.run_id,
                           content_free=content_free_messages(messages) if choices else None)

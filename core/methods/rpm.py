@@ -17,7 +17,9 @@ Steps (each in the trace):
    the distribution given each factor) + the retrieved items themselves as demonstrations
    (input, the user's response, their reasoning path) + the factors the query touches (named
    when shown above, else in full) + the input. The query-independent part comes first, so
-   llama.cpp reuses it from one query to the next (see :mod:`core.llm.choice_scoring`).
+   llama.cpp reuses it from one query to the next (see :mod:`core.llm.choice_scoring`); what
+   follows it is held to :data:`QUERY_TOKENS` (demonstrations cut first, then the input), since
+   that part is evaluated anew for every query and sets how long an answer takes.
 5. ``reason`` (closed-set tasks): decide the answer with the user's own decision rule
    (:mod:`core.methods.decision`): the user's prior alone, the model's raw or calibrated option
    scores, or their fusion with the retrieved items' similarity-weighted responses and the
@@ -61,6 +63,7 @@ from core.methods.prompting import (
 )
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
+from core.methods.style import StyleModel, choose_wording
 from core.methods.summary import SUMMARY_TITLE
 from core.methods.types import Answer, RetrievedDoc, Step, StepDetail, Trace
 from core.stages.retrieval import FeatureRetriever
@@ -87,7 +90,10 @@ BM25_WEIGHT = 1.0  # BM25's share in rpm's retrieval (reciprocal-rank fusion wit
 FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
 SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
+QUERY_TOKENS = 400  # estimated tokens after the shared prefix (demonstrations, touched factors, task, input):
+# what llama.cpp evaluates anew per query (~300 real tokens: about 9 s at 34 tokens/s, bench/rpm_latency.py)
 TOUCHED_EXTRA = 1  # touched factors outside the shared block shown in a short line
+WORDING_TITLE = "Keep the rewrite or the given wording (whichever reads more like the user)"
 STYLE_TITLE = "How to write the answer"
 STYLE_NOTE = ("Write it the way this user writes in the examples above (their words, spelling, casing, "
               "punctuation and length), and keep the input's meaning and as much of its wording as their style allows.")
@@ -285,7 +291,12 @@ class RPMMethod:
         steps, docs, out = self._run(query, context)
         version = context.profile.summary_version if context.summary_text else None
         if fitted is None:
-            return Answer(text=out.text, value=out.value,
+            text, value = out.text, out.value
+            if context.task.kind == "text" and out.value is not None and self_written(context):
+                text, wording = choose_wording_step(context, query, str(out.value))
+                steps.append(wording)
+                value = text
+            return Answer(text=text, value=value,
                           trace=Trace(method=self.name, query=query, steps=steps, summary_version=version))
         t0 = time.perf_counter()
         terms = self._terms(context, docs, out)
@@ -410,9 +421,33 @@ class RPMMethod:
         if context.task.kind == "text" and docs:  # an instruction, so not fenced as data like the sections
             preamble = "\n\n".join(p for p in (preamble, f"## {STYLE_TITLE}\n{STYLE_NOTE}") if p)
         out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
-                          preamble=preamble, shared=SHARED_SECTIONS,
+                          preamble=preamble, shared=SHARED_SECTIONS, late_budget=QUERY_TOKENS,
                           detail=StepDetail(summary_version=version, factor_ids=[f.id for f, _ in chosen]))
         return [*steps, out.step], docs, out
+
+
+def self_written(context: AnswerContext) -> bool:
+    """Whether the history is the user's own texts (every item's input is its response, as LaMP-7's tweets).
+
+    A query then asks to restate a given text in the user's voice, and the given text itself is
+    a candidate answer (:func:`choose_wording_step`).
+    """
+    items = context.profile.items
+    return bool(items) and all(" ".join(it.input.split()) == " ".join(it.output.split()) for it in items)
+
+
+def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tuple[str, Step]:
+    """Keep the model's rewrite or the given text, whichever reads more like the user's own texts.
+
+    See :mod:`core.methods.style`: a unigram model of the user's texts (no fitted parameter);
+    the step records both candidates' scores and shares of words the user never wrote.
+    """
+    t0 = time.perf_counter()
+    model = context.memo("style-model", lambda: StyleModel.from_texts(it.output for it in context.profile.items))
+    choice = choose_wording(model, query, rewrite)
+    step = Step(kind="reason", name=WORDING_TITLE, input={"given": query, "rewrite": rewrite}, output=choice.text,
+                latency_ms=(time.perf_counter() - t0) * 1000.0, detail=StepDetail(extra={"wording": choice.to_dict()}))
+    return choice.text, step
 
 
 def reason_first(context: AnswerContext, query: str, sections: list[tuple[str, str]]) -> tuple[str, Step]:

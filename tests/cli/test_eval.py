@@ -134,3 +134,24 @@ def test_eval_summary_from_another_backend(server, tmp_path, monkeypatch, capsys
     code = main(["eval", "--questions", str(qp), "--outputs", str(op), "--summary-model", "x",
                  *backend_args(server, tmp_path)])
     assert code == 2 and ":summary_backend:" in capsys.readouterr().err
+
+
+def test_eval_line_shows_the_rule_fitting_inside_a_query_then_clears_it():
+    import io
+
+    from core.cli.eval import EvalLine
+
+    out = io.StringIO()
+    line = EvalLine(out, width=10)
+    line.queries(0, 4)
+    line.method(0, 20, "Fitting this user's decision rule")
+    line.method(7, 20, "Fitting this user's decision rule")
+    shown = out.getvalue().split("\r")
+    assert shown[-1] == "[..........] 0/4 queries · Fitting this user's decision rule: 7/20"
+    line.method(20, 20, "Fitting this user's decision rule")  # done: the part goes, the line is wiped clean
+    assert out.getvalue().split("\r")[-1].rstrip() == "[..........] 0/4 queries"
+    assert len(out.getvalue().split("\r")[-1]) == len(shown[-1])
+    line.queries(2, 4)
+    assert out.getvalue().split("\r")[-1].rstrip() == "[#####.....] 2/4 queries"
+    line.queries(4, 4)
+    assert out.getvalue().endswith("4/4 queries\n")

@@ -332,4 +332,33 @@ def test_rpm_shows_a_history_of_own_texts_once_and_asks_for_the_users_style(mode
     note = prompt.split(f"## {rpm.STYLE_TITLE}\n")[1]
     assert note.startswith(rpm.STYLE_NOTE)  # an instruction, not fenced as data
     assert prompt.index(rpm.STYLE_TITLE) < prompt.index("## Task")
-    assert ans.value == "my battery died again lol"  # the copied label is stripped from the prediction
+    wording = ans.trace.steps[-1]
+    assert wording.name == rpm.WORDING_TITLE
+    assert wording.input == {"given": QUERY, "rewrite": "my battery died again lol"}  # the copied label is stripped
+    # "my", "again" and "lol" are words this user never wrote; the given text's are all theirs but "within", "week"
+    assert wording.detail.extra["wording"]["chosen"] == "given" and ans.value == QUERY == ans.text
+
+
+def test_rpm_keeps_a_rewrite_in_the_users_own_words(model, make_ctx, embedder):
+    from core.methods import rpm
+
+    text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
+    prof = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})
+    model.script = lambda prompt, fmt: "The battery died and the charger broke."
+    ans = get_method("rpm").answer("My phone's power cell expired within seven days.", make_ctx(profile=prof, k=2))
+    wording = ans.trace.steps[-1]
+    assert wording.name == rpm.WORDING_TITLE and wording.detail.extra["wording"]["chosen"] == "rewrite"
+    scores = wording.detail.extra["wording"]["scores"]
+    assert scores["rewrite"] > scores["given"]
+    assert ans.value == "The battery died and the charger broke." == ans.text
+
+
+def test_rpm_has_no_wording_step_when_the_history_is_not_the_users_own_texts(model, make_ctx, embedder):
+    from core.methods import rpm
+
+    text_task = Task(kind="text", name="headline", instruction="Write a headline for the review:")
+    prof = make_profile(task=text_task, embedder=embedder, outputs={i: f"Headline {n}" for n, (i, _, _) in
+                                                                   enumerate(ITEMS)})
+    model.script = lambda prompt, fmt: "Battery trouble"
+    ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=2))
+    assert all(s.name != rpm.WORDING_TITLE for s in ans.trace.steps) and ans.value == "Battery trouble"

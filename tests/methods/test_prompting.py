@@ -107,6 +107,26 @@ def test_shared_sections_are_cut_last_so_the_cached_prefix_stays_the_same():
     assert json.dumps(factors) not in plain[-1]["content"]  # without shared=1 the longest section goes first
 
 
+def test_late_budget_caps_what_follows_the_shared_prefix_whatever_the_room_left():
+    from core.llm.tokens import count_message_tokens
+    from core.methods.prompting import fit_messages, shared_tokens
+
+    factors = "\n".join(f"- factor {i}: likes sturdy cases" for i in range(6))
+    demos = "\n\n".join(f"Example {i}\nInput: " + "fine phone " * 30 for i in range(6))
+    sections = [("Factors", factors), ("Examples", demos)]
+    query = "a new phone with a bright screen " * 8
+    whole, trimmed = fit_messages(SCORE, query, sections, ["1", "2"], budget=100_000, shared=1)
+    assert not trimmed
+    head = shared_tokens(sections[:1])
+    capped, trimmed = fit_messages(SCORE, query, sections, ["1", "2"], budget=100_000, shared=1, late_budget=300)
+    assert trimmed and count_message_tokens(capped) <= head + 300 < count_message_tokens(whole)
+    user = capped[-1]["content"]
+    assert json.dumps(factors) in user and "Example 0" in user and "Example 5" not in user  # demonstrations cut first
+    assert query.strip() in user  # the input is whole: the demonstrations were long enough to give way
+    tight, _ = fit_messages(SCORE, query, sections, ["1", "2"], budget=head + 200, shared=1, late_budget=300)
+    assert count_message_tokens(tight) <= head + 200  # the whole budget still binds
+
+
 def test_content_free_messages_replaces_only_the_input():
     from core.data.model import Task
     from core.methods.prompting import build_messages, content_free_messages

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from tests.pages.conftest import open_built, texts
+from tests.pages.conftest import open_built, texts, wait_job
 
 
 def test_ported_summary_answer_side_by_side(make_app):
@@ -14,11 +12,7 @@ def test_ported_summary_answer_side_by_side(make_app):
     at.selectbox(key="cmp_port_kind").select("openai")
     at.text_input(key="cmp_port_model").input("writer-model")
     at.button(key="cmp_run").click().run()
-    deadline = time.time() + 300
-    while "_inflow_compare_job" in at.session_state and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    wait_job(at, "_inflow_compare_job", timeout=300)
     rows = at.dataframe[0].value
     assert list(rows["method"]) == ["history", "bm25", "summary", "summary ← openai / writer-model"]
     assert not rows["answer"].str.startswith("failed").any()

@@ -124,10 +124,7 @@ def test_no_page_renders_markup_from_the_data(app: AppTest) -> None:
     shown["reasoning ablation"] = check(app, "reasoning ablation")
     goto(app, "compare")
     app.button(key="cmp_run").click().run()
-    job = app.session_state["_inflow_compare_job"] if "_inflow_compare_job" in app.session_state else None
-    if job is not None:
-        assert job.wait(300)
-    app.run()
+    wait_job(app, "_inflow_compare_job", timeout=300)
     shown["compare"] = check(app, "compare")
     wait_build(app)
     # the data did reach the pages that show it (so the checks were not vacuous)

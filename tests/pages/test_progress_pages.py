@@ -99,7 +99,7 @@ def test_compare_hides_its_hint_while_running(make_app, monkeypatch):
         assert "Press **Run all methods**" in texts(at)
         at.multiselect(key="cmp_methods").set_value(["zero", "bm25"])
         at.button(key="cmp_run").click().run()
-        assert "_inflow_compare_job" in at.session_state and not at.session_state["_inflow_compare_job"].done
+        assert not at.session_state["_inflow_compare_job"]["job"].done
         assert "Press **Run all methods**" not in texts(at)
         assert "Answering with" in _progress_texts(at)
         wait_job(at, "_inflow_compare_job")

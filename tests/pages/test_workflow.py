@@ -189,11 +189,7 @@ def test_sample_data_path_end_to_end(make_app):
     goto(at, "compare")
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    deadline = time.time() + 300
-    while "_inflow_compare_job" in at.session_state and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    wait_job(at, "_inflow_compare_job", timeout=300)
     rows = at.dataframe[0].value
     assert list(rows["method"]) == ["zero", "history", "bm25", "bm25-lamp", "summary", "rpm", "reflect", "pool"]
     assert not rows["answer"].str.startswith("failed").any()

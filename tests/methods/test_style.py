@@ -1,0 +1,42 @@
+"""The user's word model and the choice between the given text and the rewrite."""
+
+from __future__ import annotations
+
+import math
+
+from core.methods.style import StyleModel, choose_wording, words
+
+TWEETS = ["omg u guys r the best lol", "cant wait 4 the weekend lol", "im so tired rn but u know how it is"]
+
+
+def test_words_are_lower_cased_letters_and_digits():
+    assert words("OMG!! Can't wait 4 da show...") == ["omg", "can", "t", "wait", "4", "da", "show"]
+    assert words("") == [] and words("?!") == []
+
+
+def test_the_model_is_add_one_smoothed_over_the_users_words():
+    model = StyleModel.from_texts(TWEETS)
+    assert model.total == 23 and model.counts["lol"] == 2
+    vocab = len(model.counts)
+    assert math.isclose(model.log_prob("lol"), math.log(3 / (23 + vocab + 1)))
+    assert math.isclose(model.log_prob("never-written"), math.log(1 / (23 + vocab + 1)))
+    assert model.score("?!") is None
+
+
+def test_a_rewrite_in_the_users_words_is_kept():
+    model = StyleModel.from_texts(TWEETS)
+    choice = choose_wording(model, "I am very tired at the moment, but you understand.", "im so tired rn but u know")
+    assert choice.chosen == "rewrite" and choice.text == "im so tired rn but u know"
+    assert choice.scores["rewrite"] > choice.scores["given"]
+    assert choice.unseen["rewrite"] == 0.0 and choice.unseen["given"] > 0.5
+
+
+def test_a_rewrite_that_drifts_from_the_users_words_leaves_the_given_text():
+    model = StyleModel.from_texts(TWEETS)
+    choice = choose_wording(model, "cant wait 4 the weekend",
+                            "Eagerly anticipating the forthcoming Saturday festivities")
+    assert choice.chosen == "given" and choice.text == "cant wait 4 the weekend"
+    assert choose_wording(model, "u r the best", "...").chosen == "given"  # a rewrite without words is never kept
+    tie = choose_wording(model, "the best", "the best")
+    assert tie.chosen == "given"  # a tie keeps the given text
+    assert set(tie.to_dict()) == {"chosen", "scores", "unseen"}
