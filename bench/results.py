@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workspace", type=Path, default=ROOT / ".inflow" / "results.sqlite")
     ap.add_argument("--reuse", action="store_true", help="Keep the workspace (LLM and embedding caches) from a "
                     "previous run instead of starting cold.")
+    ap.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=list(METHOD_NAMES),
+                    help="Answering methods to run (default all); the baselines always run.")
     ap.add_argument("--note", default="", help="A sentence for the setup line (e.g. why a model was chosen).")
     ap.add_argument("--out", type=Path, default=DOC)
     args = ap.parse_args(argv)
@@ -322,13 +324,13 @@ def main(argv: list[str] | None = None) -> int:
                          **common)
     print("LaMP-3 users: methods...", file=sys.stderr)
     d_lamp = Deadline(t_start + 0.45 * budget)
-    lamp = run_eval(ws, "LaMP-3 methods", lamp_h, lamp_q, methods=list(METHOD_NAMES),
+    lamp = run_eval(ws, "LaMP-3 methods", lamp_h, lamp_q, methods=list(args.methods),
                     limit_per_user=args.limit_per_user, deadline=d_lamp, **common)
     timings["lamp3"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("LaMP-3 users: faithfulness probes...", file=sys.stderr)
-    faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(METHOD_NAMES),
+    faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(args.methods),
                      limit_per_user=args.faith_limit_per_user, faithfulness=True,
                      deadline=Deadline(t_start + 0.7 * budget, expect=d_lamp.slowest),
                      **common)
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     tag_h, tag_q = split_last(tag_ds, 0.2)
     tag_base = run_eval(ws, "MovieLens baselines", tag_h, tag_q, methods=[], limit_per_user=None, deadline=None,
                         **common)
-    tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(METHOD_NAMES),
+    tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(args.methods),
                    limit_per_user=args.tag_limit_per_user,
                    deadline=Deadline(t_start + 0.86 * budget, expect=0.5 * d_lamp.slowest), **common)
     timings["tagging"] = time.perf_counter() - t
@@ -396,6 +398,8 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"- Code: commit `{getattr(args, 'commit', None) or _commit()}` (at the start); the figures are for that "
         "code (the local backend's speed and the `rpm` "
         "method change between commits).",
+        *([f"- Methods: {', '.join(f'`{m}`' for m in args.methods)} only (`--methods`); the others were not run."]
+          if list(args.methods) != list(METHOD_NAMES) else []),
         f"- Setup (every run): {backend_line(lamp)}. Model chosen with `--model {args.model}` (the default is "
         f"`{DEFAULT_MODEL}`){'' if args.model == DEFAULT_MODEL else ', **not the default model**'}. "
         f"{args.note + ' ' if args.note else ''}The local models are judged weak for free text (GGUF files "
@@ -492,7 +496,7 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         "",
         "## What the systems are",
         "",
-        *[f"- `{m}`: {DESCRIPTIONS[m]}" for m in METHOD_NAMES],
+        *[f"- `{m}`: {DESCRIPTIONS[m]}" for m in args.methods],
         *[f"- baseline `{b}`: {d}" for b, d in BASELINE_DESCRIPTIONS.items()],
         "",
         "Baselines need no model. `knn-feature` uses the same feature-level retrieval as `rpm` and `knn-bm25` the "

@@ -8,7 +8,7 @@ from core.data.model import Task
 from core.errors import InputError
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.types import Answer, Method, Trace
-from tests.methods.conftest import ITEMS, SUMMARY, make_profile
+from tests.methods.conftest import ITEMS, SUMMARY, make_profile, unfence
 
 QUERY = "The battery died within a week."
 
@@ -362,3 +362,18 @@ def test_rpm_has_no_wording_step_when_the_history_is_not_the_users_own_texts(mod
     model.script = lambda prompt, fmt: "Battery trouble"
     ans = get_method("rpm").answer(QUERY, make_ctx(profile=prof, k=2))
     assert all(s.name != rpm.WORDING_TITLE for s in ans.trace.steps) and ans.value == "Battery trouble"
+
+
+def test_rpm_holds_the_per_query_part_of_its_prompt_to_query_tokens(model, make_ctx):
+    from core.llm.tokens import count_tokens
+    from core.methods import rpm
+
+    model.script = lambda prompt, fmt: answer_json("3")
+    long_query = "The battery died within a week and the replacement charger broke the port as well. " * 12
+    ans = get_method("rpm").answer(long_query, make_ctx(k=4))
+    sent = model.server.calls()[-1]["body"]["messages"][-1]["content"]  # as sent: fenced, cut
+    late = sent[sent.index(f"## {rpm.PATHS_TITLE}"):]
+    assert count_tokens(late) <= rpm.QUERY_TOKENS
+    assert count_tokens(long_query) > rpm.QUERY_TOKENS // 2  # the cap did bind: the input alone is long
+    step = next(s for s in ans.trace.steps if s.kind == "llm")
+    assert step.detail.trimmed and "Example 1" in unfence(late)  # the strongest demonstration stays
