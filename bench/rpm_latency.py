@@ -33,6 +33,7 @@ from bench.tokens import LAMP3, load_lamp3_users  # noqa: E402
 from core.embed.factory import make_embedder  # noqa: E402
 from core.evaluate.harness import dataset_key  # noqa: E402
 from core.llm.factory import make_client  # noqa: E402
+from core.llm.local_backend import batch_threads  # noqa: E402
 from core.llm.settings import BackendSettings  # noqa: E402
 from core.methods.context import AnswerContext  # noqa: E402
 from core.methods.registry import get_method  # noqa: E402
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx = AnswerContext(task=history.task, profile=profile, client=client, embedder=embedder)
     methods = {m: (RPMMethod(args.dev_size) if m == "rpm" and args.dev_size is not None else get_method(m))
                for m in args.methods}
-    print(f"# {backend.model_path.name}, {backend.n_threads} thread(s), user {uid} ({len(profile.items)} "
+    print(f"# {backend.model_path.name}, {backend.n_threads} generation thread(s), prompts on "
+          f"{max(backend.n_threads, batch_threads())}, user {uid} ({len(profile.items)} "
           f"history items), {len(mine)} queries; profile built in {build_s:.1f} s, model loaded in {load_s:.1f} s; "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}

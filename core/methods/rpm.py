@@ -17,9 +17,11 @@ Steps (each in the trace):
    the distribution given each factor) + the retrieved items themselves as demonstrations
    (input, the user's response, their reasoning path) + the factors the query touches (named
    when shown above, else in full) + the input. The query-independent part comes first, so
-   llama.cpp reuses it from one query to the next (see :mod:`core.llm.choice_scoring`); what
-   follows it is held to :data:`QUERY_TOKENS` (demonstrations cut first, then the input), since
-   that part is evaluated anew for every query and sets how long an answer takes.
+   llama.cpp reuses it from one query to the next (see :mod:`core.llm.choice_scoring`). What
+   follows it is evaluated anew for every query and sets how long an answer takes; with
+   ``query_tokens`` (or ``$INFLOW_RPM_QUERY_TOKENS``) it is held to that many estimated tokens
+   (demonstrations cut first, then the input): faster, at a measured cost in quality, so it is
+   off by default (see :class:`RPMMethod`).
 5. ``reason`` (closed-set tasks): decide the answer with the user's own decision rule
    (:mod:`core.methods.decision`): the user's prior alone, the model's raw or calibrated option
    scores, or their fusion with the retrieved items' similarity-weighted responses and the
@@ -41,12 +43,14 @@ the input (an ``llm`` step "Reason before answering"), and the answering prompt 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
+from core.errors import InputError, Problem
 from core.llm.client import LLMClient
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
@@ -90,8 +94,8 @@ BM25_WEIGHT = 1.0  # BM25's share in rpm's retrieval (reciprocal-rank fusion wit
 FUSE_MIN_ITEMS = 50  # shorter histories: features alone (see rpm_retriever)
 SHARED_SECTIONS = 2  # the summary and the strongest factors: the same for every query of the user
 SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
-QUERY_TOKENS = 400  # estimated tokens after the shared prefix (demonstrations, touched factors, task, input):
-# what llama.cpp evaluates anew per query (~300 real tokens: about 9 s at 34 tokens/s, bench/rpm_latency.py)
+ENV_QUERY_TOKENS = "INFLOW_RPM_QUERY_TOKENS"  # an optional cap on the per-query part of the prompt (see RPMMethod)
+MIN_QUERY_TOKENS = 100  # below this not even the input and the answer format fit
 TOUCHED_EXTRA = 1  # touched factors outside the shared block shown in a short line
 WORDING_TITLE = "Keep the rewrite or the given wording (whichever reads more like the user)"
 STYLE_TITLE = "How to write the answer"
@@ -273,13 +277,28 @@ class RPMMethod:
 
     Args:
         dev_size: Dev items the per-user decision rule is fitted on (closed-set tasks; 0 = no rule).
+        query_tokens: Estimated tokens allowed after the prompt's shared prefix (demonstrations,
+            touched factors, task and input), the part llama.cpp evaluates anew for every query;
+            None = ``$INFLOW_RPM_QUERY_TOKENS``, else no cap. With Qwen2.5-Coder-1.5B on 2 cores a
+            cap of 400 brought a warm answer from 11.1 s to 6.0 s (``bench/rpm_latency.py``) but
+            raised MAE on the five LaMP-3 users' queries 1-20 from 0.350 to 0.410, level with
+            always answering the user's most common rating (``bench/personalization.py``), so
+            speed is the caller's choice, not the default.
+
+    Raises:
+        core.errors.InputError: ``query_tokens`` (or the variable) is not a whole number of at
+            least :data:`MIN_QUERY_TOKENS` (field ``INFLOW_RPM_QUERY_TOKENS``).
     """
 
     name = "rpm"
 
-    def __init__(self, dev_size: int = DEV_SIZE) -> None:
-        """Set the dev slice size."""
+    def __init__(self, dev_size: int = DEV_SIZE, query_tokens: int | None = None) -> None:
+        """Set the dev slice size and the per-query token cap."""
         self.dev_size = dev_size
+        self.query_tokens = query_tokens if query_tokens is not None else query_tokens_from_env()
+        if self.query_tokens is not None and self.query_tokens < MIN_QUERY_TOKENS:
+            raise InputError(Problem("settings", None, ENV_QUERY_TOKENS,
+                                     f"must be at least {MIN_QUERY_TOKENS} tokens, not {self.query_tokens}"))
 
     def answer(self, query: str, context: AnswerContext) -> Answer:
         """Answer ``query`` through the user's factors, demonstrations and decision rule."""
@@ -346,7 +365,7 @@ class RPMMethod:
                 context.report(n, len(ids), FIT_LABEL)
             return decision.fit_rule(dev, context.task, ids)
 
-        return context.memo(("decision-rule", self.dev_size, options, context.reason_first), fit)
+        return context.memo(("decision-rule", self.dev_size, options, context.reason_first, self.query_tokens), fit)
 
     def _terms(self, context: AnswerContext, docs: list[RetrievedDoc], out: LLMOutcome,
                held_out: str | None = None) -> decision.Terms:
@@ -421,9 +440,24 @@ class RPMMethod:
         if context.task.kind == "text" and docs:  # an instruction, so not fenced as data like the sections
             preamble = "\n\n".join(p for p in (preamble, f"## {STYLE_TITLE}\n{STYLE_NOTE}") if p)
         out = call_answer(context, query, sections, name="Answer from factors, summary and demonstrations",
-                          preamble=preamble, shared=SHARED_SECTIONS, late_budget=QUERY_TOKENS,
+                          preamble=preamble, shared=SHARED_SECTIONS, late_budget=self.query_tokens,
                           detail=StepDetail(summary_version=version, factor_ids=[f.id for f, _ in chosen]))
         return [*steps, out.step], docs, out
+
+
+def query_tokens_from_env() -> int | None:
+    """``$INFLOW_RPM_QUERY_TOKENS`` as a whole number, or None when unset or empty.
+
+    Raises:
+        core.errors.InputError: It is set to something else (field ``INFLOW_RPM_QUERY_TOKENS``).
+    """
+    given = os.environ.get(ENV_QUERY_TOKENS, "").strip()
+    if not given:
+        return None
+    if not given.isdigit():
+        raise InputError(Problem("settings", None, ENV_QUERY_TOKENS,
+                                 f"must be a whole number of tokens, not {given!r}"))
+    return int(given)
 
 
 def self_written(context: AnswerContext) -> bool:

@@ -364,16 +364,31 @@ def test_rpm_has_no_wording_step_when_the_history_is_not_the_users_own_texts(mod
     assert all(s.name != rpm.WORDING_TITLE for s in ans.trace.steps) and ans.value == "Battery trouble"
 
 
-def test_rpm_holds_the_per_query_part_of_its_prompt_to_query_tokens(model, make_ctx):
+def test_rpm_holds_the_per_query_part_of_its_prompt_to_query_tokens(model, make_ctx, monkeypatch):
     from core.llm.tokens import count_tokens
     from core.methods import rpm
 
     model.script = lambda prompt, fmt: answer_json("3")
     long_query = "The battery died within a week and the replacement charger broke the port as well. " * 12
-    ans = get_method("rpm").answer(long_query, make_ctx(k=4))
+    whole = rpm.RPMMethod().answer(long_query, make_ctx(k=4))  # no cap by default
     sent = model.server.calls()[-1]["body"]["messages"][-1]["content"]  # as sent: fenced, cut
+    assert not next(s for s in whole.trace.steps if s.kind == "llm").detail.trimmed
+    uncapped = count_tokens(sent[sent.index(f"## {rpm.PATHS_TITLE}"):])
+    monkeypatch.setenv(rpm.ENV_QUERY_TOKENS, "300")
+    ans = rpm.RPMMethod().answer(long_query, make_ctx(k=4))
+    sent = model.server.calls()[-1]["body"]["messages"][-1]["content"]
     late = sent[sent.index(f"## {rpm.PATHS_TITLE}"):]
-    assert count_tokens(late) <= rpm.QUERY_TOKENS
-    assert count_tokens(long_query) > rpm.QUERY_TOKENS // 2  # the cap did bind: the input alone is long
+    assert count_tokens(late) <= 300 < uncapped
     step = next(s for s in ans.trace.steps if s.kind == "llm")
     assert step.detail.trimmed and "Example 1" in unfence(late)  # the strongest demonstration stays
+
+
+@pytest.mark.parametrize("given", ["ten", "-5", "40"])
+def test_rpm_query_tokens_must_be_a_whole_number_that_fits_the_input(monkeypatch, given):
+    from core.errors import InputError
+    from core.methods import rpm
+
+    monkeypatch.setenv(rpm.ENV_QUERY_TOKENS, given)
+    with pytest.raises(InputError) as err:
+        rpm.RPMMethod()
+    assert err.value.problems[0].field == rpm.ENV_QUERY_TOKENS and given in str(err.value)

@@ -39,4 +39,17 @@ def test_a_rewrite_that_drifts_from_the_users_words_leaves_the_given_text():
     assert choose_wording(model, "u r the best", "...").chosen == "given"  # a rewrite without words is never kept
     tie = choose_wording(model, "the best", "the best")
     assert tie.chosen == "given"  # a tie keeps the given text
-    assert set(tie.to_dict()) == {"chosen", "scores", "unseen"}
+    assert set(tie.to_dict()) == {"chosen", "scores", "unseen", "dropped"}
+
+
+def test_a_rewrite_that_drops_a_mention_hashtag_or_link_is_not_kept():
+    model = StyleModel.from_texts(TWEETS)
+    given = "@amy I am so tired at the moment #mondays http://x.co/a"
+    full = choose_wording(model, given, "@amy im so tired rn #mondays http://x.co/a")
+    assert full.chosen == "rewrite" and full.dropped == ()
+    for rewrite, lost in (("im so tired rn #mondays http://x.co/a", ("@amy",)),
+                          ("@AMY im so tired rn", ("#mondays", "http://x.co/a"))):  # case does not matter
+        choice = choose_wording(model, given, rewrite)
+        assert choice.chosen == "given" and choice.dropped == lost
+        assert choice.scores["rewrite"] > choice.scores["given"]  # likelier words, yet the handle decides
+        assert choice.to_dict()["dropped"] == list(lost)
