@@ -69,8 +69,8 @@ class BackendSettings:
                    base_url=env.get("OPENAI_BASE_URL") or None, model=env.get("INFLOW_MODEL") or None,
                    api_key=env.get("OPENAI_API_KEY") or None, gguf_path=env.get("INFLOW_GGUF") or None,
                    local_model=env.get("INFLOW_LOCAL_MODEL") or None,
-                   max_concurrency=_env_int(env, "INFLOW_MAX_CONCURRENCY", "max_concurrency"),
-                   context_length=_env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"),
+                   max_concurrency=env_int(env, "INFLOW_MAX_CONCURRENCY", "max_concurrency"),
+                   context_length=env_int(env, "INFLOW_CONTEXT_LENGTH", "context_length"),
                    use_cache=(env.get("INFLOW_NO_CACHE") or "").strip().lower() not in ("1", "true", "yes", "on"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +116,12 @@ class BackendSettings:
             raise InputError(problems)
 
 
-def _env_int(env: Mapping[str, str], var: str, field_name: str) -> int | None:
+def env_int(env: Mapping[str, str], var: str, field_name: str) -> int | None:
+    """The whole number in ``env[var]``, or None when unset or empty.
+
+    Raises:
+        InputError: The value is not a whole number (the problem names ``field_name``).
+    """
     value = (env.get(var) or "").strip()
     if not value:
         return None

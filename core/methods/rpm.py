@@ -50,8 +50,10 @@ from typing import Any
 
 import numpy as np
 
+from core.data.model import Item
 from core.errors import InputError, Problem
 from core.llm.client import LLMClient
+from core.llm.settings import env_int
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
 from core.methods import decision
@@ -183,7 +185,7 @@ def demonstrations(context: AnswerContext, docs: list[RetrievedDoc]) -> str:
         item = context.item(doc.id)
         if item is None:
             continue
-        if " ".join(item.input.split()) == " ".join(item.output.split()):
+        if own_text(item):
             # a history of the user's own texts (LaMP-7's tweets): input and response are one text,
             # shown once and whole enough to carry the user's style; a path that only goes through
             # Unclustered says nothing about them
@@ -451,13 +453,7 @@ def query_tokens_from_env() -> int | None:
     Raises:
         core.errors.InputError: It is set to something else (field ``INFLOW_RPM_QUERY_TOKENS``).
     """
-    given = os.environ.get(ENV_QUERY_TOKENS, "").strip()
-    if not given:
-        return None
-    if not given.isdigit():
-        raise InputError(Problem("settings", None, ENV_QUERY_TOKENS,
-                                 f"must be a whole number of tokens, not {given!r}"))
-    return int(given)
+    return env_int(os.environ, ENV_QUERY_TOKENS, ENV_QUERY_TOKENS)
 
 
 def self_written(context: AnswerContext) -> bool:
@@ -467,7 +463,12 @@ def self_written(context: AnswerContext) -> bool:
     a candidate answer (:func:`choose_wording_step`).
     """
     items = context.profile.items
-    return bool(items) and all(" ".join(it.input.split()) == " ".join(it.output.split()) for it in items)
+    return bool(items) and all(own_text(it) for it in items)
+
+
+def own_text(item: Item) -> bool:
+    """Whether an item is a text the user wrote themselves: its input and response are one text (whitespace aside)."""
+    return " ".join(item.input.split()) == " ".join(item.output.split())
 
 
 def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tuple[str, Step]:
