@@ -40,6 +40,7 @@ from core.evaluate.result import EvalResult  # noqa: E402
 from core.llm.factory import make_client  # noqa: E402
 from core.llm.settings import BackendSettings  # noqa: E402
 from core.methods.context import AnswerContext  # noqa: E402
+from core.methods.prompting import parse_answer  # noqa: E402
 from core.methods.rpm import RPMMethod  # noqa: E402
 from core.metrics import metrics_for  # noqa: E402
 from core.stages.pipeline import build_profile  # noqa: E402
@@ -142,12 +143,31 @@ def lamp7(ws: Workspace, client: Any, embedder: Any, settings: PipelineSettings,
     by_id = {q.id: q for q in queries}
     done = [r for r in result.per_query]
     copy = metrics_for(ds.task, [by_id[r["id"]].input for r in done], [r["gold"] for r in done])
+    rewrite = rewrite_alone(ds.task, done, by_id) if "rpm" in METHODS and done else None
     if dump is not None:  # each question's input, gold and answers, for reading the answers beside the scores
         dump.write_text(json.dumps([{"id": r["id"], "input": by_id[r["id"]].input, "gold": r["gold"],
                                      "predictions": r.get("predictions", {}), "raw": r.get("raw", {})}
                                     for r in done],
                                    ensure_ascii=False, indent=1), encoding="utf-8")
-    return {"result": result, "copy": copy, "n": len(done)}
+    return {"result": result, "copy": copy, "n": len(done), "rewrite": rewrite}
+
+
+def rewrite_alone(task: Any, done: list[dict[str, Any]], by_id: dict[str, Any]) -> dict[str, Any]:
+    """``rpm``'s own rewrites (its model call's completion, before the wording step) scored, and how that step chose.
+
+    ``kept``: answers where the step kept the rewrite (it differs from the input); ``better`` /
+    ``worse``: of those, how many scored above / below copying the input (ROUGE-1).
+    """
+    golds = [r["gold"] for r in done]
+    rewrites = [parse_answer(r.get("raw", {}).get("rpm", ""), task) or "" for r in done]
+    kept = better = worse = 0
+    for r, rw, gold in zip(done, rewrites, golds, strict=True):
+        given = by_id[r["id"]].input
+        if r["predictions"].get("rpm") == rw and rw != given:
+            kept += 1
+            gain = metrics_for(task, [rw], [gold])["rouge-1"] - metrics_for(task, [given], [gold])["rouge-1"]
+            better, worse = better + (gain > 0), worse + (gain < 0)
+    return {"metrics": metrics_for(task, rewrites, golds), "kept": kept, "better": better, "worse": worse}
 
 
 def _median(values: list[Any]) -> float:
@@ -219,6 +239,12 @@ def render(args: argparse.Namespace, model: str, l3: dict[str, Any] | None, l7: 
         for m in METHODS:
             out.append(f"| {m} | {_f(res.methods[m].get('rouge-1'))} | {_f(res.methods[m].get('rouge-l'))} |")
         out.append(f"| copy the input | {_f(l7['copy'].get('rouge-1'))} | {_f(l7['copy'].get('rouge-l'))} |")
+        rw = l7.get("rewrite")
+        if rw is not None:
+            out += ["", f"`rpm`'s rewrites alone (its model call's answer, before the wording step): ROUGE-1 "
+                        f"{_f(rw['metrics'].get('rouge-1'))}, ROUGE-L {_f(rw['metrics'].get('rouge-l'))}; the step "
+                        f"kept the rewrite in {rw['kept']} of {l7['n']} answers ({rw['better']} scoring above copying "
+                        f"the input, {rw['worse']} below)."]
         out.append("")
     return "\n".join(out)
 

@@ -89,10 +89,10 @@ def default_threads() -> int:
 def batch_threads() -> int:
     """Threads llama.cpp evaluates a prompt with: every core (llama-cpp-python's own default, made explicit).
 
-    Why not ``n_threads``: prompt evaluation is one large batch per call, and on a quiet 2-core
-    AMD EPYC it ran at 35 tokens/s on two threads against 21 on one (Qwen2.5-Coder-1.5B, 400
-    tokens); generation, one token at a time, is where a second thread gains little and a busy
-    neighbour stalls the barrier, so it keeps :func:`default_threads`.
+    Why not ``n_threads``: prompt evaluation is one large batch per call, which a second core
+    speeds up (roughly twice as fast on a quiet 2-core AMD EPYC, Qwen2.5-Coder-1.5B, in an ad-hoc
+    check not kept in ``bench/``); generation, one token at a time, is where a second thread gains
+    little and a busy neighbour stalls the barrier, so it keeps :func:`default_threads`.
     """
     return max(1, os.cpu_count() or 1)
 
