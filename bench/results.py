@@ -14,9 +14,12 @@ workspace:
    processes only a few hundred tokens per second on two cores);
    then the faithfulness probes (:mod:`core.evaluate.faithfulness`) on the first
    ``--faith-limit-per-user`` queries of each user;
-2. **LaMP-2 style tagging proxy** built from ``../shared/data/movielens_small``
+2. **LaMP-7** (``../shared/data/lamp7_dev500``, paraphrase a tweet in the user's style; each
+   question is its own user): the methods and the no-model baselines, ``copy-input`` among them,
+   on the first ``--lamp7-limit`` questions in file order, ROUGE-1 / ROUGE-L;
+3. **LaMP-2 style tagging proxy** built from ``../shared/data/movielens_small``
    (:mod:`core.evaluate.movielens`), the same way (``--tag-limit-per-user``);
-3. **prompt tokens** of ``summary`` / ``bm25`` / ``rpm`` (:mod:`bench.tokens`) on both runs and on
+4. **prompt tokens** of ``summary`` / ``bm25`` / ``rpm`` (:mod:`bench.tokens`) on both runs and on
    the project's sample reviews;
 
 and writes the tables, the backend and model, the settings and the measured runtime to
@@ -54,7 +57,9 @@ from bench.tokens import (  # noqa: E402
     summary_vs_history,
     token_stats,
 )
+from core.data.load import load  # noqa: E402
 from core.data.model import Task, split_last  # noqa: E402
+from core.data.tasks import LAMP_SPECS  # noqa: E402
 from core.evaluate.baselines import BASELINE_DESCRIPTIONS  # noqa: E402
 from core.evaluate.faithfulness import faithfulness_rows  # noqa: E402
 from core.evaluate.harness import (  # noqa: E402
@@ -72,11 +77,13 @@ from core.metrics import LOWER_IS_BETTER  # noqa: E402
 from core.store.workspace import Workspace  # noqa: E402
 
 MOVIELENS = ROOT / ".." / "shared" / "data" / "movielens_small"
+LAMP7 = ROOT / ".." / "shared" / "data" / "lamp7_dev500" / "dev_questions.json"
 OUT_DIR = ROOT / ".inflow" / "results"
 DOC = ROOT / "docs" / "RESULTS.md"
 WARM = "reusing an earlier workspace (--reuse)"
 COLD = "from a cold workspace (no LLM or embedding cache)"
-METRIC_TITLES = {"mae": "MAE", "rmse": "RMSE", "accuracy": "Accuracy", "f1": "Macro-F1"}
+METRIC_TITLES = {"mae": "MAE", "rmse": "RMSE", "accuracy": "Accuracy", "f1": "Macro-F1", "rouge-1": "ROUGE-1",
+                 "rouge-l": "ROUGE-L"}
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -287,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Tagging queries per user answered by the methods (default 4).")
     ap.add_argument("--faith-limit-per-user", type=int, default=1,
                     help="LaMP-3 queries per user whose answers are probed for faithfulness (default 1).")
+    ap.add_argument("--lamp7-limit", type=int, default=40,
+                    help="LaMP-7 questions (the first, in file order) answered by the methods (default 40).")
     ap.add_argument("--token-limit-per-user", type=int, default=2,
                     help="Sample-review queries per user for the token table (default 2).")
     ap.add_argument("--k", type=int, default=4, help="History items retrieved per query (default 4).")
@@ -332,9 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     print("LaMP-3 users: faithfulness probes...", file=sys.stderr)
     faith = run_eval(ws, "LaMP-3 faithfulness", lamp_h, lamp_q, methods=list(args.methods),
                      limit_per_user=args.faith_limit_per_user, faithfulness=True,
-                     deadline=Deadline(t_start + 0.7 * budget, expect=d_lamp.slowest),
+                     deadline=Deadline(t_start + 0.62 * budget, expect=d_lamp.slowest),
                      **common)
     timings["faithfulness"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    print("LaMP-7: methods and baselines...", file=sys.stderr)
+    l7_ds = load([LAMP7], task=LAMP_SPECS[7].task(), name="lamp7_dev500").dataset
+    l7_q = [q for q in l7_ds.queries if q.gold is not None][:args.lamp7_limit]
+    lamp7 = run_eval(ws, "LaMP-7", l7_ds, l7_q, methods=list(args.methods), limit_per_user=None,
+                     deadline=Deadline(t_start + 0.78 * budget, expect=0.5 * d_lamp.slowest), **common)
+    timings["lamp7"] = time.perf_counter() - t
 
     t = time.perf_counter()
     print("MovieLens tagging proxy: baselines, then methods...", file=sys.stderr)
@@ -344,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                         **common)
     tag = run_eval(ws, "MovieLens methods", tag_h, tag_q, methods=list(args.methods),
                    limit_per_user=args.tag_limit_per_user,
-                   deadline=Deadline(t_start + 0.86 * budget, expect=0.5 * d_lamp.slowest), **common)
+                   deadline=Deadline(t_start + 0.9 * budget, expect=0.5 * d_lamp.slowest), **common)
     timings["tagging"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -357,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     timings["tokens"] = time.perf_counter() - t
     total = time.perf_counter() - t_start
 
-    doc = render(args, lamp=lamp, lamp_base=lamp_base, faith=faith, tag=tag, tag_base=tag_base, tag_ds=tag_ds,
+    doc = render(args, lamp=lamp, lamp_base=lamp_base, faith=faith, lamp7=lamp7, tag=tag, tag_base=tag_base,
+                 tag_ds=tag_ds,
                  sample=sample, ws=ws, timings=timings, total=total, load=(load_start, _loadavg()),
                  speed=throughput(ws, wall_start))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -375,7 +393,7 @@ def _stopped(result: EvalResult) -> str:
 
 
 def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult, faith: EvalResult,
-           tag: EvalResult,
+           lamp7: EvalResult, tag: EvalResult,
            tag_base: EvalResult, tag_ds: Any, sample: EvalResult, ws: Workspace, timings: dict[str, float],
            total: float, load: tuple[str, str], speed: dict[str, float]) -> str:
     """Return the whole RESULTS.md text."""
@@ -389,7 +407,8 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         "",
         f"- Machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}; load average (1/5/15 min) "
         f"{load[0]} at the start and {load[1]} at the end.",
-        f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, tagging "
+        f"- Runtime of the whole command: **{total / 60:.1f} min** (LaMP-3 {timings['lamp3']:.0f} s, LaMP-7 "
+        f"{timings['lamp7']:.0f} s, tagging "
         f"{timings['tagging']:.0f} s, faithfulness {timings['faithfulness']:.0f} s, sample-review tokens "
         f"{timings['tokens']:.0f} s), "
         f"{WARM if args.reuse else COLD}; time budget {args.budget_minutes:.0f} min (each section stops starting "
@@ -452,6 +471,18 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"The same {faith.n} queries answered by every method, with the no-model baselines beside:",
         "",
         metric_table(faith),
+        "",
+        f"## LaMP-7: paraphrase a tweet in the user's style (n = {lamp7.n})",
+        "",
+        "Data: `../shared/data/lamp7_dev500/` (the first 500 LaMP-7 dev questions; each question is its own "
+        "user, whose profile is built from that question's tweets). The first "
+        f"`--lamp7-limit {args.lamp7_limit}` questions in file order, every system on the same questions; "
+        "ROUGE-1 / ROUGE-L as LaMP scores them. `copy-input` returns the given text unchanged: the given text is "
+        "a paraphrase of the user's own tweet, so it is the bar a rewrite has to clear. `rpm` ends with a "
+        "wording step (`core/methods/style.py`) that keeps its rewrite only with evidence that the rewrite's "
+        f"words are the user's, else the given text.{_stopped(lamp7)}",
+        "",
+        metric_table(lamp7),
         "",
         "## LaMP-2 style tagging proxy: MovieLens tags",
         "",

@@ -125,7 +125,8 @@ METRIC_COLUMNS = {"prompt_tokens_mean": "prompt tokens (mean)", "latency_ms_mean
                   "errors": "failed", "unparsed": "unparsed answers", "rescues": "parse rescues"}
 st.dataframe(pd.DataFrame(metric_rows(result)).rename(columns=METRIC_COLUMNS), hide_index=True, width="stretch")
 st.caption("Methods call the model; baselines need none: the majority answer, the user's own mean score or most "
-           "frequent label, and kNN over the items BM25 or feature-level retrieval finds.")
+           "frequent label, kNN over the items BM25 or feature-level retrieval finds, and (text tasks) the "
+           "query's own text copied unchanged.")
 metrics = list(result.metric_names)
 if metrics:
     cols = st.columns(len(metrics))

@@ -3,6 +3,9 @@
 * ``majority``: the most frequent output over *all* users' histories (score and label tasks).
 * ``user-mean``: the mean of the user's past scores (score tasks).
 * ``user-majority``: the user's most frequent past label (label tasks).
+* ``copy-input``: the query's own text, unchanged (text tasks). For a paraphrase in the user's
+  style (LaMP-7) the given text already shares most of its words with the user's original, so a
+  rewrite earns its place only by beating it; for other text tasks it is the floor.
 * ``knn-bm25`` / ``knn-feature``: retrieval-kNN: the top-k history items retrieved for the query
   by BM25 over raw text, or by feature-level retrieval (:mod:`core.stages.retrieval`), vote:
   the similarity-weighted mean of their scores, the similarity-weighted majority of their labels,
@@ -28,7 +31,7 @@ from core.stages.types import RetrievedDoc
 BASELINE_NAMES: dict[str, tuple[str, ...]] = {
     "score": ("majority", "user-mean", "knn-bm25", "knn-feature"),
     "label": ("majority", "user-majority", "knn-bm25", "knn-feature"),
-    "text": ("knn-bm25", "knn-feature"),
+    "text": ("copy-input", "knn-bm25", "knn-feature"),
 }
 BASELINE_DESCRIPTIONS = {
     "majority": "Most frequent output over all users' histories.",
@@ -36,6 +39,7 @@ BASELINE_DESCRIPTIONS = {
     "user-majority": "The user's most frequent past label.",
     "knn-bm25": "Similarity-weighted mean score / majority label of the top-k items retrieved by BM25.",
     "knn-feature": "Similarity-weighted mean score / majority label of the top-k items retrieved by features.",
+    "copy-input": "The query's own text, unchanged (text tasks): the bar a rewrite or paraphrase has to clear.",
 }
 
 
@@ -164,6 +168,8 @@ class UserBaselines:
                 pred = self.mean
             elif name == "user-majority":
                 pred = self.mode
+            elif name == "copy-input":
+                pred = query.strip()
             else:
                 retriever = self.retrievers.get(name.removeprefix("knn-"))
                 if retriever is None:

@@ -99,7 +99,7 @@ SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
 ENV_QUERY_TOKENS = "INFLOW_RPM_QUERY_TOKENS"  # an optional cap on the per-query part of the prompt (see RPMMethod)
 MIN_QUERY_TOKENS = 100  # below this not even the input and the answer format fit
 TOUCHED_EXTRA = 1  # touched factors outside the shared block shown in a short line
-WORDING_TITLE = "Keep the rewrite or the given wording (whichever reads more like the user)"
+WORDING_TITLE = "Keep the rewrite or the given wording (the rewrite only if its words are evidently the user's)"
 STYLE_TITLE = "How to write the answer"
 STYLE_NOTE = ("Write it the way this user writes in the examples above (their words, spelling, casing, "
               "punctuation and length), and keep the input's meaning and as much of its wording as their style allows.")
@@ -472,10 +472,11 @@ def own_text(item: Item) -> bool:
 
 
 def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tuple[str, Step]:
-    """Keep the model's rewrite or the given text, whichever reads more like the user's own texts.
+    """Keep the model's rewrite only if the words it changes are evidently the user's; else the given text.
 
-    See :mod:`core.methods.style`: a unigram model of the user's texts (no fitted parameter);
-    the step records both candidates' scores and shares of words the user never wrote.
+    See :mod:`core.methods.style`: a unigram model of the user's texts and a one-sided Welch test
+    of the words the rewrite brings in against the words it takes out (no fitted parameter); the
+    step records both candidates' scores, the changed words, the p-value and any dropped handle.
     """
     t0 = time.perf_counter()
     model = context.memo("style-model", lambda: StyleModel.from_texts(it.output for it in context.profile.items))

@@ -78,3 +78,12 @@ def test_user_baselines_labels_fallback_when_nothing_retrieved():
     out = base.predict("anything")
     assert out["user-majority"]["prediction"] == "drama"
     assert out["knn-bm25"]["prediction"] == "drama" and out["knn-bm25"]["docs"] == []
+
+
+def test_text_tasks_get_the_query_copied_as_a_baseline():
+    text = Task(kind="text", name="tweet", instruction="Paraphrase the tweet:")
+    hist = items(["my phone died lol", "cant wait 4 the weekend"], ["my phone died lol", "cant wait 4 the weekend"])
+    out = UserBaselines(text, hist, None, {"bm25": BM25Retriever(hist)}, k=1).predict("  My phone has died.  ")
+    assert out["copy-input"] == {"prediction": "My phone has died.", "docs": []}
+    assert out["knn-bm25"]["prediction"] == "my phone died lol"
+    assert "copy-input" not in UserBaselines(SCORE, items(["1", "5"]), "4", {}, k=1).predict("the battery died")

@@ -39,7 +39,38 @@ def test_a_rewrite_that_drifts_from_the_users_words_leaves_the_given_text():
     assert choose_wording(model, "u r the best", "...").chosen == "given"  # a rewrite without words is never kept
     tie = choose_wording(model, "the best", "the best")
     assert tie.chosen == "given"  # a tie keeps the given text
-    assert set(tie.to_dict()) == {"chosen", "scores", "unseen", "dropped"}
+    assert tie.p_value is None and tie.added == tie.removed == ()  # nothing changed, nothing to test
+    assert set(tie.to_dict()) == {"chosen", "scores", "unseen", "dropped", "added", "removed", "p_value", "alpha"}
+
+
+def test_only_the_changed_words_decide_and_a_difference_within_noise_keeps_the_given_text():
+    model = StyleModel.from_texts(TWEETS)
+    # one word swapped for a likelier one: likelier on average, but one word is no evidence
+    one = choose_wording(model, "im so tired today", "im so tired rn")
+    assert one.added == ("rn",) and one.removed == ("today",) and one.p_value is None
+    assert one.scores["rewrite"] > one.scores["given"] and one.chosen == "given"
+    # two words in, two out, as likely as each other: no evidence either way
+    even = choose_wording(model, "the weekend was fun and lovely", "the weekend was nice and great")
+    assert sorted(even.removed) == ["fun", "lovely"] and sorted(even.added) == ["great", "nice"]
+    assert even.p_value == 1.0 and even.chosen == "given"
+    # mixed evidence: the rewrite brings in one of the user's words and two they never wrote
+    mixed = choose_wording(model, "the show was amazing and wonderful", "the show was so great and cool")
+    assert mixed.scores["rewrite"] > mixed.scores["given"]
+    assert mixed.p_value is not None and mixed.p_value > 0.05 and mixed.chosen == "given"
+
+
+def test_the_p_value_is_welchs_one_sided_test():
+    from scipy import stats
+
+    model = StyleModel.from_texts(TWEETS + ["lol lol omg so tired"])
+    given, rewrite = "I am very tired this weekend friend", "im so tired rn lol omg u"
+    choice = choose_wording(model, given, rewrite)
+    added = [model.log_prob(w) for w in choice.added]
+    removed = [model.log_prob(w) for w in choice.removed]
+    expected = stats.ttest_ind(added, removed, equal_var=False, alternative="greater").pvalue
+    assert len(set(removed)) > 1 and len(set(added)) > 1  # spread on both sides: scipy's test applies as is
+    assert math.isclose(choice.p_value, expected, rel_tol=1e-9)
+    assert choice.p_value < 0.05 and choice.chosen == "rewrite"
 
 
 def test_a_rewrite_that_drops_a_mention_hashtag_or_link_is_not_kept():
