@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import InputError, Problem
+from core.env import env_int
 
 WINDOW_S = 60.0
 
@@ -49,12 +49,8 @@ class BudgetLimits:
             InputError: A value that is not a positive integer (the variable is named).
         """
         env = os.environ if environ is None else environ
-        values: dict[str, int | None] = {}
-        for var, name in (("INFLOW_MAX_RPM", "rpm"), ("INFLOW_MAX_TPM", "tpm")):
-            raw = (env.get(var) or "").strip()
-            if raw and (not raw.isdigit() or int(raw) < 1):
-                raise InputError(Problem("settings", None, name, f"{var} must be a positive integer, got {raw!r}"))
-            values[name] = int(raw) if raw else None
+        values = {name: env_int(env, var, name, minimum=1) for var, name in (("INFLOW_MAX_RPM", "rpm"),
+                                                                               ("INFLOW_MAX_TPM", "tpm"))}
         return cls(max_in_flight=max_in_flight, rpm=values["rpm"], tpm=values["tpm"])
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.env import env_int
 from core.errors import InputError, Problem
 from core.llm.choice_scoring import AmbiguousOptionsError, ChoiceScorer, ClosedChoice, closed_choice, resolve_mode
 from core.llm.errors import EndpointError
@@ -77,12 +78,9 @@ def default_threads() -> int:
     Raises:
         InputError: ``$INFLOW_LLAMA_THREADS`` is not a positive whole number (field ``INFLOW_LLAMA_THREADS``).
     """
-    given = os.environ.get(ENV_THREADS, "").strip()
-    if given:
-        if not given.isdigit() or int(given) < 1:
-            raise InputError(Problem("settings", None, ENV_THREADS,
-                                     f"must be a positive whole number of threads, not {given!r}"))
-        return int(given)
+    given = env_int(os.environ, ENV_THREADS, ENV_THREADS, minimum=1)
+    if given is not None:
+        return given
     return max(1, (os.cpu_count() or 1) // 2)
 
 

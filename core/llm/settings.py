@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from core.env import env_int
 from core.errors import InputError, Problem
 from core.llm.local_models import MODELS
 
@@ -114,18 +115,4 @@ class BackendSettings:
                                             f"not an http(s) URL: {self.base_url!r} (e.g. http://localhost:8000/v1)"))
         if problems:
             raise InputError(problems)
-
-
-def env_int(env: Mapping[str, str], var: str, field_name: str) -> int | None:
-    """The whole number in ``env[var]``, or None when unset or empty.
-
-    Raises:
-        InputError: The value is not a whole number (the problem names ``field_name``).
-    """
-    value = (env.get(var) or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InputError(Problem(SOURCE, None, field_name, f"{var} must be a positive integer, got {value!r}"))
-    return int(value)
 

@@ -51,9 +51,9 @@ from typing import Any
 import numpy as np
 
 from core.data.model import Item
+from core.env import env_int
 from core.errors import InputError, Problem
 from core.llm.client import LLMClient
-from core.llm.settings import env_int
 from core.llm.tokens import count_tokens
 from core.llm.types import ChatRequest
 from core.methods import decision
