@@ -256,6 +256,13 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
             if card.decision["alternatives"]:
                 st.caption("What each candidate rule would have answered: " + safe(", ".join(
                     f"{name} {value}" for name, value in card.decision["alternatives"].items())))
+        elif card.kind == "reason" and card.wording is not None:  # both candidates are text from the data
+            st.markdown(safe(card.wording["verdict"]))
+            st.dataframe(pd.DataFrame(card.wording["rows"]), hide_index=True, width="stretch",
+                         column_config={"text": st.column_config.TextColumn(width="large")})
+            st.caption(f"Words the rewrite brings in: {safe(card.wording['added']) or '(none)'} · "
+                       f"takes out: {safe(card.wording['removed']) or '(none)'}")
+            st.markdown(f"**Answer:** {safe(card.output_text)}")
         elif card.kind == "reason":
             if card.factors:
                 st.markdown("Factors used:")

@@ -46,6 +46,7 @@ class StepCard:
         more: The detail fields not shown elsewhere on the card (JSON-ready), for a "Details" view.
         decision: ``rpm``'s decision step: ``{"rule": text, "rows": [{option, model, knn, prior,
             total}]}`` (each term's weighted contribution per option), else None.
+        wording: ``rpm``'s wording step (:func:`wording_view`), else None.
     """
 
     index: int
@@ -65,10 +66,11 @@ class StepCard:
     detail: StepDetail = field(default_factory=StepDetail)
     more: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
+    wording: dict[str, Any] | None = None
 
 
-SHOWN_ON_CARD = frozenset({"decision", "factors", "paths", "system", "raw", "removed", "entries", "candidates",
-                           "pool_size", "pool_source", "reranker", "ranking"})
+SHOWN_ON_CARD = frozenset({"decision", "wording", "factors", "paths", "system", "raw", "removed", "entries",
+                           "candidates", "pool_size", "pool_source", "reranker", "ranking"})
 """Detail fields a card shows in its own sections (the rest go to :attr:`StepCard.more`)."""
 
 
@@ -94,6 +96,35 @@ def decision_view(record: dict[str, Any]) -> dict[str, Any]:
              "prior": (parts.get("prior") or {}).get(o), "total": p} for o, p in total.items()]
     return {"rule": text, "rows": rows, "answer": record.get("answer"),
             "alternatives": dict(record.get("alternatives") or {})}
+
+
+def wording_view(record: dict[str, Any], given: str, rewrite: str) -> dict[str, Any]:
+    """Render ``rpm``'s wording choice (:class:`core.methods.style.WordingChoice`) for display.
+
+    Returns:
+        ``{"verdict": text, "rows": [{candidate, text, mean log-prob, share of words never written}],
+        "added": text, "removed": text}``: why the rewrite was kept or not, in words.
+    """
+    p, alpha = record.get("p_value"), record.get("alpha")
+    dropped = list(record.get("dropped") or [])
+    kept = record.get("chosen") == "rewrite"
+    if dropped:
+        why = "it drops " + ", ".join(dropped) + " of the given text"
+    elif not record.get("added") and not record.get("removed"):
+        why = "it has the given text's words (nothing to choose)"
+    elif p is None:
+        why = "too few changed words to test whether they are the user's"
+    else:
+        relation = "<" if kept else ">="
+        why = (f"p = {float(p):.3g} {relation} {alpha} that the words it brings in are likelier for this user than "
+               "the words it takes out")
+    verdict = ("The rewrite was kept: " if kept else "The given text was kept: the rewrite was not, because ") + why
+    scores, unseen = record.get("scores") or {}, record.get("unseen") or {}
+    rows = [{"candidate": name, "text": text, "mean log-prob": scores.get(name),
+             "share of words never written": unseen.get(name)}
+            for name, text in (("given", given), ("rewrite", rewrite))]
+    return {"verdict": verdict, "rows": rows, "added": " ".join(record.get("added") or []),
+            "removed": " ".join(record.get("removed") or [])}
 
 
 def render_value(value: Any) -> str:
@@ -149,7 +180,15 @@ def step_card(step: Step, index: int) -> StepCard:
         matched=matched, factors=factors, paths=paths, tokens_in=int(step.tokens_in or 0),
         tokens_out=int(step.tokens_out or 0), latency_ms=float(step.latency_ms or 0.0), status=step.status,
         detail=detail, more={k: v for k, v in detail.to_dict().items() if k not in SHOWN_ON_CARD},
-        decision=decision_view(decision) if isinstance(decision, dict) else None)
+        decision=decision_view(decision) if isinstance(decision, dict) else None,
+        wording=_wording(step))
+
+
+def _wording(step: Step) -> dict[str, Any] | None:
+    record, texts = step.detail.extra.get("wording"), step.input
+    if not isinstance(record, dict) or not isinstance(texts, dict):
+        return None
+    return wording_view(record, str(texts.get("given", "")), str(texts.get("rewrite", "")))
 
 
 def step_cards(trace: Trace) -> list[StepCard]:

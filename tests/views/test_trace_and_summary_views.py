@@ -70,3 +70,30 @@ def test_summary_staleness_follows_the_factors_it_was_written_from():
     assert stale["stale"] and "your edited v2 stays in the version history" in stale["message"]
     assert "edited" not in summary_staleness([gen], "d1", "d2")["message"]
     assert not summary_staleness([], None, "d2")["stale"]
+
+
+def test_the_wording_step_reads_as_a_verdict_with_both_candidates():
+    from core.methods.style import StyleModel, choose_wording
+    from core.views.trace_view import wording_view
+
+    model = StyleModel.from_texts(["omg u guys r the best lol", "im so tired rn but u know how it is lol"])
+    given, rewrite = "I am very tired this weekend friend", "im so tired rn lol omg u"
+    choice = choose_wording(model, given, rewrite)
+    step = Step("reason", "Keep the rewrite or the given wording", input={"given": given, "rewrite": rewrite},
+                output=choice.text, detail=StepDetail(extra={"wording": choice.to_dict()}))
+    card = step_cards(Trace(method="rpm", query=given, steps=[step]))[0]
+    assert card.wording is not None and "wording" not in card.more  # drawn on the card, not in Details
+    assert card.wording["verdict"].startswith("The rewrite was kept: p = ") and "< 0.05" in card.wording["verdict"]
+    assert [r["candidate"] for r in card.wording["rows"]] == ["given", "rewrite"]
+    assert card.wording["rows"][1]["text"] == rewrite and card.wording["removed"].split()[0] == "i"
+    one = choose_wording(model, "im so tired today", "im so tired rn").to_dict()
+    assert "too few changed words" in wording_view(one, "im so tired today", "im so tired rn")["verdict"]
+    handle = choose_wording(model, "@amy I am tired", "im tired").to_dict()
+    assert "it drops @amy" in wording_view(handle, "@amy I am tired", "im tired")["verdict"]
+    even = choose_wording(model, "the weekend was fun and lovely", "the weekend was nice and great").to_dict()
+    verdict = wording_view(even, "", "")["verdict"]
+    assert verdict.startswith("The given text was kept: the rewrite was not, because p = 1")
+    same = choose_wording(model, "So tired!", "so tired").to_dict()
+    assert wording_view(same, "So tired!", "so tired")["verdict"].endswith("(nothing to choose)")
+    plain = step_cards(Trace(method="rpm", query="q", steps=[Step("reason", "Reason", output="x")]))[0]
+    assert plain.wording is None
