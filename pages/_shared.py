@@ -326,6 +326,10 @@ def _build_panel(key: tuple[str, str | None, str | None]) -> None:
 
 # -- text from the data -------------------------------------------------------------------------------------
 _MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+# GFM's literal autolinks (a bare http(s)://..., www.... or e-mail address) are found in the text
+# after its escapes are resolved, so no escape stops them; an invisible word joiner does.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=[-.\w+])(?=@)")
 
 
 def safe(text: Any) -> str:
@@ -335,9 +339,12 @@ def safe(text: Any) -> str:
     labels...) gets data only through this. Each ASCII punctuation character is backslash-escaped
     (CommonMark shows an escaped character as itself), so nothing from the data can become a
     heading, list, link, image (no fetch of a remote address), code, table, LaTeX (``$``),
-    Streamlit colour or icon directive (``:red[...]``, ``:material/...:``) or HTML.
+    Streamlit colour or icon directive (``:red[...]``, ``:material/...:``) or HTML. A bare web or
+    e-mail address would still become a link (GFM links them in the rendered text), so a word
+    joiner (U+2060, zero-width) goes where each such address starts: it reads the same, is not a
+    link, and a copied address carries the invisible joiner.
     """
-    return _MD_PUNCT.sub(r"\\\1", str(text))
+    return _MD_PUNCT.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, str(text)))
 
 
 def show_failures(c: AppContext, profile: Any) -> None:

@@ -72,6 +72,11 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         pixel.close()
 
 
+def links(page) -> list[str]:  # noqa: ANN001 - a Playwright page
+    """Every link target on the page."""
+    return page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+
+
 def test_images_and_links_from_the_data_are_never_fetched(hostile_app: tuple[str, PixelServer]) -> None:
     url, pixel = hostile_app
     with sync_api.sync_playwright() as pw:
@@ -85,22 +90,27 @@ def test_images_and_links_from_the_data_are_never_fetched(hostile_app: tuple[str
             page.get_by_role("heading", name="Data", exact=True).wait_for()
             _settle(page)
             bodies = {"upload": page.inner_text("body")}
+            hrefs = links(page)
             for title, heading in (("Factor map", "Factors"), ("Factors", "Edits"),
                                    ("Preference summary", "Version history"), ("Export", "Whole workspace")):
                 _nav(page, title)
                 page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=120_000)
                 _settle(page)
                 bodies[title] = page.inner_text("body")
+                hrefs += links(page)
             _nav(page, "Reasoning step by step")
             page.get_by_text("Query text").click()
             page.get_by_role("button", name="Play").click()
             page.get_by_text("True response").wait_for(timeout=120_000)
             _settle(page, 2000)
             bodies["reasoning"] = page.inner_text("body")
+            hrefs += links(page)
             _shot(page, "hostile_reasoning")
         finally:
             browser.close()
     assert pixel.paths == [] and seen == [], (pixel.paths, seen)  # 0 requests to the pixel server
+    # nor a link to it: a bare address in the data is not turned into one (GFM's autolinks)
+    assert not [h for h in hrefs if h.startswith(pixel.url) or h.startswith("mailto:")], hrefs
     # the data was on the pages, as literal text (so the count above is not vacuous)
     image = f"![{MARK}]({pixel.url}/img-{MARK}.png)"
     assert image in bodies["Preference summary"] and f":red[{MARK} red]" in bodies["Preference summary"]

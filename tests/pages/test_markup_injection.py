@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from core.ui_state import Keys
-from tests.pages.conftest import goto, wait_build, wait_job
+from tests.pages.conftest import goto, shown, wait_build, wait_job
 from tests.pages.hostile import MARK, hostile_workspace, item_id, payloads, user_id
 
 pytestmark = pytest.mark.timeout(900)
@@ -96,14 +96,25 @@ def check(at: AppTest, page: str) -> int:
 
 @pytest.mark.parametrize("text", [*payloads(PIXEL), user_id(PIXEL), item_id(PIXEL), "a\\*b\\", "1) x", "***", "==="])
 def test_safe_text_reads_back_as_the_same_plain_text(text: str) -> None:
-    from pages._shared import safe
+    from pages._shared import WORD_JOINER, safe
 
     tokens = MD.parse(safe(text))
     assert [t.type for t in tokens if t.type != "inline"] == ["paragraph_open", "paragraph_close"]
     inline = next(t for t in tokens if t.type == "inline")
     assert {c.type for c in inline.children} <= {"text", "softbreak"}
-    assert "".join("\n" if c.type == "softbreak" else c.content for c in inline.children) == text
+    read = "".join("\n" if c.type == "softbreak" else c.content for c in inline.children)
+    assert read.replace(WORD_JOINER, "") == text  # the joiners are invisible (they only stop GFM's autolinks)
     assert not DIRECTIVE.search(safe(text))
+
+
+@pytest.mark.parametrize("text", ["see http://127.0.0.1:9/x now", "HTTPS://example.com", "(www.example.com)",
+                                  "write to amy@example.com", "@amy hi"])
+def test_safe_text_breaks_what_gfm_would_link_bare(text: str) -> None:
+    from pages._shared import WORD_JOINER, safe
+
+    read = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", safe(text))  # the text as the page has it, joiners in
+    assert not re.search(r"(?i)https?://|www\.|[-.\w+]@", read), read  # none of GFM's literal autolinks start here
+    assert shown(safe(text)) == text and (WORD_JOINER in read) == ("@amy" not in text)
 
 
 def test_no_page_renders_markup_from_the_data(app: AppTest) -> None:
