@@ -84,12 +84,19 @@ def goto(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def unescaped(markdown: str) -> str:
+    """Return Markdown source with its backslash escapes removed (``pages._shared.safe``'s joiners kept)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def shown(markdown: str) -> str:
-    """Return Markdown source with its backslash escapes removed: the text as the page shows it.
+    """Return Markdown source as the page shows it: escapes removed, and safe()'s invisible word joiners.
 
     Data reaches the pages escaped (``pages._shared.safe``); tests about what a page says read it this way.
     """
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")  # safe()'s invisible joiners
+    from pages._shared import WORD_JOINER
+
+    return unescaped(markdown).replace(WORD_JOINER, "")
 
 
 def texts(at: AppTest) -> str:
