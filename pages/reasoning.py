@@ -262,6 +262,8 @@ def _render_card(card: StepCard, step: Any, *, final: bool) -> None:
                          column_config={"text": st.column_config.TextColumn(width="large")})
             st.caption(f"Words the rewrite brings in: {safe(card.wording['added']) or '(none)'} · "
                        f"takes out: {safe(card.wording['removed']) or '(none)'}")
+            if card.wording["meaning"]:  # quotes an earlier text of the user: data
+                st.caption(safe(card.wording["meaning"]))
             st.markdown(f"**Answer:** {safe(card.output_text)}")
         elif card.kind == "reason":
             if card.factors:

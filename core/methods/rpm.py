@@ -69,7 +69,7 @@ from core.methods.prompting import (
 )
 from core.methods.render import describe_factor, factor_record, path_text
 from core.methods.steps import retrieve_step
-from core.methods.style import StyleModel, choose_wording
+from core.methods.style import StyleModel, check_meaning, choose_wording
 from core.methods.summary import SUMMARY_TITLE
 from core.methods.types import Answer, RetrievedDoc, Step, StepDetail, Trace
 from core.stages.retrieval import FeatureRetriever
@@ -99,7 +99,8 @@ SHARED_SHARE = 0.45  # of the prompt budget, at most, for those two
 ENV_QUERY_TOKENS = "INFLOW_RPM_QUERY_TOKENS"  # an optional cap on the per-query part of the prompt (see RPMMethod)
 MIN_QUERY_TOKENS = 100  # below this not even the input and the answer format fit
 TOUCHED_EXTRA = 1  # touched factors outside the shared block shown in a short line
-WORDING_TITLE = "Keep the rewrite or the given wording (the rewrite only if its words are evidently the user's)"
+WORDING_TITLE = ("Keep the rewrite or the given wording (the rewrite only if it restates the given text "
+                 "and its words are evidently the user's)")
 STYLE_TITLE = "How to write the answer"
 STYLE_NOTE = ("Write it the way this user writes in the examples above (their words, spelling, casing, "
               "punctuation and length), and keep the input's meaning and as much of its wording as their style allows.")
@@ -472,15 +473,25 @@ def own_text(item: Item) -> bool:
 
 
 def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tuple[str, Step]:
-    """Keep the model's rewrite only if the words it changes are evidently the user's; else the given text.
+    """Keep the model's rewrite only if it restates the query and the words it changes are evidently the user's.
 
-    See :mod:`core.methods.style`: a unigram model of the user's texts and a one-sided Welch test
-    of the words the rewrite brings in against the words it takes out (no fitted parameter); the
-    step records both candidates' scores, the changed words, the p-value and any dropped handle.
+    See :mod:`core.methods.style`: the rewrite must be nearer, by the context's embedder, to the
+    given text than to any earlier text of the user (:func:`~core.methods.style.check_meaning`),
+    and a one-sided Welch test must find the words it brings in likelier under a unigram model of
+    the user's texts than the words it takes out (no fitted parameter). The step records both
+    candidates' scores, the cosines, the changed words, the p-value and any dropped handle.
     """
     t0 = time.perf_counter()
-    model = context.memo("style-model", lambda: StyleModel.from_texts(it.output for it in context.profile.items))
-    choice = choose_wording(model, query, rewrite)
+    texts = [it.output for it in context.profile.items]
+    key = tuple(texts)  # ablated copies share the memo: key by the texts, not by the context
+    model = context.memo(("style-model", key), lambda: StyleModel.from_texts(texts))
+    own_vectors = context.memo(("own-text-vectors", key), lambda: np.asarray(context.embedder.embed(texts)))
+    same = " ".join(query.split())
+    others = [i for i, text in enumerate(texts) if " ".join(text.split()) != same]  # the given text is not "another"
+    given_vec, rewrite_vec = np.asarray(context.embedder.embed([query, rewrite]))
+    meaning = check_meaning(given_vec, rewrite_vec, own_vectors[others] if others else np.zeros((0, 1)),
+                            [texts[i] for i in others])
+    choice = choose_wording(model, query, rewrite, meaning)
     step = Step(kind="reason", name=WORDING_TITLE, input={"given": query, "rewrite": rewrite}, output=choice.text,
                 latency_ms=(time.perf_counter() - t0) * 1000.0, detail=StepDetail(extra={"wording": choice.to_dict()}))
     return choice.text, step

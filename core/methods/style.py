@@ -14,6 +14,18 @@ noise) the given text is kept: the user's text is not changed on a guess. A rewr
 ``@mention``, a ``#hashtag`` or a link of the given text is never kept: whom a text addresses and
 what it links are content, not style, and the small model drops them while shortening.
 
+Nor is a rewrite kept that does not restate the given text (:func:`check_meaning`). A restatement
+says what the given text says, so among the given text and everything the user wrote before, the
+given text is the one nearest it in meaning (cosine of the answering embedder's vectors). A rewrite
+nearer one of the user's earlier texts than the given text cannot be told from a copy or blend of
+that text, and one far from everything (a refusal, "I'm sorry, but I can't assist with that.") is
+nearer some chatty earlier text than the text it should restate. The condition has no parameter: it
+compares the rewrite with the given text and the user's texts, nothing else. Its cost falls on a
+user who wrote about the same thing before, where a faithful rewrite in their words may sit
+nearest that earlier text; the given text then stands, which is never worse than not rewriting.
+(Added after two refusals passed the word test on LaMP-7 dev questions 241-500; see
+docs/PERSONALIZATION-lamp7.md.)
+
 Why a test and not "the likelier mean wins" (the first version): on LaMP-7 dev questions 1-160
 with Qwen2.5-Coder-1.5B, keeping the rewrite whenever its mean log-probability was higher kept
 35 rewrites, 14 scoring above the given text and 20 below (ROUGE-1 0.471 / 0.461 against copying
@@ -31,6 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats as sps
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -74,6 +87,61 @@ class StyleModel:
 
 
 @dataclass(frozen=True)
+class MeaningCheck:
+    """How near a rewrite is, in meaning, to the given text and to the user's earlier texts.
+
+    Attributes:
+        to_given: Cosine of the rewrite's vector with the given text's.
+        to_nearest_own: The highest cosine of the rewrite with one of the user's earlier texts
+            (None: the user wrote nothing else).
+        nearest_own: That earlier text.
+    """
+
+    to_given: float
+    to_nearest_own: float | None = None
+    nearest_own: str | None = None
+
+    @property
+    def restates(self) -> bool:
+        """Whether the given text is nearer the rewrite than every earlier text of the user (a tie is not)."""
+        return self.to_nearest_own is None or self.to_given > self.to_nearest_own
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view for the trace."""
+        return {"to_given": round(self.to_given, 4), "restates": self.restates, "nearest_own": self.nearest_own,
+                "to_nearest_own": None if self.to_nearest_own is None else round(self.to_nearest_own, 4)}
+
+
+def check_meaning(given: np.ndarray, rewrite: np.ndarray, own: np.ndarray, own_texts: Sequence[str]) -> MeaningCheck:
+    """Compare a rewrite's vector with the given text's and with those of the user's earlier texts.
+
+    Args:
+        given: The given text's vector.
+        rewrite: The rewrite's vector.
+        own: One row per earlier text of the user (the given text itself, if the user wrote it
+            before, left out by the caller: it is the same text).
+        own_texts: Those texts, in the rows' order.
+
+    Returns:
+        The cosines and the nearest earlier text (:attr:`MeaningCheck.restates` decides).
+    """
+    r = _unit(np.asarray(rewrite, dtype=np.float64))
+    to_given = float(_unit(np.asarray(given, dtype=np.float64)) @ r)
+    rows = np.asarray(own, dtype=np.float64).reshape(len(own_texts), -1) if len(own_texts) else None
+    if rows is None:
+        return MeaningCheck(to_given=to_given)
+    norms = np.linalg.norm(rows, axis=1)
+    sims = (rows @ r) / np.where(norms > 0, norms, 1.0)
+    best = int(np.argmax(sims))
+    return MeaningCheck(to_given=to_given, to_nearest_own=float(sims[best]), nearest_own=own_texts[best])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+@dataclass(frozen=True)
 class WordingChoice:
     """The outcome of :func:`choose_wording`.
 
@@ -88,6 +156,8 @@ class WordingChoice:
         removed: The words of the given text the rewrite takes out.
         p_value: The one-sided Welch test's p-value that the added words are likelier for the
             user than the removed ones (None: fewer than two words on a side, nothing to test).
+        meaning: Whether the rewrite restates the given text (:func:`check_meaning`; None: not
+            checked, by a caller without an embedder).
     """
 
     chosen: str
@@ -98,6 +168,7 @@ class WordingChoice:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     p_value: float | None = None
+    meaning: MeaningCheck | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view for the trace."""
@@ -105,22 +176,26 @@ class WordingChoice:
                 "scores": {k: None if v is None else round(v, 4) for k, v in self.scores.items()},
                 "unseen": {k: None if v is None else round(v, 3) for k, v in self.unseen.items()},
                 "dropped": list(self.dropped), "added": list(self.added), "removed": list(self.removed),
-                "p_value": None if self.p_value is None else round(self.p_value, 4), "alpha": ALPHA}
+                "p_value": None if self.p_value is None else round(self.p_value, 4), "alpha": ALPHA,
+                "meaning": None if self.meaning is None else self.meaning.to_dict()}
 
 
-def choose_wording(model: StyleModel, given: str, rewrite: str) -> WordingChoice:
+def choose_wording(model: StyleModel, given: str, rewrite: str, meaning: MeaningCheck | None = None) -> WordingChoice:
     """Keep the rewrite only with evidence that its words are the user's, and only if it keeps the given text's handles.
 
     Args:
         model: The user's word model (:meth:`StyleModel.from_texts` over their own texts).
         given: The text the query asks to restate.
         rewrite: The model's rewrite of it in the user's voice.
+        meaning: The rewrite's :func:`check_meaning`; a rewrite that does not restate the given
+            text is not kept. None: not checked.
 
     Returns:
         The choice, with both candidates' mean scores, the words the rewrite changed and the
         test's p-value. The rewrite is kept when the words it brings in are likelier under the
         user's model than the words it takes out at level :data:`ALPHA`, and it drops no
-        mention, hashtag or link of the given text; otherwise the given text is kept.
+        mention, hashtag or link of the given text, and (when checked) restates it; otherwise the
+        given text is kept.
     """
     texts = {"given": given, "rewrite": rewrite}
     scores = {name: model.score(text) for name, text in texts.items()}
@@ -130,9 +205,10 @@ def choose_wording(model: StyleModel, given: str, rewrite: str) -> WordingChoice
     removed = tuple((given_words - rewrite_words).elements())
     p_value = _p_likelier(model, added, removed)
     dropped = tuple(h for h in dict.fromkeys(_HANDLE.findall(given)) if h.lower() not in rewrite.lower())
-    chosen = "rewrite" if p_value is not None and p_value < ALPHA and not dropped else "given"
+    restates = meaning is None or meaning.restates
+    chosen = "rewrite" if p_value is not None and p_value < ALPHA and not dropped and restates else "given"
     return WordingChoice(chosen=chosen, text=texts[chosen], scores=scores, unseen=unseen, dropped=dropped,
-                         added=added, removed=removed, p_value=p_value)
+                         added=added, removed=removed, p_value=p_value, meaning=meaning)
 
 
 def _p_likelier(model: StyleModel, added: Sequence[str], removed: Sequence[str]) -> float | None:

@@ -103,13 +103,18 @@ def wording_view(record: dict[str, Any], given: str, rewrite: str) -> dict[str, 
 
     Returns:
         ``{"verdict": text, "rows": [{candidate, text, mean log-prob, share of words never written}],
-        "added": text, "removed": text}``: why the rewrite was kept or not, in words.
+        "added": text, "removed": text, "meaning": text}``: why the rewrite was kept or not, in
+        words ("meaning" is empty when the step did not check it).
     """
     p, alpha = record.get("p_value"), record.get("alpha")
     dropped = list(record.get("dropped") or [])
+    meaning = record.get("meaning") or None
     kept = record.get("chosen") == "rewrite"
     if dropped:
         why = "it drops " + ", ".join(dropped) + " of the given text"
+    elif meaning is not None and not meaning.get("restates"):
+        why = (f"it does not restate the given text: it is nearer to an earlier text of the user (cosine "
+               f"{float(meaning['to_nearest_own']):.2f}) than to the given text ({float(meaning['to_given']):.2f})")
     elif not record.get("added") and not record.get("removed"):
         why = "it has the given text's words (nothing to choose)"
     elif p is None:
@@ -124,7 +129,18 @@ def wording_view(record: dict[str, Any], given: str, rewrite: str) -> dict[str, 
              "share of words never written": unseen.get(name)}
             for name, text in (("given", given), ("rewrite", rewrite))]
     return {"verdict": verdict, "rows": rows, "added": " ".join(record.get("added") or []),
-            "removed": " ".join(record.get("removed") or [])}
+            "removed": " ".join(record.get("removed") or []), "meaning": _meaning_line(meaning)}
+
+
+def _meaning_line(meaning: dict[str, Any] | None) -> str:
+    """The rewrite's cosines to the given text and to the user's nearest earlier text, in words."""
+    if meaning is None:
+        return ""
+    line = f"Cosine of the rewrite to the given text: {float(meaning['to_given']):.2f}"
+    if meaning.get("to_nearest_own") is None:
+        return line + " (the user wrote nothing else to compare with)"
+    return (f"{line}; to the nearest earlier text of the user: {float(meaning['to_nearest_own']):.2f} "
+            f"(\"{meaning.get('nearest_own') or ''}\")")
 
 
 def render_value(value: Any) -> str:

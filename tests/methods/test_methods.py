@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.data.model import Task
+from core.data.model import Item, Task
 from core.errors import InputError
 from core.methods.registry import METHOD_NAMES, get_method
 from core.methods.types import Answer, Method, Trace
@@ -344,13 +344,38 @@ def test_rpm_keeps_a_rewrite_in_the_users_own_words(model, make_ctx, embedder):
 
     text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
     prof = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})
-    model.script = lambda prompt, fmt: "The battery died and the charger broke."
+    rewrite = "The battery died within seven days of the phone."
+    model.script = lambda prompt, fmt: rewrite
     ans = get_method("rpm").answer("My phone's power cell expired within seven days.", make_ctx(profile=prof, k=2))
     wording = ans.trace.steps[-1]
     assert wording.name == rpm.WORDING_TITLE and wording.detail.extra["wording"]["chosen"] == "rewrite"
-    scores = wording.detail.extra["wording"]["scores"]
-    assert scores["rewrite"] > scores["given"]
-    assert ans.value == "The battery died and the charger broke." == ans.text
+    record = wording.detail.extra["wording"]
+    assert record["scores"]["rewrite"] > record["scores"]["given"]
+    assert record["meaning"]["restates"] and record["meaning"]["to_given"] > record["meaning"]["to_nearest_own"]
+    assert ans.value == rewrite == ans.text
+
+
+def test_rpm_does_not_keep_a_rewrite_that_copies_an_earlier_text_of_the_user(model, make_ctx, embedder):
+    text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
+    prof = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})
+    given = "My phone's power cell expired within seven days."
+    model.script = lambda prompt, fmt: "The battery died and the charger broke."  # i1's text, not the given one's
+    ans = get_method("rpm").answer(given, make_ctx(profile=prof, k=2))
+    record = ans.trace.steps[-1].detail.extra["wording"]
+    assert record["p_value"] < 0.05  # its words alone would have passed: the user's words
+    assert not record["meaning"]["restates"] and record["meaning"]["nearest_own"] == ITEMS[0][1]
+    assert record["chosen"] == "given" and ans.value == given
+
+
+def test_rpm_does_not_compare_a_rewrite_with_the_given_text_written_before(model, make_ctx, embedder):
+    text_task = Task(kind="text", name="tweet", instruction="Paraphrase the following tweet:")
+    given = "My phone's power cell expired within seven days."
+    again = make_profile(task=text_task, embedder=embedder, outputs={i: t for i, t, _ in ITEMS})
+    again.items[4] = Item(id="i5", input=given, output=given)  # the same text is not "an earlier text"
+    model.script = lambda prompt, fmt: "The battery died within seven days of the phone."
+    ans = get_method("rpm").answer(given, make_ctx(profile=again, k=2))
+    record = ans.trace.steps[-1].detail.extra["wording"]
+    assert record["meaning"]["nearest_own"] != given and record["meaning"]["restates"]
 
 
 def test_rpm_has_no_wording_step_when_the_history_is_not_the_users_own_texts(model, make_ctx, embedder):

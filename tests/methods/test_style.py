@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from core.methods.style import StyleModel, choose_wording, words
+import numpy as np
+
+from core.embed.hashing import HashingEmbedder
+from core.methods.style import StyleModel, check_meaning, choose_wording, words
 
 TWEETS = ["omg u guys r the best lol", "cant wait 4 the weekend lol", "im so tired rn but u know how it is"]
 
@@ -40,7 +43,8 @@ def test_a_rewrite_that_drifts_from_the_users_words_leaves_the_given_text():
     tie = choose_wording(model, "the best", "the best")
     assert tie.chosen == "given"  # a tie keeps the given text
     assert tie.p_value is None and tie.added == tie.removed == ()  # nothing changed, nothing to test
-    assert set(tie.to_dict()) == {"chosen", "scores", "unseen", "dropped", "added", "removed", "p_value", "alpha"}
+    assert set(tie.to_dict()) == {"chosen", "scores", "unseen", "dropped", "added", "removed", "p_value", "alpha",
+                                     "meaning"}
 
 
 def test_only_the_changed_words_decide_and_a_difference_within_noise_keeps_the_given_text():
@@ -84,3 +88,30 @@ def test_a_rewrite_that_drops_a_mention_hashtag_or_link_is_not_kept():
         assert choice.chosen == "given" and choice.dropped == lost
         assert choice.scores["rewrite"] > choice.scores["given"]  # likelier words, yet the handle decides
         assert choice.to_dict()["dropped"] == list(lost)
+
+
+def test_the_meaning_check_compares_cosines_with_the_given_text_and_the_nearest_earlier_text():
+    own = np.array([[0.0, 2.0, 0.0], [1.0, 1.0, 0.0]])  # any scale: cosines, not dot products
+    near = check_meaning(np.array([3.0, 0.0, 0.0]), np.array([0.9, 0.1, 0.0]), own, ["a", "b"])
+    assert math.isclose(near.to_given, 0.9 / math.hypot(0.9, 0.1))
+    assert math.isclose(near.to_nearest_own, 1.0 / math.hypot(0.9, 0.1) / math.sqrt(2)) and near.nearest_own == "b"
+    assert near.restates
+    tie = check_meaning(np.array([1.0, 0.0, 0.0]), np.array([1.0, 1.0, 0.0]), own[:1], ["a"])
+    assert math.isclose(tie.to_given, tie.to_nearest_own) and not tie.restates  # a tie is not a restatement
+    alone = check_meaning(np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.zeros((0, 2)), [])
+    assert alone.to_nearest_own is None and alone.restates  # nothing else written: nothing nearer
+    assert alone.to_dict() == {"to_given": 0.0, "restates": True, "nearest_own": None, "to_nearest_own": None}
+
+
+def test_a_refusal_in_the_users_words_does_not_restate_the_given_text():
+    own = TWEETS + ["sorry i cant make it tonight lol", "im sorry but i cant with that rn"]
+    model, embedder = StyleModel.from_texts(own), HashingEmbedder(dim=256)
+    given = "I am unable to attend the gathering this evening, my apologies."
+    refusal = "I'm sorry, but I can't assist with that."
+    assert choose_wording(model, given, refusal).chosen == "rewrite"  # its words alone are the user's
+    g, r = embedder.embed([given, refusal])
+    meaning = check_meaning(g, r, embedder.embed(own), own)
+    assert meaning.nearest_own == "im sorry but i cant with that rn" and meaning.to_nearest_own > meaning.to_given
+    choice = choose_wording(model, given, refusal, meaning)
+    assert choice.p_value < 0.05 and choice.chosen == "given" and choice.text == given
+    assert choice.to_dict()["meaning"]["restates"] is False

@@ -3,8 +3,9 @@
 A user whose history is their own tweets (every item's input is its response) is built with the
 deterministic stages; a loopback fake server answers every model call with a rewrite that carries
 Markdown (a link around :data:`MARK`). Stepping through an `rpm` answer must end on the wording
-card: its verdict, both candidates in a table, and the words the rewrite brings in and takes out,
-with the rewrite's markup shown as text, never as a link.
+card: its verdict, both candidates in a table, the words the rewrite brings in and takes out, and
+its cosines to the given text and to the nearest earlier tweet, with the rewrite's markup shown as
+text, never as a link.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ def test_the_wording_step_is_drawn_as_a_verdict_with_both_candidates(app: AppTes
     shown = texts(app)
     assert rpm.WORDING_TITLE in shown
     verdict = next(s for s in shown.splitlines() if s.startswith(("The rewrite was kept", "The given text was kept")))
-    assert "p =" in verdict or "too few changed words" in verdict or "drops" in verdict, verdict
+    assert any(why in verdict for why in ("p =", "too few changed words", "drops", "does not restate")), verdict
     tables = [t.value for t in app.dataframe if "candidate" in t.value.columns]
     assert tables, "no candidates table on the wording card"
     rows = tables[-1].set_index("candidate")
     assert set(rows.index) == {"given", "rewrite"} and rows.loc["rewrite", "text"] == REWRITE
     assert "Words the rewrite brings in:" in shown and MARK in shown  # the changed words name the data
+    meaning = next(s for s in shown.splitlines() if s.startswith("Cosine of the rewrite to the given text: "))
+    assert any(f'("{t}")' in meaning for t in TWEETS), meaning  # quotes the nearest earlier tweet
     bad = {s[:120]: v for s in sources(app) if (v := violations(s))}
     assert not bad, bad  # the rewrite's link is shown as text

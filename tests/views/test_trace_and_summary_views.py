@@ -73,7 +73,7 @@ def test_summary_staleness_follows_the_factors_it_was_written_from():
 
 
 def test_the_wording_step_reads_as_a_verdict_with_both_candidates():
-    from core.methods.style import StyleModel, choose_wording
+    from core.methods.style import MeaningCheck, StyleModel, choose_wording
     from core.views.trace_view import wording_view
 
     model = StyleModel.from_texts(["omg u guys r the best lol", "im so tired rn but u know how it is lol"])
@@ -95,5 +95,17 @@ def test_the_wording_step_reads_as_a_verdict_with_both_candidates():
     assert verdict.startswith("The given text was kept: the rewrite was not, because p = 1")
     same = choose_wording(model, "So tired!", "so tired").to_dict()
     assert wording_view(same, "So tired!", "so tired")["verdict"].endswith("(nothing to choose)")
+    far = MeaningCheck(to_given=0.05, to_nearest_own=0.3, nearest_own="im sorry but i cant")
+    refused = choose_wording(model, given, rewrite, far).to_dict()
+    shown = wording_view(refused, given, rewrite)
+    assert shown["verdict"] == ("The given text was kept: the rewrite was not, because it does not restate the given "
+                                "text: it is nearer to an earlier text of the user (cosine 0.30) than to the given "
+                                "text (0.05)")
+    assert shown["meaning"] == ('Cosine of the rewrite to the given text: 0.05; to the nearest earlier text of the '
+                                'user: 0.30 ("im sorry but i cant")')
+    alone = wording_view(choose_wording(model, given, rewrite, MeaningCheck(to_given=0.5)).to_dict(), given, rewrite)
+    assert alone["verdict"].startswith("The rewrite was kept: p = ")
+    assert alone["meaning"].endswith("0.50 (the user wrote nothing else to compare with)")
+    assert card.wording["meaning"] == ""  # not checked: nothing to say
     plain = step_cards(Trace(method="rpm", query="q", steps=[Step("reason", "Reason", output="x")]))[0]
     assert plain.wording is None
