@@ -479,7 +479,8 @@ def render(args: argparse.Namespace, *, lamp: EvalResult, lamp_base: EvalResult,
         f"`--lamp7-limit {args.lamp7_limit}` questions in file order, every system on the same questions; "
         "ROUGE-1 / ROUGE-L as LaMP scores them. `copy-input` returns the given text unchanged: the given text is "
         "a paraphrase of the user's own tweet, so it is the bar a rewrite has to clear. `rpm` ends with a "
-        "wording step (`core/methods/style.py`) that keeps its rewrite only with evidence that the rewrite's "
+        "wording step (`core/methods/style.py`) that keeps its rewrite only if it restates the given text "
+        "(nearer to it than to any earlier text of the user) and with evidence that the rewrite's "
         f"words are the user's, else the given text.{_stopped(lamp7)}",
         "",
         metric_table(lamp7),
