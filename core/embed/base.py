@@ -29,11 +29,11 @@ class Embedder(Protocol):
         ...
 
 
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Return rows scaled to unit L2 norm (zero rows stay zero), as float32."""
-    x = np.asarray(x, dtype=np.float32)
+def l2_normalise(x: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Return rows scaled to unit L2 norm (zero rows stay zero), as ``dtype`` (float32 unless asked)."""
+    x = np.asarray(x, dtype=dtype)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D array, got shape {x.shape}")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32)
+    return (x / norms).astype(dtype)

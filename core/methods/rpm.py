@@ -469,7 +469,12 @@ def self_written(context: AnswerContext) -> bool:
 
 def own_text(item: Item) -> bool:
     """Whether an item is a text the user wrote themselves: its input and response are one text (whitespace aside)."""
-    return " ".join(item.input.split()) == " ".join(item.output.split())
+    return squashed(item.input) == squashed(item.output)
+
+
+def squashed(text: str) -> str:
+    """``text`` with its runs of whitespace made single spaces and its ends trimmed: one text, however spaced."""
+    return " ".join(text.split())
 
 
 def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tuple[str, Step]:
@@ -486,11 +491,10 @@ def choose_wording_step(context: AnswerContext, query: str, rewrite: str) -> tup
     key = tuple(texts)  # ablated copies share the memo: key by the texts, not by the context
     model = context.memo(("style-model", key), lambda: StyleModel.from_texts(texts))
     own_vectors = context.memo(("own-text-vectors", key), lambda: np.asarray(context.embedder.embed(texts)))
-    same = " ".join(query.split())
-    others = [i for i, text in enumerate(texts) if " ".join(text.split()) != same]  # the given text is not "another"
+    same = squashed(query)
+    others = [i for i, text in enumerate(texts) if squashed(text) != same]  # the given text is not "another"
     given_vec, rewrite_vec = np.asarray(context.embedder.embed([query, rewrite]))
-    meaning = check_meaning(given_vec, rewrite_vec, own_vectors[others] if others else np.zeros((0, 1)),
-                            [texts[i] for i in others])
+    meaning = check_meaning(given_vec, rewrite_vec, own_vectors[others], [texts[i] for i in others])
     choice = choose_wording(model, query, rewrite, meaning)
     step = Step(kind="reason", name=WORDING_TITLE, input={"given": query, "rewrite": rewrite}, output=choice.text,
                 latency_ms=(time.perf_counter() - t0) * 1000.0, detail=StepDetail(extra={"wording": choice.to_dict()}))
@@ -510,7 +514,7 @@ def reason_first(context: AnswerContext, query: str, sections: list[tuple[str, s
     t0 = time.perf_counter()
     result = context.client.chat(ChatRequest(messages=messages, max_tokens=REASON_MAX_TOKENS, temperature=0.0,
                                              stage="answer", run_id=context.run_id))
-    text = " ".join(result.text.split())
+    text = squashed(result.text)
     step = Step(kind="llm", name="Reason before answering", input=messages[-1]["content"], output=text,
                 tokens_in=result.tokens_in, tokens_out=result.tokens_out,
                 latency_ms=float(result.latency_ms or (time.perf_counter() - t0) * 1000.0),

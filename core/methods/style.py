@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from core.embed.base import l2_normalise
+
 _WORD = re.compile(r"[a-z0-9]+")
 _HANDLE = re.compile(r"[@#]\w+|https?://\S+")
 ALPHA = 0.05  # the one-sided test's level: the conventional one, not fitted (see the module docstring)
@@ -118,27 +120,20 @@ def check_meaning(given: np.ndarray, rewrite: np.ndarray, own: np.ndarray, own_t
     Args:
         given: The given text's vector.
         rewrite: The rewrite's vector.
-        own: One row per earlier text of the user (the given text itself, if the user wrote it
-            before, left out by the caller: it is the same text).
+        own: One row per earlier text of the user, ``(len(own_texts), dim)`` (the given text
+            itself, if the user wrote it before, left out by the caller: it is the same text).
         own_texts: Those texts, in the rows' order.
 
     Returns:
         The cosines and the nearest earlier text (:attr:`MeaningCheck.restates` decides).
     """
-    r = _unit(np.asarray(rewrite, dtype=np.float64))
-    to_given = float(_unit(np.asarray(given, dtype=np.float64)) @ r)
-    rows = np.asarray(own, dtype=np.float64).reshape(len(own_texts), -1) if len(own_texts) else None
-    if rows is None:
+    pair = l2_normalise(np.vstack([given, rewrite]), dtype=np.float64)  # float64: cosines compared for a tie
+    to_given = float(pair[0] @ pair[1])
+    if not own_texts:
         return MeaningCheck(to_given=to_given)
-    norms = np.linalg.norm(rows, axis=1)
-    sims = (rows @ r) / np.where(norms > 0, norms, 1.0)
+    sims = l2_normalise(own, dtype=np.float64) @ pair[1]
     best = int(np.argmax(sims))
     return MeaningCheck(to_given=to_given, to_nearest_own=float(sims[best]), nearest_own=own_texts[best])
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
 
 
 @dataclass(frozen=True)
