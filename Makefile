@@ -10,7 +10,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Runtime packages, then the embedded local model (llama-cpp-python built with portable flags).
+# Runtime packages, then the embedded local model (llama-cpp-python built with explicit CPU flags).
 # Last, UMAP's numba code is compiled once into its on-disk cache (core/stages/warmup.py), so the
 # first visit of the workbench does not spend minutes compiling behind a progress message.
 $(VENV)/.installed: requirements.txt scripts/install_local_llm.sh | $(PY)

@@ -32,10 +32,15 @@ model how likely each option is and picks the best:
 3. **Prefix snapshots** (:class:`PrefixStates`). llama.cpp keeps one sequence in its key/value
    cache, so a prompt of another kind (another method's, another user's) in between would make
    the next prompt of the same user evaluate its shared prefix (instruction, summary, factors)
-   again. After each scoring the scorer keeps a snapshot of llama.cpp's state (at most
-   :data:`SNAPSHOTS`; a new one replaces those it mostly covers, see :meth:`PrefixStates.save`);
-   a prompt that shares more with a snapshot than with the live state restores it
-   first (a memory copy, ~28 KB per token for the 1.5B model) and evaluates only the rest.
+   again. After each scoring the scorer keeps a snapshot of llama.cpp's state (a new one replaces
+   those it mostly covers, see :meth:`PrefixStates.save`; the least recently used go when the
+   snapshots pass :data:`PREFIX_CACHE_MB` megabytes, ``$INFLOW_PREFIX_CACHE_MB``, or
+   :data:`SNAPSHOTS` in number); a prompt that shares more with a snapshot than with the live
+   state restores it first (a memory copy, ~28 KB per token for the 1.5B model) and evaluates
+   only the rest. The budget is in bytes, not snapshots, because what must survive is every
+   user's prompt family in an evaluation that alternates users and methods: five users with four
+   methods each are ~20 families, ~0.35 GB for the 1.5B model, where a count of 4 lost every
+   user's prefix before their next query came (``bench/rpm_latency.py --users``).
 
 Modes (``LocalLlamaBackend(choice_scoring=...)`` or ``$INFLOW_CHOICE_SCORING``):
 
@@ -58,12 +63,13 @@ import math
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from core.env import env_int
 from core.llm.types import Message
 
 ChoiceMode = Literal["calibrated", "raw", "off"]
@@ -71,7 +77,9 @@ CHOICE_MODES: tuple[str, ...] = ("calibrated", "raw", "off")
 ENV_CHOICE_SCORING = "INFLOW_CHOICE_SCORING"
 CONTENT_FREE_INPUT = "N/A"
 PRIOR_CACHE_SIZE = 256
-SNAPSHOTS = 4  # prompts kept (e.g. rpm's and the last zero-shot ones); each up to ~57 MB at 2,048 tokens
+SNAPSHOTS = 64  # prompts kept at most, whatever their size (each up to ~57 MB at 2,048 tokens for the 1.5B model)
+PREFIX_CACHE_MB = 512  # megabytes of snapshots kept by default (~18 full 1,000-token prompts of the 1.5B model)
+ENV_PREFIX_CACHE_MB = "INFLOW_PREFIX_CACHE_MB"
 COVERED_SHARE = 0.5  # a snapshot sharing this much of its tokens with a newer one is dropped (see PrefixStates.save)
 MIN_RESTORE_GAIN = 16  # tokens a snapshot must save over the live state to be worth restoring (~0.2 s)
 _ROUND = 6
@@ -368,30 +376,60 @@ def llama_load_state(llama: Any, data: bytes) -> None:
 class _Snapshot:
     tokens: list[int]
     data: Any
+    nbytes: int = 0
+
+
+def prefix_cache_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The snapshots' byte budget: ``$INFLOW_PREFIX_CACHE_MB`` megabytes, else :data:`PREFIX_CACHE_MB` (0 = none).
+
+    Raises:
+        core.errors.InputError: The variable is not a whole number (field ``INFLOW_PREFIX_CACHE_MB``).
+    """
+    given = env_int(os.environ if environ is None else environ, ENV_PREFIX_CACHE_MB, ENV_PREFIX_CACHE_MB)
+    return (PREFIX_CACHE_MB if given is None else given) * 1024 * 1024
+
+
+def _nbytes(data: Any) -> int:
+    return len(data) if isinstance(data, (bytes, bytearray, memoryview)) else 0
 
 
 class PrefixStates:
     """Snapshots of llama.cpp's state after recent prompts, restored when a prompt shares their prefix.
 
     Args:
-        capacity: Snapshots kept (least recently used dropped first).
+        capacity: Snapshots kept at most (least recently used dropped first).
+        budget_bytes: Bytes of snapshots kept at most (least recently used dropped first); None =
+            :func:`prefix_cache_bytes`. A snapshot larger than the whole budget is not kept.
         save: Returns the model's state (default: :func:`llama_save_state`).
         load: Puts a state back (default: :func:`llama_load_state`).
         min_gain: Tokens a snapshot must share beyond the live state to be restored.
+        size: A saved state's size in bytes (default: the length of the bytes).
+
+    Raises:
+        core.errors.InputError: ``budget_bytes`` is None and ``$INFLOW_PREFIX_CACHE_MB`` is not a
+            whole number.
     """
 
-    def __init__(self, capacity: int = SNAPSHOTS, *, save: Callable[[Any], Any] = llama_save_state,
-                 load: Callable[[Any, Any], None] = llama_load_state, min_gain: int = MIN_RESTORE_GAIN) -> None:
+    def __init__(self, capacity: int = SNAPSHOTS, *, budget_bytes: int | None = None,
+                 save: Callable[[Any], Any] = llama_save_state, load: Callable[[Any, Any], None] = llama_load_state,
+                 min_gain: int = MIN_RESTORE_GAIN, size: Callable[[Any], int] = _nbytes) -> None:
         """Start empty."""
         self.capacity = capacity
+        self.budget_bytes = prefix_cache_bytes() if budget_bytes is None else budget_bytes
         self.min_gain = min_gain
         self._save = save
         self._load = load
+        self._size = size
         self._snaps: list[_Snapshot] = []  # least recently used first
 
     def __len__(self) -> int:
         """Snapshots held."""
         return len(self._snaps)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the snapshots hold."""
+        return sum(s.nbytes for s in self._snaps)
 
     def restore(self, llama: Any, tokens: Sequence[int]) -> int:
         """Restore the snapshot sharing the longest prefix with ``tokens``, when it beats the live state.
@@ -422,12 +460,16 @@ class PrefixStates:
         system prompt, so sharing some tokens is not enough to call two prompts one family.
         """
         tokens = _held(llama)
-        if not tokens or self.capacity <= 0:
+        if not tokens or self.capacity <= 0 or self.budget_bytes <= 0:
             return
         self._snaps = [s for s in self._snaps if common_prefix_len(s.tokens, tokens) < COVERED_SHARE * len(s.tokens)]
-        while len(self._snaps) >= self.capacity:
+        data = self._save(llama)
+        size = self._size(data)
+        if size > self.budget_bytes:
+            return
+        while self._snaps and (len(self._snaps) >= self.capacity or self.nbytes + size > self.budget_bytes):
             self._snaps.pop(0)
-        self._snaps.append(_Snapshot(tokens, self._save(llama)))
+        self._snaps.append(_Snapshot(tokens, data, size))
 
 
 def _eval_to(llama: Any, tokens: list[int]) -> int:

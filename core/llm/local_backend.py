@@ -37,13 +37,23 @@ from typing import Any
 
 from core.env import env_int
 from core.errors import InputError, Problem
-from core.llm.choice_scoring import AmbiguousOptionsError, ChoiceScorer, ClosedChoice, closed_choice, resolve_mode
+from core.llm.choice_scoring import (
+    AmbiguousOptionsError,
+    ChoiceScorer,
+    ClosedChoice,
+    PrefixStates,
+    closed_choice,
+    prefix_cache_bytes,
+    resolve_mode,
+)
 from core.llm.errors import EndpointError
 from core.llm.local_models import ensure_model
 from core.llm.structured import cap_string_lengths
 from core.llm.types import Capabilities, ChatRequest, RawCompletion
 
 ENV_GGUF = "INFLOW_GGUF"
+CPU_MARKER = "inflow-llama-cpu.txt"  # in sys.prefix: the CPU flags the llama.cpp build needs (install script)
+CPUINFO = Path("/proc/cpuinfo")
 INSTALL_HINT = "install with scripts/install_local_llm.sh"
 WEAK_MODEL_BYTES = 1_500_000_000  # GGUF files below ~1.5 GB are <= ~2B-parameter models: weak free text
 DEFAULT_MAX_STRING_CHARS = 300
@@ -95,7 +105,42 @@ def batch_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def cpu_flags(cpuinfo: Path | None = None) -> set[str] | None:
+    """The CPU's feature flags as the kernel lists them (default :data:`CPUINFO`), or None when unreadable."""
+    try:
+        text = (cpuinfo or CPUINFO).read_text(errors="replace")
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    return set(line.split(":", 1)[1].split()) if line is not None else None
+
+
+def missing_cpu_features(marker: Path | None = None, cpuinfo: Path | None = None) -> list[str]:
+    """CPU features the installed llama.cpp build was compiled for that this CPU lacks.
+
+    The install script writes what its build needs (AVX2, and AVX-512 when the building CPU had
+    it) to :data:`CPU_MARKER` in the environment's prefix. A build run on a CPU without them dies
+    of an illegal instruction, with no message, so this is checked before ``llama_cpp`` is imported.
+
+    Returns:
+        The missing flags; empty when nothing is missing or either list is unknown.
+    """
+    try:
+        needs = (marker or Path(sys.prefix) / CPU_MARKER).read_text().split()
+    except OSError:
+        return []
+    have = cpu_flags(cpuinfo)
+    return [] if have is None else [f for f in needs if f not in have]
+
+
 def _import_llama() -> Any:
+    if "llama_cpp" not in sys.modules:
+        missing = missing_cpu_features()
+        if missing:
+            raise InputError(Problem("settings", None, "kind",
+                                     f"llama-cpp-python in {sys.prefix} was built for CPU features this machine "
+                                     f"lacks ({', '.join(missing)}); rebuild it for this CPU: run "
+                                     "scripts/install_local_llm.sh again"))
     _omp_defaults()
     try:
         import llama_cpp
@@ -161,7 +206,8 @@ class LocalLlamaBackend:
 
     Raises:
         core.errors.InputError: ``llama-cpp-python`` or the model is missing (says how to install),
-            or ``choice_scoring`` is not a known mode (field ``choice_scoring``).
+            ``choice_scoring`` is not a known mode (field ``choice_scoring``), or
+            ``$INFLOW_PREFIX_CACHE_MB`` is not a whole number.
     """
 
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None, *,
@@ -172,6 +218,7 @@ class LocalLlamaBackend:
             self.choice_scoring = resolve_mode(choice_scoring)
         except ValueError as exc:
             raise InputError(Problem("settings", None, "choice_scoring", str(exc))) from None
+        prefix_cache_bytes()  # a bad $INFLOW_PREFIX_CACHE_MB is a settings error now, not at the first answer
         _import_llama()
         self.model_path = resolve_model_path(model_path, local_model)
         self.n_ctx = n_ctx
@@ -197,6 +244,11 @@ class LocalLlamaBackend:
     def llama(self) -> Any:
         """Return the loaded ``llama_cpp.Llama`` (for benchmarks; calls on it bypass the lock and the client)."""
         return _load(self.model_path, self.n_ctx, self.n_threads).llama
+
+    def prefix_states(self) -> PrefixStates | None:
+        """The option scorer's prefix snapshots (for benchmarks), or None before the first closed-choice call."""
+        scorer = _load(self.model_path, self.n_ctx, self.n_threads).scorer
+        return scorer.states if scorer is not None else None
 
     def cache_identity(self) -> dict[str, Any]:
         """Return kind, model file (name and size), the string cap and the choice scoring: what changes the answers."""

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, create_model
 
+from core.errors import InputError
 from core.llm.choice_scoring import (
+    PREFIX_CACHE_MB,
     AmbiguousOptionsError,
     ChoiceScorer,
     ClosedChoice,
@@ -19,6 +21,7 @@ from core.llm.choice_scoring import (
     content_free_messages,
     log_softmax,
     normalise,
+    prefix_cache_bytes,
     prior_key,
     resolve_mode,
     score_sequences,
@@ -307,6 +310,73 @@ def test_a_snapshot_replaces_its_own_family_and_capacity_evicts_the_oldest() -> 
     assert [h[:11] for h in held] == [b"family two:", b"family thre", b"family four"]
 
 
+def byte_states(budget_bytes: int, capacity: int = 64) -> PrefixStates:
+    """Snapshots of a TinyLM whose saved state is one byte per held token (as llama.cpp's grows with the tokens)."""
+    return PrefixStates(capacity, budget_bytes=budget_bytes, save=lambda lm: bytes(lm.n_tokens),
+                        load=lambda lm, data: None)
+
+
+def test_the_byte_budget_evicts_the_least_recently_used_and_refuses_a_snapshot_larger_than_itself() -> None:
+    lm = TinyLM()
+    states = byte_states(budget_bytes=100)
+    prompts = [b"A" * 40, b"B" * 40, b"C" * 30]  # no two share a prefix: three families
+    for text in prompts:
+        score_sequences(lm, [list(text + b"x"), list(text + b"y")], last_logits=lm.last_logits, states=states)
+        states.save(lm)
+    # 40 + 40 bytes held, then C's 30 would pass 100: A (least recently used) goes
+    assert [bytes(s.tokens)[:1] for s in states._snaps] == [b"B", b"C"] and states.nbytes == 70
+    score_sequences(lm, [list(b"B" * 40 + b"more x"), list(b"B" * 40 + b"more y")], last_logits=lm.last_logits,
+                    states=states)  # restores B, which becomes the most recently used
+    score_sequences(lm, [list(b"D" * 20 + b"x"), list(b"D" * 20 + b"y")], last_logits=lm.last_logits, states=states)
+    states.save(lm)
+    score_sequences(lm, [list(b"E" * 40 + b"x"), list(b"E" * 40 + b"y")], last_logits=lm.last_logits, states=states)
+    states.save(lm)
+    # D fits (90 bytes); E's 40 would pass 100: C goes, not B, which was restored after C was saved
+    assert [bytes(s.tokens)[:1] for s in states._snaps] == [b"B", b"D", b"E"] and states.nbytes == 100
+    score_sequences(lm, [list(b"F" * 120 + b"x"), list(b"F" * 120 + b"y")], last_logits=lm.last_logits,
+                    states=states)
+    states.save(lm)  # 120 bytes: larger than the budget, not kept, and nothing else is dropped for it
+    assert [bytes(s.tokens)[:1] for s in states._snaps] == [b"B", b"D", b"E"] and states.nbytes == 100
+
+
+def test_interleaved_users_keep_their_prefixes_within_the_byte_budget_where_four_snapshots_did_not() -> None:
+    """Five users, two methods each, queries alternating as an evaluation runs them."""
+    users = [bytes([65 + u]) * 60 for u in range(5)]  # each user's shared prefix (summary, factors)
+
+    def run(states: PrefixStates) -> list[int]:
+        lm = TinyLM()
+        restored = []
+        for q in range(3):
+            for prefix in users:
+                for prompt in (b"zero-shot: " + bytes([48 + q]) * 8, prefix + b" query " + bytes([48 + q]) * 8):
+                    out = score_sequences(lm, [list(prompt + b"x"), list(prompt + b"y")], last_logits=lm.last_logits,
+                                          states=states)
+                    states.save(lm)
+                    if prompt.startswith(prefix):
+                        restored.append(out.restored)
+        return restored[len(users):]  # the second and third query of every user
+
+    assert all(r >= 60 for r in run(byte_states(budget_bytes=10 * 80)))
+    assert not any(run(byte_states(budget_bytes=10 * 80, capacity=4)))
+
+
+def test_the_prefix_cache_budget_comes_from_the_environment() -> None:
+    assert prefix_cache_bytes({}) == PREFIX_CACHE_MB * 1024 * 1024
+    assert prefix_cache_bytes({"INFLOW_PREFIX_CACHE_MB": "64"}) == 64 * 1024 * 1024
+    assert PrefixStates(budget_bytes=0).budget_bytes == 0
+    with pytest.raises(InputError) as err:
+        prefix_cache_bytes({"INFLOW_PREFIX_CACHE_MB": "lots"})
+    assert err.value.problems[0].field == "INFLOW_PREFIX_CACHE_MB" and "INFLOW_PREFIX_CACHE_MB" in str(err.value)
+
+
+def test_a_zero_budget_keeps_no_snapshot() -> None:
+    lm = TinyLM()
+    states = byte_states(budget_bytes=0)
+    score_sequences(lm, [list(b"abc x"), list(b"abc y")], last_logits=lm.last_logits, states=states)
+    states.save(lm)
+    assert len(states) == 0
+
+
 def test_a_snapshot_that_saves_little_is_not_restored() -> None:
     lm = TinyLM()
     states = tiny_states()
@@ -396,6 +466,9 @@ def test_real_model_scores_reviews(tmp_path) -> None:
         assert sum(cs["calibrated"].values()) == pytest.approx(1.0, abs=1e-4)
         assert res.parsed.answer == max(cs["calibrated"], key=cs["calibrated"].get)
         assert not res.extra["repaired"]
+    # the scored prompts are kept as prefix snapshots, within the byte budget
+    states = backend.prefix_states()
+    assert states is not None and len(states) >= 1 and 0 < states.nbytes <= states.budget_bytes
     # the prior is computed once per prompt format; both reviews share it
     assert bad.extra["choice_scores"]["prior_cached"] and good.extra["choice_scores"]["content_free"] == \
         bad.extra["choice_scores"]["content_free"]

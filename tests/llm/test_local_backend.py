@@ -94,6 +94,18 @@ def test_choice_scoring_mode_from_argument_or_env(tmp_path, monkeypatch) -> None
     assert err.value.field == "choice_scoring" and "calibrated" in str(err.value)
 
 
+@pytest.mark.skipif(not HAVE_LLAMA, reason="llama-cpp-python not installed")
+def test_a_bad_prefix_cache_budget_is_a_settings_error_when_the_backend_is_made(tmp_path, monkeypatch) -> None:
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")
+    monkeypatch.setenv("INFLOW_PREFIX_CACHE_MB", "half a gigabyte")
+    with pytest.raises(InputError) as err:
+        LocalLlamaBackend(str(model))
+    assert err.value.field == "INFLOW_PREFIX_CACHE_MB" and "half a gigabyte" in str(err.value)
+    monkeypatch.setenv("INFLOW_PREFIX_CACHE_MB", "0")  # zero is allowed: no snapshots
+    LocalLlamaBackend(str(model))  # no error
+
+
 def test_openmp_waits_passively_unless_told_otherwise(monkeypatch) -> None:
     import core.llm.local_backend as local
 
@@ -105,3 +117,28 @@ def test_openmp_waits_passively_unless_told_otherwise(monkeypatch) -> None:
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     local._omp_defaults()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # an explicit setting wins
+
+
+def test_a_build_for_cpu_features_this_machine_lacks_is_named_before_llama_cpp_loads(tmp_path, monkeypatch) -> None:
+    import core.llm.local_backend as local
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c bmi2\n\nprocessor\t: 1\n")
+    marker = tmp_path / "inflow-llama-cpu.txt"
+    marker.write_text("avx avx2 fma f16c bmi2 avx512f avx512bw\n")
+    assert local.cpu_flags(cpuinfo) >= {"avx2", "bmi2"}
+    assert local.missing_cpu_features(marker, cpuinfo) == ["avx512f", "avx512bw"]
+    marker.write_text("avx avx2 fma f16c bmi2\n")
+    assert local.missing_cpu_features(marker, cpuinfo) == []
+    assert local.missing_cpu_features(tmp_path / "absent.txt", cpuinfo) == []  # not installed by the script
+    assert local.missing_cpu_features(marker, tmp_path / "no-cpuinfo") == []  # not Linux: unknown, not an error
+    # the backend refuses with a settings error before importing llama_cpp
+    marker.write_text("avx2 avx512f\n")
+    monkeypatch.setattr(local, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(local.sys, "prefix", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")
+    with pytest.raises(InputError) as err:
+        LocalLlamaBackend(str(model))
+    assert err.value.field == "kind" and "avx512f" in str(err.value) and "install_local_llm.sh" in str(err.value)
