@@ -21,6 +21,11 @@ sampling made the tiny model copy the first option listed. ``choice_scoring="raw
 calibration, ``"off"`` (or ``$INFLOW_CHOICE_SCORING=off``) restores sampling. The option
 distributions are returned in ``RawCompletion.extra["choice_scores"]``.
 
+``scripts/install_local_llm.sh`` builds llama.cpp for the CPU it runs on (AVX2, plus AVX-512 when
+present) and records what the build needs; :func:`missing_cpu_features` checks that record before
+``llama_cpp`` is imported, so an environment moved to an older CPU gets a settings error instead
+of dying of an illegal instruction.
+
 A model is loaded once per (path, context, threads) and shared; llama.cpp contexts are not thread
 safe, so calls on one model are serialised by a lock. The per-request ``timeout_s`` is not applied:
 a llama.cpp generation cannot be interrupted, and ``max_tokens`` bounds its length instead.
