@@ -223,7 +223,8 @@ class LocalLlamaBackend:
             self.choice_scoring = resolve_mode(choice_scoring)
         except ValueError as exc:
             raise InputError(Problem("settings", None, "choice_scoring", str(exc))) from None
-        prefix_cache_bytes()  # a bad $INFLOW_PREFIX_CACHE_MB is a settings error now, not at the first answer
+        # read here, so a bad $INFLOW_PREFIX_CACHE_MB is a settings error now, not at the first answer
+        self.prefix_cache_bytes = prefix_cache_bytes()
         _import_llama()
         self.model_path = resolve_model_path(model_path, local_model)
         self.n_ctx = n_ctx
@@ -299,7 +300,8 @@ class LocalLlamaBackend:
         with loaded.lock:
             if loaded.scorer is None and loaded.scorer_error is None:
                 try:
-                    loaded.scorer = ChoiceScorer(loaded.llama, self.n_ctx)
+                    loaded.scorer = ChoiceScorer(loaded.llama, self.n_ctx,
+                                                 states=PrefixStates(budget_bytes=self.prefix_cache_bytes))
                 except ValueError as exc:
                     loaded.scorer_error = str(exc)
             if loaded.scorer is None:
