@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, nargs="+", default=None,
                     help="several LaMP-3 users (0-based) whose queries alternate (instead of --user)")
     ap.add_argument("--queries", type=int, default=5)
+    ap.add_argument("--snapshot-limit", type=int, default=None,
+                    help="keep at most this many prefix snapshots (as before 2026-12-03: 4), to compare")
     ap.add_argument("--methods", nargs="+", default=["zero", "rpm"])
     ap.add_argument("--dev-size", type=int, default=None, help="rpm's dev slice (default: the method's)")
     ap.add_argument("--embedder", default="minilm", choices=["minilm", "hashing"])
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows[name].append(rec)
                 one = rec["llm"][-1] if rec["llm"] else {}
                 states = backend.prefix_states()
+                if states is not None and args.snapshot_limit is not None:
+                    states.capacity = args.snapshot_limit  # the scorer exists after the first answer, which saves <= 2
                 print(f"{name} {uid} q{n}: {wall:.1f} s (fit {rec.get('fit_s', 0.0):.1f} s), prompt "
                       f"{one.get('tokens_in')} tokens, evaluated {one.get('evaluated')}, restored "
                       f"{one.get('restored')}, prior {one.get('prior_ms')} ms, score {one.get('score_ms')} ms; "
