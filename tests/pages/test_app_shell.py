@@ -117,3 +117,23 @@ def test_cache_bypass_switch_reaches_the_client(make_app):
     assert at.session_state["_inflow_ctx"].client.use_cache is False
     at.sidebar.checkbox(key="sb_no_cache").uncheck().run()
     assert at.session_state["_inflow_ctx"].client.use_cache is True
+
+
+def test_magic_is_off_and_no_page_relies_on_it():
+    # Magic rewrites each page's syntax tree, which races with background threads on Python < 3.13
+    # (core/ast_guard.py); with it off, a bare expression on a page would silently show nothing.
+    import ast
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((repo / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["magicEnabled"] is False
+    bare = []
+    for path in [repo / "app.py", *sorted((repo / "pages").glob("[!_]*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            body = getattr(node, "body", None)
+            for i, stmt in enumerate(body if isinstance(body, list) else []):
+                docstring = i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+                if isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Call | ast.Await) and not docstring:
+                    bare.append(f"{path.name}:{stmt.lineno}")
+    assert bare == []
