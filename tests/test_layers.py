@@ -16,6 +16,7 @@ CORE = ROOT / "core"
 # The layers of core/, lowest first; a module may import its own package and any lower layer, never
 # a higher one or another package of its own layer. Read off the code (issue #14):
 #   errors, env       the one error type every layer raises; whole numbers read from the environment
+#   ast_guard         one ast.parse at a time (a CPython 3.11 bug); core/__init__ installs it
 #   data, viz         the data model and loaders; the pure figure builders (they import nothing else)
 #   store, metrics    the SQLite workspace; LaMP's metrics (used by methods and by evaluate)
 #   llm               the one client layer (caches and traces go to the store)
@@ -29,7 +30,7 @@ CORE = ROOT / "core"
 #   cli               ``python -m core ...``
 #   __main__          the entry point
 LAYERS: list[set[str]] = [
-    {"errors"},
+    {"errors", "ast_guard"},
     {"env"},
     {"data", "viz"},
     {"store", "metrics"},
