@@ -258,13 +258,18 @@ def run_eval(ws: Workspace, name: str, history: Any, queries: list[Any], *, meth
     return result
 
 
+def uncached_answer_calls(ws: Workspace, since: float = 0.0, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The answering model calls that reached the model and succeeded, made since ``since`` (epoch seconds)."""
+    return [t for t in ws.list_traces(run_id, stage="answer", limit=1_000_000)
+            if not t["cache_hit"] and not t["error"] and (t["created_at"] or 0.0) >= since]
+
+
 def throughput(ws: Workspace, since: float = 0.0) -> dict[str, float]:
     """Model calls, tokens and tokens/s of the uncached answering calls made since ``since`` (epoch seconds).
 
     A reused workspace holds earlier runs' calls (other models too); only this command's count.
     """
-    calls = [t for t in ws.list_traces(stage="answer", limit=1_000_000)
-             if not t["cache_hit"] and not t["error"] and (t["created_at"] or 0.0) >= since]
+    calls = uncached_answer_calls(ws, since)
     secs = sum(t["latency_ms"] or 0.0 for t in calls) / 1000.0
     tin = sum(t["tokens_in"] or 0 for t in calls)
     tout = sum(t["tokens_out"] or 0 for t in calls)
